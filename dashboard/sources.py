@@ -1,0 +1,229 @@
+"""Fetch a layer's bytes from a URL or a local file, within firm limits.
+
+A URL is fetched with ``requests``: connect and read timeouts, an overall deadline that
+also stops a server dripping bytes slowly, a size cap applied to the *decoded* body (so a
+gzip bomb stops at the cap), conditional headers (ETag / Last-Modified) and a
+User-Agent naming the project. A path (or ``file://`` URL) is read from disk under the
+same size cap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import requests
+
+from . import __version__
+
+USER_AGENT = (
+    f"PerseveranceTracker/{__version__} (Mars 2020 rover dashboard) "
+    f"python-requests/{requests.__version__}"
+)
+_CHUNK = 64 * 1024
+
+
+class FetchError(Exception):
+    """A source could not be fetched. The message names the source and the problem."""
+
+    def __init__(self, source: str, problem: str):
+        super().__init__(f"{source}: {problem}")
+        self.source = source
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Fetched:
+    source: str
+    #: The body, or None when the server answered 304 Not Modified.
+    body: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+    sha256: str | None = None
+    fetched_at: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def not_modified(self) -> bool:
+        return self.body is None
+
+
+def is_url(source: str) -> bool:
+    return urlparse(source).scheme.lower() in ("http", "https")
+
+
+def fetch(
+    source: str,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 20.0,
+    deadline: float = 60.0,
+    max_bytes: int = 50 * 1024 * 1024,
+    session: requests.Session | None = None,
+) -> Fetched:
+    """Return the bytes of ``source`` (URL or path); raise :class:`FetchError` otherwise.
+
+    ``etag``/``last_modified`` are the validators of the copy we already hold; a server
+    that honours them answers 304 and ``Fetched.body`` is None.
+    """
+    started = time.monotonic()
+    if not source or not source.strip():
+        raise FetchError(repr(source), "no source given (empty URL or path)")
+    if is_url(source):
+        body, headers = _fetch_url(
+            source,
+            etag=etag,
+            last_modified=last_modified,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            deadline=deadline,
+            max_bytes=max_bytes,
+            session=session,
+        )
+        new_etag = headers.get("ETag")
+        new_lm = headers.get("Last-Modified")
+        if body is None:  # 304: the validators we sent are still the right ones
+            new_etag = new_etag or etag
+            new_lm = new_lm or last_modified
+    else:
+        body = _read_file(source, max_bytes)
+        new_etag = new_lm = None
+    return Fetched(
+        source=source,
+        body=body,
+        etag=new_etag,
+        last_modified=new_lm,
+        sha256=hashlib.sha256(body).hexdigest() if body is not None else None,
+        fetched_at=time.time(),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _read_file(source: str, max_bytes: int) -> bytes:
+    parsed = urlparse(source)
+    if parsed.scheme.lower() == "file":
+        path = Path(unquote(parsed.path))
+    elif parsed.scheme and len(parsed.scheme) > 1:  # a one-letter scheme is a Windows drive
+        raise FetchError(source, f"unsupported URL scheme {parsed.scheme!r} (use http, https or a file path)")
+    else:
+        path = Path(source).expanduser()
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise FetchError(source, "not a regular file")
+        if size > max_bytes:
+            raise FetchError(source, f"file is {size:,} bytes, over the {max_bytes:,}-byte cap")
+        with path.open("rb") as fh:
+            body = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise FetchError(source, "no such file") from None
+    except PermissionError:
+        raise FetchError(source, "permission denied") from None
+    except IsADirectoryError:
+        raise FetchError(source, "is a directory, not a file") from None
+    except OSError as exc:
+        raise FetchError(source, f"cannot read file: {exc.strerror or exc}") from None
+    if len(body) > max_bytes:
+        raise FetchError(source, f"file is over the {max_bytes:,}-byte cap")
+    return body
+
+
+def _fetch_url(
+    url: str,
+    *,
+    etag: str | None,
+    last_modified: str | None,
+    connect_timeout: float,
+    read_timeout: float,
+    deadline: float,
+    max_bytes: int,
+    session: requests.Session | None,
+) -> tuple[bytes | None, requests.structures.CaseInsensitiveDict]:
+    end = time.monotonic() + deadline
+    headers = {
+        "User-Agent": USER_AGENT,
+        "Accept": "application/geo+json, application/json;q=0.9, */*;q=0.1",
+        "Accept-Encoding": "gzip, deflate",
+    }
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    http = session or requests
+    try:
+        resp = http.get(
+            url,
+            headers=headers,
+            stream=True,
+            timeout=(min(connect_timeout, deadline), min(read_timeout, deadline)),
+            allow_redirects=True,
+        )
+    except requests.exceptions.ConnectTimeout:
+        raise FetchError(url, f"could not connect within {connect_timeout:g} s") from None
+    except requests.exceptions.ReadTimeout:
+        raise FetchError(url, f"no answer within {read_timeout:g} s") from None
+    except requests.exceptions.SSLError as exc:
+        raise FetchError(url, f"TLS error: {_short(exc)}") from None
+    except requests.exceptions.ConnectionError as exc:
+        raise FetchError(url, f"cannot connect: {_short(exc)}") from None
+    except requests.exceptions.RequestException as exc:
+        raise FetchError(url, f"request failed: {_short(exc)}") from None
+
+    with resp:
+        if resp.status_code == 304:
+            return None, resp.headers
+        if resp.status_code != 200:
+            reason = resp.reason or ""
+            raise FetchError(url, f"HTTP {resp.status_code} {reason}".rstrip())
+        declared = resp.headers.get("Content-Length")
+        encoded = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
+        if declared and declared.isdigit() and not encoded and int(declared) > max_bytes:
+            raise FetchError(url, f"body is {int(declared):,} bytes, over the {max_bytes:,}-byte cap")
+        return _read_body(resp, url, end, deadline, read_timeout, max_bytes), resp.headers
+
+
+def _read_body(resp, url: str, end: float, deadline: float, read_timeout: float, max_bytes: int) -> bytes:
+    """Read the decoded body in small pieces, checking the deadline and the cap as we go."""
+    raw = resp.raw  # urllib3 response; read1 returns after one socket read
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    parts: list[bytes] = []
+    total = 0
+    try:
+        while True:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                raise FetchError(url, f"download did not finish within the {deadline:g} s deadline")
+            if sock is not None:
+                # Each socket read may wait no longer than the time left before the deadline.
+                sock.settimeout(max(0.05, min(read_timeout, remaining)))
+            chunk = raw.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > max_bytes:
+                raise FetchError(url, f"body is over the {max_bytes:,}-byte cap")
+            parts.append(chunk)
+    except FetchError:
+        raise
+    except TimeoutError:
+        if time.monotonic() >= end:
+            raise FetchError(url, f"download did not finish within the {deadline:g} s deadline") from None
+        raise FetchError(url, f"no data for {read_timeout:g} s") from None
+    except Exception as exc:  # urllib3 protocol/decode errors, reset connections, ...
+        name = type(exc).__name__
+        if "Timeout" in name:
+            if time.monotonic() >= end:
+                raise FetchError(url, f"download did not finish within the {deadline:g} s deadline") from None
+            raise FetchError(url, f"no data for {read_timeout:g} s") from None
+        raise FetchError(url, f"download failed: {_short(exc)}") from None
+    return b"".join(parts)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,212 @@
+"""The dataset in Redis: versioned snapshots, an atomic swap, a per-process cache.
+
+Keys (all under the configured prefix, ``ptracker:`` by default)::
+
+    dataset:seq        INCR counter that numbers versions
+    dataset:current    the current version (a string such as "7")
+    dataset:versions   ZSET version -> sequence number, of the versions still kept
+    dataset:v:<ver>    HASH: meta (JSON) + one encoded frame per table
+    load:last          JSON outcome of the most recent load attempt (ok or error)
+    load:lock          held while a load runs, so two loads do not race
+
+A version's hash is written and ``dataset:current`` pointed at it in one MULTI/EXEC
+transaction: a reader sees the old dataset or the new one, never half of one, and a load
+that fails before that transaction leaves the current dataset untouched. The newest
+``keep_versions`` versions are kept (the current one always); older hashes are deleted.
+
+Readers call :meth:`DatasetStore.current`: one GET of ``dataset:current``; when the
+version equals the cached one the cached :class:`Dataset` is returned as is (the frames
+are shared: treat them as read-only), otherwise the version's hash is read and decoded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+import pandas as pd
+import redis
+
+from .data import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
+
+TABLES: dict[str, dict[str, str]] = {
+    "waypoints": WAYPOINT_COLUMNS,
+    "traverse": TRAVERSE_COLUMNS,
+    "traverse_points": TRAVERSE_POINT_COLUMNS,
+}
+
+
+class StoreError(RuntimeError):
+    """The store cannot do what was asked (Redis unreachable, a load already running...)."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    version: str
+    meta: dict
+    waypoints: pd.DataFrame
+    traverse: pd.DataFrame
+    traverse_points: pd.DataFrame
+
+
+# ---------------------------------------------------------------------------------------
+# frame codec: columnar JSON, missing values as null. No pickle: Redis content is data.
+
+
+def encode_frame(frame: pd.DataFrame, columns: dict[str, str]) -> bytes:
+    data = {}
+    for name, dtype in columns.items():
+        col = frame[name]
+        if dtype in ("float64", "int64", "bool"):
+            data[name] = col.to_numpy(dtype=dtype)
+        else:  # str, Int64: lists with None for missing
+            data[name] = [None if pd.isna(v) else v for v in col.tolist()]
+    return orjson.dumps(
+        {"rows": len(frame), "columns": data}, option=orjson.OPT_SERIALIZE_NUMPY
+    )
+
+
+def decode_frame(raw: bytes, columns: dict[str, str]) -> pd.DataFrame:
+    doc = orjson.loads(raw)
+    data = doc["columns"]
+    out = {}
+    for name, dtype in columns.items():
+        values = data.get(name, [None] * doc["rows"])
+        if dtype == "float64":
+            out[name] = np.array(values, dtype=np.float64)  # None -> NaN
+        elif dtype in ("int64", "bool"):
+            out[name] = np.array(values, dtype=dtype)
+        elif dtype == "Int64":
+            out[name] = pd.array(values, dtype="Int64")
+        else:
+            out[name] = pd.array(values, dtype="str")
+    return pd.DataFrame(out)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+class DatasetStore:
+    def __init__(self, client: redis.Redis, prefix: str = "ptracker:", keep_versions: int = 3):
+        if keep_versions < 1:
+            raise ValueError("keep_versions must be at least 1")
+        self.redis = client
+        self.prefix = prefix
+        self.keep_versions = keep_versions
+        self._cache: Dataset | None = None
+        self._cache_lock = threading.Lock()
+
+    # keys ---------------------------------------------------------------------------
+    def key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def _version_key(self, version: str) -> str:
+        return self.key("dataset", "v", version)
+
+    # reading ------------------------------------------------------------------------
+    def current_version(self) -> str | None:
+        raw = self.redis.get(self.key("dataset", "current"))
+        return raw.decode() if raw is not None else None
+
+    def current(self) -> Dataset | None:
+        """The current dataset, or None when none was ever loaded."""
+        for _ in range(5):
+            version = self.current_version()
+            if version is None:
+                return None
+            cached = self._cache
+            if cached is not None and cached.version == version:
+                return cached
+            with self._cache_lock:
+                cached = self._cache
+                if cached is not None and cached.version == version:
+                    return cached
+                dataset = self.read(version)
+                if dataset is not None:
+                    self._cache = dataset
+                    return dataset
+            # The version was cleaned up between the two reads: look again.
+            time.sleep(0.01)
+        raise StoreError("the current dataset kept changing while it was being read")
+
+    def read(self, version: str) -> Dataset | None:
+        """Decode one version, or None when it does not exist (any more)."""
+        fields = self.redis.hgetall(self._version_key(version))
+        if not fields:
+            return None
+        fields = {k.decode(): v for k, v in fields.items()}
+        meta = orjson.loads(fields["meta"])
+        tables = {name: decode_frame(fields[name], columns) for name, columns in TABLES.items()}
+        return Dataset(version=version, meta=meta, **tables)
+
+    def meta(self, version: str | None = None) -> dict | None:
+        """A version's metadata (the current one by default) without decoding frames."""
+        version = version or self.current_version()
+        if version is None:
+            return None
+        raw = self.redis.hget(self._version_key(version), "meta")
+        return orjson.loads(raw) if raw is not None else None
+
+    def versions(self) -> list[str]:
+        """Kept versions, oldest first."""
+        return [v.decode() for v in self.redis.zrange(self.key("dataset", "versions"), 0, -1)]
+
+    # writing ------------------------------------------------------------------------
+    def save(
+        self,
+        waypoints: pd.DataFrame,
+        traverse: pd.DataFrame,
+        traverse_points: pd.DataFrame,
+        meta: dict,
+    ) -> Dataset:
+        """Store a new version and make it current in one atomic step."""
+        encoded = {
+            "waypoints": encode_frame(waypoints, WAYPOINT_COLUMNS),
+            "traverse": encode_frame(traverse, TRAVERSE_COLUMNS),
+            "traverse_points": encode_frame(traverse_points, TRAVERSE_POINT_COLUMNS),
+        }
+        seq = int(self.redis.incr(self.key("dataset", "seq")))
+        version = str(seq)
+        meta = {**meta, "version": version}
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self._version_key(version), mapping={"meta": orjson.dumps(meta), **encoded})
+        pipe.zadd(self.key("dataset", "versions"), {version: seq})
+        pipe.set(self.key("dataset", "current"), version)
+        pipe.execute()
+        self._cleanup(version)
+        dataset = Dataset(
+            version=version,
+            meta=meta,
+            waypoints=waypoints,
+            traverse=traverse,
+            traverse_points=traverse_points,
+        )
+        with self._cache_lock:
+            self._cache = dataset
+        return dataset
+
+    def _cleanup(self, current: str) -> None:
+        versions_key = self.key("dataset", "versions")
+        old = [v.decode() for v in self.redis.zrange(versions_key, 0, -(self.keep_versions + 1))]
+        old = [v for v in old if v != current]
+        if old:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.delete(*(self._version_key(v) for v in old))
+            pipe.zrem(versions_key, *old)
+            pipe.execute()
+
+    # load bookkeeping ---------------------------------------------------------------
+    def record_load(self, outcome: dict) -> None:
+        """Remember the outcome of the latest load attempt (shown to people)."""
+        self.redis.set(self.key("load", "last"), orjson.dumps(outcome))
+
+    def last_load(self) -> dict | None:
+        raw = self.redis.get(self.key("load", "last"))
+        return orjson.loads(raw) if raw is not None else None
+
+    def load_lock(self, timeout: float = 300.0):
+        """A Redis lock held while a load runs (``blocking=False`` when acquired)."""
+        return self.redis.lock(self.key("load", "lock"), timeout=timeout, blocking=False)

@@ -1,0 +1,91 @@
+"""Shared fixtures.
+
+Redis: by default each test session starts its own private ``redis-server`` on a free
+port with its own temporary directory (pytest-redis), and each test gets a clean
+database. Setting ``REDIS_URL`` points the tests at another server instead; then every
+test works under a unique key prefix and deletes only its own keys, so data already in
+that server is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from pytest_redis import factories
+
+from dashboard.settings import Settings
+from dashboard.store import DatasetStore
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_DATA = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+redis_server = factories.redis_proc(port=None)
+
+
+@pytest.fixture
+def fixture_path():
+    def path(name: str) -> Path:
+        return FIXTURES / name
+
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "M20_waypoints.json").exists():
+        pytest.skip(f"NASA data files not found in {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def redis_url(request) -> str:
+    """URL of the Redis this test may use (a private server unless REDIS_URL is set)."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        return url
+    proc = request.getfixturevalue("redis_server")
+    return f"redis://{proc.host}:{proc.port}/0"
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    return f"ptest:{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+def redis_client(redis_url, key_prefix):
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    shared = bool(os.environ.get("REDIS_URL"))
+    if not shared:
+        client.flushdb()
+    yield client
+    if shared:
+        keys = list(client.scan_iter(match=f"{key_prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def settings(redis_url, key_prefix, tmp_path) -> Settings:
+    return Settings(
+        waypoints_source=str(FIXTURES / "waypoints_v2024.json"),
+        traverse_source=str(FIXTURES / "traverse_v2026.json"),
+        redis_url=redis_url,
+        data_dir=tmp_path / "var",
+        key_prefix=key_prefix,
+        connect_timeout=2.0,
+        read_timeout=2.0,
+        fetch_deadline=5.0,
+        max_bytes=1024 * 1024,
+    )
+
+
+@pytest.fixture
+def store(redis_client, key_prefix) -> DatasetStore:
+    return DatasetStore(redis_client, key_prefix, keep_versions=3)
