@@ -40,8 +40,8 @@ WAYPOINT_COLUMNS: dict[str, str] = {
     "dist_total_m": "float64",
     "final": "bool",
     "note": "str",
-    "sclk_start": "Int64",
-    "sclk_end": "Int64",
+    "sclk_start": "float64",  # spacecraft clock, seconds (fractional in 2022 files)
+    "sclk_end": "float64",
     "image_url": "str",
 }
 
@@ -52,8 +52,8 @@ TRAVERSE_COLUMNS: dict[str, str] = {
     "from_rmc": "str",
     "to_rmc": "str",
     "length_m": "float64",
-    "sclk_start": "Int64",
-    "sclk_end": "Int64",
+    "sclk_start": "float64",
+    "sclk_end": "float64",
     "n_points": "int64",
 }
 
@@ -303,8 +303,8 @@ def parse_waypoints(body: bytes, source: str = "waypoints") -> Layer:
             elev_geoid=elev,
             final=_to_final(props.get("final"), note),
             note=note,
-            sclk_start=_to_int(props.get("sclk_start")),
-            sclk_end=_to_int(props.get("sclk_end")),
+            sclk_start=to_number(props.get("sclk_start")),
+            sclk_end=to_number(props.get("sclk_end")),
             image_url=image_url,
         )
         rows.append(row)
@@ -378,8 +378,8 @@ def parse_traverse(body: bytes, source: str = "traverse") -> Layer:
                 "from_rmc": _to_text(props.get("from_rmc")),
                 "to_rmc": _to_text(props.get("to_rmc")),
                 "length_m": to_number(props.get("length_m")),
-                "sclk_start": _to_int(props.get("sclk_start")),
-                "sclk_end": _to_int(props.get("sclk_end")),
+                "sclk_start": to_number(props.get("sclk_start")),
+                "sclk_end": to_number(props.get("sclk_end")),
                 "n_points": n_points,
             }
         )

@@ -89,3 +89,9 @@ def settings(redis_url, key_prefix, tmp_path) -> Settings:
 @pytest.fixture
 def store(redis_client, key_prefix) -> DatasetStore:
     return DatasetStore(redis_client, key_prefix, keep_versions=3)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "/tests/integration/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.integration)

@@ -1,0 +1,46 @@
+# Perseverance Tracker. The two commands a person needs:
+#   make run    set up (virtualenv, pip) and load the data, then print its summary
+#   make test   set up (virtualenv, pip, Debian packages) and run the whole test suite
+# Both do their own set-up on a fresh Debian/Ubuntu machine.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+# Debian packages the test suite needs (a private redis-server per test session).
+TEST_DEBS := redis-server
+
+.PHONY: run test bench setup setup-dev system-deps-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+setup: $(VENV)/.runtime
+setup-dev: $(VENV)/.dev
+
+system-deps-test:
+	@deploy/ensure-debian-packages.sh $(TEST_DEBS)
+
+# Until the dashboard lands, "run" loads the configured sources and prints the summary.
+run: setup
+	$(BIN)/python -m dashboard load
+
+test: setup-dev system-deps-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup-dev system-deps-test
+	$(BIN)/python bench/bench_load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,65 @@
+"""NASA's real files (../shared/data, or PTRACKER_SHARED_DATA); skipped when absent."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.data import WAYPOINT_COLUMNS, parse_traverse, parse_waypoints
+from dashboard.ingest import load
+
+pytestmark = pytest.mark.realdata
+
+
+def test_waypoints_sol1110(shared_data):
+    layer = parse_waypoints((shared_data / "M20_waypoints.json").read_bytes(), "M20_waypoints.json")
+    f = layer.frame
+    assert len(f) == 380 and layer.skipped == {}
+    assert (f["sol"].min(), f["sol"].max()) == (13, 1110)
+    assert (~f["final"]).sum() == 85
+    # NASA's file drops dist_total_m back to 0 sixty times; ours never decreases
+    assert f["dist_total_m"].is_monotonic_increasing
+    assert f["dist_total_m"].iloc[-1] == pytest.approx(f[f["final"]]["dist_total_m"].max())
+    assert f["yaw"].between(-180, 180).all() and f["tilt"].max() == pytest.approx(20.3, abs=0.1)
+
+
+def test_old_schema_has_the_same_columns(shared_data):
+    old = parse_waypoints((shared_data / "M20_waypoints_tosol0402.json").read_bytes(), "tosol0402").frame
+    new = parse_waypoints((shared_data / "M20_waypoints.json").read_bytes(), "sol1110").frame
+    assert len(old) == 124
+    assert (old["sol"].min(), old["sol"].max()) == (13, 402)
+    assert list(old.columns) == list(new.columns) == list(WAYPOINT_COLUMNS)
+    assert (old.dtypes == new.dtypes).all()
+    assert old["dist_total_m"].is_monotonic_increasing
+    assert old["sclk_start"].notna().all()
+
+
+def test_current_position_has_missing_radius_not_sentinel(shared_data):
+    f = parse_waypoints((shared_data / "M20_waypoints_current.json").read_bytes(), "current").frame
+    assert len(f) == 1
+    row = f.iloc[0]
+    assert row["sol"] == 1840 and row["rmc"] == "87_5154"
+    assert pytest.approx(41737.781) == row["dist_total_m"]
+    assert f["elev_radii"].isna().all() and f["radius"].isna().all()
+
+
+def test_traverse_to_sol1840(shared_data):
+    layer = parse_traverse((shared_data / "M20_traverse.json").read_bytes(), "M20_traverse.json")
+    legs = layer.frame
+    assert len(legs) == 522 and layer.skipped == {}
+    assert (legs["sol"].min(), legs["sol"].max()) == (14, 1840)
+    assert len(layer.points) == 33749
+    assert legs["length_m"].sum() / 1000 == pytest.approx(42.54, abs=0.01)
+    assert (legs["length_m"] == 0).sum() == 5
+
+
+def test_full_load_into_redis(store, settings, shared_data):
+    summary = load(
+        store, settings.replace(max_bytes=10 * 1024 * 1024),
+        waypoints_source=str(shared_data / "M20_waypoints.json"),
+        traverse_source=str(shared_data / "M20_traverse.json"),
+    )
+    assert summary["waypoints"]["rows"] == 380 and summary["traverse"]["rows"] == 522
+    meta = store.meta()
+    assert meta["layers"]["waypoints"]["sha256"] == "28d4d130a52091aa915eff4adbfccf348eb5efd443b7f4f7277b9e8d72923cc4"
+    assert meta["layers"]["traverse"]["sha256"] == "68b32fa39d12e2751640e0abfc311da03f83ebf6c7ff43dbe5acdbe82121651e"
+    assert len(store.current().traverse_points) == 33749
