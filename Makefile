@@ -15,6 +15,7 @@ TEST_DEBS := redis-server
 .PHONY: run test bench setup setup-dev system-deps-test clean
 
 $(BIN)/python:
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || deploy/ensure-debian-packages.sh python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
