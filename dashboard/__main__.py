@@ -30,11 +30,16 @@ def _parser() -> argparse.ArgumentParser:
     p_load.add_argument("--json", action="store_true", help="print the summary as JSON")
     p_info = sub.add_parser("info", help="print the current dataset's summary")
     p_info.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sub.add_parser("run", help="serve the dashboard (embedded Redis without REDIS_URL; loads data if empty)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "run":
+        from .run import main as run
+
+        return run()
     try:
         settings = Settings.from_env()
         store = DatasetStore(connect(settings), settings.key_prefix, settings.keep_versions)

@@ -1,0 +1,49 @@
+"""The app factory: a Flask server carrying the Dash page.
+
+``create_app(settings=None, store=None)`` builds everything from explicit arguments, so
+tests (and several apps in one process) never share state through globals.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dash
+import flask
+import redis
+
+from .callbacks import STORE_DOWN, register_callbacks
+from .layout import serve_layout
+from .redis_conn import connect
+from .settings import PROJECT_ROOT, Settings
+from .store import DatasetStore, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, store: DatasetStore | None = None) -> dash.Dash:
+    settings = settings or Settings.from_env()
+    if store is None:
+        store = DatasetStore(connect(settings), settings.key_prefix, settings.keep_versions)
+    server = flask.Flask(__name__)
+    server.config["PTRACKER_SETTINGS"] = settings
+    server.config["PTRACKER_STORE"] = store
+    app = dash.Dash(
+        __name__,
+        server=server,
+        title="Perseverance Tracker",
+        update_title=None,
+        assets_folder=str(PROJECT_ROOT / "assets"),
+        serve_locally=True,
+    )
+
+    def layout():
+        try:
+            return serve_layout(store.current(), settings)
+        except (redis.RedisError, StoreError) as exc:
+            log.warning("store unreachable while serving the page: %s", exc)
+            return serve_layout(None, settings, store_error=STORE_DOWN)
+
+    app.layout = layout
+    register_callbacks(app, store, settings)
+    return app

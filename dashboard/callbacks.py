@@ -1,0 +1,267 @@
+"""Dash callbacks: thin (inputs -> current dataset -> figure builders).
+
+The helpers above ``register_callbacks`` are plain functions, tested without a browser.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import parse_qs, urlencode
+
+import pandas as pd
+import redis
+from dash import Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from . import ids
+from .figures import BUILDERS, View, build
+from .ingest import LoadError, load
+from .marstime import sol_start
+from .settings import Settings
+from .store import Dataset, DatasetStore, StoreError
+
+STORE_DOWN = "The data store (Redis) is not reachable right now; showing nothing new until it is back."
+
+
+# ---------------------------------------------------------------------------------------
+# pure helpers
+
+
+def _int_or_none(value) -> int | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number):
+        return None
+    return int(round(number))
+
+
+def clamp_range(a, b, lo: int, hi: int) -> tuple[int, int]:
+    """An ordered range within [lo, hi]; missing ends take the bounds."""
+    a, b = _int_or_none(a), _int_or_none(b)
+    a = lo if a is None else min(max(a, lo), hi)
+    b = hi if b is None else min(max(b, lo), hi)
+    return (a, b) if a <= b else (b, a)
+
+
+def range_from_query(search: str | None, lo: int, hi: int) -> tuple[int, int]:
+    query = parse_qs((search or "").lstrip("?"))
+    return clamp_range(query.get("sol_min", [None])[0], query.get("sol_max", [None])[0], lo, hi)
+
+
+def range_query(a: int, b: int) -> str:
+    return "?" + urlencode({"sol_min": a, "sol_max": b})
+
+
+def sol_bounds(dataset: Dataset) -> tuple[int, int]:
+    sols = dataset.waypoints["sol"]
+    return int(sols.min()), int(sols.max())
+
+
+def selection_from(selected: dict | None) -> list[int] | None:
+    """Sols of the waypoints selected on the map (None when nothing is selected)."""
+    if not selected or not selected.get("points"):
+        return None
+    sols = set()
+    for point in selected["points"]:
+        custom = point.get("customdata")
+        if isinstance(custom, list) and custom:
+            sol = _int_or_none(custom[0])
+            if sol is not None:
+                sols.add(sol)
+    return sorted(sols) or None
+
+
+def chart_figures(dataset: Dataset, sol_min: int, sol_max: int, selection=None) -> dict[str, dict]:
+    """Every chart of the page for a range (and optional map selection)."""
+    view = View.of(sol_min, sol_max, selection)
+    return {
+        name: build(name, dataset.waypoints, dataset.traverse, dataset.traverse_points, view) for name in BUILDERS
+    }
+
+
+def _fmt_date(sol: int) -> str:
+    return sol_start(sol).strftime("%Y-%m-%d")
+
+
+def summary_items(dataset: Dataset, last_load: dict | None = None) -> list[tuple[str, str]]:
+    """(label, value) pairs of the summary strip."""
+    wp, legs = dataset.waypoints, dataset.traverse
+    latest = wp.iloc[-1]
+    items = [
+        ("Latest waypoint", f"sol {int(latest['sol'])} · {_fmt_date(int(latest['sol']))} UTC"),
+        ("Odometry at that waypoint", f"{latest['dist_total_m'] / 1000:.2f} km"),
+        ("Elevation there", "unknown" if pd.isna(latest["elev_geoid"]) else f"{latest['elev_geoid']:.1f} m"),
+    ]
+    if len(legs):
+        driven = legs[legs["length_m"] > 0]
+        sol_max = legs["sol"].max()
+        to_sol = f" to sol {int(sol_max)}" if pd.notna(sol_max) else ""
+        items.append(("Drives (traverse)", f"{len(driven):,}{to_sol}, {legs['length_m'].sum() / 1000:.2f} km"))
+    meta = dataset.meta
+    loaded = meta.get("loaded_at", "?")
+    source = meta.get("layers", {}).get("waypoints", {}).get("source", "?")
+    items.append(("Data loaded", f"{loaded.replace('T', ' ').replace('Z', ' UTC')} from {source}"))
+    if last_load and not last_load.get("ok"):
+        items.append(("Last load attempt failed", f"{last_load.get('at', '')}: {last_load.get('error', '')}"))
+    return items
+
+
+def summary_children(dataset: Dataset, last_load: dict | None = None) -> list:
+    return [
+        html.Div(className="summary-item", children=[html.Span(label, className="summary-label"),
+                                                      html.Span(value, className="summary-value")])
+        for label, value in summary_items(dataset, last_load)
+    ]
+
+
+def waypoint_fields(dataset: Dataset, rmc: str) -> list[tuple[str, str]] | None:
+    rows = dataset.waypoints[dataset.waypoints["rmc"] == rmc]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    fields = []
+    for name, value in row.items():
+        if pd.isna(value):
+            text = "—"
+        elif isinstance(value, float):
+            text = f"{value:.6g}" if name not in ("lat", "lon") else f"{value:.8f}"
+        else:
+            text = str(value)
+        fields.append((name, text))
+    fields.insert(1, ("earth_date", f"{_fmt_date(int(row['sol']))} (UTC, start of sol)"))
+    return fields
+
+
+def details_children(dataset: Dataset, rmc: str) -> list:
+    fields = waypoint_fields(dataset, rmc)
+    if fields is None:
+        return [html.P(f"Waypoint {rmc} is not in the current dataset.")]
+    return [
+        html.H2(f"Waypoint {rmc}"),
+        html.Table(className="details-table", children=[
+            html.Tbody([html.Tr([html.Th(name, scope="row"), html.Td(text)]) for name, text in fields])
+        ]),
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
+    def current() -> Dataset | None:
+        return store.current()
+
+    @app.callback(
+        Output(ids.SOL_RANGE, "value"),
+        Output(ids.SOL_RANGE, "min"),
+        Output(ids.SOL_RANGE, "max"),
+        Output(ids.SOL_MIN, "value"),
+        Output(ids.SOL_MAX, "value"),
+        Output(ids.URL, "search"),
+        Input(ids.URL, "search"),
+        Input(ids.SOL_RANGE, "value"),
+        Input(ids.SOL_MIN, "value"),
+        Input(ids.SOL_MAX, "value"),
+        Input(ids.DATA_VERSION, "data"),
+    )
+    def sync_range(search, slider, typed_min, typed_max, _version):
+        try:
+            dataset = current()
+        except (redis.RedisError, StoreError):
+            raise PreventUpdate
+        if dataset is None:
+            raise PreventUpdate
+        lo, hi = sol_bounds(dataset)
+        trigger = ctx.triggered_id
+        if trigger == ids.SOL_RANGE and isinstance(slider, list) and len(slider) == 2:
+            a, b = clamp_range(slider[0], slider[1], lo, hi)
+        elif trigger in (ids.SOL_MIN, ids.SOL_MAX):
+            if _int_or_none(typed_min if trigger == ids.SOL_MIN else typed_max) is None:
+                raise PreventUpdate  # half-typed: wait for a number
+            a, b = clamp_range(typed_min, typed_max, lo, hi)
+        else:  # first render, a load from the page, or the URL changed (back/forward, a shared link)
+            a, b = range_from_query(search, lo, hi)
+        query = range_query(a, b)
+        return [a, b], lo, hi, a, b, (query if query != search else no_update)
+
+    outputs = [Output(ids.GRAPHS[name], "figure") for name in BUILDERS]
+
+    @app.callback(
+        *outputs,
+        Output(ids.SUMMARY, "children"),
+        Output(ids.STATUS, "children"),
+        Output(ids.EMPTY_STATE, "hidden"),
+        Output(ids.CONTROLS, "hidden"),
+        Output(ids.CHARTS, "hidden"),
+        Input(ids.SOL_RANGE, "value"),
+        Input(ids.SELECTION, "data"),
+        Input(ids.DATA_VERSION, "data"),
+    )
+    def update_charts(sol_range, selection, _version):
+        keep = [no_update] * len(outputs)
+        try:
+            dataset = current()
+            last_load = store.last_load()
+        except (redis.RedisError, StoreError):
+            return *keep, no_update, STORE_DOWN, no_update, no_update, no_update
+        if dataset is None:
+            return *keep, [], "", False, True, True
+        lo, hi = sol_bounds(dataset)
+        a, b = clamp_range(*(sol_range if isinstance(sol_range, list) and len(sol_range) == 2 else (lo, hi)), lo, hi)
+        sols = [s for s in (selection or []) if _int_or_none(s) is not None] if selection else None
+        figures = chart_figures(dataset, a, b, sols)
+        return (*[figures[name] for name in BUILDERS], summary_children(dataset, last_load), "",
+                True, False, False)
+
+    @app.callback(
+        Output(ids.SELECTION, "data"),
+        Output(ids.SELECTION_STATUS, "children"),
+        Input(ids.GRAPHS["map"], "selectedData"),
+        Input(ids.RESET_SELECTION, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def select_on_map(selected, _reset):
+        if ctx.triggered_id == ids.RESET_SELECTION:
+            return None, ""
+        sols = selection_from(selected)
+        if sols is None:
+            return None, ""
+        return sols, f"{len(sols)} sol{'s' if len(sols) != 1 else ''} selected on the map"
+
+    @app.callback(
+        Output(ids.DETAILS, "children"),
+        Input(ids.GRAPHS["map"], "clickData"),
+        prevent_initial_call=True,
+    )
+    def show_details(click):
+        points = (click or {}).get("points") or []
+        custom = points[0].get("customdata") if points else None
+        if not isinstance(custom, list) or len(custom) < 3:
+            raise PreventUpdate
+        try:
+            dataset = current()
+        except (redis.RedisError, StoreError):
+            return [html.P(STORE_DOWN)]
+        if dataset is None:
+            raise PreventUpdate
+        return details_children(dataset, str(custom[2]))
+
+    @app.callback(
+        Output(ids.LOAD_STATUS, "children"),
+        Output(ids.DATA_VERSION, "data"),
+        Input(ids.LOAD_BUTTON, "n_clicks"),
+        State(ids.DATA_VERSION, "data"),
+        prevent_initial_call=True,
+    )
+    def load_data(_clicks, _version):
+        try:
+            summary = load(store, settings)
+        except LoadError as exc:
+            return f"Loading failed: {exc}", no_update
+        except (redis.RedisError, StoreError):
+            return STORE_DOWN, no_update
+        wp = summary["waypoints"]
+        return (f"Loaded {wp['rows']} waypoints (sols {wp['sol_min']}–{wp['sol_max']}) "
+                f"and {summary['traverse']['rows']} traverse segments."), summary["version"]

@@ -1,0 +1,29 @@
+"""Component ids, shared by the layout, the callbacks and the tests."""
+
+URL = "url"
+SUMMARY = "summary"
+STATUS = "status"  # store errors, in words
+EMPTY_STATE = "empty-state"
+SOURCES = "configured-sources"
+LOAD_BUTTON = "load-button"
+LOAD_STATUS = "load-status"
+DATA_VERSION = "data-version"  # bumped by a load from the page
+CONTROLS = "controls"
+CHARTS = "charts"
+SOL_RANGE = "sol-range"
+SOL_MIN = "sol-min"
+SOL_MAX = "sol-max"
+SELECTION = "selection"  # sols selected on the map, or None
+SELECTION_STATUS = "selection-status"
+RESET_SELECTION = "reset-selection"
+DETAILS = "waypoint-details"
+
+#: chart name (dashboard.figures.BUILDERS) -> dcc.Graph id
+GRAPHS = {
+    "orientation": "orientation-chart",
+    "position": "position-chart",
+    "map": "map-chart",
+    "elevation": "elevation-chart",
+    "elevation_distance": "elevation-distance-chart",
+    "distance": "distance-chart",
+}

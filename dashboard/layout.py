@@ -1,0 +1,131 @@
+"""The page: built per request from the current dataset (so sliders span its sols)."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from . import ids
+from .figures import TITLES
+from .settings import Settings
+from .store import Dataset
+
+
+def _graph(chart: str) -> html.Section:
+    return html.Section(
+        className="chart-card",
+        children=[
+            dcc.Graph(
+                id=ids.GRAPHS[chart],
+                figure={"data": [], "layout": {"title": {"text": TITLES[chart]}}},
+                config={"displaylogo": False, "responsive": True},
+                className="chart",
+            )
+        ],
+        **{"aria-label": TITLES[chart]},
+    )
+
+
+def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str | None = None) -> html.Div:
+    if dataset is not None:
+        sols = dataset.waypoints["sol"]
+        lo, hi = int(sols.min()), int(sols.max())
+    else:
+        lo, hi = 0, 1
+    has_data = dataset is not None
+    return html.Div(
+        className="page",
+        children=[
+            dcc.Location(id=ids.URL, refresh=False),
+            dcc.Store(id=ids.SELECTION, data=None),
+            dcc.Store(id=ids.DATA_VERSION, data=dataset.version if dataset else None),
+            html.Header(
+                className="masthead",
+                children=[
+                    html.H1("Perseverance Tracker"),
+                    html.P("Where NASA's Mars 2020 rover has driven in Jezero crater, and how it sat on the ground.",
+                           className="tagline"),
+                ],
+            ),
+            html.Div(id=ids.STATUS, className="status", role="status", children=store_error or ""),
+            html.Section(id=ids.SUMMARY, className="summary", **{"aria-label": "Dataset summary"}),
+            html.Section(
+                id=ids.EMPTY_STATE,
+                className="empty-state",
+                hidden=has_data,
+                children=[
+                    html.H2("No rover data loaded yet"),
+                    html.P("The dashboard reads NASA's MMGIS layers from these sources:"),
+                    html.Ul(
+                        id=ids.SOURCES,
+                        children=[
+                            html.Li([html.Strong("Waypoints: "), html.Code(settings.waypoints_source)]),
+                            html.Li([html.Strong("Traverse: "), html.Code(settings.traverse_source)]),
+                        ],
+                    ),
+                    html.Button("Load data", id=ids.LOAD_BUTTON, n_clicks=0, className="button primary"),
+                    dcc.Loading(html.Div(id=ids.LOAD_STATUS, className="load-status", role="alert"), type="dot"),
+                ],
+            ),
+            html.Section(
+                id=ids.CONTROLS,
+                className="controls",
+                hidden=not has_data,
+                **{"aria-label": "Sol range"},
+                children=[
+                    html.Label("Sol range", htmlFor=ids.SOL_RANGE, id="sol-range-label", className="control-label"),
+                    dcc.RangeSlider(
+                        id=ids.SOL_RANGE,
+                        min=lo,
+                        max=hi,
+                        step=1,
+                        value=[lo, hi],
+                        allowCross=False,
+                        allow_direct_input=False,
+                        tooltip={"placement": "bottom", "always_visible": False},
+                        marks=None,
+                        className="sol-slider",
+                    ),
+                    html.Div(
+                        className="range-inputs",
+                        children=[
+                            html.Label(["From sol ", dcc.Input(id=ids.SOL_MIN, type="number", value=lo, min=lo, max=hi,
+                                                               step=1, debounce=True, className="sol-input")]),
+                            html.Label(["to sol ", dcc.Input(id=ids.SOL_MAX, type="number", value=hi, min=lo, max=hi,
+                                                             step=1, debounce=True, className="sol-input")]),
+                            html.Button("Clear map selection", id=ids.RESET_SELECTION, n_clicks=0,
+                                        className="button"),
+                            html.Span(id=ids.SELECTION_STATUS, className="selection-status", role="status"),
+                        ],
+                    ),
+                ],
+            ),
+            html.Main(
+                id=ids.CHARTS,
+                className="charts",
+                hidden=not has_data,
+                children=[
+                    html.Div(className="map-row", children=[
+                        _graph("map"),
+                        html.Aside(
+                            id=ids.DETAILS,
+                            className="details",
+                            **{"aria-label": "Waypoint details", "aria-live": "polite"},
+                            children=html.P("Click a waypoint on the map to see all its fields. "
+                                            "Drag a box (or lasso) on the map to narrow the other charts to those sols."),
+                        ),
+                    ]),
+                    _graph("orientation"),
+                    _graph("position"),
+                    html.Div(className="two-up", children=[_graph("elevation"), _graph("elevation_distance")]),
+                    _graph("distance"),
+                ],
+            ),
+            html.Footer(
+                className="footer",
+                children=[
+                    "Data: NASA/JPL-Caltech, MMGIS rover localization layers (public domain). "
+                    "Sol dates: UTC start of each Mars 2020 sol.",
+                ],
+            ),
+        ],
+    )

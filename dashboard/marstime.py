@@ -1,0 +1,45 @@
+"""Mars 2020 sols <-> Earth time (UTC).
+
+A Mars 2020 sol lasts 88,775.244 s. Sol N begins about 2021-02-18T04:24:15Z +
+N x 88,775.244 s: the mission's sol epoch (Mars24 algorithm, local mean solar time at
+77.43 deg E; landing, 2021-02-18 20:55 UTC, fell late in sol 0).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+
+SOL_SECONDS = 88_775.244
+EPOCH = datetime(2021, 2, 18, 4, 24, 15, tzinfo=timezone.utc)
+_EPOCH_NS = np.datetime64("2021-02-18T04:24:15", "ns")
+
+
+def sol_start(sol: float) -> datetime:
+    """The UTC instant at which ``sol`` begins (fractional sols give instants within it)."""
+    return EPOCH + timedelta(seconds=float(sol) * SOL_SECONDS)
+
+
+def sol_date(sol: float) -> date:
+    """The UTC calendar date on which ``sol`` begins."""
+    return sol_start(sol).date()
+
+
+def sol_at(when: datetime) -> float:
+    """The (fractional) sol at a UTC instant; naive datetimes are taken as UTC."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (when - EPOCH).total_seconds() / SOL_SECONDS
+
+
+def sol_of(when: datetime) -> int:
+    """The sol in progress at ``when``."""
+    return math.floor(sol_at(when))
+
+
+def sol_dates(sols) -> np.ndarray:
+    """Vectorised: ISO dates ('YYYY-MM-DD', UTC) on which each sol begins."""
+    offsets = (np.asarray(sols, dtype=np.float64) * SOL_SECONDS * 1e9).astype("timedelta64[ns]")
+    return np.datetime_as_string(_EPOCH_NS + offsets, unit="D")

@@ -1,0 +1,70 @@
+"""``python -m dashboard run``: everything `make run` needs, in one process tree.
+
+Without ``REDIS_URL`` it starts the embedded Redis (its database in
+``PTRACKER_DATA_DIR``), loads the data when the store is empty, then runs the
+Procfile's ``web`` command (gunicorn) with ``REDIS_URL`` pointing at the same server, and
+stops everything on Ctrl-C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+
+from .ingest import LoadError, load, one_line
+from .redis_conn import connect
+from .settings import PROJECT_ROOT, Settings
+from .store import DatasetStore
+
+
+def procfile_command(process: str) -> list[str]:
+    for line in (PROJECT_ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process:
+            return shlex.split(command.strip())
+    raise KeyError(f"no '{process}' line in the Procfile")
+
+
+def redis_url_of(client) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    if kwargs.get("path"):
+        return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+    raise ValueError("not an embedded (unix socket) Redis")
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    client = connect(settings)  # embedded Redis when REDIS_URL is unset; kept alive until we return
+    env = dict(os.environ)
+    if not settings.redis_url:
+        env["REDIS_URL"] = redis_url_of(client)
+        print(f"embedded Redis: database {settings.data_dir / 'redis.db'}", flush=True)
+    store = DatasetStore(client, settings.key_prefix, settings.keep_versions)
+    if store.current_version() is None:
+        try:
+            print(one_line(load(store, settings)), flush=True)
+        except LoadError as exc:
+            print(f"could not load data: {exc}\nthe page will offer a 'Load data' button", flush=True)
+    else:
+        print(f"dataset version {store.current_version()} already loaded", flush=True)
+    env.setdefault("PORT", "8050")
+    print(f"serving on http://127.0.0.1:{env['PORT']}/ (Ctrl-C stops)", flush=True)
+    web = subprocess.Popen(procfile_command("web"), cwd=PROJECT_ROOT, env=env)
+
+    def stop(signum, _frame):
+        web.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return web.wait()
+    except KeyboardInterrupt:  # gunicorn got the SIGINT too (same process group)
+        return web.wait()
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
