@@ -46,4 +46,8 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
 
     app.layout = layout
     register_callbacks(app, store, settings)
+    # Dash registers the script paths it may serve only when it renders the index page
+    # in that process; under gunicorn a worker that has not rendered it refuses the
+    # page's scripts (DependencyException, 500). Render it once here, in every process.
+    server.test_client().get("/")
     return app

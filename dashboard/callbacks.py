@@ -59,6 +59,17 @@ def sol_bounds(dataset: Dataset) -> tuple[int, int]:
     return int(sols.min()), int(sols.max())
 
 
+def slider_marks(lo: int, hi: int) -> dict:
+    """Labels at round sols (about six of them) plus both ends."""
+    span = max(hi - lo, 1)
+    step = next((s for s in (1, 2, 5, 10, 20, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000)
+                 if span / s <= 6), 100000)
+    marks = {s: str(s) for s in range(math.ceil(lo / step) * step, hi + 1, step)}
+    marks.update({lo: str(lo), hi: str(hi)})
+    # drop round marks crowding an end
+    return {k: v for k, v in sorted(marks.items()) if k in (lo, hi) or min(k - lo, hi - k) >= step / 3}
+
+
 def selection_from(selected: dict | None) -> list[int] | None:
     """Sols of the waypoints selected on the map (None when nothing is selected)."""
     if not selected or not selected.get("points"):
@@ -157,6 +168,7 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         Output(ids.SOL_RANGE, "value"),
         Output(ids.SOL_RANGE, "min"),
         Output(ids.SOL_RANGE, "max"),
+        Output(ids.SOL_RANGE, "marks"),
         Output(ids.SOL_MIN, "value"),
         Output(ids.SOL_MAX, "value"),
         Output(ids.URL, "search"),
@@ -184,7 +196,7 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         else:  # first render, a load from the page, or the URL changed (back/forward, a shared link)
             a, b = range_from_query(search, lo, hi)
         query = range_query(a, b)
-        return [a, b], lo, hi, a, b, (query if query != search else no_update)
+        return [a, b], lo, hi, slider_marks(lo, hi), a, b, (query if query != search else no_update)
 
     outputs = [Output(ids.GRAPHS[name], "figure") for name in BUILDERS]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from . import ids
+from .callbacks import slider_marks
 from .figures import TITLES
 from .settings import Settings
 from .store import Dataset
@@ -17,7 +18,7 @@ def _graph(chart: str) -> html.Section:
             dcc.Graph(
                 id=ids.GRAPHS[chart],
                 figure={"data": [], "layout": {"title": {"text": TITLES[chart]}}},
-                config={"displaylogo": False, "responsive": True},
+                config={"displaylogo": False},
                 className="chart",
             )
         ],
@@ -82,7 +83,7 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                         allowCross=False,
                         allow_direct_input=False,
                         tooltip={"placement": "bottom", "always_visible": False},
-                        marks=None,
+                        marks=slider_marks(lo, hi),
                         className="sol-slider",
                     ),
                     html.Div(

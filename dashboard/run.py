@@ -13,6 +13,7 @@ import shlex
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from .ingest import LoadError, load, one_line
 from .redis_conn import connect
@@ -21,10 +22,18 @@ from .store import DatasetStore
 
 
 def procfile_command(process: str) -> list[str]:
+    """A Procfile line as argv; its program taken from this interpreter's environment
+    (the virtualenv's bin/) when it is there, so PATH need not include the virtualenv."""
     for line in (PROJECT_ROOT / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
         if name.strip() == process:
-            return shlex.split(command.strip())
+            argv = shlex.split(command.strip())
+            local = Path(sys.executable).parent / argv[0]
+            if argv[0] == "python":
+                argv[0] = sys.executable
+            elif local.exists():
+                argv[0] = str(local)
+            return argv
     raise KeyError(f"no '{process}' line in the Procfile")
 
 
