@@ -174,11 +174,15 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         Output(ids.URL, "search"),
         Input(ids.URL, "search"),
         Input(ids.SOL_RANGE, "value"),
-        Input(ids.SOL_MIN, "value"),
-        Input(ids.SOL_MAX, "value"),
+        Input(ids.SOL_MIN, "n_submit"),
+        Input(ids.SOL_MIN, "n_blur"),
+        Input(ids.SOL_MAX, "n_submit"),
+        Input(ids.SOL_MAX, "n_blur"),
         Input(ids.DATA_VERSION, "data"),
+        State(ids.SOL_MIN, "value"),
+        State(ids.SOL_MAX, "value"),
     )
-    def sync_range(search, slider, typed_min, typed_max, _version):
+    def sync_range(search, slider, _s1, _b1, _s2, _b2, _version, typed_min, typed_max):
         try:
             dataset = current()
         except (redis.RedisError, StoreError):
@@ -190,9 +194,14 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         if trigger == ids.SOL_RANGE and isinstance(slider, list) and len(slider) == 2:
             a, b = clamp_range(slider[0], slider[1], lo, hi)
         elif trigger in (ids.SOL_MIN, ids.SOL_MAX):
-            if _int_or_none(typed_min if trigger == ids.SOL_MIN else typed_max) is None:
-                raise PreventUpdate  # half-typed: wait for a number
-            a, b = clamp_range(typed_min, typed_max, lo, hi)
+            # an empty or half-typed box falls back to the slider's end
+            current_a, current_b = slider if isinstance(slider, list) and len(slider) == 2 else (lo, hi)
+            a, b = clamp_range(
+                typed_min if _int_or_none(typed_min) is not None else current_a,
+                typed_max if _int_or_none(typed_max) is not None else current_b,
+                lo,
+                hi,
+            )
         else:  # first render, a load from the page, or the URL changed (back/forward, a shared link)
             a, b = range_from_query(search, lo, hi)
         query = range_query(a, b)
@@ -224,6 +233,10 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         a, b = clamp_range(*(sol_range if isinstance(sol_range, list) and len(sol_range) == 2 else (lo, hi)), lo, hi)
         sols = [s for s in (selection or []) if _int_or_none(s) is not None] if selection else None
         figures = chart_figures(dataset, a, b, sols)
+        if ctx.triggered_id == ids.SELECTION and sols:
+            # The map already shows the selection it made; drawing it again would clear
+            # plotly's selection box (and with it the selection). Reset redraws it.
+            figures["map"] = no_update
         return (*[figures[name] for name in BUILDERS], summary_children(dataset, last_load), "",
                 True, False, False)
 

@@ -33,7 +33,7 @@ SOL_COLORSCALE = "Viridis"  # perceptually uniform, colour-blind safe
 SERIES_BUDGET = 2000  # points per series trace before min/max thinning
 MAP_POINT_BUDGET = 5000  # waypoint markers on the map
 PATH_BUDGET = 12000  # traverse vertices on the map
-GL_THRESHOLD = 2000  # WebGL traces above this many points
+GL_THRESHOLD = 1000  # WebGL traces above this many points
 BAR_BUDGET = 1500  # bars in the distance chart before sols are binned
 
 _AXIS = {"gridcolor": "#E5ECF6", "linecolor": "#A2B1C6", "zerolinecolor": "#C8D4E3", "ticks": "outside",
@@ -230,13 +230,13 @@ def traverse_map(
     pts = wp.iloc[idx]
     sols = pts["sol"].to_numpy()
     elev = pts["elev_geoid"].round(1)
-    custom = list(zip(
+    custom = [list(row) for row in zip(
         sols.tolist(),
         sol_dates(sols).tolist(),
         pts["rmc"].tolist(),
         [None if pd.isna(e) else e for e in elev.tolist()],
         pts["note"].fillna("").tolist(),
-    ))
+    )]
     trace = {
         "type": _scatter_type(len(pts)),
         "x": arr(pts["lon"].to_numpy(dtype=float)),

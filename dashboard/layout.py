@@ -86,13 +86,17 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                         marks=slider_marks(lo, hi),
                         className="sol-slider",
                     ),
+                    # A typed sol is applied on Enter or when the box loses focus (n_submit /
+                    # n_blur), not with debounce=True: Dash 4.4's debounced input does not
+                    # commit a value equal to the last one it committed, even after a callback
+                    # changed it. The callback clamps to the data's sols.
                     html.Div(
                         className="range-inputs",
                         children=[
-                            html.Label(["From sol ", dcc.Input(id=ids.SOL_MIN, type="number", value=lo, min=lo, max=hi,
-                                                               step=1, debounce=True, className="sol-input")]),
-                            html.Label(["to sol ", dcc.Input(id=ids.SOL_MAX, type="number", value=hi, min=lo, max=hi,
-                                                             step=1, debounce=True, className="sol-input")]),
+                            html.Label(["From sol ", dcc.Input(id=ids.SOL_MIN, type="number", value=lo, step=1,
+                                                               className="sol-input")]),
+                            html.Label(["to sol ", dcc.Input(id=ids.SOL_MAX, type="number", value=hi, step=1,
+                                                             className="sol-input")]),
                             html.Button("Clear map selection", id=ids.RESET_SELECTION, n_clicks=0,
                                         className="button"),
                             html.Span(id=ids.SELECTION_STATUS, className="selection-status", role="status"),

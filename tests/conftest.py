@@ -20,6 +20,9 @@ from pytest_redis import factories
 from dashboard.settings import Settings
 from dashboard.store import DatasetStore
 
+# Selenium must use the Debian chromedriver on PATH, never try to download one.
+os.environ.setdefault("SE_OFFLINE", "true")
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -93,5 +96,8 @@ def store(redis_client, key_prefix) -> DatasetStore:
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if "/tests/integration/" in str(item.path).replace("\\", "/"):
+        path = str(item.path).replace("\\", "/")
+        if "/tests/integration/" in path:
             item.add_marker(pytest.mark.integration)
+        elif "/tests/browser/" in path:
+            item.add_marker(pytest.mark.browser)

@@ -1,0 +1,53 @@
+"""Browser fixtures: the real app (create_app) on a private Redis, driven by dash_duo."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from dashboard.app import create_app
+from dashboard.ingest import load
+from tests.conftest import FIXTURES, SHARED_DATA
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def data_settings(settings):
+    """Settings whose sources are NASA's real files when present, else the fixtures."""
+    if (SHARED_DATA / "M20_waypoints.json").exists():
+        return settings.replace(
+            waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
+            traverse_source=str(SHARED_DATA / "M20_traverse.json"),
+            max_bytes=20 * 1024 * 1024,
+        )
+    return settings.replace(
+        waypoints_source=str(FIXTURES / "waypoints_v2024.json"),
+        traverse_source=str(FIXTURES / "traverse_v2026.json"),
+    )
+
+
+@pytest.fixture
+def start(dash_duo, store):
+    """start(settings, path="/") -> the app, served and opened in the browser."""
+
+    def _start(settings, path="/"):
+        app = create_app(settings, store)
+        dash_duo.start_server(app, port=free_port())
+        if path != "/":
+            dash_duo.driver.get(dash_duo.server_url + path)
+        dash_duo.wait_for_element("#sol-range-label" if path else "body", timeout=10)
+        return app
+
+    return _start
+
+
+@pytest.fixture
+def loaded(store, data_settings):
+    load(store, data_settings)
+    return store.current()

@@ -1,0 +1,172 @@
+"""The page in headless Chromium: range, URL, empty state, map selection, details."""
+
+from __future__ import annotations
+
+import time
+
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
+
+from dashboard import ids
+
+COUNT_JS = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+if (!gd || !gd._fullData) return null;
+return gd._fullData.map(t => t._length === undefined ? null : t._length);
+"""
+
+
+def counts(dash_duo, chart):
+    return dash_duo.driver.execute_script(COUNT_JS, ids.GRAPHS[chart])
+
+
+def wait_counts(dash_duo, chart, expected, timeout=10):
+    end = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < end:
+        got = counts(dash_duo, chart)
+        if got == expected:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"{chart}: point counts {got}, expected {expected}")
+
+
+def n_between(dataset, lo, hi):
+    sols = dataset.waypoints["sol"]
+    return int(((sols >= lo) & (sols <= hi)).sum())
+
+
+def test_page_shows_all_charts_for_the_whole_range(dash_duo, start, data_settings, loaded):
+    start(data_settings)
+    n = len(loaded.waypoints)
+    wait_counts(dash_duo, "orientation", [n, n, n, n])
+    wait_counts(dash_duo, "position", [n, n])
+    assert counts(dash_duo, "map")[1] == n
+    assert counts(dash_duo, "elevation") == [n]
+    lo, hi = int(loaded.waypoints["sol"].min()), int(loaded.waypoints["sol"].max())
+    assert dash_duo.find_element(f"#{ids.SOL_MIN}").get_attribute("value") == str(lo)
+    assert dash_duo.find_element(f"#{ids.SOL_MAX}").get_attribute("value") == str(hi)
+    summary = dash_duo.find_element(f"#{ids.SUMMARY}").text
+    assert f"sol {hi}" in summary and "km" in summary
+    assert dash_duo.find_element(f"#{ids.EMPTY_STATE}").get_attribute("hidden") == "true"
+    assert dash_duo.get_logs() == []
+
+
+def test_moving_the_slider_narrows_every_chart(dash_duo, start, data_settings, loaded):
+    start(data_settings)
+    n = len(loaded.waypoints)
+    wait_counts(dash_duo, "orientation", [n] * 4)
+    lo = int(loaded.waypoints["sol"].min())
+    handles = dash_duo.driver.find_elements("css selector", f"#{ids.SOL_RANGE} [role=slider]")
+    assert len(handles) == 2
+    handles[0].click()
+    for _ in range(5):
+        handles[0].send_keys(Keys.ARROW_RIGHT)
+    # the lower end moved right by 5 sols; the inputs, the URL and every chart follow
+    end = time.monotonic() + 10
+    while dash_duo.find_element(f"#{ids.SOL_MIN}").get_attribute("value") != str(lo + 5):
+        assert time.monotonic() < end, dash_duo.find_element(f"#{ids.SOL_MIN}").get_attribute("value")
+        time.sleep(0.1)
+    hi = int(loaded.waypoints["sol"].max())
+    m = n_between(loaded, lo + 5, hi)
+    assert m < n
+    wait_counts(dash_duo, "orientation", [m] * 4)
+    wait_counts(dash_duo, "position", [m, m])
+    wait_counts(dash_duo, "elevation", [m])
+    assert f"sol_min={lo + 5}" in dash_duo.driver.current_url
+    assert dash_duo.get_logs() == []
+
+
+def test_typed_range_and_url_round_trip(dash_duo, start, data_settings, loaded):
+    lo, hi = int(loaded.waypoints["sol"].min()), int(loaded.waypoints["sol"].max())
+    a, b = lo + (hi - lo) // 4, lo + (hi - lo) // 2
+    start(data_settings, f"/?sol_min={a}&sol_max={b}")
+    m = n_between(loaded, a, b)
+    wait_counts(dash_duo, "orientation", [m] * 4)
+    assert dash_duo.find_element(f"#{ids.SOL_MIN}").get_attribute("value") == str(a)
+    assert dash_duo.find_element(f"#{ids.SOL_MAX}").get_attribute("value") == str(b)
+    # typing a new upper end (Enter commits) updates the slider, the charts and the URL
+    box = dash_duo.find_element(f"#{ids.SOL_MAX}")
+    box.click()
+    box.send_keys(*[Keys.BACKSPACE] * len(str(b)))
+    box.send_keys(str(hi), Keys.ENTER)
+    m2 = n_between(loaded, a, hi)
+    wait_counts(dash_duo, "orientation", [m2] * 4)
+    end = time.monotonic() + 5
+    while f"sol_max={hi}" not in dash_duo.driver.current_url:
+        assert time.monotonic() < end, dash_duo.driver.current_url
+        time.sleep(0.1)
+    # reloading the shared URL gives the same view
+    dash_duo.driver.get(dash_duo.driver.current_url)
+    wait_counts(dash_duo, "orientation", [m2] * 4)
+    assert dash_duo.find_element(f"#{ids.SOL_MIN}").get_attribute("value") == str(a)
+    assert dash_duo.get_logs() == []
+
+
+def test_out_of_range_url_is_clamped(dash_duo, start, data_settings, loaded):
+    lo, hi = int(loaded.waypoints["sol"].min()), int(loaded.waypoints["sol"].max())
+    start(data_settings, "/?sol_min=-50&sol_max=abc")
+    n = len(loaded.waypoints)
+    wait_counts(dash_duo, "orientation", [n] * 4)
+    assert dash_duo.find_element(f"#{ids.SOL_MIN}").get_attribute("value") == str(lo)
+    assert dash_duo.find_element(f"#{ids.SOL_MAX}").get_attribute("value") == str(hi)
+    assert dash_duo.get_logs() == []
+
+
+def test_empty_state_and_load_button(dash_duo, start, data_settings, store):
+    assert store.current() is None
+    start(data_settings, "")
+    dash_duo.wait_for_text_to_equal(f"#{ids.EMPTY_STATE} h2", "No rover data loaded yet")
+    sources = dash_duo.find_element(f"#{ids.SOURCES}").text
+    assert data_settings.waypoints_source in sources and data_settings.traverse_source in sources
+    assert dash_duo.find_element(f"#{ids.CHARTS}").get_attribute("hidden") == "true"
+    dash_duo.find_element(f"#{ids.LOAD_BUTTON}").click()
+    dash_duo.wait_for_contains_text(f"#{ids.LOAD_STATUS}", "Loaded", timeout=20)
+    n = len(store.current().waypoints)
+    wait_counts(dash_duo, "orientation", [n] * 4)
+    assert dash_duo.find_element(f"#{ids.CHARTS}").get_attribute("hidden") is None
+    assert dash_duo.find_element(f"#{ids.EMPTY_STATE}").get_attribute("hidden") == "true"
+    assert dash_duo.get_logs() == []
+
+
+def test_load_error_is_shown_in_words(dash_duo, start, data_settings, fixture_path):
+    bad = data_settings.replace(waypoints_source=str(fixture_path("bad_html.html")))
+    start(bad, "")
+    dash_duo.find_element(f"#{ids.LOAD_BUTTON}").click()
+    dash_duo.wait_for_contains_text(f"#{ids.LOAD_STATUS}", "Loading failed", timeout=20)
+    assert "got an HTML page, not JSON" in dash_duo.find_element(f"#{ids.LOAD_STATUS}").text
+    assert dash_duo.get_logs() == []
+
+
+def test_map_selection_narrows_the_other_charts(dash_duo, start, data_settings, loaded):
+    start(data_settings)
+    n = len(loaded.waypoints)
+    wait_counts(dash_duo, "orientation", [n] * 4)
+    dash_duo.driver.set_window_size(1400, 1200)
+    drag = dash_duo.find_element(f"#{ids.GRAPHS['map']} .nsewdrag")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", drag)
+    w, h = drag.size["width"], drag.size["height"]
+    # box-select the left half of the map (dragmode is "select")
+    ActionChains(dash_duo.driver).move_to_element_with_offset(drag, -w // 2 + 2, -h // 2 + 2) \
+        .click_and_hold().move_by_offset(w // 4, h // 4).move_by_offset(w // 4, h // 4 + h // 2 - 6) \
+        .release().perform()
+    dash_duo.wait_for_contains_text(f"#{ids.SELECTION_STATUS}", "selected on the map", timeout=10)
+    end = time.monotonic() + 10
+    while True:
+        got = counts(dash_duo, "orientation")
+        if got and 0 < got[0] < n:
+            break
+        assert time.monotonic() < end, got
+        time.sleep(0.1)
+    # the narrowed charts hold exactly the waypoints of the selected sols
+    sols = dash_duo.driver.execute_script(
+        "return [...new Set(document.querySelector('#%s .js-plotly-plot')._fullData[0].x)]" % ids.GRAPHS["orientation"])
+    selected = int(dash_duo.find_element(f"#{ids.SELECTION_STATUS}").text.split()[0])
+    assert len(sols) == selected
+    assert got[0] == int(loaded.waypoints["sol"].isin(sols).sum())
+    # the map still shows every waypoint; the reset control clears the narrowing
+    assert counts(dash_duo, "map")[1] == n
+    dash_duo.find_element(f"#{ids.RESET_SELECTION}").click()
+    wait_counts(dash_duo, "orientation", [n] * 4)
+    assert dash_duo.find_element(f"#{ids.SELECTION_STATUS}").text == ""
+    assert dash_duo.get_logs() == []

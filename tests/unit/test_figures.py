@@ -1,0 +1,152 @@
+"""Figure builders: traces, axis titles and point counts for a given range."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from dashboard import figures
+from dashboard.data import parse_traverse, parse_waypoints
+from dashboard.figures import BUILDERS, View, build, path_xy, thin_indices, values
+
+
+@pytest.fixture(scope="module")
+def frames():
+    from tests.conftest import FIXTURES
+
+    wp = parse_waypoints((FIXTURES / "waypoints_v2024.json").read_bytes(), "wp").frame
+    tr = parse_traverse((FIXTURES / "traverse_v2026.json").read_bytes(), "tr")
+    return wp, tr.frame, tr.points
+
+
+def make(chart, frames, lo, hi, sols=None):
+    wp, legs, pts = frames
+    return build(chart, wp, legs, pts, View.of(lo, hi, sols))
+
+
+def titles(fig, axis):
+    return fig["layout"][axis]["title"]["text"]
+
+
+@pytest.mark.parametrize("chart", list(BUILDERS))
+def test_every_figure_is_valid_plotly(frames, chart):
+    fig = make(chart, frames, 13, 18)
+    go.Figure(fig)  # raises on anything plotly does not accept
+    assert fig["layout"]["title"]["text"].endswith("(sols 13–18)")
+
+
+def test_orientation(frames):
+    fig = make("orientation", frames, 13, 18)
+    assert [t["name"] for t in fig["data"]] == ["yaw", "pitch", "roll", "tilt"]
+    assert [t.get("yaxis", "y") for t in fig["data"]] == ["y", "y2", "y2", "y2"]
+    assert all(len(values(t["x"])) == 8 for t in fig["data"])
+    assert titles(fig, "yaxis") == "Yaw (°)" and titles(fig, "yaxis2") == "Pitch / roll / tilt (°)"
+    assert titles(fig, "xaxis") == "Sol"
+    assert values(fig["data"][0]["y"])[0] == pytest.approx(130.8816)
+    assert fig["data"][0]["text"][0] == "2021-03-03"  # Earth date of sol 13 in the hover
+
+
+def test_range_changes_point_counts(frames):
+    for lo, hi, n in [(13, 18, 8), (14, 16, 4), (16, 16, 2), (18, 13, 8)]:
+        fig = make("position", frames, lo, hi)
+        assert [len(values(t["x"])) for t in fig["data"]] == [n, n]
+        assert set(values(fig["data"][0]["x"]).tolist()) <= set(range(min(lo, hi), max(lo, hi) + 1))
+
+
+def test_position_axes(frames):
+    fig = make("position", frames, 13, 18)
+    assert [t["name"] for t in fig["data"]] == ["latitude", "longitude"]
+    assert titles(fig, "yaxis") == "Latitude (°N)" and titles(fig, "yaxis2") == "Longitude (°E)"
+
+
+def test_map(frames):
+    fig = make("map", frames, 13, 18)
+    path, pts = fig["data"]
+    assert path["name"] == "drive path" and path["type"] == "scattergl"
+    assert pts["name"] == "waypoints" and len(values(pts["x"])) == 8
+    assert values(pts["marker"]["color"]).tolist() == [13, 14, 15, 16, 16, 17, 18, 18]  # coloured by sol
+    assert pts["customdata"][0][:3] == [13, "2021-03-03", "3_0"]
+    assert fig["layout"]["yaxis"]["scaleanchor"] == "x"  # equal aspect
+    assert titles(fig, "xaxis") == "Longitude (°E)" and titles(fig, "yaxis") == "Latitude (°N)"
+    # 4 legs (sols 14..17): 14 vertices, 2 repeats dropped, 3 NaN breaks between legs
+    xs = values(path["x"])
+    assert np.isnan(xs).sum() == 3 and (~np.isnan(xs)).sum() == 11
+
+
+def test_map_range_limits_the_path(frames):
+    fig = make("map", frames, 14, 15)
+    assert np.isnan(values(fig["data"][0]["x"])).sum() == 1  # two legs
+    assert len(values(fig["data"][1]["x"])) == 2
+
+
+def test_selection_narrows_other_charts_but_not_the_map(frames):
+    fig = make("orientation", frames, 13, 18, sols=[14, 16])
+    assert len(values(fig["data"][0]["x"])) == 3
+    assert "2 selected" in fig["layout"]["title"]["text"]
+    m = make("map", frames, 13, 18, sols=[14, 16])
+    assert len(values(m["data"][1]["x"])) == 8
+    assert m["data"][1]["selectedpoints"] == [1, 3, 4]
+
+
+def test_elevation_charts(frames):
+    by_sol = make("elevation", frames, 13, 18)
+    assert titles(by_sol, "yaxis") == "Elevation above geoid (m)" and titles(by_sol, "xaxis") == "Sol"
+    by_dist = make("elevation_distance", frames, 13, 18)
+    assert titles(by_dist, "xaxis") == "Distance driven (km)"
+    assert values(by_dist["data"][0]["x"]).tolist() == pytest.approx(
+        [0, 0.00625, 0.04264, 0.04264, 0.04264, 0.09384, 0.09384, 0.1339])
+
+
+def test_distance_bars_and_odometry(frames):
+    fig = make("distance", frames, 13, 18)
+    bars, odo = fig["data"]
+    assert bars["type"] == "bar" and values(bars["x"]).tolist() == [13, 14, 15, 16, 17, 18]
+    assert values(bars["y"]).tolist() == pytest.approx([0, 6.25, 36.39, 0, 51.2, 40.06])
+    assert values(odo["y"]).tolist() == pytest.approx([0, 0.00625, 0.04264, 0.04264, 0.09384, 0.1339])
+    assert titles(fig, "yaxis") == "Driven per sol (m)" and fig["layout"]["yaxis2"]["title"]["text"] == "Odometry (km)"
+    # a range starting later still counts that sol's drive, not the odometry so far
+    later = make("distance", frames, 15, 18)
+    assert values(later["data"][0]["y"]).tolist() == pytest.approx([36.39, 0, 51.2, 40.06])
+
+
+def test_empty_range_says_so(frames):
+    fig = make("orientation", frames, 100, 200)
+    assert fig["layout"]["annotations"][0]["text"] == "No waypoints in this sol range"
+    assert len(values(fig["data"][0]["x"])) == 0
+
+
+def test_unknown_chart(frames):
+    with pytest.raises(KeyError):
+        make("pie", frames, 13, 18)
+
+
+def test_thinning_keeps_extremes():
+    y = np.sin(np.linspace(0, 50, 100_000))
+    y[12345] = 9.0
+    y[77777] = -9.0
+    idx = thin_indices(y, 2000)
+    assert len(idx) <= 2000
+    assert 12345 in idx and 77777 in idx and idx[0] == 0 and idx[-1] == len(y) - 1
+    assert thin_indices(y[:100], 2000).tolist() == list(range(100))
+
+
+def test_large_series_use_webgl_and_stay_within_budget(frames):
+    wp = frames[0]
+    big = pd.concat([wp.assign(sol=wp["sol"] + 10 * k) for k in range(1000)], ignore_index=True)
+    fig = build("orientation", big, frames[1], frames[2], View.of(0, 20_000))
+    assert all(t["type"] == "scattergl" for t in fig["data"])
+    assert all(len(values(t["x"])) <= figures.SERIES_BUDGET for t in fig["data"])
+    bars = build("distance", big, frames[1], frames[2], View.of(0, 20_000))["data"][0]
+    assert len(values(bars["x"])) <= figures.BAR_BUDGET
+
+
+def test_path_budget(frames):
+    legs, pts = frames[1], frames[2]
+    n = 40_000
+    many = pd.DataFrame({"seg": np.zeros(n, dtype=np.int64), "part": np.zeros(n, dtype=np.int64),
+                         "lon": np.linspace(77.0, 77.5, n), "lat": np.linspace(18.0, 18.5, n), "elev": np.zeros(n)})
+    xs, _ = path_xy(legs.iloc[:1], many, View.of(0, 100))
+    assert len(xs) <= figures.PATH_BUDGET + 2
+    assert xs[0] == 77.0 and xs[-1] == 77.5
