@@ -1,5 +1,5 @@
 # Perseverance Tracker. The two commands a person needs:
-#   make run    set up (virtualenv, pip) and load the data, then print its summary
+#   make run    set up (virtualenv, pip), load the data when the store is empty, serve the dashboard
 #   make test   set up (virtualenv, pip, Debian packages) and run the whole test suite
 # Both do their own set-up on a fresh Debian/Ubuntu machine.
 
@@ -9,8 +9,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-# Debian packages the test suite needs (a private redis-server per test session).
-TEST_DEBS := redis-server
+# Debian packages the test suite needs: a private redis-server per test session, and
+# Chromium + its driver for the browser tests.
+TEST_DEBS := redis-server chromium chromium-driver
 
 .PHONY: run test bench setup setup-dev system-deps-test clean
 
@@ -33,15 +34,16 @@ setup-dev: $(VENV)/.dev
 system-deps-test:
 	@deploy/ensure-debian-packages.sh $(TEST_DEBS)
 
-# Until the dashboard lands, "run" loads the configured sources and prints the summary.
+# Serves on PORT (default 8050); embedded Redis in PTRACKER_DATA_DIR unless REDIS_URL is set.
 run: setup
-	$(BIN)/python -m dashboard load
+	$(BIN)/python -m dashboard run
 
 test: setup-dev system-deps-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup-dev system-deps-test
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -70,18 +70,20 @@ def slider_marks(lo: int, hi: int) -> dict:
     return {k: v for k, v in sorted(marks.items()) if k in (lo, hi) or min(k - lo, hi - k) >= step / 3}
 
 
-def selection_from(selected: dict | None) -> list[int] | None:
-    """Sols of the waypoints selected on the map (None when nothing is selected)."""
+def selection_from(selected: dict | None) -> list[str] | None:
+    """site_drive names of the waypoints selected on the map (None when nothing is)."""
     if not selected or not selected.get("points"):
         return None
-    sols = set()
-    for point in selected["points"]:
-        custom = point.get("customdata")
-        if isinstance(custom, list) and custom:
-            sol = _int_or_none(custom[0])
-            if sol is not None:
-                sols.add(sol)
-    return sorted(sols) or None
+    rmcs = {str(p["customdata"]) for p in selected["points"] if isinstance(p.get("customdata"), str)}
+    return sorted(rmcs) or None
+
+
+def sols_of(dataset: Dataset, rmcs: list[str] | None) -> list[int] | None:
+    """The sols of the named waypoints (None for no selection)."""
+    if not rmcs:
+        return None
+    wp = dataset.waypoints
+    return sorted(int(s) for s in wp.loc[wp["rmc"].isin(rmcs), "sol"].unique())
 
 
 def chart_figures(dataset: Dataset, sol_min: int, sol_max: int, selection=None) -> dict[str, dict]:
@@ -231,7 +233,7 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
             return *keep, [], "", False, True, True
         lo, hi = sol_bounds(dataset)
         a, b = clamp_range(*(sol_range if isinstance(sol_range, list) and len(sol_range) == 2 else (lo, hi)), lo, hi)
-        sols = [s for s in (selection or []) if _int_or_none(s) is not None] if selection else None
+        sols = sols_of(dataset, [str(r) for r in selection] if isinstance(selection, list) else None)
         figures = chart_figures(dataset, a, b, sols)
         if ctx.triggered_id == ids.SELECTION and sols:
             # The map already shows the selection it made; drawing it again would clear
@@ -250,10 +252,10 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
     def select_on_map(selected, _reset):
         if ctx.triggered_id == ids.RESET_SELECTION:
             return None, ""
-        sols = selection_from(selected)
-        if sols is None:
+        rmcs = selection_from(selected)
+        if rmcs is None:
             return None, ""
-        return sols, f"{len(sols)} sol{'s' if len(sols) != 1 else ''} selected on the map"
+        return rmcs, f"{len(rmcs)} waypoint{'s' if len(rmcs) != 1 else ''} selected on the map"
 
     @app.callback(
         Output(ids.DETAILS, "children"),
@@ -262,16 +264,16 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
     )
     def show_details(click):
         points = (click or {}).get("points") or []
-        custom = points[0].get("customdata") if points else None
-        if not isinstance(custom, list) or len(custom) < 3:
-            raise PreventUpdate
+        rmc = points[0].get("customdata") if points else None
+        if not isinstance(rmc, str):
+            raise PreventUpdate  # a click on the path, not on a waypoint
         try:
             dataset = current()
         except (redis.RedisError, StoreError):
             return [html.P(STORE_DOWN)]
         if dataset is None:
             raise PreventUpdate
-        return details_children(dataset, str(custom[2]))
+        return details_children(dataset, rmc)
 
     @app.callback(
         Output(ids.LOAD_STATUS, "children"),

@@ -31,8 +31,9 @@ from .marstime import sol_dates
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
 SOL_COLORSCALE = "Viridis"  # perceptually uniform, colour-blind safe
 SERIES_BUDGET = 2000  # points per series trace before min/max thinning
-MAP_POINT_BUDGET = 5000  # waypoint markers on the map
+MAP_POINT_BUDGET = 4000  # waypoint markers on the map
 PATH_BUDGET = 12000  # traverse vertices on the map
+GAP_DEGREES = 2e-5  # |dlon| + |dlat| above which two legs do not join (~1 m)
 GL_THRESHOLD = 1000  # WebGL traces above this many points
 BAR_BUDGET = 1500  # bars in the distance chart before sols are binned
 
@@ -98,21 +99,22 @@ def in_range(frame: pd.DataFrame, view: View, use_selection: bool = True) -> pd.
 
 
 def thin_indices(y: np.ndarray, budget: int) -> np.ndarray:
-    """Indices keeping the first, last, minimum and maximum of each bucket (M4-style)."""
+    """Indices keeping the first, last, minimum and maximum of each bucket (M4-style),
+    at most ``budget`` of them; all indices when there are no more than ``budget``."""
     n = len(y)
     if n <= budget:
         return np.arange(n)
     buckets = max(1, budget // 4)
-    edges = np.linspace(0, n, buckets + 1).astype(int)
-    keep = [edges[:-1], edges[1:] - 1]
-    values = np.where(np.isnan(y), np.nan, y)
-    for fn in (np.nanargmin, np.nanargmax):
-        picks = []
-        for a, b in zip(edges[:-1], edges[1:]):
-            seg = values[a:b]
-            picks.append(a + (fn(seg) if np.isfinite(seg).any() else 0))
-        keep.append(np.array(picks))
-    return np.unique(np.concatenate(keep))
+    size = math.ceil(n / buckets)
+    padded = np.full(buckets * size, np.nan)
+    padded[:n] = y
+    grid = padded.reshape(buckets, size)
+    starts = np.arange(buckets) * size
+    lows = starts + np.argmin(np.where(np.isnan(grid), np.inf, grid), axis=1)
+    highs = starts + np.argmax(np.where(np.isnan(grid), -np.inf, grid), axis=1)
+    ends = np.minimum(starts + size - 1, n - 1)
+    keep = np.unique(np.concatenate([starts, ends, lows, highs]))
+    return keep[keep < n]
 
 
 def _scatter_type(n: int) -> str:
@@ -133,10 +135,8 @@ def _series(frame: pd.DataFrame, x: str, y: str, name: str, color: str, unit: st
         "mode": "lines+markers",
         "line": {"color": color, "width": 1.5},
         "marker": {"color": color, "size": 4},
-        "text": sol_dates(sols).tolist(),
-        "customdata": frame["rmc"].to_numpy(dtype=object)[idx].tolist(),
-        "hovertemplate": f"{xlabel}<br>%{{text}} (UTC)<br>site_drive %{{customdata}}"
-        f"<br>{name}: %{{y:.3f}} {unit}<extra></extra>",
+        "text": sol_dates(sols).tolist(),  # Earth date (UTC) at the start of the sol
+        "hovertemplate": f"{xlabel}<br>%{{text}} (UTC)<br>{name}: %{{y:.3f}} {unit}<extra></extra>",
     }
     trace.update(kw)
     return trace
@@ -229,14 +229,14 @@ def traverse_map(
         idx = np.unique(np.linspace(0, len(wp) - 1, MAP_POINT_BUDGET).astype(int))
     pts = wp.iloc[idx]
     sols = pts["sol"].to_numpy()
-    elev = pts["elev_geoid"].round(1)
-    custom = [list(row) for row in zip(
-        sols.tolist(),
-        sol_dates(sols).tolist(),
-        pts["rmc"].tolist(),
-        [None if pd.isna(e) else e for e in elev.tolist()],
-        pts["note"].fillna("").tolist(),
-    )]
+    elev = pts["elev_geoid"].to_numpy(dtype=float)
+    hover = [
+        f"Sol {sol}<br>{date} (UTC)<br>site_drive {rmc}<br>elevation "
+        + ("unknown" if e != e else f"{e:.1f} m") + (f"<br>{note}" if note else "")
+        for sol, date, rmc, e, note in zip(
+            sols.tolist(), sol_dates(sols).tolist(), pts["rmc"].tolist(), elev.tolist(), pts["note"].fillna("").tolist()
+        )
+    ]
     trace = {
         "type": _scatter_type(len(pts)),
         "x": arr(pts["lon"].to_numpy(dtype=float)),
@@ -252,9 +252,9 @@ def traverse_map(
             "line": {"width": 0.5, "color": "#333"},
             "colorbar": {"title": {"text": "Sol"}, "thickness": 14},
         },
-        "customdata": custom,
-        "hovertemplate": "Sol %{customdata[0]}<br>%{customdata[1]} (UTC)<br>site_drive %{customdata[2]}"
-        "<br>elevation %{customdata[3]} m<br>%{customdata[4]}<extra></extra>",
+        "customdata": pts["rmc"].tolist(),  # site_drive: what a click or a selection names
+        "text": hover,
+        "hovertemplate": "%{text}<extra></extra>",
     }
     if view.sols is not None:
         trace["selectedpoints"] = [i for i, s in enumerate(sols.tolist()) if s in view.sols]
@@ -277,31 +277,75 @@ def traverse_map(
     return _figure(data, layout, wp.empty)
 
 
-def path_xy(traverse: pd.DataFrame, points: pd.DataFrame, view: View) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices of the legs driven in the sol range, thinned to the budget, NaN between
-    legs (and between parts of a MultiLineString). Sent as float32: ~0.3 m on Mars."""
-    sol = traverse["sol"]
-    legs = traverse.loc[((sol >= view.sol_min) & (sol <= view.sol_max)).fillna(False).to_numpy(bool), "seg"]
+@dataclass(frozen=True)
+class _PathLevel:
+    """Path vertices ordered by sol, with a flag for a break before each vertex."""
+
+    sol: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    gap: np.ndarray
+
+
+_PATH_CACHE: dict[int, tuple[pd.DataFrame, list[_PathLevel]]] = {}
+
+
+def _path_levels(traverse: pd.DataFrame, points: pd.DataFrame) -> list[_PathLevel]:
+    """The full-resolution path plus coarser copies (every 4th vertex, then every 16th...),
+    computed once per traverse table and remembered while that table lives. A pure
+    memo: the answer depends on the tables' contents only, and tables are not mutated."""
+    cached = _PATH_CACHE.get(id(points))
+    if cached is not None and cached[0] is points:
+        return cached[1]
     seg = points["seg"].to_numpy()
-    mask = np.isin(seg, legs.to_numpy())
-    if not mask.any():
+    leg_sol = traverse["sol"].to_numpy(dtype=float, na_value=np.nan)
+    valid = (seg >= 0) & (seg < len(leg_sol))
+    vertex_sol = np.where(valid, leg_sol[np.clip(seg, 0, max(len(leg_sol) - 1, 0))], np.nan)
+    order = np.flatnonzero(np.isfinite(vertex_sol))
+    order = order[np.argsort(vertex_sol[order], kind="stable")]  # legs in sol order, vertices in file order
+    sol, lon, lat = vertex_sol[order], points["lon"].to_numpy()[order], points["lat"].to_numpy()[order]
+    key = seg[order] * 10_000 + points["part"].to_numpy()[order]
+    step_lon, step_lat = np.diff(lon), np.diff(lat)
+    gap = np.concatenate([[True], (key[1:] != key[:-1]) & (np.abs(step_lon) + np.abs(step_lat) > GAP_DEGREES)])
+    # drop repeated vertices, but keep each leg's first one so a range starting there has it
+    keep = np.concatenate([[True], (step_lon != 0) | (step_lat != 0) | (key[1:] != key[:-1])])
+    levels = [_PathLevel(sol[keep], lon[keep], lat[keep], gap[keep])]
+    while len(levels[-1].sol) > 4 * PATH_BUDGET:
+        top = levels[-1]
+        pick = top.gap.copy()
+        pick[:-1] |= top.gap[1:]  # keep both sides of every break
+        pick[::4] = True
+        pick[-1] = True
+        levels.append(_PathLevel(top.sol[pick], top.lon[pick], top.lat[pick], top.gap[pick]))
+    if len(_PATH_CACHE) > 8:
+        _PATH_CACHE.clear()
+    _PATH_CACHE[id(points)] = (points, levels)
+    return levels
+
+
+def path_xy(traverse: pd.DataFrame, points: pd.DataFrame, view: View) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of the legs driven in the sol range as one polyline, thinned to the budget.
+
+    Consecutive legs share their junction vertex, so they are drawn as one line; a NaN
+    breaks it only where a leg (or a MultiLineString part) starts more than ~1 m from
+    where the previous one ended (NASA's file has a few such gaps). Repeated vertices
+    are dropped. Sent as float32: ~0.3 m on Mars."""
+    levels = _path_levels(traverse, points)
+    for level in levels:  # the finest level that is not far over the budget
+        i0, i1 = np.searchsorted(level.sol, [view.sol_min, view.sol_max + 0.5])
+        if i1 - i0 <= 4 * PATH_BUDGET:
+            break
+    lon, lat, gap = level.lon[i0:i1], level.lat[i0:i1], level.gap[i0:i1].copy()
+    if not len(lon):
         return np.array([]), np.array([])
-    lon, lat = points["lon"].to_numpy()[mask], points["lat"].to_numpy()[mask]
-    key = seg[mask] * 10_000 + points["part"].to_numpy()[mask]
-    # drop repeated vertices, they draw nothing
-    same = np.zeros(len(lon), dtype=bool)
-    same[1:] = (lon[1:] == lon[:-1]) & (lat[1:] == lat[:-1]) & (key[1:] == key[:-1])
-    lon, lat, key = lon[~same], lat[~same], key[~same]
-    first = np.ones(len(lon), dtype=bool)
-    first[1:] = key[1:] != key[:-1]
-    last = np.ones(len(lon), dtype=bool)
-    last[:-1] = key[:-1] != key[1:]
     if len(lon) > PATH_BUDGET:
         step = math.ceil(len(lon) / PATH_BUDGET)
-        keep = first | last | (np.arange(len(lon)) % step == 0)
-        lon, lat, first = lon[keep], lat[keep], first[keep]
-    # a NaN break before each leg start (except the very first vertex)
-    breaks = np.flatnonzero(first)[1:]
+        ends = gap.copy()
+        ends[:-1] |= gap[1:]
+        ends[[0, -1]] = True
+        keep = ends | (np.arange(len(lon)) % step == 0)
+        lon, lat, gap = lon[keep], lat[keep], gap[keep]
+    breaks = np.flatnonzero(gap[1:]) + 1
     return np.insert(lon, breaks, np.nan), np.insert(lat, breaks, np.nan)
 
 

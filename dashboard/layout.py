@@ -64,9 +64,10 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                         ],
                     ),
                     html.Button("Load data", id=ids.LOAD_BUTTON, n_clicks=0, className="button primary"),
-                    dcc.Loading(html.Div(id=ids.LOAD_STATUS, className="load-status", role="alert"), type="dot"),
                 ],
             ),
+            # outside the empty state, so the outcome stays visible once the charts appear
+            dcc.Loading(html.Div(id=ids.LOAD_STATUS, className="load-status", role="alert"), type="dot"),
             html.Section(
                 id=ids.CONTROLS,
                 className="controls",

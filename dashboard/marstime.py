@@ -14,7 +14,7 @@ import numpy as np
 
 SOL_SECONDS = 88_775.244
 EPOCH = datetime(2021, 2, 18, 4, 24, 15, tzinfo=timezone.utc)
-_EPOCH_NS = np.datetime64("2021-02-18T04:24:15", "ns")
+_EPOCH_MS = np.datetime64("2021-02-18T04:24:15", "ms")
 
 
 def sol_start(sol: float) -> datetime:
@@ -41,5 +41,5 @@ def sol_of(when: datetime) -> int:
 
 def sol_dates(sols) -> np.ndarray:
     """Vectorised: ISO dates ('YYYY-MM-DD', UTC) on which each sol begins."""
-    offsets = (np.asarray(sols, dtype=np.float64) * SOL_SECONDS * 1e9).astype("timedelta64[ns]")
-    return np.datetime_as_string(_EPOCH_NS + offsets, unit="D")
+    offsets = np.round(np.asarray(sols, dtype=np.float64) * SOL_SECONDS * 1e3).astype("timedelta64[ms]")
+    return np.datetime_as_string(_EPOCH_MS + offsets, unit="D")

@@ -8,6 +8,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from dashboard import ids
+from dashboard.ingest import load
 
 COUNT_JS = """
 const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
@@ -158,15 +159,50 @@ def test_map_selection_narrows_the_other_charts(dash_duo, start, data_settings, 
             break
         assert time.monotonic() < end, got
         time.sleep(0.1)
-    # the narrowed charts hold exactly the waypoints of the selected sols
+    # the narrowed charts hold exactly the waypoints of the selected waypoints' sols
     sols = dash_duo.driver.execute_script(
         "return [...new Set(document.querySelector('#%s .js-plotly-plot')._fullData[0].x)]" % ids.GRAPHS["orientation"])
     selected = int(dash_duo.find_element(f"#{ids.SELECTION_STATUS}").text.split()[0])
-    assert len(sols) == selected
+    assert 0 < len(sols) <= selected <= got[0]
     assert got[0] == int(loaded.waypoints["sol"].isin(sols).sum())
     # the map still shows every waypoint; the reset control clears the narrowing
     assert counts(dash_duo, "map")[1] == n
     dash_duo.find_element(f"#{ids.RESET_SELECTION}").click()
     wait_counts(dash_duo, "orientation", [n] * 4)
     assert dash_duo.find_element(f"#{ids.SELECTION_STATUS}").text == ""
+    assert dash_duo.get_logs() == []
+
+
+def test_clicking_a_waypoint_shows_all_its_fields(dash_duo, start, data_settings, loaded):
+    start(data_settings)
+    dash_duo.driver.set_window_size(1400, 1200)
+    n = len(loaded.waypoints)
+    wait_counts(dash_duo, "orientation", [n] * 4)
+    point = dash_duo.find_element(f"#{ids.GRAPHS['map']} .scatterlayer .trace:last-child path.point")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", point)
+    ActionChains(dash_duo.driver).move_to_element(point).click().perform()
+    dash_duo.wait_for_contains_text(f"#{ids.DETAILS} h2", "Waypoint ", timeout=10)
+    rmc = dash_duo.find_element(f"#{ids.DETAILS} h2").text.split()[-1]
+    row = loaded.waypoints.set_index("rmc").loc[rmc]
+    table = dash_duo.find_element(f"#{ids.DETAILS} table").text
+    for field in ("sol", "earth_date", "lat", "lon", "elev_geoid", "roll", "pitch", "yaw", "tilt", "dist_total_m", "note"):
+        assert field in table
+    assert f"sol {row['sol']}" in table
+    assert dash_duo.get_logs() == []
+
+
+def test_a_new_dataset_version_is_picked_up_on_the_next_interaction(dash_duo, start, settings, store, fixture_path):
+    load(store, settings)  # fixtures: 8 waypoints, sols 13..18
+    start(settings)
+    wait_counts(dash_duo, "orientation", [8] * 4)
+    # another process loads a new version (6 waypoints, sols 13..17) while the page is open
+    load(store, settings, waypoints_source=str(fixture_path("waypoints_v2022_sclk.json")))
+    handles = dash_duo.driver.find_elements("css selector", f"#{ids.SOL_RANGE} [role=slider]")
+    handles[0].click()
+    handles[0].send_keys(Keys.ARROW_RIGHT)  # 13 -> 14
+    wait_counts(dash_duo, "orientation", [5] * 4)  # sols 14..17 of the new version
+    end = time.monotonic() + 5
+    while dash_duo.find_element(f"#{ids.SOL_MAX}").get_attribute("value") != "17":
+        assert time.monotonic() < end
+        time.sleep(0.1)
     assert dash_duo.get_logs() == []

@@ -67,17 +67,21 @@ def test_map(frames):
     assert path["name"] == "drive path" and path["type"] == "scattergl"
     assert pts["name"] == "waypoints" and len(values(pts["x"])) == 8
     assert values(pts["marker"]["color"]).tolist() == [13, 14, 15, 16, 16, 17, 18, 18]  # coloured by sol
-    assert pts["customdata"][0][:3] == [13, "2021-03-03", "3_0"]
+    assert pts["customdata"][0] == "3_0"  # what a click or a selection names
+    assert pts["text"][0].startswith("Sol 13<br>2021-03-03 (UTC)<br>site_drive 3_0<br>elevation -2569.9 m")
     assert fig["layout"]["yaxis"]["scaleanchor"] == "x"  # equal aspect
     assert titles(fig, "xaxis") == "Longitude (°E)" and titles(fig, "yaxis") == "Latitude (°N)"
-    # 4 legs (sols 14..17): 14 vertices, 2 repeats dropped, 3 NaN breaks between legs
+    # 4 legs (sols 14..17), 14 vertices: legs that meet are one line; repeated vertices
+    # within a leg are dropped (each leg keeps its first); one break where sol 17's leg
+    # starts away from where sol 16's ended
     xs = values(path["x"])
-    assert np.isnan(xs).sum() == 3 and (~np.isnan(xs)).sum() == 11
+    assert np.isnan(xs).sum() == 1 and (~np.isnan(xs)).sum() == 11
 
 
 def test_map_range_limits_the_path(frames):
     fig = make("map", frames, 14, 15)
-    assert np.isnan(values(fig["data"][0]["x"])).sum() == 1  # two legs
+    xs = values(fig["data"][0]["x"])
+    assert np.isnan(xs).sum() == 0 and len(xs) == 7  # two legs that meet: one line
     assert len(values(fig["data"][1]["x"])) == 2
 
 
@@ -150,3 +154,16 @@ def test_path_budget(frames):
     xs, _ = path_xy(legs.iloc[:1], many, View.of(0, 100))
     assert len(xs) <= figures.PATH_BUDGET + 2
     assert xs[0] == 77.0 and xs[-1] == 77.5
+
+
+def test_path_breaks_only_at_real_gaps():
+    legs = pd.DataFrame({"seg": [0, 1, 2], "sol": pd.array([5, 6, 7], dtype="Int64")})
+    pts = pd.DataFrame({
+        "seg": [0, 0, 1, 1, 2, 2], "part": [0] * 6,
+        "lon": [77.0, 77.001, 77.001, 77.002, 77.1, 77.101],  # leg 2 starts ~5 km away
+        "lat": [18.0, 18.0, 18.0, 18.0, 18.0, 18.0],
+    })
+    xs, ys = path_xy(legs, pts, View.of(0, 10))
+    assert np.isnan(xs).tolist() == [False, False, False, False, True, False, False]
+    xs, _ = path_xy(legs, pts, View.of(6, 6))
+    assert xs.tolist() == [77.001, 77.002]

@@ -1,0 +1,145 @@
+"""Benchmark: the slider callback (all charts) on the real data and on 100x that data.
+
+    make bench      (or: .venv/bin/python bench/bench_dashboard.py [--repeat N])
+
+Two measurements:
+1. in-process, real and synthetic 100x data: the callback's work (every figure builder
+   plus the summary) and Dash's JSON encoding of the answer; prints time and size;
+2. end to end on the real data: POST /_dash-update-component to the real app (Flask test
+   client, private redis-server), i.e. what the server spends per slider move.
+
+Targets (issue 3): real data < 50 ms and < 1 MB; 100x data < 250 ms and < 3 MB.
+The 100x dataset repeats the real one 100 times, each copy shifted by the mission's sol
+span (sols, site numbers and odometry continue), traverse included (3.4 M vertices).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import redis
+from plotly.io.json import to_json_plotly
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_load import private_redis  # noqa: E402
+
+from dashboard import ids  # noqa: E402
+from dashboard.app import create_app  # noqa: E402
+from dashboard.callbacks import chart_figures, summary_children  # noqa: E402
+from dashboard.data import parse_traverse, parse_waypoints  # noqa: E402
+from dashboard.figures import BUILDERS  # noqa: E402
+from dashboard.ingest import load  # noqa: E402
+from dashboard.settings import Settings  # noqa: E402
+from dashboard.store import Dataset, DatasetStore  # noqa: E402
+
+
+def scaled(ds: Dataset, copies: int) -> Dataset:
+    wp, legs, pts = ds.waypoints, ds.traverse, ds.traverse_points
+    span = int(max(wp["sol"].max(), legs["sol"].max())) + 1
+    odo = float(wp["dist_total_m"].max())
+    wps, legss, ptss = [], [], []
+    for k in range(copies):
+        wps.append(wp.assign(sol=wp["sol"] + k * span, site=wp["site"] + k * 100,
+                             dist_total_m=wp["dist_total_m"] + k * odo,
+                             rmc=(wp["site"] + k * 100).astype(str) + "_" + wp["drive"].astype(str)))
+        legss.append(legs.assign(seg=legs["seg"] + k * len(legs), sol=legs["sol"] + k * span))
+        ptss.append(pts.assign(seg=pts["seg"] + k * len(legs)))
+    return Dataset(version="x100", meta=ds.meta, waypoints=pd.concat(wps, ignore_index=True),
+                   traverse=pd.concat(legss, ignore_index=True), traverse_points=pd.concat(ptss, ignore_index=True))
+
+
+def callback_work(ds: Dataset, lo: int, hi: int) -> int:
+    figs = chart_figures(ds, lo, hi)
+    out = [figs[name] for name in BUILDERS] + [summary_children(ds, None)]
+    return len(to_json_plotly(out))
+
+
+def timed(fn, repeat):
+    fn()  # warm-up
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), max(times), result
+
+
+def http_callback(app, payload) -> tuple[int, int]:
+    client = app.server.test_client()
+    resp = client.post("/_dash-update-component", json=payload)
+    assert resp.status_code == 200, resp.status_code
+    return resp.status_code, len(resp.data)
+
+
+def chart_payload(app, lo, hi) -> dict:
+    """The request the page sends when the slider moves (the charts callback)."""
+    deps = app.server.test_client().get("/_dash-dependencies").get_json()
+    cb = next(d for d in deps if f"{ids.GRAPHS['orientation']}.figure" in d["output"])
+    outputs = []
+    for part in cb["output"].strip(".").split("..."):
+        cid, prop = part.rsplit(".", 1)
+        outputs.append({"id": cid, "property": prop})
+    values = {ids.SOL_RANGE: [lo, hi], ids.SELECTION: None, ids.DATA_VERSION: None}
+    inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in cb["inputs"]]
+    return {"output": cb["output"], "outputs": outputs, "inputs": inputs,
+            "changedPropIds": [f"{ids.SOL_RANGE}.value"], "state": []}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=9)
+    args = parser.parse_args()
+    data = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    wp_src = os.environ.get("PTRACKER_WAYPOINTS_SOURCE") or str(data / "M20_waypoints.json")
+    tr_src = os.environ.get("PTRACKER_TRAVERSE_SOURCE") or str(data / "M20_traverse.json")
+    wp = parse_waypoints(Path(wp_src).read_bytes(), wp_src).frame
+    tr = parse_traverse(Path(tr_src).read_bytes(), tr_src)
+    real = Dataset(version="real", meta={"loaded_at": "bench", "layers": {}}, waypoints=wp,
+                   traverse=tr.frame, traverse_points=tr.points)
+    big = scaled(real, 100)
+
+    print(f"Slider callback benchmark ({args.repeat} repeats; median / worst)")
+    print(f"  real: {len(real.waypoints):,} waypoints, {len(real.traverse_points):,} path vertices; "
+          f"100x: {len(big.waypoints):,} waypoints, {len(big.traverse_points):,} path vertices")
+    rows = []
+    for label, ds in (("real", real), ("100x", big)):
+        lo, hi = int(ds.waypoints["sol"].min()), int(ds.waypoints["sol"].max())
+        mid = (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)
+        for rng_label, (a, b) in (("all sols", (lo, hi)), ("middle half", mid)):
+            med, worst, size = timed(lambda: callback_work(ds, a, b), args.repeat)
+            rows.append((f"{label}, {rng_label} ({a}..{b})", med, worst, size))
+    for label, med, worst, size in rows:
+        print(f"  in-process  {label:38s} {med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB JSON")
+
+    with private_redis() as url:
+        prefix = "ptbench-dash:"
+        client = redis.Redis.from_url(url)
+        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, redis_url=url, key_prefix=prefix,
+                            max_bytes=50 * 1024 * 1024)
+        store = DatasetStore(client, prefix)
+        load(store, settings, force=True)
+        app = create_app(settings, store)
+        lo, hi = int(wp["sol"].min()), int(wp["sol"].max())
+        for a, b in ((lo, hi), (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)):
+            payload = chart_payload(app, a, b)
+            med, worst, (_, size) = timed(lambda: http_callback(app, payload), args.repeat)
+            print(f"  HTTP        real, POST /_dash-update-component ({a}..{b})"
+                  f"{'':3s}{med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB response")
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    print("  targets: real < 50 ms and < 1 MB; 100x < 250 ms and < 3 MB")
+
+
+if __name__ == "__main__":
+    main()
