@@ -1,0 +1,114 @@
+"""The web process as deployed: the Procfile's gunicorn command, and `python -m dashboard run`."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from dashboard.run import procfile_command
+from tests.conftest import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> requests.Response:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            pytest.fail(f"process exited with {proc.returncode}:\n{out[-3000:]}")
+        try:
+            resp = requests.get(url, timeout=2)
+            if resp.status_code == 200:
+                return resp
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{url} did not answer within {timeout} s")
+
+
+def stop(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out or ""
+
+
+def check_page_assets(base: str) -> None:
+    """Every script and stylesheet the page names is served, by every worker."""
+    html = requests.get(base + "/", timeout=5).text
+    assert "<title>Perseverance Tracker</title>" in html
+    urls = re.findall(r'(?:src|href)="(/[^"]+)"', html)
+    assert any("dash_renderer" in u for u in urls)
+    def status(url: str) -> tuple[str, int]:
+        with requests.Session() as fresh:  # a new connection each time
+            return url, fresh.get(base + url, timeout=10).status_code
+
+    # many parallel connections, as a browser opens them: every worker gets some
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(status, urls * 6))
+    assert [r for r in results if r[1] != 200] == []
+    layout = requests.get(base + "/_dash-layout", timeout=5)
+    assert layout.status_code == 200 and "sol-range" in layout.text
+
+
+def test_procfile_web_command_serves_the_page_from_every_worker(redis_url, key_prefix, redis_client, store, settings):
+    from dashboard.ingest import load
+
+    load(store, settings)
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix, "PORT": str(port),
+           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
+    proc = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/_dash-layout", proc)  # not "/": rendering the index is what is checked
+        check_page_assets(base)
+    finally:
+        out = stop(proc)
+    assert "Traceback" not in out, out[-3000:]
+    assert out.count("Booting worker") >= 2
+
+
+def test_dashboard_run_uses_an_embedded_redis_and_loads_on_start(tmp_path, fixture_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(PORT=str(port), HOST="127.0.0.1", WEB_CONCURRENCY="1", PTRACKER_DATA_DIR=str(tmp_path / "var"),
+               PTRACKER_WAYPOINTS_SOURCE=str(fixture_path("waypoints_v2024.json")),
+               PTRACKER_TRAVERSE_SOURCE=str(fixture_path("traverse_v2026.json")))
+    base = f"http://127.0.0.1:{port}"
+
+    def run_once() -> str:
+        proc = subprocess.Popen([sys.executable, "-m", "dashboard", "run"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_http(base + "/_dash-layout", proc)  # not "/": rendering the index is what is checked
+            check_page_assets(base)
+        finally:
+            out = stop(proc)
+        return out
+
+    first = run_once()
+    assert "embedded Redis" in first
+    assert "loaded version 1: 8 waypoints (sols 13..18)" in first
+    assert (tmp_path / "var" / "redis.db").exists()
+    second = run_once()  # the data persisted in PTRACKER_DATA_DIR: nothing to load
+    assert "dataset version 1 already loaded" in second
+    assert "Traceback" not in first + second
