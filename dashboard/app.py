@@ -12,6 +12,7 @@ import dash
 import flask
 import redis
 
+from .api import api
 from .callbacks import STORE_DOWN, register_callbacks
 from .layout import serve_layout
 from .redis_conn import connect
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     server = flask.Flask(__name__)
     server.config["PTRACKER_SETTINGS"] = settings
     server.config["PTRACKER_STORE"] = store
+    server.register_blueprint(api)
     app = dash.Dash(
         __name__,
         server=server,

@@ -10,11 +10,11 @@ from urllib.parse import parse_qs, urlencode
 
 import pandas as pd
 import redis
-from dash import Input, Output, State, ctx, html, no_update
+from dash import ALL, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from . import ids
-from .figures import BUILDERS, View, build
+from . import exports, ids
+from .figures import BUILDERS, TITLES, View, build
 from .ingest import LoadError, load
 from .marstime import sol_start
 from .settings import Settings
@@ -159,6 +159,33 @@ def details_children(dataset: Dataset, rmc: str) -> list:
     ]
 
 
+MAX_PAGE_EXPORTS = 10
+ACTIVE = ("queued", "started", "deferred", "scheduled")
+
+
+def export_item(info: dict) -> html.Li:
+    """One line of the page's export list."""
+    params = info.get("params") or {}
+    label = (f"{TITLES.get(info.get('chart'), info.get('chart'))} {str(params.get('fmt', '')).upper()}, "
+             f"sols {params.get('sol_min')}–{params.get('sol_max')}")
+    if params.get("selection"):
+        label += f" ({len(params['selection'])} selected waypoints)"
+    state = info["status"]
+    children: list = [html.Span(label, className="export-label")]
+    if state == "finished":
+        children += [html.Span("done", className="export-status"),
+                     html.A("Download", href=f"/download/{info['id']}", download=info.get("filename") or "",
+                            className="export-download")]
+    elif state == "failed":
+        children.append(html.Span(f"failed: {info.get('error')}", className="export-status export-status-failed"))
+    else:
+        stage = "queued" if state == "queued" else (info.get("stage") or state)
+        children += [html.Progress(value=str(info.get("progress") or 0), max="100",
+                                   **{"aria-label": f"{label}: {stage}"}),
+                     html.Span(stage, className="export-status")]
+    return html.Li(children, id=f"export-{info['id']}", className=f"export-item export-{state}")
+
+
 # ---------------------------------------------------------------------------------------
 
 
@@ -292,3 +319,61 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         wp = summary["waypoints"]
         return (f"Loaded {wp['rows']} waypoints (sols {wp['sol_min']}–{wp['sol_max']}) "
                 f"and {summary['traverse']['rows']} traverse segments."), summary["version"]
+
+    export_settings = exports.ExportSettings(job_timeout=settings.export_timeout, result_ttl=settings.export_ttl)
+
+    @app.callback(
+        Output(ids.EXPORT_JOBS, "data"),
+        Output(ids.EXPORT_MESSAGE, "children"),
+        Input({"type": ids.EXPORT_BUTTON, "chart": ALL}, "n_clicks"),
+        State({"type": ids.EXPORT_FORMAT, "chart": ALL}, "value"),
+        State({"type": ids.EXPORT_FORMAT, "chart": ALL}, "id"),
+        State(ids.SOL_RANGE, "value"),
+        State(ids.SELECTION, "data"),
+        State(ids.EXPORT_JOBS, "data"),
+        prevent_initial_call=True,
+    )
+    def submit_export(clicks, formats, format_ids, sol_range, selection, jobs):
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks or []):
+            raise PreventUpdate
+        chart = trigger.get("chart")
+        fmt = next((f for f, i in zip(formats, format_ids) if i.get("chart") == chart), "png")
+        try:
+            dataset = current()
+            if dataset is None:
+                return no_update, "Load the data before exporting."
+            lo, hi = sol_bounds(dataset)
+            a, b = clamp_range(*(sol_range if isinstance(sol_range, list) and len(sol_range) == 2 else (lo, hi)),
+                               lo, hi)
+            picked = [str(r) for r in selection] if isinstance(selection, list) and chart != "map" else None
+            request = exports.validate(chart, a, b, fmt, selection=picked, bounds=(lo, hi))
+            job = exports.submit(store.redis, store.prefix, dataset.version, request, export_settings)
+        except exports.ExportError as exc:
+            return no_update, f"Cannot export: {exc}"
+        except (redis.RedisError, StoreError):
+            return no_update, STORE_DOWN
+        kept = [j for j in (jobs or []) if isinstance(j, str) and j != job.id]
+        return [job.id, *kept][:MAX_PAGE_EXPORTS], ""
+
+    @app.callback(
+        Output(ids.EXPORT_LIST, "children"),
+        Output(ids.EXPORT_POLL, "disabled"),
+        Input(ids.EXPORT_POLL, "n_intervals"),
+        Input(ids.EXPORT_JOBS, "data"),
+    )
+    def poll_exports(_tick, jobs):
+        items, active = [], False
+        try:
+            for job_id in (jobs or [])[:MAX_PAGE_EXPORTS]:
+                if not isinstance(job_id, str):
+                    continue
+                info = exports.status(store.redis, job_id)
+                if info is None:
+                    continue  # expired
+                active = active or info["status"] in ACTIVE
+                items.append(export_item(info))
+        except redis.RedisError:
+            return [html.Li(STORE_DOWN)], False  # keep polling: it may come back
+        return items, not active
+

@@ -27,3 +27,20 @@ GRAPHS = {
     "elevation_distance": "elevation-distance-chart",
     "distance": "distance-chart",
 }
+
+# exports
+EXPORTS = "exports"
+EXPORT_JOBS = "export-jobs"  # ids of this browser session's exports, newest first
+EXPORT_LIST = "export-list"
+EXPORT_MESSAGE = "export-message"
+EXPORT_POLL = "export-poll"
+EXPORT_BUTTON = "export-button"  # pattern-matching type, with "chart"
+EXPORT_FORMAT = "export-format"  # pattern-matching type, with "chart"
+
+
+def export_button(chart: str) -> dict:
+    return {"type": EXPORT_BUTTON, "chart": chart}
+
+
+def export_format(chart: str) -> dict:
+    return {"type": EXPORT_FORMAT, "chart": chart}

@@ -6,6 +6,7 @@ from dash import dcc, html
 
 from . import ids
 from .callbacks import slider_marks
+from .exports import FORMATS
 from .figures import TITLES
 from .settings import Settings
 from .store import Dataset
@@ -20,9 +21,43 @@ def _graph(chart: str) -> html.Section:
                 figure={"data": [], "layout": {"title": {"text": TITLES[chart]}}},
                 config={"displaylogo": False},
                 className="chart",
-            )
+            ),
+            html.Div(
+                className="export-bar",
+                role="group",
+                **{"aria-label": f"Export {TITLES[chart]}"},
+                children=[
+                    dcc.RadioItems(
+                        id=ids.export_format(chart),
+                        options=[{"label": f.upper(), "value": f} for f in FORMATS],
+                        value="png",
+                        inline=True,
+                        className="export-format",
+                        inputClassName="export-format-input",
+                    ),
+                    html.Button(f"Export {TITLES[chart].lower()}", id=ids.export_button(chart), n_clicks=0,
+                                className="button"),
+                ],
+            ),
         ],
         **{"aria-label": TITLES[chart]},
+    )
+
+
+def _exports_panel() -> html.Section:
+    return html.Section(
+        id=ids.EXPORTS,
+        className="exports",
+        **{"aria-label": "Exports"},
+        children=[
+            html.H2("Exports"),
+            html.P("Images are drawn by a background worker; they appear here with a download link.",
+                   className="muted"),
+            html.Div(id=ids.EXPORT_MESSAGE, className="export-message", role="alert"),
+            html.Ul(id=ids.EXPORT_LIST, className="export-list", **{"aria-live": "polite"}),
+            dcc.Store(id=ids.EXPORT_JOBS, storage_type="session", data=[]),
+            dcc.Interval(id=ids.EXPORT_POLL, interval=700, disabled=True),
+        ],
     )
 
 
@@ -124,6 +159,7 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                     _graph("position"),
                     html.Div(className="two-up", children=[_graph("elevation"), _graph("elevation_distance")]),
                     _graph("distance"),
+                    _exports_panel(),
                 ],
             ),
             html.Footer(

@@ -2,8 +2,8 @@
 
 Without ``REDIS_URL`` it starts the embedded Redis (its database in
 ``PTRACKER_DATA_DIR``), loads the data when the store is empty, then runs the
-Procfile's ``web`` command (gunicorn) with ``REDIS_URL`` pointing at the same server, and
-stops everything on Ctrl-C / SIGTERM.
+Procfile's ``web`` (gunicorn) and ``worker`` (exports) commands with ``REDIS_URL``
+pointing at the same server, and stops them all on Ctrl-C / SIGTERM (or when one exits).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from .ingest import LoadError, load, one_line
@@ -61,18 +62,33 @@ def main() -> int:
         print(f"dataset version {store.current_version()} already loaded", flush=True)
     env.setdefault("PORT", "8050")
     print(f"serving on http://127.0.0.1:{env['PORT']}/ (Ctrl-C stops)", flush=True)
-    web = subprocess.Popen(procfile_command("web"), cwd=PROJECT_ROOT, env=env)
+    procs = [subprocess.Popen(procfile_command(name), cwd=PROJECT_ROOT, env=env) for name in ("web", "worker")]
+    stopping = False
 
-    def stop(signum, _frame):
-        web.send_signal(signal.SIGTERM)
+    def stop_all(*_):
+        nonlocal stopping
+        stopping = True
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, stop_all)
     try:
-        return web.wait()
-    except KeyboardInterrupt:  # gunicorn got the SIGINT too (same process group)
-        return web.wait()
+        while not stopping and all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:  # the children got the SIGINT too (same process group)
+        pass
     finally:
+        stop_all()
+        codes = []
+        for proc in procs:
+            try:
+                codes.append(proc.wait(timeout=30))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes.append(proc.wait())
         client.close()
+    return max((c for c in codes if c and c > 0), default=0)
 
 
 if __name__ == "__main__":

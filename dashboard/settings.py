@@ -55,6 +55,9 @@ class Settings:
     keep_versions: int = 3
     #: Redis socket timeout for the web side (seconds).
     redis_socket_timeout: float = 2.0
+    #: Exports: seconds one render may take, and how long a finished file is kept.
+    export_timeout: int = 60
+    export_ttl: int = 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -75,6 +78,8 @@ class Settings:
             redis_socket_timeout=_number(
                 env, "PTRACKER_REDIS_TIMEOUT", defaults.redis_socket_timeout, 0.1
             ),
+            export_timeout=int(_number(env, "PTRACKER_EXPORT_TIMEOUT", defaults.export_timeout, 5)),
+            export_ttl=int(_number(env, "PTRACKER_EXPORT_TTL", defaults.export_ttl, 60)),
         )
 
     def replace(self, **changes) -> "Settings":

@@ -1,0 +1,183 @@
+"""Exports end to end: a real worker process (the Procfile's command), a private Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+from rq import Queue
+
+from dashboard import exports
+from dashboard.app import create_app
+from dashboard.exports import ExportSettings, validate
+from dashboard.figures import BUILDERS, TITLES
+from dashboard.ingest import load
+from dashboard.run import procfile_command
+from tests.conftest import ROOT, SHARED_DATA
+
+TUNED = {"PTRACKER_HEARTBEAT_GRACE": "2", "PTRACKER_MAINTENANCE_INTERVAL": "1", "PTRACKER_WORKER_TTL": "15"}
+
+
+@pytest.fixture
+def dataset(store, settings):
+    if (SHARED_DATA / "M20_waypoints.json").exists():
+        settings = settings.replace(waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
+                                    traverse_source=str(SHARED_DATA / "M20_traverse.json"), max_bytes=20 << 20)
+    load(store, settings)
+    return store.current()
+
+
+@pytest.fixture
+def start_worker(redis_url, tmp_path):
+    procs = []
+
+    def start(**env):
+        log = open(tmp_path / f"worker{len(procs)}.log", "w")
+        proc = subprocess.Popen(procfile_command("worker"), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "REDIS_URL": redis_url, **TUNED, **env}, start_new_session=True)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def wait_done(redis_client, job_ids, timeout=90):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        infos = [exports.status(redis_client, j) for j in job_ids]
+        if all(i and i["status"] in ("finished", "failed") for i in infos):
+            return infos
+        time.sleep(0.2)
+    pytest.fail(f"exports not done within {timeout} s: {[exports.status(redis_client, j) for j in job_ids]}")
+
+
+def png_size(body: bytes) -> tuple[int, int]:
+    assert body[:8] == b"\x89PNG\r\n\x1a\n"
+    assert body[12:16] == b"IHDR"
+    return struct.unpack(">II", body[16:24])
+
+
+def test_every_chart_exports_the_current_figure(redis_client, store, dataset, start_worker):
+    start_worker()
+    version = dataset.version
+    lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
+    jobs = {}
+    for i, chart in enumerate(BUILDERS):
+        request = validate(chart, lo, hi, "png", 600 + 10 * i, 400, 1 if i % 2 else 2, bounds=(lo, hi))
+        jobs[chart] = (request, exports.submit(redis_client, store.prefix, version, request))
+    svg_req = validate("map", lo, hi, "svg", 800, 600)
+    pdf_req = validate("distance", lo, hi, "pdf", 900, 500)
+    svg_job = exports.submit(redis_client, store.prefix, version, svg_req)
+    pdf_job = exports.submit(redis_client, store.prefix, version, pdf_req)
+    ids = [job.id for _, job in jobs.values()] + [svg_job.id, pdf_job.id]
+    infos = wait_done(redis_client, ids)
+    assert [i["status"] for i in infos] == ["finished"] * len(ids), infos
+    for chart, (request, job) in jobs.items():
+        body, content_type, filename = exports.download(redis_client, store.prefix, job.id)
+        assert content_type == "image/png" and filename == request.filename
+        assert png_size(body) == (int(request.width * request.scale), int(request.height * request.scale)), chart
+    svg, content_type, _ = exports.download(redis_client, store.prefix, svg_job.id)
+    assert content_type == "image/svg+xml"
+    root = ET.fromstring(svg)  # parses
+    assert root.tag.endswith("svg") and root.get("width") == "800"
+    text = "".join(root.itertext())
+    assert f"{TITLES['map']} (sols {lo}–{hi})" in text  # the page's figure title
+    assert "Longitude (°E)" in text
+    pdf, content_type, _ = exports.download(redis_client, store.prefix, pdf_job.id)
+    assert content_type == "application/pdf" and pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-1024:]
+    # the same request on the same dataset is the same job: nothing is rendered again
+    again = exports.submit(redis_client, store.prefix, version, svg_req)
+    assert again.id == svg_job.id and again.get_status().value == "finished"
+    assert Queue(exports.QUEUE_NAME, connection=redis_client).count == 0
+
+
+def test_download_route(redis_client, store, dataset, start_worker, settings):
+    start_worker()
+    lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
+    request = validate("position", lo, hi, "png", 500, 300)
+    app = create_app(settings, store)
+    client = app.server.test_client()
+    job = exports.submit(redis_client, store.prefix, dataset.version, request)
+    early = client.get(f"/download/{job.id}")
+    assert early.status_code in (409, 200)
+    if early.status_code == 409:
+        assert early.get_json()["status"] in ("queued", "started")
+    wait_done(redis_client, [job.id])
+    resp = client.get(f"/download/{job.id}")
+    assert resp.status_code == 200 and resp.content_type == "image/png"
+    assert resp.headers["Content-Disposition"] == f'attachment; filename="{request.filename}"'
+    assert png_size(resp.data) == (500, 300)
+    assert client.get(f"/jobs/{job.id}").get_json()["status"] == "finished"
+    missing = client.get("/download/export-map-0123456789abcdef0123")
+    assert missing.status_code == 404 and "no export" in missing.get_json()["error"]
+    assert client.get("/download/..%2F..%2Fetc%2Fpasswd").status_code == 404
+
+
+def test_a_killed_worker_loses_nothing(redis_client, store, dataset, start_worker):
+    """SIGKILL the worker (and its browser) mid-render: the job is retried by a fresh
+    worker within the tuned window, jobs queued behind it still run, new jobs run."""
+    first = start_worker(PTRACKER_WARM_BROWSER="0")  # the first render starts the browser: a few seconds
+    lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
+    tuned = ExportSettings(job_timeout=8, retries=1)
+    requests_ = [validate(c, lo, hi, "png", 400, 300) for c in ("map", "orientation", "position")]
+    jobs = [exports.submit(redis_client, store.prefix, dataset.version, r, tuned) for r in requests_]
+    end = time.monotonic() + 30
+    while jobs[0].get_status().value != "started":
+        assert time.monotonic() < end, "the first export never started"
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)  # the worker and its Chromium
+    killed_at = time.monotonic()
+    first.wait(10)
+    start_worker()
+    infos = wait_done(redis_client, [j.id for j in jobs], timeout=60)
+    assert [i["status"] for i in infos] == ["finished"] * 3, infos
+    retried = jobs[0]
+    assert retried.get_retries_left() if hasattr(retried, "get_retries_left") else True
+    assert exports.status(redis_client, retried.id)["retries_left"] == 0  # it was retried once
+    # detected within job timeout + grace + maintenance (8 + 2 + 1 s), plus the re-render
+    assert time.monotonic() - killed_at < 8 + 2 + 1 + 15
+    fresh = exports.submit(redis_client, store.prefix, dataset.version, validate("elevation", lo, hi), tuned)
+    assert wait_done(redis_client, [fresh.id])[0]["status"] == "finished"
+
+
+def test_killed_twice_fails_with_a_clear_reason(redis_client, store, dataset, start_worker):
+    lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
+    job = exports.submit(redis_client, store.prefix, dataset.version, validate("map", lo, hi, "png", 400, 300),
+                         ExportSettings(job_timeout=6, retries=0))
+    worker = start_worker(PTRACKER_WARM_BROWSER="0")
+    end = time.monotonic() + 30
+    while job.get_status().value != "started":
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    start_worker()
+    info = wait_done(redis_client, [job.id], timeout=40)[0]
+    assert info["status"] == "failed"
+    assert info["error"] == "the worker rendering this export stopped (killed or crashed) before finishing"
+    # asking again re-queues it, and a healthy worker finishes it
+    again = exports.submit(redis_client, store.prefix, dataset.version, validate("map", lo, hi, "png", 400, 300))
+    assert again.id == job.id
+    assert wait_done(redis_client, [again.id])[0]["status"] == "finished"
+
+
+def test_bad_parameters_queue_nothing(redis_client, store, dataset):
+    lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
+    for args in [("pie", lo, hi), ("map", hi, lo), ("map", hi + 1000, hi + 2000), ("map", lo, hi, "exe"),
+                 ("map", lo, hi, "png", 100000)]:
+        with pytest.raises(exports.ExportError):
+            exports.submit(redis_client, store.prefix, dataset.version, validate(*args, bounds=(lo, hi)))
+    assert Queue(exports.QUEUE_NAME, connection=redis_client).count == 0

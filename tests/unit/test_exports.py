@@ -1,0 +1,52 @@
+"""Export requests: validation before anything is queued, deterministic job ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.exports import ExportError, ExportRequest, validate
+
+
+def test_defaults_and_normalisation():
+    req = validate("map", "13", 400.0, "PNG", bounds=(13, 1110))
+    assert req == ExportRequest("map", 13, 400, "png", 1000, 800, 1.0, None)
+    assert req.filename == "perseverance-map-sols-13-400.png"
+    sel = validate("orientation", 13, 20, "svg", 800, "600", "2", ["4_120", "3_110", "4_120"])
+    assert sel.selection == ("3_110", "4_120") and sel.scale == 2.0 and sel.height == 600
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, message",
+    [
+        (("pie", 13, 20), {}, "unknown chart 'pie'; choose one of: orientation, position, map"),
+        (("map", 400, 13), {}, "sol range is reversed: sol_min 400 is after sol_max 13"),
+        (("map", 2000, 3000), {"bounds": (13, 1110)}, "sols 2000..3000 are outside the data, which covers sols 13..1110"),
+        (("map", 0, 500), {"bounds": (13, 1110)}, "reach outside the data"),
+        (("map", 13, 20), {"width": 100000}, "width 100000 is out of bounds: use 200..4000 pixels"),
+        (("map", 13, 20), {"height": 10}, "height 10 is out of bounds"),
+        (("map", 13, 20), {"fmt": "exe"}, "unknown format 'exe'; choose one of: png, svg, pdf"),
+        (("map", 13, 20), {"scale": 9}, "scale 9 is out of bounds: use 0.25..4"),
+        (("map", 13, 20), {"scale": "nan"}, "scale must be a finite number"),
+        (("map", 13, 20), {"width": 4000, "height": 4000, "scale": 2}, "output pixels"),
+        (("map", "abc", 20), {}, "sol_min must be a number, not 'abc'"),
+        (("map", 13.5, 20), {}, "sol_min must be a whole number"),
+        (("map", True, 20), {}, "sol_min must be a number"),
+        (("map", None, 20), {}, "sol_min must be a number"),
+        (("map", 13, 20), {"selection": "3_110"}, "selection must be a list of site_drive names"),
+        (("map", 13, 20), {"selection": [1, 2]}, "selection must be a list of site_drive names"),
+        (({"a": 1}, 13, 20), {}, "unknown chart"),
+    ],
+)
+def test_bad_parameters_are_refused_with_a_clear_message(args, kwargs, message):
+    with pytest.raises(ExportError) as err:
+        validate(*args, **kwargs)
+    assert message in str(err.value)
+
+
+def test_job_ids_are_deterministic_per_request_and_dataset_version():
+    a = validate("map", 13, 400)
+    assert a.job_id("7") == validate("map", "13", "400", "png").job_id("7")
+    assert a.job_id("7") != a.job_id("8")
+    assert a.job_id("7") != validate("map", 13, 401).job_id("7")
+    assert a.job_id("7") != validate("map", 13, 400, "svg").job_id("7")
+    assert a.job_id("7").startswith("export-map-")
