@@ -10,6 +10,8 @@ that server is never touched.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -92,6 +94,35 @@ def settings(redis_url, key_prefix, tmp_path) -> Settings:
 @pytest.fixture
 def store(redis_client, key_prefix) -> DatasetStore:
     return DatasetStore(redis_client, key_prefix, keep_versions=3)
+
+
+#: Worker tuning for tests: abandoned jobs noticed within seconds, not minutes.
+TUNED_WORKER = {"PTRACKER_HEARTBEAT_GRACE": "2", "PTRACKER_MAINTENANCE_INTERVAL": "1", "PTRACKER_WORKER_TTL": "15"}
+
+
+@pytest.fixture
+def start_worker(redis_url, tmp_path):
+    procs = []
+
+    from dashboard.run import procfile_command
+
+    def start(**env):
+        log = open(tmp_path / f"worker{len(procs)}.log", "w")
+        proc = subprocess.Popen(procfile_command("worker"), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "REDIS_URL": redis_url, **TUNED_WORKER, **env}, start_new_session=True)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
 
 
 def pytest_collection_modifyitems(config, items):

@@ -206,3 +206,46 @@ def test_a_new_dataset_version_is_picked_up_on_the_next_interaction(dash_duo, st
         assert time.monotonic() < end
         time.sleep(0.1)
     assert dash_duo.get_logs() == []
+
+
+def test_export_shows_progress_and_downloads_the_file(dash_duo, start, data_settings, loaded, start_worker, tmp_path):
+    start_worker()
+    start(data_settings)
+    n = len(loaded.waypoints)
+    wait_counts(dash_duo, "orientation", [n] * 4)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    dash_duo.driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    # two exports in flight: the map as SVG, the position chart as PNG
+    svg = dash_duo.find_element(f"#{ids.GRAPHS['map']}").find_element(
+        "xpath", "./following-sibling::div//input[@value='svg']")
+    svg.click()
+    for chart in ("map", "position"):
+        button = dash_duo.driver.find_element(
+            "css selector", f"[id='{{\"chart\":\"{chart}\",\"type\":\"{ids.EXPORT_BUTTON}\"}}']")
+        dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+        button.click()
+    dash_duo.wait_for_element(f"#{ids.EXPORT_LIST} li", timeout=10)
+    end = time.monotonic() + 60
+    while len(dash_duo.driver.find_elements("css selector", f"#{ids.EXPORT_LIST} a.export-download")) < 2:
+        assert time.monotonic() < end, dash_duo.find_element(f"#{ids.EXPORT_LIST}").text
+        assert "failed" not in dash_duo.find_element(f"#{ids.EXPORT_LIST}").text
+        time.sleep(0.2)
+    text = dash_duo.find_element(f"#{ids.EXPORT_LIST}").text
+    assert "Traverse map SVG" in text and "Position PNG" in text and text.count("done") == 2
+    links = dash_duo.driver.find_elements("css selector", f"#{ids.EXPORT_LIST} a.export-download")
+    for link in links:
+        dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+        link.click()
+    end = time.monotonic() + 20
+    while True:
+        files = sorted(p.name for p in downloads.iterdir() if not p.name.endswith(".crdownload"))
+        if len(files) == 2:
+            break
+        assert time.monotonic() < end, files
+        time.sleep(0.2)
+    lo, hi = int(loaded.waypoints["sol"].min()), int(loaded.waypoints["sol"].max())
+    assert files == [f"perseverance-map-sols-{lo}-{hi}.svg", f"perseverance-position-sols-{lo}-{hi}.png"]
+    assert (downloads / files[1]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (downloads / files[0]).read_bytes()[:200]
+    assert dash_duo.get_logs() == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import struct
-import subprocess
 import time
 import xml.etree.ElementTree as ET
 
@@ -17,10 +16,8 @@ from dashboard.app import create_app
 from dashboard.exports import ExportSettings, validate
 from dashboard.figures import BUILDERS, TITLES
 from dashboard.ingest import load
-from dashboard.run import procfile_command
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import SHARED_DATA
 
-TUNED = {"PTRACKER_HEARTBEAT_GRACE": "2", "PTRACKER_MAINTENANCE_INTERVAL": "1", "PTRACKER_WORKER_TTL": "15"}
 
 
 @pytest.fixture
@@ -30,28 +27,6 @@ def dataset(store, settings):
                                     traverse_source=str(SHARED_DATA / "M20_traverse.json"), max_bytes=20 << 20)
     load(store, settings)
     return store.current()
-
-
-@pytest.fixture
-def start_worker(redis_url, tmp_path):
-    procs = []
-
-    def start(**env):
-        log = open(tmp_path / f"worker{len(procs)}.log", "w")
-        proc = subprocess.Popen(procfile_command("worker"), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "REDIS_URL": redis_url, **TUNED, **env}, start_new_session=True)
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def wait_done(redis_client, job_ids, timeout=90):
