@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
@@ -154,42 +155,64 @@ def file_key(prefix: str, job_id: str) -> str:
     return f"{prefix}export:file:{job_id}"
 
 
+_RETRYABLE = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+
+
 def submit(connection: redis.Redis, prefix: str, version: str, request: ExportRequest,
            settings: ExportSettings = ExportSettings()) -> Job:
-    """Queue the export, or return the existing job for the same request and dataset."""
+    """Queue the export, or return the existing job for the same request and dataset.
+
+    A failed (or stopped) export asked for again is put back on the queue under the same
+    id. A short Redis claim keeps two identical requests from queueing it twice."""
     job_id = request.job_id(version)
+    existing = _fetch(connection, job_id)
+    if existing is not None and existing.get_status() not in _RETRYABLE:
+        return existing
     claim = f"{prefix}export:claim:{job_id}"
-    for _ in range(2):
+    if not connection.set(claim, "1", nx=True, ex=10):
+        for _ in range(40):  # an identical request is queueing it right now
+            time.sleep(0.05)
+            existing = _fetch(connection, job_id)
+            if existing is not None and existing.get_status() not in _RETRYABLE:
+                return existing
+        raise ExportError("the same export is being queued by another request; try again")
+    try:
         existing = _fetch(connection, job_id)
         if existing is not None:
             status = existing.get_status()
-            if status not in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            if status not in _RETRYABLE:
                 return existing
-            if not connection.set(claim, "1", nx=True, ex=10):
-                return existing  # someone is re-queueing it right now
-            existing.delete()
-        elif not connection.set(claim, "1", nx=True, ex=10):
-            continue  # a concurrent identical request is queueing it: fetch that one
-        try:
-            queue = Queue(QUEUE_NAME, connection=connection)
-            return queue.enqueue(
-                JOB_FUNCTION,
-                kwargs={**request.kwargs(), "version": version, "prefix": prefix, "result_ttl": settings.result_ttl},
-                job_id=job_id,
-                job_timeout=settings.job_timeout,
-                result_ttl=settings.result_ttl,
-                failure_ttl=settings.failure_ttl,
-                retry=Retry(max=settings.retries) if settings.retries else None,
-                description=f"{TITLES[request.chart]} {request.fmt.upper()}, sols {request.sol_min}-{request.sol_max}",
-                meta={"chart": request.chart, "params": request.kwargs(), "version": version,
-                      "stage": "queued", "progress": 0, "filename": request.filename},
-            )
-        finally:
-            connection.delete(claim)
-    existing = _fetch(connection, job_id)
-    if existing is None:
-        raise ExportError("could not queue the export; try again")
-    return existing
+            if status == JobStatus.FAILED:
+                try:
+                    job = existing.requeue()
+                    job.meta.update(stage="queued", progress=0)
+                    job.save_meta()
+                    return job
+                except Exception:  # no longer in the failed registry: queue it afresh
+                    pass
+            _forget(connection, existing)
+        return Queue(QUEUE_NAME, connection=connection).enqueue(
+            JOB_FUNCTION,
+            kwargs={**request.kwargs(), "version": version, "prefix": prefix, "result_ttl": settings.result_ttl},
+            job_id=job_id,
+            job_timeout=settings.job_timeout,
+            result_ttl=settings.result_ttl,
+            failure_ttl=settings.failure_ttl,
+            retry=Retry(max=settings.retries) if settings.retries else None,
+            description=f"{TITLES[request.chart]} {request.fmt.upper()}, sols {request.sol_min}-{request.sol_max}",
+            meta={"chart": request.chart, "params": request.kwargs(), "version": version,
+                  "stage": "queued", "progress": 0, "filename": request.filename},
+        )
+    finally:
+        connection.delete(claim)
+
+
+def _forget(connection: redis.Redis, job: Job) -> None:
+    """Delete a finished-with job so its id can be queued again."""
+    try:
+        job.delete()
+    except Exception:  # RQ may trip over execution records already cleaned up
+        connection.delete(job.key)
 
 
 def _fetch(connection: redis.Redis, job_id: str) -> Job | None:

@@ -107,6 +107,7 @@ def test_dashboard_run_uses_an_embedded_redis_and_loads_on_start(tmp_path, fixtu
 
     first = run_once()
     assert "embedded Redis" in first
+    assert "Listening on exports" in first  # make run starts an export worker too
     assert "loaded version 1: 8 waypoints (sols 13..18)" in first
     assert (tmp_path / "var" / "redis.db").exists()
     second = run_once()  # the data persisted in PTRACKER_DATA_DIR: nothing to load
