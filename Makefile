@@ -9,11 +9,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-# Debian packages the test suite needs: a private redis-server per test session, and
-# Chromium + its driver for the browser tests.
-TEST_DEBS := redis-server chromium chromium-driver
+# Debian packages the test suite needs: a private redis-server per test session,
+# Chromium + its driver for the browser tests and the exports, docker-compose to
+# validate deploy/compose.yaml (no Docker engine needed for that).
+TEST_DEBS := redis-server chromium chromium-driver docker-compose
 
-.PHONY: run test bench setup setup-dev system-deps-test clean
+# Container image and deployment (need Docker / kubectl; see README "Deployment").
+REGISTRY ?=
+IMAGE ?= ptracker
+TAG ?= latest
+IMAGE_REF := $(if $(REGISTRY),$(REGISTRY)/,)$(IMAGE):$(TAG)
+COMPOSE := docker compose -p perseverance-tracker -f deploy/compose.yaml
+
+.PHONY: run test bench setup setup-dev system-deps-test clean build push up down k8s-apply k8s-delete
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || deploy/ensure-debian-packages.sh python3-venv
@@ -47,3 +55,27 @@ bench: setup-dev system-deps-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+build:
+	docker build -f deploy/Dockerfile -t $(IMAGE_REF) .
+
+push: build
+	docker push $(IMAGE_REF)
+
+deploy/redis.env:
+	@umask 077; printf 'REDIS_PASSWORD=%s\n' "$$(python3 -c 'import secrets; print(secrets.token_hex(24))')" > $@
+	@echo "wrote $@ with a random Redis password"
+
+up: deploy/redis.env
+	PTRACKER_IMAGE=$(IMAGE_REF) $(COMPOSE) up --build -d
+	@echo "dashboard on http://127.0.0.1:$${PORT:-8050}/ (make down stops it; data stays in the redis-data volume)"
+
+down:
+	$(COMPOSE) down
+
+# kustomize renders the app image as ptracker:latest; point it at IMAGE_REF
+k8s-apply:
+	kubectl kustomize deploy/k8s | sed 's#image: ptracker:latest#image: $(IMAGE_REF)#' | kubectl apply -f -
+
+k8s-delete:
+	kubectl delete -k deploy/k8s

@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     p_load.add_argument("--waypoints", metavar="SRC", help="URL or path (default: PTRACKER_WAYPOINTS_SOURCE)")
     p_load.add_argument("--traverse", metavar="SRC", help="URL or path (default: PTRACKER_TRAVERSE_SOURCE)")
     p_load.add_argument("--force", action="store_true", help="re-parse and store even when unchanged")
+    p_load.add_argument("--if-empty", action="store_true", help="load only when no dataset is loaded yet")
     p_load.add_argument("--json", action="store_true", help="print the summary as JSON")
     p_info = sub.add_parser("info", help="print the current dataset's summary")
     p_info.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -43,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         store = DatasetStore(connect(settings), settings.key_prefix, settings.keep_versions)
-        if args.command == "load":
+        if args.command == "load" and args.if_empty and store.current_version() is not None:
+            summary = {**summarize(store.meta()), "status": "current"}
+        elif args.command == "load":
             summary = load(
                 store,
                 settings,

@@ -56,3 +56,23 @@ def job_status(job_id: str):
     if info is None:
         return _error(404, f"no export with id {job_id!r} (unknown, or expired)")
     return jsonify(info)
+
+
+@api.get("/healthz")
+def healthz():
+    """Liveness: the process answers."""
+    return jsonify({"status": "ok"})
+
+
+@api.get("/readyz")
+def readyz():
+    """Readiness: Redis reachable and a dataset loaded."""
+    store = _store()
+    try:
+        store.redis.ping()
+        version = store.current_version()
+    except redis.RedisError:
+        return _error(503, "the data store (Redis) is not reachable", ready=False)
+    if version is None:
+        return _error(503, "no dataset loaded yet: POST /load (or run 'python -m dashboard load')", ready=False)
+    return jsonify({"status": "ready", "dataset_version": version})

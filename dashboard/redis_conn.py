@@ -17,11 +17,13 @@ EMBEDDED_DB_NAME = "redis.db"
 
 def connect(settings: Settings) -> redis.Redis:
     if settings.redis_url:
+        extra = {"password": settings.redis_password} if settings.redis_password else {}
         return redis.Redis.from_url(
             settings.redis_url,
             socket_timeout=settings.redis_socket_timeout,
             socket_connect_timeout=settings.redis_socket_timeout,
             health_check_interval=15,
+            **extra,
         )
     return embedded(settings)
 

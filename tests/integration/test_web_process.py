@@ -31,10 +31,10 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> requests
             out = proc.stdout.read() if proc.stdout else ""
             pytest.fail(f"process exited with {proc.returncode}:\n{out[-3000:]}")
         try:
-            resp = requests.get(url, timeout=2)
+            resp = requests.get(url, timeout=5)
             if resp.status_code == 200:
                 return resp
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or workers still booting
             pass
         time.sleep(0.2)
     pytest.fail(f"{url} did not answer within {timeout} s")
@@ -113,3 +113,42 @@ def test_dashboard_run_uses_an_embedded_redis_and_loads_on_start(tmp_path, fixtu
     second = run_once()  # the data persisted in PTRACKER_DATA_DIR: nothing to load
     assert "dataset version 1 already loaded" in second
     assert "Traceback" not in first + second
+
+
+def test_procfile_web_and_worker_answer_health_and_an_export(redis_url, key_prefix, redis_client, store, settings):
+    """The two Procfile processes, as a platform would start them: health, readiness,
+    and one export rendered by the worker and downloaded from the web server."""
+    from dashboard import exports
+    from dashboard.ingest import load
+
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix, "PORT": str(port),
+           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
+    web = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_http(base + "/healthz", web).json() == {"status": "ok"}
+        not_ready = requests.get(base + "/readyz", timeout=5)
+        assert not_ready.status_code == 503 and "POST /load" in not_ready.json()["error"]
+        load(store, settings)
+        assert requests.get(base + "/readyz", timeout=5).json()["status"] == "ready"
+        request = exports.validate("map", 13, 18, "png", 640, 480)
+        job = exports.submit(redis_client, key_prefix, store.current_version(), request)
+        end = time.monotonic() + 60
+        while True:
+            resp = requests.get(f"{base}/download/{job.id}", timeout=5)
+            if resp.status_code == 200:
+                break
+            assert resp.status_code == 409, resp.text
+            assert time.monotonic() < end, requests.get(f"{base}/jobs/{job.id}", timeout=5).text
+            time.sleep(0.3)
+        assert resp.content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert resp.headers["Content-Disposition"] == f'attachment; filename="{request.filename}"'
+    finally:
+        out = stop(web)
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker_out, _ = worker.communicate(timeout=30)
+    assert "Traceback" not in out + worker_out, (out + worker_out)[-3000:]
