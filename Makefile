@@ -13,6 +13,8 @@ PYTEST_ARGS ?=
 # Chromium + its driver for the browser tests and the exports, docker-compose to
 # validate deploy/compose.yaml (no Docker engine needed for that).
 TEST_DEBS := redis-server chromium chromium-driver docker-compose
+# Debian packages `make run` needs: Chromium, which the export worker draws with.
+RUN_DEBS := chromium
 
 # Container image and deployment (need Docker / kubectl; see README "Deployment").
 REGISTRY ?=
@@ -21,7 +23,7 @@ TAG ?= latest
 IMAGE_REF := $(if $(REGISTRY),$(REGISTRY)/,)$(IMAGE):$(TAG)
 COMPOSE := docker compose -p perseverance-tracker -f deploy/compose.yaml
 
-.PHONY: run test bench setup setup-dev system-deps-test clean build push up down k8s-apply k8s-delete
+.PHONY: run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || deploy/ensure-debian-packages.sh python3-venv
@@ -42,8 +44,11 @@ setup-dev: $(VENV)/.dev
 system-deps-test:
 	@deploy/ensure-debian-packages.sh $(TEST_DEBS)
 
+system-deps-run:
+	@deploy/ensure-debian-packages.sh $(RUN_DEBS)
+
 # Serves on PORT (default 8050); embedded Redis in PTRACKER_DATA_DIR unless REDIS_URL is set.
-run: setup
+run: setup system-deps-run
 	$(BIN)/python -m dashboard run
 
 test: setup-dev system-deps-test
