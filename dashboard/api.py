@@ -1,70 +1,195 @@
-"""REST routes on the dashboard's Flask server (a blueprint). JSON errors throughout."""
+"""REST API on the dashboard's Flask server: the original tracker's routes, JSON errors.
+
+Every answer is JSON (or the file / text the route promises); errors are
+``{"error": "...", ...}`` with the right status, never an HTML page or a traceback.
+Dash serves its page for any unknown path; :func:`install` answers those with a JSON 404
+and sends ``/`` as plain help text to clients that do not ask for HTML (plain curl).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import re
+import time
+from functools import wraps
 
+import orjson
+import pandas as pd
 import redis
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
 
 from . import exports
+from .data import WAYPOINT_COLUMNS
+from .figures import FIELDS
+from .ingest import LoadError, load, summarize
+from .marstime import sol_date
+from .store import Dataset, StoreError
 
 api = Blueprint("api", __name__)
 JOB_ID = re.compile(r"^export-[a-z_]{1,32}-[0-9a-f]{20}$")
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+MAX_BODY = 64 * 1024
+RECENT_JOBS = 100
+#: Paths that belong to Dash (its page, scripts, callbacks) rather than the API.
+DASH_PREFIXES = ("/_dash-", "/assets/", "/_favicon", "/_reload-hash", "/_alive")
+EXPORT_ROUTES = {
+    "/perseverance/orientation/yaw": ("xy", "sol", "yaw"),
+    "/perseverance/orientation/pitch": ("xy", "sol", "pitch"),
+    "/perseverance/orientation/roll": ("xy", "sol", "roll"),
+    "/perseverance/position/longitude": ("xy", "sol", "lon"),
+    "/perseverance/position/latitude": ("xy", "sol", "lat"),
+    "/perseverance/position/map": ("map", None, None),
+}
 
 
-def _error(http_status: int, message: str, **extra):
-    resp = jsonify({"error": message, **extra})
-    resp.status_code = http_status
-    return resp
+class ApiError(Exception):
+    def __init__(self, http_status: int, message: str, **extra):
+        super().__init__(message)
+        self.http_status, self.message, self.extra = http_status, message, extra
+
+
+def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
+    body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(body, status=status, content_type="application/json", headers=headers)
+
+
+def error(http_status: int, message: str, **extra) -> Response:
+    return json_response({"error": message, **extra}, http_status)
+
+
+def route(rule: str, *methods: str):
+    """A route that answers JSON 405 (with Allow) to other methods, instead of letting
+    Dash's catch-all page route take them."""
+
+    def decorate(fn):
+        @wraps(fn)
+        def view(**kwargs):
+            if request.method not in methods:
+                resp = error(405, f"{request.method} is not allowed on {rule}; use {', '.join(methods)}",
+                             allowed=list(methods))
+                resp.headers["Allow"] = ", ".join(methods)
+                return resp
+            try:
+                return fn(**kwargs)
+            except ApiError as exc:
+                return error(exc.http_status, exc.message, **exc.extra)
+            except redis.RedisError:
+                return error(503, "the data store (Redis) is not reachable; try again shortly")
+            except StoreError as exc:
+                return error(503, str(exc))
+
+        api.add_url_rule(rule, fn.__name__, view, methods=ALL_METHODS)
+        return view
+
+    return decorate
 
 
 def _store():
     return current_app.config["PTRACKER_STORE"]
 
 
-@api.get("/download/<path:job_id>")
-def download(job_id: str):
-    if not JOB_ID.match(job_id):
-        return _error(404, f"no export with id {job_id!r}")
-    store = _store()
+def _settings():
+    return current_app.config["PTRACKER_SETTINGS"]
+
+
+def _dataset() -> Dataset:
+    dataset = _store().current()
+    if dataset is None:
+        raise ApiError(503, "no dataset loaded yet: POST /load to load it")
+    return dataset
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/plain", "application/json"])
+    return best == "application/json" and request.accept_mimetypes["application/json"] > request.accept_mimetypes[
+        "text/plain"]
+
+
+def _int_arg(name: str, default=None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
     try:
-        info = exports.status(store.redis, job_id)
-        if info is None:
-            return _error(404, f"no export with id {job_id!r} (unknown, or expired)")
-        if info["status"] != "finished":
-            return _error(409, f"export {job_id} is {info['status']}, not finished", status=info["status"],
-                          detail=info["error"])
-        got = exports.download(store.redis, store.prefix, job_id)
-    except redis.RedisError:
-        return _error(503, "the data store (Redis) is not reachable; try again shortly")
-    if got is None:
-        return _error(404, f"the file of export {job_id} has expired; export it again")
-    body, content_type, filename = got
-    return Response(body, content_type=content_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        number = float(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be a number, not {raw!r}") from None
+    if not math.isfinite(number) or number != int(number):
+        raise ApiError(400, f"{name} must be a whole number, not {raw!r}")
+    return int(number)
 
 
-@api.get("/jobs/<path:job_id>")
-def job_status(job_id: str):
-    if not JOB_ID.match(job_id):
-        return _error(404, f"no export with id {job_id!r}")
-    try:
-        info = exports.status(_store().redis, job_id)
-    except redis.RedisError:
-        return _error(503, "the data store (Redis) is not reachable; try again shortly")
-    if info is None:
-        return _error(404, f"no export with id {job_id!r} (unknown, or expired)")
-    return jsonify(info)
+def _filtered(dataset: Dataset) -> pd.DataFrame:
+    lo, hi = _int_arg("sol_min"), _int_arg("sol_max")
+    if lo is not None and hi is not None and lo > hi:
+        raise ApiError(400, f"sol range is reversed: sol_min {lo} is after sol_max {hi}")
+    wp = dataset.waypoints
+    if lo is None and hi is None:
+        return wp
+    sols = wp["sol"]
+    mask = pd.Series(True, index=wp.index)
+    if lo is not None:
+        mask &= sols >= lo
+    if hi is not None:
+        mask &= sols <= hi
+    return wp[mask]
 
 
-@api.get("/healthz")
+# --- cached, pre-serialised answers per dataset version ----------------------------------
+
+_CACHE: dict[tuple, bytes] = {}
+
+
+def _cached(dataset: Dataset, key: tuple, build) -> bytes:
+    full = (dataset.version, *key)
+    body = _CACHE.get(full)
+    if body is None:
+        if len(_CACHE) > 256:
+            _CACHE.clear()
+        body = _CACHE[full] = build()
+    return body
+
+
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    out = frame[columns].astype(object).where(frame[columns].notna(), None)
+    return out.to_dict("records")
+
+
+def features(frame: pd.DataFrame) -> list[dict]:
+    """Waypoints as GeoJSON features: type, properties (the normalised columns, missing
+    values null, sol an int), geometry [lon, lat, elev]."""
+    props = _records(frame, list(WAYPOINT_COLUMNS))
+    out = []
+    for p in props:
+        p["sol"] = int(p["sol"])
+        p["site"], p["drive"] = int(p["site"]), int(p["drive"])
+        p["final"] = bool(p["final"])
+        coords = [p["lon"], p["lat"]] + ([p["elev_geoid"]] if p["elev_geoid"] is not None else [])
+        out.append({"type": "Feature", "properties": p, "geometry": {"type": "Point", "coordinates": coords}})
+    return out
+
+
+def _body_key() -> tuple:
+    return tuple(sorted(request.args.items()))
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+@route("/help", "GET")
+def help_text():
+    return Response(HELP, content_type="text/plain; charset=utf-8")
+
+
+@route("/healthz", "GET")
 def healthz():
     """Liveness: the process answers."""
-    return jsonify({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
-@api.get("/readyz")
+@route("/readyz", "GET")
 def readyz():
     """Readiness: Redis reachable and a dataset loaded."""
     store = _store()
@@ -72,7 +197,291 @@ def readyz():
         store.redis.ping()
         version = store.current_version()
     except redis.RedisError:
-        return _error(503, "the data store (Redis) is not reachable", ready=False)
+        return error(503, "the data store (Redis) is not reachable", ready=False)
     if version is None:
-        return _error(503, "no dataset loaded yet: POST /load (or run 'python -m dashboard load')", ready=False)
-    return jsonify({"status": "ready", "dataset_version": version})
+        return error(503, "no dataset loaded yet: POST /load (or run 'python -m dashboard load')", ready=False)
+    return json_response({"status": "ready", "dataset_version": version})
+
+
+@route("/load", "POST")
+def load_route():
+    store, settings = _store(), _settings()
+    try:
+        summary = load(store, settings)
+    except LoadError as exc:
+        if "already running" in str(exc):
+            return error(409, str(exc))
+        current = store.current_version()
+        return error(502, str(exc), current_version=current,
+                     detail="the previous dataset stays current" if current else "no dataset is loaded")
+    return json_response(summary)
+
+
+@route("/perseverance", "GET")
+def perseverance():
+    dataset = _dataset()
+    start = _int_arg("start", 0)
+    if start < 0:
+        raise ApiError(400, f"start must be 0 or more, not {start}")
+
+    def build():
+        return orjson.dumps(features(_filtered(dataset))[start:])
+
+    return Response(_cached(dataset, ("features", _body_key()), build), content_type="application/json")
+
+
+@route("/perseverance/sol", "GET")
+def latest_sol():
+    dataset = _dataset()
+    sol = int(dataset.waypoints["sol"].max())
+    if _wants_json():
+        return json_response({"sol": sol, "earth_date": sol_date(sol).isoformat()})
+    return Response(f"Most recent data waypoint is at Sol-{sol}", content_type="text/plain; charset=utf-8")
+
+
+def _columns_route(columns: list[str], key: str):
+    dataset = _dataset()
+
+    def build():
+        rows = _records(_filtered(dataset), columns)
+        for row in rows:
+            row["sol"] = int(row["sol"])
+        return orjson.dumps(rows)
+
+    return Response(_cached(dataset, (key, _body_key()), build), content_type="application/json")
+
+
+@route("/perseverance/orientation", "GET")
+def orientation():
+    return _columns_route(["sol", "yaw_rad", "pitch", "roll"], "orientation")
+
+
+@route("/perseverance/position", "GET")
+def position():
+    return _columns_route(["sol", "lon", "lat"], "position")
+
+
+@route("/perseverance/waypoints.csv", "GET")
+def waypoints_csv():
+    dataset = _dataset()
+    frame = _filtered(dataset)
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL)
+    return Response(buf.getvalue(), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{_data_filename(frame, "csv")}"'})
+
+
+@route("/perseverance/waypoints.geojson", "GET")
+def waypoints_geojson():
+    dataset = _dataset()
+    frame = _filtered(dataset)
+    doc = {"type": "FeatureCollection", "name": "perseverance_waypoints", "dataset_version": dataset.version,
+           "features": features(frame)}
+    return Response(orjson.dumps(doc), content_type="application/geo+json",
+                    headers={"Content-Disposition": f'attachment; filename="{_data_filename(frame, "geojson")}"'})
+
+
+def _data_filename(frame: pd.DataFrame, ext: str) -> str:
+    if frame.empty:
+        return f"perseverance-waypoints.{ext}"
+    return f"perseverance-waypoints-sols-{int(frame['sol'].min())}-{int(frame['sol'].max())}.{ext}"
+
+
+def _json_body() -> dict:
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, f"request body is over {MAX_BODY:,} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"body is not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, f"body must be a JSON object, not a JSON {type(body).__name__}")
+    return body
+
+
+EXPORT_FIELDS = {"start", "end", "format", "width", "height", "scale"}
+
+
+def _queue_export(chart: str, xkey, ykey, body: dict, extra_fields=frozenset()) -> Response:
+    unknown = sorted(set(body) - EXPORT_FIELDS - set(extra_fields))
+    if unknown:
+        raise ApiError(400, f"unknown field(s) {', '.join(unknown)}; allowed: "
+                            f"{', '.join(sorted(EXPORT_FIELDS | set(extra_fields)))}")
+    dataset = _dataset()
+    sols = dataset.waypoints["sol"]
+    first, last = int(sols.min()), int(sols.max())
+    try:
+        req = exports.validate(chart, body.get("start", first), body.get("end", last), body.get("format", "png"),
+                               body.get("width"), body.get("height"), body.get("scale", 1), xkey=xkey, ykey=ykey,
+                               bounds=(first, last))
+    except exports.ExportError as exc:
+        raise ApiError(400, str(exc).replace("sol_min", "start").replace("sol_max", "end")) from None
+    settings = _settings()
+    store = _store()
+    job = exports.submit(store.redis, store.prefix, dataset.version, req,
+                         exports.ExportSettings(job_timeout=settings.export_timeout, result_ttl=settings.export_ttl))
+    _remember(store, job.id)
+    info = exports.describe(job)
+    payload = {"id": job.id, "status": info["status"], "status_url": f"/jobs/{job.id}",
+               "download_url": f"/download/{job.id}", "chart": req.chart, "params": req.kwargs()}
+    return json_response(payload, 202, headers={"Location": f"/jobs/{job.id}"})
+
+
+def _remember(store, job_id: str) -> None:
+    key = f"{store.prefix}export:recent"
+    pipe = store.redis.pipeline()
+    pipe.zadd(key, {job_id: time.time()})
+    pipe.zremrangebyrank(key, 0, -(RECENT_JOBS + 1))
+    pipe.execute()
+
+
+def _register_export_routes() -> None:
+    for rule, (chart, xkey, ykey) in EXPORT_ROUTES.items():
+        def view(chart=chart, xkey=xkey, ykey=ykey):
+            return _queue_export(chart, xkey, ykey, _json_body())
+
+        view.__name__ = "export_" + rule.rsplit("/", 1)[1]
+        route(rule, "POST")(view)
+
+
+_register_export_routes()
+
+
+@route("/jobs", "POST")
+def jobs_create():
+    body = _json_body()
+    kind = body.get("type", "way")
+    if kind != "way":
+        raise ApiError(400, f"unknown type {kind!r}; allowed: way (waypoint fields)")
+    for name in ("xkey", "ykey"):
+        if name not in body:
+            raise ApiError(400, f"{name} is required; allowed: {', '.join(FIELDS)}")
+    fields = {k: v for k, v in body.items() if k not in ("type", "xkey", "ykey")}
+    return _queue_export("xy", body["xkey"], body["ykey"], fields)
+
+
+@route("/jobs/list", "GET")
+def jobs_list():
+    store = _store()
+    key = f"{store.prefix}export:recent"
+    out, gone = [], []
+    for raw in store.redis.zrevrange(key, 0, RECENT_JOBS - 1):
+        job_id = raw.decode()
+        info = exports.status(store.redis, job_id)
+        if info is None:
+            gone.append(job_id)
+        else:
+            out.append(info)
+    if gone:
+        store.redis.zrem(key, *gone)
+    return json_response(out)
+
+
+@route("/jobs/<path:job_id>", "GET")
+def job_status(job_id: str):
+    if not JOB_ID.match(job_id):
+        raise ApiError(404, f"no export with id {job_id!r}")
+    info = exports.status(_store().redis, job_id)
+    if info is None:
+        raise ApiError(404, f"no export with id {job_id!r} (unknown, or expired)")
+    return json_response(info)
+
+
+@route("/download/<path:job_id>", "GET")
+def download(job_id: str):
+    if not JOB_ID.match(job_id):
+        raise ApiError(404, f"no export with id {job_id!r}")
+    store = _store()
+    info = exports.status(store.redis, job_id)
+    if info is None:
+        raise ApiError(404, f"no export with id {job_id!r} (unknown, or expired)")
+    if info["status"] != "finished":
+        raise ApiError(409, f"export {job_id} is {info['status']}, not finished", status=info["status"],
+                       detail=info["error"])
+    got = exports.download(store.redis, store.prefix, job_id)
+    if got is None:
+        raise ApiError(404, f"the file of export {job_id} has expired; export it again")
+    body, content_type, filename = got
+    return Response(body, content_type=content_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@route("/openapi.json", "GET")
+def openapi():
+    from .openapi import document
+
+    return json_response(document())
+
+
+@route("/perseverance/<path:rest>", *ALL_METHODS)
+def perseverance_unknown(rest: str):
+    raise ApiError(404, f"no route /perseverance/{rest}; see /help")
+
+
+# --- installation on the server --------------------------------------------------------------
+
+HELP = """Perseverance Tracker: routes (all on this server's port)
+
+  GET   /                                   the dashboard (plain clients get this help)
+  GET   /help                               this help
+  POST  /load                               reload both layers from the configured sources
+  GET   /perseverance                       waypoints as GeoJSON features (?start=N skips N; ?sol_min=&sol_max=)
+  GET   /perseverance/sol                   "Most recent data waypoint is at Sol-N" (JSON with Accept: application/json)
+  GET   /perseverance/orientation           [{"sol", "yaw_rad", "pitch", "roll"}]
+  GET   /perseverance/position              [{"sol", "lon", "lat"}]
+  GET   /perseverance/waypoints.csv         the (filtered) waypoints as CSV
+  GET   /perseverance/waypoints.geojson     the (filtered) waypoints as a GeoJSON FeatureCollection
+  POST  /perseverance/orientation/yaw       queue an image of yaw by sol     body {"start": 0, "end": 400}
+  POST  /perseverance/orientation/pitch     queue an image of pitch by sol   optional: "format" png|svg|pdf,
+  POST  /perseverance/orientation/roll      queue an image of roll by sol              "width", "height", "scale"
+  POST  /perseverance/position/longitude    queue an image of longitude by sol
+  POST  /perseverance/position/latitude     queue an image of latitude by sol
+  POST  /perseverance/position/map          queue an image of the traverse map
+  POST  /jobs                               queue any field against another {"type": "way", "xkey": "lon", "ykey": "yaw", "start": 0, "end": 400}
+  GET   /jobs/list                          recent exports with their status
+  GET   /jobs/<id>                          one export's status and progress
+  GET   /download/<id>                      the image (409 while not finished)
+  GET   /healthz  /readyz                   liveness; readiness (Redis reachable and data loaded)
+  GET   /openapi.json                       OpenAPI 3 description of all of the above
+
+Example:
+  curl localhost:8050/perseverance/orientation/yaw -X POST -H 'Content-Type: application/json' -d '{"start":"0","end":"400"}'
+  curl -OJ localhost:8050/download/<id from the answer>
+"""
+
+
+def install(server: Flask) -> None:
+    """Register the API and its JSON error handling on the dashboard's Flask server."""
+    server.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    server.register_blueprint(api)
+
+    @server.before_request
+    def _api_first():
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return error(413, f"request body is over {MAX_BODY:,} bytes")
+        path = request.path
+        if path == "/" and request.method in ("GET", "HEAD"):
+            accept = request.accept_mimetypes
+            if not (accept["text/html"] and accept["text/html"] >= accept["text/plain"]):
+                return Response(HELP, content_type="text/plain; charset=utf-8")
+            return None
+        rule = request.url_rule.rule if request.url_rule is not None else None
+        if rule is None or (rule.startswith("/<path:") and not path.startswith(DASH_PREFIXES)):
+            return error(404, f"no route {path}; see /help")
+        return None
+
+    @server.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if exc.code == 413:
+            return error(413, f"request body is over {MAX_BODY:,} bytes")
+        if exc.code == 405:
+            return error(405, f"{request.method} is not allowed on {request.path}")
+        return error(exc.code or 500, exc.description or exc.name)
+
+    @server.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error(500, "internal error; it has been logged")

@@ -12,7 +12,7 @@ import dash
 import flask
 import redis
 
-from .api import api
+from .api import install as install_api
 from .callbacks import STORE_DOWN, register_callbacks
 from .layout import serve_layout
 from .redis_conn import connect
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     server = flask.Flask(__name__)
     server.config["PTRACKER_SETTINGS"] = settings
     server.config["PTRACKER_STORE"] = store
-    server.register_blueprint(api)
+    install_api(server)
     app = dash.Dash(
         __name__,
         server=server,
@@ -51,5 +51,5 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     # Dash registers the script paths it may serve only when it renders the index page
     # in that process; under gunicorn a worker that has not rendered it refuses the
     # page's scripts (DependencyException, 500). Render it once here, in every process.
-    server.test_client().get("/")
+    server.test_client().get("/", headers={"Accept": "text/html"})
     return app

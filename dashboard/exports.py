@@ -20,7 +20,7 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from .figures import BUILDERS, TITLES
+from .figures import BUILDERS, EXPORT_ONLY, FIELDS, TITLES
 
 QUEUE_NAME = "exports"
 JOB_FUNCTION = "jobs.export.render"
@@ -46,6 +46,8 @@ class ExportRequest:
     height: int = 600
     scale: float = 1.0
     selection: tuple[str, ...] | None = None  # site_drive names selected on the map
+    xkey: str | None = None  # chart "xy": the fields on x and y
+    ykey: str | None = None
 
     def kwargs(self) -> dict:
         """Plain arguments for the job function."""
@@ -59,7 +61,12 @@ class ExportRequest:
 
     @property
     def filename(self) -> str:
-        return f"perseverance-{self.chart}-sols-{self.sol_min}-{self.sol_max}.{self.fmt}"
+        name = f"{self.ykey}-vs-{self.xkey}" if self.chart == "xy" else self.chart
+        return f"perseverance-{name}-sols-{self.sol_min}-{self.sol_max}.{self.fmt}"
+
+    @property
+    def title(self) -> str:
+        return f"{self.ykey} against {self.xkey}" if self.chart == "xy" else TITLES[self.chart]
 
 
 def _integer(name: str, value) -> int:
@@ -88,6 +95,9 @@ def _number(name: str, value) -> float:
     return number
 
 
+CHARTS = [*BUILDERS, *EXPORT_ONLY]
+
+
 def validate(
     chart,
     sol_min,
@@ -98,14 +108,23 @@ def validate(
     scale=1,
     selection=None,
     *,
+    xkey=None,
+    ykey=None,
     bounds: tuple[int, int] | None = None,
 ) -> ExportRequest:
     """Check every parameter and return a normalised request, or raise ExportError.
 
-    ``bounds`` is the (first, last) sol of the current dataset: a range outside it is
-    refused rather than rendered empty."""
-    if not isinstance(chart, str) or chart not in BUILDERS:
-        raise ExportError(f"unknown chart {chart!r}; choose one of: {', '.join(BUILDERS)}")
+    ``bounds`` is the (first, last) sol of the current dataset: a range that misses it
+    entirely is refused; one that overlaps it is narrowed to it (the original tracker's
+    README asks for sols 0..400, and the data starts at sol 13)."""
+    if not isinstance(chart, str) or chart not in CHARTS:
+        raise ExportError(f"unknown chart {chart!r}; choose one of: {', '.join(CHARTS)}")
+    if chart == "xy":
+        for name, key in (("xkey", xkey), ("ykey", ykey)):
+            if not isinstance(key, str) or key not in FIELDS:
+                raise ExportError(f"unknown {name} {key!r}; choose one of: {', '.join(FIELDS)}")
+    elif xkey is not None or ykey is not None:
+        raise ExportError(f"xkey/ykey apply to the 'xy' chart only, not {chart!r}")
     fmt = fmt.lower().strip() if isinstance(fmt, str) else fmt
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
@@ -116,8 +135,7 @@ def validate(
         first, last = bounds
         if hi < first or lo > last:
             raise ExportError(f"sols {lo}..{hi} are outside the data, which covers sols {first}..{last}")
-        if lo < first or hi > last:
-            raise ExportError(f"sols {lo}..{hi} reach outside the data, which covers sols {first}..{last}")
+        lo, hi = max(lo, first), min(hi, last)
     default_w, default_h = DEFAULT_SIZE.get(chart, (1200, 600))
     w = default_w if width in (None, "") else _integer("width", width)
     h = default_h if height in (None, "") else _integer("height", height)
@@ -136,7 +154,7 @@ def validate(
         if len(selection) > MAX_SELECTION:
             raise ExportError(f"selection has {len(selection):,} entries; at most {MAX_SELECTION:,}")
         picked = tuple(sorted(set(selection)))
-    return ExportRequest(chart, lo, hi, fmt, w, h, round(s, 4), picked)
+    return ExportRequest(chart, lo, hi, fmt, w, h, round(s, 4), picked, xkey, ykey)
 
 
 # ---------------------------------------------------------------------------------------
@@ -199,7 +217,7 @@ def submit(connection: redis.Redis, prefix: str, version: str, request: ExportRe
             result_ttl=settings.result_ttl,
             failure_ttl=settings.failure_ttl,
             retry=Retry(max=settings.retries) if settings.retries else None,
-            description=f"{TITLES[request.chart]} {request.fmt.upper()}, sols {request.sol_min}-{request.sol_max}",
+            description=f"{request.title} {request.fmt.upper()}, sols {request.sol_min}-{request.sol_max}",
             meta={"chart": request.chart, "params": request.kwargs(), "version": version,
                   "stage": "queued", "progress": 0, "filename": request.filename},
         )

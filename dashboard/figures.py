@@ -419,6 +419,62 @@ def distance(waypoints: pd.DataFrame, view: View, **_) -> Figure:
     return _figure(data, layout, per_sol.empty)
 
 
+#: Numeric waypoint fields a chart of one field against another can use: axis title.
+FIELDS = {
+    "sol": "Sol",
+    "site": "Site",
+    "drive": "Drive",
+    "lat": "Latitude (°N)",
+    "lon": "Longitude (°E)",
+    "elev_geoid": "Elevation above geoid (m)",
+    "elev_radii": "Elevation above the reference radius (m)",
+    "radius": "Distance from Mars' centre (m)",
+    "easting": "Easting (m)",
+    "northing": "Northing (m)",
+    "roll": "Roll (°)",
+    "pitch": "Pitch (°)",
+    "yaw": "Yaw (°)",
+    "yaw_rad": "Yaw (rad)",
+    "tilt": "Tilt (°)",
+    "dist_m": "Distance of the drive (m)",
+    "dist_total_m": "Distance driven (m)",
+    "sclk_start": "Spacecraft clock at start (s)",
+    "sclk_end": "Spacecraft clock at end (s)",
+}
+
+
+def xy(waypoints: pd.DataFrame, view: View, *, xkey: str = "sol", ykey: str = "yaw", **_) -> Figure:
+    """Any numeric waypoint field against another (the original tracker's charts)."""
+    if xkey not in FIELDS or ykey not in FIELDS:
+        raise KeyError(f"unknown field {xkey if xkey not in FIELDS else ykey!r}")
+    wp = in_range(waypoints, view)
+    if xkey != "sol":
+        wp = wp.sort_values(xkey, kind="mergesort")
+    xs, ys = wp[xkey].to_numpy(dtype=float), wp[ykey].to_numpy(dtype=float)
+    idx = thin_indices(ys, SERIES_BUDGET)
+    sols = wp["sol"].to_numpy()[idx]
+    trace = {
+        "type": _scatter_type(len(idx)),
+        "x": arr(xs[idx]),
+        "y": arr(ys[idx]),
+        "name": ykey,
+        "mode": "lines+markers" if xkey == "sol" else "markers",
+        "line": {"color": PALETTE[0], "width": 1.5},
+        "marker": {"color": PALETTE[0], "size": 4},
+        "text": [f"Sol {s} · {d}" for s, d in zip(sols.tolist(), sol_dates(sols).tolist())],
+        "hovertemplate": f"%{{text}} (UTC)<br>{xkey}: %{{x}}<br>{ykey}: %{{y}}<extra></extra>",
+    }
+    name_y, name_x = FIELDS[ykey].split(" (")[0], FIELDS[xkey].split(" (")[0]
+    layout = _layout(
+        f"{name_y} against {name_x.lower() if xkey != 'sol' else 'sol'} ({_range_text(view)})",
+        xaxis={"title": {"text": FIELDS[xkey]}},
+        yaxis={"title": {"text": FIELDS[ykey]}},
+        height=450,
+        showlegend=False,
+    )
+    return _figure([trace], layout, wp.empty)
+
+
 #: Chart name -> builder. The names are the ones the page, the API and exports use.
 BUILDERS: dict[str, Callable[..., Figure]] = {
     "orientation": orientation,
@@ -429,6 +485,9 @@ BUILDERS: dict[str, Callable[..., Figure]] = {
     "distance": distance,
 }
 
+#: Charts that only exports draw (not on the page): one field against another.
+EXPORT_ONLY = {"xy": xy}
+
 TITLES = {
     "orientation": "Orientation",
     "position": "Position",
@@ -436,10 +495,13 @@ TITLES = {
     "elevation": "Elevation by sol",
     "elevation_distance": "Elevation by distance",
     "distance": "Distance driven",
+    "xy": "Field against field",
 }
 
 
 def build(chart: str, waypoints: pd.DataFrame, traverse: pd.DataFrame, traverse_points: pd.DataFrame,
-          view: View) -> Figure:
-    """Build one chart by name (KeyError for an unknown name)."""
-    return BUILDERS[chart](waypoints, view, traverse=traverse, traverse_points=traverse_points)
+          view: View, **options) -> Figure:
+    """Build one chart by name (KeyError for an unknown name); ``options`` go to the
+    builder (``xkey``/``ykey`` for ``xy``)."""
+    builder = BUILDERS.get(chart) or EXPORT_ONLY[chart]
+    return builder(waypoints, view, traverse=traverse, traverse_points=traverse_points, **options)

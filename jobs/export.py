@@ -24,11 +24,11 @@ def _progress(job, stage: str, progress: int) -> None:
         job.save_meta()
 
 
-def render(chart, sol_min, sol_max, fmt="png", width=None, height=None, scale=1, selection=None, *,
-           version=None, prefix="ptracker:", result_ttl=3600) -> dict:
+def render(chart, sol_min, sol_max, fmt="png", width=None, height=None, scale=1, selection=None, xkey=None,
+           ykey=None, *, version=None, prefix="ptracker:", result_ttl=3600) -> dict:
     job = get_current_job()
     connection = job.connection
-    request = validate(chart, sol_min, sol_max, fmt, width, height, scale, selection)
+    request = validate(chart, sol_min, sol_max, fmt, width, height, scale, selection, xkey=xkey, ykey=ykey)
     _progress(job, "loading data", 10)
     store = DatasetStore(connection, prefix)
     dataset = (store.read(version) if version else None) or store.current()
@@ -38,8 +38,9 @@ def render(chart, sol_min, sol_max, fmt="png", width=None, height=None, scale=1,
     if request.selection is not None:
         wp = dataset.waypoints
         sols = sorted(int(s) for s in wp.loc[wp["rmc"].isin(request.selection), "sol"].unique())
+    options = {"xkey": request.xkey, "ykey": request.ykey} if request.chart == "xy" else {}
     figure = build(request.chart, dataset.waypoints, dataset.traverse, dataset.traverse_points,
-                   View.of(request.sol_min, request.sol_max, sols))
+                   View.of(request.sol_min, request.sol_max, sols), **options)
     _progress(job, "rendering", 40)
     timeout = max(5.0, min(30.0, (job.timeout or 60) - 5))
     body = renderer.to_image(figure, request.fmt, request.width, request.height, request.scale, timeout=timeout)

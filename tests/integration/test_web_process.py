@@ -52,7 +52,7 @@ def stop(proc: subprocess.Popen) -> str:
 
 def check_page_assets(base: str) -> None:
     """Every script and stylesheet the page names is served, by every worker."""
-    html = requests.get(base + "/", timeout=5).text
+    html = requests.get(base + "/", headers={"Accept": "text/html"}, timeout=5).text
     assert "<title>Perseverance Tracker</title>" in html
     urls = re.findall(r'(?:src|href)="(/[^"]+)"', html)
     assert any("dash_renderer" in u for u in urls)

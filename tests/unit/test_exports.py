@@ -19,9 +19,11 @@ def test_defaults_and_normalisation():
     "args, kwargs, message",
     [
         (("pie", 13, 20), {}, "unknown chart 'pie'; choose one of: orientation, position, map"),
+        (("xy", 13, 20), {"xkey": "sol", "ykey": "colour"}, "unknown ykey 'colour'; choose one of: sol, site"),
+        (("xy", 13, 20), {"ykey": "yaw"}, "unknown xkey None"),
+        (("map", 13, 20), {"xkey": "sol"}, "xkey/ykey apply to the 'xy' chart only"),
         (("map", 400, 13), {}, "sol range is reversed: sol_min 400 is after sol_max 13"),
         (("map", 2000, 3000), {"bounds": (13, 1110)}, "sols 2000..3000 are outside the data, which covers sols 13..1110"),
-        (("map", 0, 500), {"bounds": (13, 1110)}, "reach outside the data"),
         (("map", 13, 20), {"width": 100000}, "width 100000 is out of bounds: use 200..4000 pixels"),
         (("map", 13, 20), {"height": 10}, "height 10 is out of bounds"),
         (("map", 13, 20), {"fmt": "exe"}, "unknown format 'exe'; choose one of: png, svg, pdf"),
@@ -50,3 +52,10 @@ def test_job_ids_are_deterministic_per_request_and_dataset_version():
     assert a.job_id("7") != validate("map", 13, 401).job_id("7")
     assert a.job_id("7") != validate("map", 13, 400, "svg").job_id("7")
     assert a.job_id("7").startswith("export-map-")
+
+
+def test_overlapping_range_is_narrowed_to_the_data():
+    req = validate("xy", "0", "400", xkey="sol", ykey="yaw", bounds=(13, 1110))
+    assert (req.sol_min, req.sol_max) == (13, 400)
+    assert req.filename == "perseverance-yaw-vs-sol-sols-13-400.png"
+    assert req.job_id("1") != validate("xy", 13, 400, xkey="sol", ykey="pitch").job_id("1")
