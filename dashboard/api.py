@@ -19,7 +19,7 @@ import orjson
 import pandas as pd
 import redis
 from flask import Blueprint, Flask, Response, current_app, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from . import exports
 from .data import WAYPOINT_COLUMNS
@@ -30,7 +30,7 @@ from .store import Dataset, StoreError
 
 api = Blueprint("api", __name__)
 JOB_ID = re.compile(r"^export-[a-z_]{1,32}-[0-9a-f]{20}$")
-ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 MAX_BODY = 64 * 1024
 RECENT_JOBS = 100
 #: Paths that belong to Dash (its page, scripts, callbacks) rather than the API.
@@ -60,6 +60,13 @@ def error(http_status: int, message: str, **extra) -> Response:
     return json_response({"error": message, **extra}, http_status)
 
 
+def _method_not_allowed(where: str, methods) -> Response:
+    allowed = [m for m in methods if m not in ("OPTIONS", "TRACE")] or list(methods)
+    resp = error(405, f"{request.method} is not allowed on {where}; use {', '.join(allowed)}", allowed=allowed)
+    resp.headers["Allow"] = ", ".join(allowed)
+    return resp
+
+
 def route(rule: str, *methods: str):
     """A route that answers JSON 405 (with Allow) to other methods, instead of letting
     Dash's catch-all page route take them."""
@@ -68,10 +75,7 @@ def route(rule: str, *methods: str):
         @wraps(fn)
         def view(**kwargs):
             if request.method not in methods:
-                resp = error(405, f"{request.method} is not allowed on {rule}; use {', '.join(methods)}",
-                             allowed=list(methods))
-                resp.headers["Allow"] = ", ".join(methods)
-                return resp
+                return _method_not_allowed(rule, methods)
             try:
                 return fn(**kwargs)
             except ApiError as exc:
@@ -81,7 +85,7 @@ def route(rule: str, *methods: str):
             except StoreError as exc:
                 return error(503, str(exc))
 
-        api.add_url_rule(rule, fn.__name__, view, methods=ALL_METHODS)
+        api.add_url_rule(rule, fn.__name__, view, methods=ALL_METHODS, provide_automatic_options=False)
         return view
 
     return decorate
@@ -464,11 +468,13 @@ def install(server: Flask) -> None:
             return error(413, f"request body is over {MAX_BODY:,} bytes")
         path = request.path
         if path == "/" and request.method in ("GET", "HEAD"):
-            accept = request.accept_mimetypes
-            if not (accept["text/html"] and accept["text/html"] >= accept["text/plain"]):
+            # the page for clients that name text/html (browsers); help for the rest (curl: */*)
+            if "text/html" not in request.headers.get("Accept", ""):
                 return Response(HELP, content_type="text/plain; charset=utf-8")
             return None
         rule = request.url_rule.rule if request.url_rule is not None else None
+        if rule is None and isinstance(request.routing_exception, MethodNotAllowed):
+            return _method_not_allowed(path, request.routing_exception.valid_methods or [])
         if rule is None or (rule.startswith("/<path:") and not path.startswith(DASH_PREFIXES)):
             return error(404, f"no route {path}; see /help")
         return None
@@ -478,7 +484,7 @@ def install(server: Flask) -> None:
         if exc.code == 413:
             return error(413, f"request body is over {MAX_BODY:,} bytes")
         if exc.code == 405:
-            return error(405, f"{request.method} is not allowed on {request.path}")
+            return _method_not_allowed(request.path, getattr(exc, "valid_methods", None) or [])
         return error(exc.code or 500, exc.description or exc.name)
 
     @server.errorhandler(Exception)

@@ -126,7 +126,7 @@ def validate(
     elif xkey is not None or ykey is not None:
         raise ExportError(f"xkey/ykey apply to the 'xy' chart only, not {chart!r}")
     fmt = fmt.lower().strip() if isinstance(fmt, str) else fmt
-    if fmt not in FORMATS:
+    if not isinstance(fmt, str) or fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     lo, hi = _integer("sol_min", sol_min), _integer("sol_max", sol_max)
     if lo > hi:

@@ -34,9 +34,10 @@ _EXPORT_BODY = {
         "start": {"type": ["integer", "string"], "description": "first sol (a number or a numeric string)"},
         "end": {"type": ["integer", "string"], "description": "last sol (a number or a numeric string)"},
         "format": {"type": "string", "enum": list(FORMATS), "default": "png"},
-        "width": {"type": "integer", "minimum": MIN_PX, "maximum": MAX_PX},
-        "height": {"type": "integer", "minimum": MIN_PX, "maximum": MAX_PX},
-        "scale": {"type": "number", "minimum": MIN_SCALE, "maximum": MAX_SCALE},
+        "width": {"type": ["integer", "null"], "minimum": MIN_PX, "maximum": MAX_PX,
+                  "description": "pixels; null or absent: the chart's default"},
+        "height": {"type": ["integer", "null"], "minimum": MIN_PX, "maximum": MAX_PX},
+        "scale": {"type": ["number", "null"], "minimum": MIN_SCALE, "maximum": MAX_SCALE, "default": 1},
     },
 }
 _EXPORT_RESPONSES = {

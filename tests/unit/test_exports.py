@@ -27,6 +27,8 @@ def test_defaults_and_normalisation():
         (("map", 13, 20), {"width": 100000}, "width 100000 is out of bounds: use 200..4000 pixels"),
         (("map", 13, 20), {"height": 10}, "height 10 is out of bounds"),
         (("map", 13, 20), {"fmt": "exe"}, "unknown format 'exe'; choose one of: png, svg, pdf"),
+        (("map", 13, 20), {"fmt": {}}, "unknown format {}"),
+        (("map", 13, 20), {"width": [300]}, "width must be a number"),
         (("map", 13, 20), {"scale": 9}, "scale 9 is out of bounds: use 0.25..4"),
         (("map", 13, 20), {"scale": "nan"}, "scale must be a finite number"),
         (("map", 13, 20), {"width": 4000, "height": 4000, "scale": 2}, "output pixels"),
