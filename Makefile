@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Debian packages the test suite needs: a private redis-server per test session,
 # Chromium + its driver for the browser tests and the exports, docker-compose to
 # validate deploy/compose.yaml (no Docker engine needed for that).
-TEST_DEBS := redis-server chromium chromium-driver docker-compose
+TEST_DEBS := redis-server chromium chromium-driver docker-compose curl
 # Debian packages `make run` needs: Chromium, which the export worker draws with.
 RUN_DEBS := chromium
 
@@ -55,8 +55,10 @@ test: setup-dev system-deps-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup-dev system-deps-test
+	@deploy/ensure-debian-packages.sh wrk
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_dashboard.py
+	$(BIN)/python bench/bench_api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

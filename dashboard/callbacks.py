@@ -201,6 +201,8 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         Output(ids.SOL_MIN, "value"),
         Output(ids.SOL_MAX, "value"),
         Output(ids.URL, "search"),
+        Output(ids.DOWNLOAD_CSV, "href"),
+        Output(ids.DOWNLOAD_GEOJSON, "href"),
         Input(ids.URL, "search"),
         Input(ids.SOL_RANGE, "value"),
         Input(ids.SOL_MIN, "n_submit"),
@@ -234,7 +236,8 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         else:  # first render, a load from the page, or the URL changed (back/forward, a shared link)
             a, b = range_from_query(search, lo, hi)
         query = range_query(a, b)
-        return [a, b], lo, hi, slider_marks(lo, hi), a, b, (query if query != search else no_update)
+        return ([a, b], lo, hi, slider_marks(lo, hi), a, b, (query if query != search else no_update),
+                f"/perseverance/waypoints.csv{query}", f"/perseverance/waypoints.geojson{query}")
 
     outputs = [Output(ids.GRAPHS[name], "figure") for name in BUILDERS]
 

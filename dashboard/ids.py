@@ -17,6 +17,8 @@ SELECTION = "selection"  # sols selected on the map, or None
 SELECTION_STATUS = "selection-status"
 RESET_SELECTION = "reset-selection"
 DETAILS = "waypoint-details"
+DOWNLOAD_CSV = "download-csv"  # the range's waypoints as CSV / GeoJSON (REST routes)
+DOWNLOAD_GEOJSON = "download-geojson"
 
 #: chart name (dashboard.figures.BUILDERS) -> dcc.Graph id
 GRAPHS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from . import ids
-from .callbacks import slider_marks
+from .callbacks import range_query, slider_marks
 from .exports import FORMATS
 from .figures import TITLES
 from .settings import Settings
@@ -136,6 +136,13 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                             html.Button("Clear map selection", id=ids.RESET_SELECTION, n_clicks=0,
                                         className="button"),
                             html.Span(id=ids.SELECTION_STATUS, className="selection-status", role="status"),
+                            html.Span(className="data-downloads", children=[
+                                "Waypoints in this range: ",
+                                html.A("CSV", id=ids.DOWNLOAD_CSV, href=f"/perseverance/waypoints.csv{range_query(lo, hi)}"),
+                                " · ",
+                                html.A("GeoJSON", id=ids.DOWNLOAD_GEOJSON,
+                                       href=f"/perseverance/waypoints.geojson{range_query(lo, hi)}"),
+                            ]),
                         ],
                     ),
                 ],

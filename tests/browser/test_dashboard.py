@@ -97,6 +97,9 @@ def test_typed_range_and_url_round_trip(dash_duo, start, data_settings, loaded):
     while f"sol_max={hi}" not in dash_duo.driver.current_url:
         assert time.monotonic() < end, dash_duo.driver.current_url
         time.sleep(0.1)
+    # the data downloads follow the range
+    assert dash_duo.find_element(f"#{ids.DOWNLOAD_CSV}").get_attribute("href").endswith(
+        f"/perseverance/waypoints.csv?sol_min={a}&sol_max={hi}")
     # reloading the shared URL gives the same view
     dash_duo.driver.get(dash_duo.driver.current_url)
     wait_counts(dash_duo, "orientation", [m2] * 4)

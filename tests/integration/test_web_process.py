@@ -152,3 +152,50 @@ def test_procfile_web_and_worker_answer_health_and_an_export(redis_url, key_pref
         os.killpg(worker.pid, signal.SIGTERM)
         worker_out, _ = worker.communicate(timeout=30)
     assert "Traceback" not in out + worker_out, (out + worker_out)[-3000:]
+
+
+def test_the_original_readme_curl_lines_against_a_real_server(redis_url, key_prefix, redis_client, tmp_path):
+    """gunicorn + a worker, driven with curl exactly as the original tracker's README does."""
+    import json
+    import shutil
+
+    curl = shutil.which("curl")
+    assert curl, "curl is not installed (make test installs it)"
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix, "PORT": str(port),
+           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2",
+           "PTRACKER_WAYPOINTS_SOURCE": str(ROOT / "tests" / "fixtures" / "waypoints_v2024.json"),
+           "PTRACKER_TRAVERSE_SOURCE": str(ROOT / "tests" / "fixtures" / "traverse_v2026.json")}
+    web = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    host = f"127.0.0.1:{port}"
+
+    def sh(*args) -> str:
+        res = subprocess.run([curl, "-s", *args], capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    try:
+        wait_http(f"http://{host}/healthz", web)
+        assert "POST  /perseverance/orientation/yaw" in sh(f"{host}/")  # plain curl gets the help
+        assert json.loads(sh(f"{host}/load", "-X", "POST"))["waypoints"]["rows"] == 8
+        assert sh(f"{host}/perseverance/sol") == "Most recent data waypoint is at Sol-18"
+        answer = json.loads(sh(f"{host}/perseverance/orientation/yaw", "-X", "POST", "-H",
+                               "Content-Type: application/json", "-d", '{"start":"0","end":"400"}'))
+        assert answer["status"] in ("queued", "started", "finished")
+        image = tmp_path / "yaw.png"
+        end = time.monotonic() + 60
+        while True:
+            code = sh("-o", str(image), "-w", "%{http_code}", f"{host}{answer['download_url']}")
+            if code == "200":
+                break
+            assert code == "409" and time.monotonic() < end, (code, image.read_text(errors="replace"))
+            time.sleep(0.3)
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        out = stop(web)
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker_out, _ = worker.communicate(timeout=30)
+    assert "Traceback" not in out + worker_out, (out + worker_out)[-3000:]

@@ -1,0 +1,114 @@
+"""Benchmark: REST throughput and latency under gunicorn (2 workers), 16 clients, loopback.
+
+    make bench      (or: .venv/bin/python bench/bench_api.py [--seconds N])
+
+Starts a private redis-server, loads NASA's real files, starts the Procfile's web command
+with WEB_CONCURRENCY=2, then drives each route with wrk (Debian package; 2 threads, 16
+connections) and prints requests/s and p50/p90/p99 latency. The original tracker (one
+Redis key per waypoint, read one by one per request) answered /perseverance/position at
+about 18 requests/s with p50 near 1 s; targets here: >= 50x that (900 req/s) and
+p99 < 25 ms for /perseverance/position.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_load import private_redis  # noqa: E402
+
+from dashboard.ingest import load  # noqa: E402
+from dashboard.run import procfile_command  # noqa: E402
+from dashboard.settings import Settings  # noqa: E402
+from dashboard.store import DatasetStore  # noqa: E402
+
+ROUTES = ["/perseverance/position", "/perseverance", "/perseverance/orientation", "/healthz"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def to_ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        sys.exit("wrk not found: run 'make bench' (it installs it)")
+    data = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    wp_src = os.environ.get("PTRACKER_WAYPOINTS_SOURCE") or str(data / "M20_waypoints.json")
+    tr_src = os.environ.get("PTRACKER_TRAVERSE_SOURCE") or str(data / "M20_traverse.json")
+    with private_redis() as url:
+        prefix = "ptbench-api:"
+        client = redis.Redis.from_url(url)
+        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, redis_url=url, key_prefix=prefix,
+                            max_bytes=50 * 1024 * 1024)
+        summary = load(DatasetStore(client, prefix), settings, force=True)
+        port = free_port()
+        env = {**os.environ, "REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "PORT": str(port),
+               "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
+        web = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    if requests.get(base + "/readyz", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                time.sleep(0.1)
+            # warm-up (discarded): both workers' first requests, caches, connection pools
+            subprocess.run([wrk, "-t2", f"-c{args.connections}", "-d3s", base + ROUTES[0]], capture_output=True,
+                           timeout=60)
+            print(f"REST benchmark: gunicorn 2 workers, wrk {args.connections} connections, {args.seconds} s per route")
+            print(f"  dataset: {summary['waypoints']['rows']} waypoints, version {summary['version']}")
+            for route in ROUTES:
+                size = len(requests.get(base + route, timeout=5).content)
+                requests.get(base + route, timeout=5)  # warm both workers' caches a little
+                res = subprocess.run([wrk, "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
+                                      base + route], capture_output=True, text=True, timeout=args.seconds + 30)
+                out = res.stdout
+                rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+                lat = {p: to_ms(re.search(rf"\s{p}%\s+([\d.]+\w+)", out).group(1)) for p in ("50", "90", "99")}
+                errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+                socket_errors = re.search(r"Socket errors: (.*)", out)
+                print(f"  GET {route:28s} {rps:9.1f} req/s   p50 {lat['50']:7.2f} ms   p90 {lat['90']:7.2f} ms"
+                      f"   p99 {lat['99']:7.2f} ms   {size:>8,} B"
+                      + (f"   non-2xx {errors.group(1)}" if errors else "")
+                      + (f"   socket errors: {socket_errors.group(1)}" if socket_errors else ""))
+            print("  targets for /perseverance/position: >= 900 req/s (50x the original's ~18), p99 < 25 ms")
+        finally:
+            os.killpg(web.pid, signal.SIGTERM)
+            web.wait(20)
+            keys = list(client.scan_iter(match=f"{prefix}*"))
+            if keys:
+                client.delete(*keys)
+
+
+if __name__ == "__main__":
+    main()
