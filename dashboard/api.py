@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from . import exports
 from .data import WAYPOINT_COLUMNS
 from .figures import FIELDS
-from .ingest import LoadError, load, summarize
+from .ingest import LoadError, load
 from .marstime import sol_date
 from .store import Dataset, StoreError
 
@@ -107,9 +107,8 @@ def _dataset() -> Dataset:
 
 
 def _wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(["text/plain", "application/json"])
-    return best == "application/json" and request.accept_mimetypes["application/json"] > request.accept_mimetypes[
-        "text/plain"]
+    # */* (curl) and text/plain get the original's text; JSON only when asked for first
+    return request.accept_mimetypes.best_match(["text/plain", "application/json"]) == "application/json"
 
 
 def _int_arg(name: str, default=None) -> int | None:

@@ -217,7 +217,7 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         try:
             dataset = current()
         except (redis.RedisError, StoreError):
-            raise PreventUpdate
+            raise PreventUpdate from None
         if dataset is None:
             raise PreventUpdate
         lo, hi = sol_bounds(dataset)

@@ -147,7 +147,7 @@ def test_large_series_use_webgl_and_stay_within_budget(frames):
 
 
 def test_path_budget(frames):
-    legs, pts = frames[1], frames[2]
+    legs = frames[1]
     n = 40_000
     many = pd.DataFrame({"seg": np.zeros(n, dtype=np.int64), "part": np.zeros(n, dtype=np.int64),
                          "lon": np.linspace(77.0, 77.5, n), "lat": np.linspace(18.0, 18.5, n), "elev": np.zeros(n)})
