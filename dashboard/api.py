@@ -9,6 +9,7 @@ and sends ``/`` as plain help text to clients that do not ask for HTML (plain cu
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import math
 import re
@@ -79,7 +80,10 @@ def route(rule: str, *methods: str):
             try:
                 return fn(**kwargs)
             except ApiError as exc:
-                return error(exc.http_status, exc.message, **exc.extra)
+                resp = error(exc.http_status, exc.message, **exc.extra)
+                if exc.http_status == 401:
+                    resp.headers["WWW-Authenticate"] = 'Bearer realm="perseverance-tracker"'
+                return resp
             except redis.RedisError:
                 return error(503, "the data store (Redis) is not reachable; try again shortly")
             except StoreError as exc:
@@ -146,7 +150,8 @@ _CACHE: dict[tuple, bytes] = {}
 
 
 def _cached(dataset: Dataset, key: tuple, build) -> bytes:
-    full = (dataset.version, *key)
+    # keyed by content (the layers' sha256), so two stores in one process never mix
+    full = (dataset.meta.get("sha256") or dataset.version, dataset.version, *key)
     body = _CACHE.get(full)
     if body is None:
         if len(_CACHE) > 256:
@@ -206,8 +211,19 @@ def readyz():
     return json_response({"status": "ready", "dataset_version": version})
 
 
+def _require_admin() -> None:
+    token = _settings().admin_token
+    if not token:
+        return
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+        raise ApiError(401, "this route needs the admin token: Authorization: Bearer <token>")
+
+
 @route("/load", "POST")
 def load_route():
+    _require_admin()
     store, settings = _store(), _settings()
     try:
         summary = load(store, settings)
@@ -324,6 +340,13 @@ def _queue_export(chart: str, xkey, ykey, body: dict, extra_fields=frozenset()) 
         raise ApiError(400, str(exc).replace("sol_min", "start").replace("sol_max", "end")) from None
     settings = _settings()
     store = _store()
+    try:
+        exports.admit(store.redis, store.prefix, request.remote_addr or "unknown", settings.export_rate,
+                      settings.queue_max)
+    except exports.ExportBusy as exc:
+        resp = error(exc.http_status, str(exc), retry_after=exc.retry_after)
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
     job = exports.submit(store.redis, store.prefix, dataset.version, req,
                          exports.ExportSettings(job_timeout=settings.export_timeout, result_ttl=settings.export_ttl))
     _remember(store, job.id)
@@ -456,10 +479,44 @@ Example:
 """
 
 
-def install(server: Flask) -> None:
-    """Register the API and its JSON error handling on the dashboard's Flask server."""
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def content_security_policy(script_hashes) -> str:
+    """A CSP that Dash and plotly.js run under: scripts only from this server plus Dash's
+    own inline scripts by hash, and 'unsafe-eval' because plotly's WebGL traces (regl)
+    compile their draw calls with ``new Function`` (without it, scattergl charts stop
+    responding to selection); inline styles (plotly sets them); images as data/blob URLs
+    (plotly's modebar download, WebGL); no framing."""
+    scripts = " ".join(["'self'", *script_hashes, "'unsafe-eval'"])
+    return ("default-src 'self'; "
+            f"script-src {scripts}; "
+            "style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; "
+            "font-src 'self' data:; "
+            "connect-src 'self'; "
+            "worker-src 'self' blob:; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+def install(server: Flask, script_hashes=()) -> None:
+    """Register the API, its JSON error handling and the security headers on the
+    dashboard's Flask server."""
     server.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     server.register_blueprint(api)
+    csp = content_security_policy(script_hashes)
+
+    @server.after_request
+    def _headers(resp: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            resp.headers.setdefault(name, value)
+        resp.headers.setdefault("Content-Security-Policy", csp)
+        return resp
 
     @server.before_request
     def _api_first():

@@ -29,7 +29,6 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     server = flask.Flask(__name__)
     server.config["PTRACKER_SETTINGS"] = settings
     server.config["PTRACKER_STORE"] = store
-    install_api(server)
     app = dash.Dash(
         __name__,
         server=server,
@@ -48,6 +47,7 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
 
     app.layout = layout
     register_callbacks(app, store, settings)
+    install_api(server, app.csp_hashes())
     # Dash registers the script paths it may serve only when it renders the index page
     # in that process; under gunicorn a worker that has not rendered it refuses the
     # page's scripts (DependencyException, 500). Render it once here, in every process.

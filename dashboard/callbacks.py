@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from urllib.parse import parse_qs, urlencode
 
+import flask
 import pandas as pd
 import redis
 from dash import ALL, Input, Output, State, ctx, html, no_update
@@ -313,6 +314,8 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         prevent_initial_call=True,
     )
     def load_data(_clicks, _version):
+        if settings.admin_token:  # the button is not offered; a forged click gets nothing
+            return "Loading is restricted to the operator (POST /load with the admin token).", no_update
         try:
             summary = load(store, settings)
         except LoadError as exc:
@@ -351,9 +354,13 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
                                lo, hi)
             picked = [str(r) for r in selection] if isinstance(selection, list) and chart != "map" else None
             request = exports.validate(chart, a, b, fmt, selection=picked, bounds=(lo, hi))
+            exports.admit(store.redis, store.prefix, flask.request.remote_addr or "unknown", settings.export_rate,
+                          settings.queue_max)
             job = exports.submit(store.redis, store.prefix, dataset.version, request, export_settings)
         except exports.ExportError as exc:
             return no_update, f"Cannot export: {exc}"
+        except exports.ExportBusy as exc:
+            return no_update, f"Not now: {exc}"
         except (redis.RedisError, StoreError):
             return no_update, STORE_DOWN
         kept = [j for j in (jobs or []) if isinstance(j, str) and j != job.id]

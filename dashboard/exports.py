@@ -36,6 +36,31 @@ class ExportError(ValueError):
     """A request that cannot be exported; the message says why, in words."""
 
 
+class ExportBusy(RuntimeError):
+    """Too many exports right now (per client, or in the queue); try again later."""
+
+    def __init__(self, message: str, retry_after: int, http_status: int):
+        super().__init__(message)
+        self.retry_after, self.http_status = retry_after, http_status
+
+
+def admit(connection: redis.Redis, prefix: str, client: str, rate: int, queue_max: int) -> None:
+    """Refuse (ExportBusy) a submission over the client's per-minute rate or when the
+    queue is full. The count lives in Redis, so it is shared by every web process."""
+    window = int(time.time() // 60)
+    key = f"{prefix}ratelimit:export:{client}:{window}"
+    pipe = connection.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, 120)
+    count = pipe.execute()[0]
+    if count > rate:
+        retry = 60 - int(time.time() % 60) + 1
+        raise ExportBusy(f"too many exports: at most {rate} a minute; try again in {retry} s", retry, 429)
+    waiting = Queue(QUEUE_NAME, connection=connection).count
+    if waiting >= queue_max:
+        raise ExportBusy(f"the export queue is full ({waiting} waiting); try again shortly", 30, 503)
+
+
 @dataclass(frozen=True)
 class ExportRequest:
     chart: str

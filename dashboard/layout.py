@@ -98,7 +98,10 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                             html.Li([html.Strong("Traverse: "), html.Code(settings.traverse_source)]),
                         ],
                     ),
-                    html.Button("Load data", id=ids.LOAD_BUTTON, n_clicks=0, className="button primary"),
+                    html.Button("Load data", id=ids.LOAD_BUTTON, n_clicks=0, className="button primary",
+                                hidden=bool(settings.admin_token)),
+                    html.P("Loading is restricted to the operator (POST /load with the admin token).",
+                           hidden=not settings.admin_token, className="muted"),
                 ],
             ),
             # outside the empty state, so the outcome stays visible once the charts appear

@@ -46,7 +46,10 @@ _EXPORT_RESPONSES = {
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
     "400": _error("bad body: not a JSON object, non-numeric or reversed sols, unknown format or field, size out of bounds"),
     "413": _error("body too large"),
-    "503": _error("no dataset loaded, or Redis unreachable"),
+    "429": {**_error("too many exports from this client (per minute)"),
+            "headers": {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait"}}},
+    "503": {**_error("no dataset loaded, Redis unreachable, or the export queue is full"),
+            "headers": {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait (queue full)"}}},
 }
 
 
@@ -95,8 +98,11 @@ def document() -> dict:
                 "200": _json({"type": "object", "properties": {"status": {"type": "string"},
                                                               "dataset_version": {"type": "string"}}}, "ready"),
                 "503": _error("not ready")}}},
-            "/load": {"post": {"summary": "reload both layers from the configured sources", "responses": {
+            "/load": {"post": {"summary": "reload both layers from the configured sources",
+                               "description": "When PTRACKER_ADMIN_TOKEN is set: Authorization: Bearer <token>.",
+                               "security": [{}, {"admin": []}], "responses": {
                 "200": _json({"$ref": "#/components/schemas/LoadSummary"}, "loaded, or unchanged"),
+                "401": _error("the admin token is required and was missing or wrong"),
                 "409": _error("a load is already running"),
                 "502": _error("a source failed; the previous dataset stays current"),
                 "503": _error("Redis unreachable")}}},
@@ -162,7 +168,7 @@ def document() -> dict:
             "/openapi.json": {"get": {"summary": "this document", "responses": {
                 "200": _json({"type": "object"}, "OpenAPI document")}}},
         },
-        "components": {"schemas": {
+        "components": {"securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}}, "schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
             "Status": {"type": "object", "properties": {"status": {"type": "string"}}},
             "ExportBody": _EXPORT_BODY,

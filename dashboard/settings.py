@@ -60,6 +60,12 @@ class Settings:
     #: Exports: seconds one render may take, and how long a finished file is kept.
     export_timeout: int = 60
     export_ttl: int = 3600
+    #: Exports a client may submit per minute, and the most jobs waiting in the queue.
+    export_rate: int = 30
+    queue_max: int = 200
+    #: When set, POST /load needs ``Authorization: Bearer <token>`` (and the page's
+    #: "Load data" button is not offered).
+    admin_token: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -83,6 +89,9 @@ class Settings:
             ),
             export_timeout=int(_number(env, "PTRACKER_EXPORT_TIMEOUT", defaults.export_timeout, 5)),
             export_ttl=int(_number(env, "PTRACKER_EXPORT_TTL", defaults.export_ttl, 60)),
+            export_rate=int(_number(env, "PTRACKER_EXPORT_RATE", defaults.export_rate, 1)),
+            queue_max=int(_number(env, "PTRACKER_QUEUE_MAX", defaults.queue_max, 1)),
+            admin_token=env.get("PTRACKER_ADMIN_TOKEN") or None,
         )
 
     def replace(self, **changes) -> "Settings":
