@@ -56,7 +56,7 @@ class Settings:
     #: How many dataset versions are kept in Redis (the current one included).
     keep_versions: int = 3
     #: Redis socket timeout for the web side (seconds).
-    redis_socket_timeout: float = 2.0
+    redis_socket_timeout: float = 1.0
     #: Exports: seconds one render may take, and how long a finished file is kept.
     export_timeout: int = 60
     export_ttl: int = 3600
