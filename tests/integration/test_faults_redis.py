@@ -1,0 +1,162 @@
+"""Promise 2: Redis killed and restarted (AOF on), or frozen with SIGSTOP for 30 s, while
+the web server (the Procfile's gunicorn) is being read: answers are 503 JSON within 2 s
+during the outage (no 500, no hang), the dataset and queued jobs survive, and service
+comes back by itself within 5 s of Redis."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+import redis
+import requests
+from rq import Queue
+
+from dashboard import exports
+from dashboard.ingest import load
+from dashboard.run import procfile_command
+from dashboard.settings import Settings
+from dashboard.store import DatasetStore
+from tests.conftest import FIXTURES, ROOT
+from tests.integration.test_web_process import free_port, stop
+
+pytestmark = pytest.mark.faults
+
+
+class AofRedis:
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.dir = tmp_path / "redis-aof"
+        self.dir.mkdir()
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+             "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""], stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        for _ in range(200):
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def aof(tmp_path):
+    server = AofRedis(tmp_path)
+    server.start()
+    yield server
+    if server.proc.poll() is None:
+        server.proc.send_signal(signal.SIGCONT)
+        server.proc.terminate()
+        server.proc.wait(10)
+
+
+def timed_get(url: str) -> tuple[int, float, dict | None]:
+    started = time.monotonic()
+    resp = requests.get(url, timeout=10)
+    took = time.monotonic() - started
+    body = resp.json() if resp.headers.get("Content-Type", "").startswith("application/json") else None
+    return resp.status_code, took, body
+
+
+def wait_ok(url: str, limit: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        try:
+            if requests.get(url, timeout=3).status_code == 200:
+                return time.monotonic() - started
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"{url} did not recover within {limit} s")
+
+
+@pytest.fixture
+def web(aof):
+    prefix = "pfault:"
+    settings = Settings(waypoints_source=str(FIXTURES / "waypoints_v2024.json"),
+                        traverse_source=str(FIXTURES / "traverse_v2026.json"), redis_url=aof.url, key_prefix=prefix)
+    client = redis.Redis.from_url(aof.url)
+    store = DatasetStore(client, prefix)
+    load(store, settings)
+    jobs = [exports.submit(client, prefix, store.current_version(), exports.validate(c, 13, 18))
+            for c in ("map", "position", "orientation")]
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": aof.url, "PTRACKER_KEY_PREFIX": prefix, "PORT": str(port),
+           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "PTRACKER_REDIS_TIMEOUT": "1"}
+    proc = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    wait_ok(base + "/readyz", 60)
+    before = {"meta": store.meta(), "jobs": [j.id for j in jobs]}
+    yield base, before, client, prefix
+    out = stop(proc)
+    assert "WORKER TIMEOUT" not in out and "Traceback" not in out, out[-3000:]
+
+
+def outage_answers(base: str, rounds: int, pause: float = 0.0) -> list[tuple[str, int, float]]:
+    seen = []
+    for _ in range(rounds):
+        for path in ("/perseverance/position", "/readyz", "/jobs/list"):
+            status, took, body = timed_get(base + path)
+            seen.append((path, status, took))
+            assert status == 503, (path, status, body)
+            assert body and "error" in body
+            assert took < 2.0, (path, took)
+        page = requests.get(base + "/", headers={"Accept": "text/html"}, timeout=10)
+        assert page.status_code == 200  # the page still renders and says the store is away
+        time.sleep(pause)
+    return seen
+
+
+def assert_survived(client, prefix, before) -> None:
+    store = DatasetStore(client, prefix)
+    meta = store.meta()
+    assert meta["version"] == before["meta"]["version"] and meta["sha256"] == before["meta"]["sha256"]
+    assert Queue(exports.QUEUE_NAME, connection=client).job_ids == before["jobs"]
+
+
+def test_redis_killed_and_restarted(aof, web):
+    base, before, client, prefix = web
+    time.sleep(1.2)  # AOF fsyncs every second
+    aof.kill()
+    seen = outage_answers(base, rounds=3)
+    aof.start()
+    back_at = time.monotonic()
+    recovered = wait_ok(base + "/perseverance/position", 5)
+    assert time.monotonic() - back_at < 5
+    assert requests.get(base + "/readyz", timeout=3).json()["status"] == "ready"
+    assert_survived(client, prefix, before)
+    worst = max(t for _, _, t in seen)
+    print(f"\nkill/restart: {len(seen)} requests during the outage, all 503, slowest {worst:.3f} s; "
+          f"recovered {recovered:.2f} s after Redis came back")
+
+
+def test_redis_frozen_for_30_seconds(aof, web):
+    base, before, client, prefix = web
+    aof.proc.send_signal(signal.SIGSTOP)
+    frozen_at = time.monotonic()
+    seen = []
+    while time.monotonic() - frozen_at < 30:
+        seen += outage_answers(base, rounds=1, pause=1.0)
+    aof.proc.send_signal(signal.SIGCONT)
+    recovered = wait_ok(base + "/perseverance/position", 5)
+    assert_survived(client, prefix, before)
+    worst = max(t for _, _, t in seen)
+    print(f"\nSIGSTOP 30 s: {len(seen)} requests, all 503, slowest {worst:.3f} s; recovered in {recovered:.2f} s")
