@@ -507,7 +507,9 @@ def content_security_policy(script_hashes) -> str:
 def install(server: Flask, script_hashes=()) -> None:
     """Register the API, its JSON error handling and the security headers on the
     dashboard's Flask server."""
-    server.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    from .guard import CALLBACK_PATH, MAX_CALLBACK_BODY
+
+    server.config["MAX_CONTENT_LENGTH"] = MAX_CALLBACK_BODY  # the API's own routes allow MAX_BODY
     server.register_blueprint(api)
     csp = content_security_policy(script_hashes)
 
@@ -520,7 +522,8 @@ def install(server: Flask, script_hashes=()) -> None:
 
     @server.before_request
     def _api_first():
-        if request.content_length is not None and request.content_length > MAX_BODY:
+        if (request.content_length is not None and request.content_length > MAX_BODY
+                and request.path != CALLBACK_PATH):
             return error(413, f"request body is over {MAX_BODY:,} bytes")
         path = request.path
         if path == "/" and request.method in ("GET", "HEAD"):
@@ -538,7 +541,7 @@ def install(server: Flask, script_hashes=()) -> None:
     @server.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if exc.code == 413:
-            return error(413, f"request body is over {MAX_BODY:,} bytes")
+            return error(413, "request body is too large")
         if exc.code == 405:
             return _method_not_allowed(request.path, getattr(exc, "valid_methods", None) or [])
         return error(exc.code or 500, exc.description or exc.name)

@@ -14,6 +14,7 @@ import redis
 
 from .api import install as install_api
 from .callbacks import STORE_DOWN, register_callbacks
+from .guard import install as install_guard
 from .layout import serve_layout
 from .redis_conn import connect
 from .settings import PROJECT_ROOT, Settings
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     app.layout = layout
     register_callbacks(app, store, settings)
     install_api(server, app.csp_hashes())
+    install_guard(server, app.callback_map)
     # Dash registers the script paths it may serve only when it renders the index page
     # in that process; under gunicorn a worker that has not rendered it refuses the
     # page's scripts (DependencyException, 500). Render it once here, in every process.
