@@ -1,0 +1,83 @@
+"""Promise 1: workers SIGKILLed (with their Chromium) again and again while 20 exports
+are queued or running: no job is lost, every one ends finished (retried if it was the
+one killed) or failed with a clear reason, within the tuned window; new jobs still run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from dashboard import exports
+from dashboard.exports import ExportSettings, validate
+from dashboard.ingest import load
+
+pytestmark = pytest.mark.faults
+TIMEOUT, GRACE, MAINTENANCE = 8, 2, 1  # job timeout, heartbeat grace (TUNED_WORKER), clean-up interval
+
+
+def test_repeated_worker_kills_lose_no_export(redis_client, store, settings, start_worker):
+    load(store, settings)
+    version = store.current_version()
+    tuned = ExportSettings(job_timeout=TIMEOUT, retries=2)
+    charts = ["map", "orientation", "position", "elevation", "elevation_distance", "distance"]
+    requests_ = [validate(charts[i % 6], 13, 14 + i % 5, "png", 400 + 10 * i, 300) for i in range(20)]
+    jobs = [exports.submit(redis_client, store.prefix, version, r, tuned) for r in requests_]
+    assert len({j.id for j in jobs}) == 20
+    worker = start_worker(PTRACKER_WARM_BROWSER="0")  # each new worker starts Chromium at its first job
+    victims: dict[str, list] = {}  # job id -> [killed at, noticed at]
+
+    def notice() -> None:
+        for job_id, times in victims.items():
+            if times[1] is None and exports.status(redis_client, job_id)["status"] != "started":
+                times[1] = time.monotonic()
+
+    for _ in range(3):  # kill each new worker as soon as it is rendering an export
+        end = time.monotonic() + 60
+        victim = None
+        while victim is None:
+            assert time.monotonic() < end, "no export started"
+            notice()
+            states = {j.id: j.get_status().value for j in jobs}
+            if not any(s in ("queued", "started") for s in states.values()):
+                break  # everything rendered before this kill
+            victim = next((j for j in jobs if states[j.id] == "started" and j.id not in victims), None)
+            time.sleep(0.05)
+        if victim is None:
+            break
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its browser
+        victims[victim.id] = [time.monotonic(), None]
+        worker.wait(10)
+        worker = start_worker(PTRACKER_WARM_BROWSER="0")
+    window = TIMEOUT + GRACE + MAINTENANCE
+    while any(t[1] is None for t in victims.values()):
+        notice()
+        late = [time.monotonic() - t[0] for t in victims.values() if t[1] is None]
+        assert max(late, default=0) < window + 10, "an abandoned job was not noticed"
+        time.sleep(0.1)
+    detections = [noticed - killed for killed, noticed in victims.values()]
+    end = time.monotonic() + 120
+    while True:
+        infos = [exports.status(redis_client, j.id) for j in jobs]
+        assert all(i is not None for i in infos), "a job was lost"
+        if all(i["status"] in ("finished", "failed") for i in infos):
+            break
+        assert time.monotonic() < end, [i["status"] for i in infos]
+        time.sleep(0.2)
+    finished = [i for i in infos if i["status"] == "finished"]
+    failed = [i for i in infos if i["status"] == "failed"]
+    for info in failed:
+        assert info["error"] == "the worker rendering this export stopped (killed or crashed) before finishing"
+    retried = [i for i in infos if i["retries_left"] is not None and i["retries_left"] < 2]
+    assert len(finished) + len(failed) == 20 and len(retried) >= 1
+    fresh = exports.submit(redis_client, store.prefix, version, validate("map", 13, 18, "svg"), tuned)
+    end = time.monotonic() + 60
+    while exports.status(redis_client, fresh.id)["status"] != "finished":
+        assert time.monotonic() < end
+        time.sleep(0.2)
+    assert len(detections) >= 2, "fewer than two kills landed on a running export"
+    print(f"\n{len(detections)} kills: 0 of 20 jobs lost; {len(finished)} finished ({len(retried)} after a retry), {len(failed)} failed "
+          f"with the reason; abandoned job noticed after {', '.join(f'{d:.1f}' for d in detections)} s "
+          f"(window {TIMEOUT}+{GRACE}+{MAINTENANCE} s)")
