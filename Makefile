@@ -59,6 +59,7 @@ bench: setup-dev system-deps-test
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_dashboard.py
 	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_load_run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
