@@ -13,37 +13,24 @@ p99 < 25 ms for /perseverance/position.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import redis
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_load import private_redis  # noqa: E402
+from common import drop_keys, private_redis, procfile_processes, real_sources  # noqa: E402
 
 from dashboard.ingest import load  # noqa: E402
-from dashboard.run import procfile_command  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 from dashboard.store import DatasetStore  # noqa: E402
 
 ROUTES = ["/perseverance/position", "/perseverance", "/perseverance/orientation", "/healthz"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def to_ms(text: str) -> float:
@@ -59,29 +46,15 @@ def main() -> None:
     wrk = shutil.which("wrk")
     if wrk is None:
         sys.exit("wrk not found: run 'make bench' (it installs it)")
-    data = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
-    wp_src = os.environ.get("PTRACKER_WAYPOINTS_SOURCE") or str(data / "M20_waypoints.json")
-    tr_src = os.environ.get("PTRACKER_TRAVERSE_SOURCE") or str(data / "M20_traverse.json")
+    wp_src, tr_src = real_sources()
     with private_redis() as url:
         prefix = "ptbench-api:"
         client = redis.Redis.from_url(url)
         settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, redis_url=url, key_prefix=prefix,
                             max_bytes=50 * 1024 * 1024)
         summary = load(DatasetStore(client, prefix), settings, force=True)
-        port = free_port()
-        env = {**os.environ, "REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "PORT": str(port),
-               "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
-        web = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    if requests.get(base + "/readyz", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                time.sleep(0.1)
+        env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}
+        with procfile_processes(env) as base:
             # warm-up (discarded): both workers' first requests, caches, connection pools
             subprocess.run([wrk, "-t2", f"-c{args.connections}", "-d3s", base + ROUTES[0]], capture_output=True,
                            timeout=60)
@@ -89,7 +62,6 @@ def main() -> None:
             print(f"  dataset: {summary['waypoints']['rows']} waypoints, version {summary['version']}")
             for route in ROUTES:
                 size = len(requests.get(base + route, timeout=5).content)
-                requests.get(base + route, timeout=5)  # warm both workers' caches a little
                 res = subprocess.run([wrk, "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
                                       base + route], capture_output=True, text=True, timeout=args.seconds + 30)
                 out = res.stdout
@@ -102,12 +74,7 @@ def main() -> None:
                       + (f"   non-2xx {errors.group(1)}" if errors else "")
                       + (f"   socket errors: {socket_errors.group(1)}" if socket_errors else ""))
             print("  targets for /perseverance/position: >= 900 req/s (50x the original's ~18), p99 < 25 ms")
-        finally:
-            os.killpg(web.pid, signal.SIGTERM)
-            web.wait(20)
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
+        drop_keys(client, prefix)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ span (sols, site numbers and odometry continue), traverse included (3.4 M vertic
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -26,11 +25,9 @@ import pandas as pd
 import redis
 from plotly.io.json import to_json_plotly
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_load import private_redis  # noqa: E402
+from common import drop_keys, private_redis, real_sources  # noqa: E402
 
 from dashboard import ids  # noqa: E402
 from dashboard.app import create_app  # noqa: E402
@@ -98,9 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=9)
     args = parser.parse_args()
-    data = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
-    wp_src = os.environ.get("PTRACKER_WAYPOINTS_SOURCE") or str(data / "M20_waypoints.json")
-    tr_src = os.environ.get("PTRACKER_TRAVERSE_SOURCE") or str(data / "M20_traverse.json")
+    wp_src, tr_src = real_sources()
     wp = parse_waypoints(Path(wp_src).read_bytes(), wp_src).frame
     tr = parse_traverse(Path(tr_src).read_bytes(), tr_src)
     real = Dataset(version="real", meta={"loaded_at": "bench", "layers": {}}, waypoints=wp,
@@ -134,9 +129,7 @@ def main() -> None:
             med, worst, (_, size) = timed(lambda: http_callback(app, payload), args.repeat)
             print(f"  HTTP        real, POST /_dash-update-component ({a}..{b})"
                   f"{'':3s}{med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB response")
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
+        drop_keys(client, prefix)
     print("  targets: real < 50 ms and < 1 MB; 100x < 250 ms and < 3 MB")
 
 

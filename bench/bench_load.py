@@ -11,60 +11,23 @@ under 1 s, warm read under 1 ms.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import drop_keys, private_redis, real_sources  # noqa: E402
 
 from dashboard.data import parse_traverse, parse_waypoints  # noqa: E402
 from dashboard.ingest import load  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 from dashboard.sources import fetch  # noqa: E402
 from dashboard.store import DatasetStore  # noqa: E402
-
-
-@contextmanager
-def private_redis():
-    url = os.environ.get("REDIS_URL")
-    if url:
-        yield url
-        return
-    exe = shutil.which("redis-server")
-    if exe is None:
-        sys.exit("redis-server not found: run 'make bench' (it installs it) or set REDIS_URL")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    tmp = tempfile.mkdtemp(prefix="ptracker-bench-")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def timed(fn, repeat: int) -> tuple[float, float, object]:
@@ -81,12 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    data = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
-    wp_src = os.environ.get("PTRACKER_WAYPOINTS_SOURCE") or str(data / "M20_waypoints.json")
-    tr_src = os.environ.get("PTRACKER_TRAVERSE_SOURCE") or str(data / "M20_traverse.json")
-    for src in (wp_src, tr_src):
-        if "://" not in src and not Path(src).exists():
-            sys.exit(f"data file not found: {src} (set PTRACKER_SHARED_DATA or the PTRACKER_*_SOURCE variables)")
+    wp_src, tr_src = real_sources()
 
     rows = []
 
@@ -126,9 +84,7 @@ def main() -> None:
         warm = (time.perf_counter() - t0) / n
         row("read current, warm (cached; 1 GET)", warm, warm, f"mean of {n}; target < 1 ms")
         assert reader.current().version == version
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
+        drop_keys(client, prefix)
 
     print(f"Perseverance Tracker load benchmark ({args.repeat} repeats; median / best)")
     print(f"  waypoints: {wp_src}\n  traverse:  {tr_src}")

@@ -11,34 +11,21 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import redis
-import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
 
-from bench_load import private_redis  # noqa: E402
+from common import drop_keys, private_redis, procfile_processes, real_sources  # noqa: E402
 
 from dashboard.ingest import load  # noqa: E402
-from dashboard.run import procfile_command  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 from dashboard.store import DatasetStore  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -46,56 +33,33 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--users", type=int, default=20)
     args = parser.parse_args()
-    data = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
-    wp_src = os.environ.get("PTRACKER_WAYPOINTS_SOURCE") or str(data / "M20_waypoints.json")
-    tr_src = os.environ.get("PTRACKER_TRAVERSE_SOURCE") or str(data / "M20_traverse.json")
+    wp_src, tr_src = real_sources()
     with private_redis() as url:
         prefix = "ptbench-run:"
         client = redis.Redis.from_url(url)
         settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, redis_url=url, key_prefix=prefix,
                             max_bytes=50 * 1024 * 1024)
         load(DatasetStore(client, prefix), settings, force=True)
-        port = free_port()
-        env = {**os.environ, "REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "PORT": str(port),
-               "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
-        procs = [subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)]
-        procs += [subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, start_new_session=True) for _ in range(2)]
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if requests.get(base + "/readyz", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                time.sleep(0.1)
+        env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}
+        with procfile_processes(env, workers=2) as base:
             out = Path(tempfile.mkdtemp(prefix="ptracker-locust-"))
-            locust = [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
+            locust = [sys.executable, "-m", "locust", "-f", str(BENCH / "locustfile.py"), "--headless",
                       "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s", "--host", base,
                       "--csv", str(out / "run"), "--only-summary", "--loglevel", "WARNING"]
             res = subprocess.run(locust, capture_output=True, text=True, timeout=args.seconds + 120)
-            rows = list(csv.DictReader(open(out / "run_stats.csv")))
-            print(f"Load run: {args.users} users, {args.seconds} s, gunicorn 2 workers + 2 export workers (locust)")
-            print(f"  {'route':40s} {'requests':>9s} {'fails':>6s} {'req/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s} "
-                  f"{'p99 ms':>8s}")
-            for row in rows:
-                print(f"  {row['Name'][:40]:40s} {row['Request Count']:>9s} {row['Failure Count']:>6s} "
-                      f"{float(row['Requests/s']):8.1f} {row['50%']:>8s} {row['95%']:>8s} {row['99%']:>8s}")
-            failures = list(csv.DictReader(open(out / "run_failures.csv")))
-            print(f"  failures: {sum(int(f['Occurrences']) for f in failures)}"
-                  + "".join(f"\n    {f['Method']} {f['Name']}: {f['Error'][:100]} x{f['Occurrences']}" for f in failures))
-            exported = client.zcard(f"{prefix}export:recent")
-            print(f"  exports accepted (202) and tracked: {exported}; locust exit code {res.returncode}")
-        finally:
-            for proc in procs:
-                os.killpg(proc.pid, signal.SIGTERM)
-            for proc in procs:
-                proc.wait(30)
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
+        rows = list(csv.DictReader(open(out / "run_stats.csv")))
+        print(f"Load run: {args.users} users, {args.seconds} s, gunicorn 2 workers + 2 export workers (locust)")
+        print(f"  {'route':40s} {'requests':>9s} {'fails':>6s} {'req/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s} "
+              f"{'p99 ms':>8s}")
+        for row in rows:
+            print(f"  {row['Name'][:40]:40s} {row['Request Count']:>9s} {row['Failure Count']:>6s} "
+                  f"{float(row['Requests/s']):8.1f} {row['50%']:>8s} {row['95%']:>8s} {row['99%']:>8s}")
+        failures = list(csv.DictReader(open(out / "run_failures.csv")))
+        print(f"  failures: {sum(int(f['Occurrences']) for f in failures)}"
+              + "".join(f"\n    {f['Method']} {f['Name']}: {f['Error'][:100]} x{f['Occurrences']}" for f in failures))
+        print(f"  distinct exports accepted (202): {client.zcard(f'{prefix}export:recent')}; "
+              f"locust exit code {res.returncode}")
+        drop_keys(client, prefix)
 
 
 if __name__ == "__main__":

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
 from dashboard.app import create_app
 from dashboard.ingest import load
-from tests.conftest import FIXTURES, SHARED_DATA
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import FIXTURES, SHARED_DATA, free_port
 
 
 @pytest.fixture

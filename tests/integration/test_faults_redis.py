@@ -21,8 +21,8 @@ from dashboard.ingest import load
 from dashboard.run import procfile_command
 from dashboard.settings import Settings
 from dashboard.store import DatasetStore
-from tests.conftest import FIXTURES, ROOT
-from tests.integration.test_web_process import free_port, stop
+from tests.conftest import FIXTURES, ROOT, free_port
+from tests.integration.test_web_process import stop
 
 pytestmark = pytest.mark.faults
 

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import socket
 import time
 
 import pytest
 from werkzeug import Response
 
 from dashboard.sources import USER_AGENT, FetchError, fetch
+from tests.conftest import free_port
 
 BODY = b'{"type": "FeatureCollection", "features": []}'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- files ----------------------------------------------------------------------------

@@ -1,0 +1,103 @@
+"""Helpers shared by the benchmarks: NASA's files, a private redis-server, free ports,
+and the Procfile's processes started and stopped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dashboard.run import procfile_command  # noqa: E402
+
+
+def real_sources() -> tuple[str, str]:
+    """(waypoints, traverse) sources: PTRACKER_*_SOURCE, else NASA's files in ../shared/data."""
+    data = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    wp = os.environ.get("PTRACKER_WAYPOINTS_SOURCE") or str(data / "M20_waypoints.json")
+    tr = os.environ.get("PTRACKER_TRAVERSE_SOURCE") or str(data / "M20_traverse.json")
+    for src in (wp, tr):
+        if "://" not in src and not Path(src).exists():
+            sys.exit(f"data file not found: {src} (set PTRACKER_SHARED_DATA or the PTRACKER_*_SOURCE variables)")
+    return wp, tr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def private_redis():
+    """REDIS_URL when set, else a redis-server of our own on a free loopback port."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    exe = shutil.which("redis-server")
+    if exe is None:
+        sys.exit("redis-server not found: run 'make bench' (it installs it) or set REDIS_URL")
+    port = free_port()
+    tmp = tempfile.mkdtemp(prefix="ptracker-bench-")
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", tmp, "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def procfile_processes(env: dict, workers: int = 0):
+    """The Procfile's web command (and ``workers`` export workers); yields the base URL
+    once /readyz answers; stops them all afterwards."""
+    port = free_port()
+    env = {**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"}
+    procs = [subprocess.Popen(procfile_command(name), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+             for name in ["web"] + ["worker"] * workers]
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        yield base
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.wait(30)
+
+
+def drop_keys(client: redis.Redis, prefix: str) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
