@@ -11,6 +11,7 @@ import logging
 import dash
 import flask
 import redis
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .api import install as install_api
 from .callbacks import STORE_DOWN, register_callbacks
@@ -28,6 +29,9 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     if store is None:
         store = DatasetStore(connect(settings), settings.key_prefix, settings.keep_versions)
     server = flask.Flask(__name__)
+    if settings.proxy_count:  # behind N trusted proxies: the client is who they say it is
+        n = settings.proxy_count
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)
     server.config["PTRACKER_SETTINGS"] = settings
     server.config["PTRACKER_STORE"] = store
     app = dash.Dash(

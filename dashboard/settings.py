@@ -66,6 +66,9 @@ class Settings:
     #: When set, POST /load needs ``Authorization: Bearer <token>`` (and the page's
     #: "Load data" button is not offered).
     admin_token: str | None = None
+    #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted
+    #: (0: none; the client is the TCP peer).
+    proxy_count: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -92,6 +95,7 @@ class Settings:
             export_rate=int(_number(env, "PTRACKER_EXPORT_RATE", defaults.export_rate, 1)),
             queue_max=int(_number(env, "PTRACKER_QUEUE_MAX", defaults.queue_max, 1)),
             admin_token=env.get("PTRACKER_ADMIN_TOKEN") or None,
+            proxy_count=int(_number(env, "PTRACKER_PROXY_COUNT", defaults.proxy_count, 0)),
         )
 
     def replace(self, **changes) -> "Settings":

@@ -95,3 +95,18 @@ def test_errors_leak_nothing(store, settings, loaded, monkeypatch):
     assert resp.status_code == 500
     assert resp.get_json() == {"error": "internal error; it has been logged"}
     assert b"secret" not in resp.data and b"Traceback" not in resp.data
+
+
+@pytest.mark.parametrize("proxies, separate", [(0, False), (1, True)])
+def test_forwarded_clients_count_separately_only_behind_a_trusted_proxy(store, settings, loaded, proxies,
+                                                                          separate):
+    client = create_app(settings.replace(export_rate=1, proxy_count=proxies), store).server.test_client()
+
+    def export(forwarded_for: str, end: int) -> int:
+        return client.post("/perseverance/orientation/roll", json={"start": 13, "end": end},
+                           headers={"X-Forwarded-For": forwarded_for},
+                           environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code
+
+    assert export("198.51.100.1", 14) == 202
+    assert export("198.51.100.2", 15) == (202 if separate else 429)
+    assert export("198.51.100.1", 16) == 429  # the first client's budget is spent either way
