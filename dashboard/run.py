@@ -16,10 +16,14 @@ import sys
 import time
 from pathlib import Path
 
+from .embedded_redis import DB_NAME, EmbeddedRedis
 from .ingest import LoadError, load, one_line
-from .redis_conn import connect
+from .redis_conn import session
 from .settings import PROJECT_ROOT, Settings
 from .store import DatasetStore
+
+#: gunicorn's graceful timeout (20 s) and the worker's warm shutdown fit well inside this.
+STOP_TIMEOUT = 30
 
 
 def procfile_command(process: str) -> list[str]:
@@ -38,30 +42,31 @@ def procfile_command(process: str) -> list[str]:
     raise KeyError(f"no '{process}' line in the Procfile")
 
 
-def redis_url_of(client) -> str:
-    kwargs = client.connection_pool.connection_kwargs
-    if kwargs.get("path"):
-        return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
-    raise ValueError("not an embedded (unix socket) Redis")
-
-
 def main() -> int:
     settings = Settings.from_env()
-    client = connect(settings)  # embedded Redis when REDIS_URL is unset; kept alive until we return
-    env = dict(os.environ)
-    if not settings.redis_url:
-        env["REDIS_URL"] = redis_url_of(client)
-        print(f"embedded Redis: database {settings.data_dir / 'redis.db'}", flush=True)
-    store = DatasetStore(client, settings.key_prefix, settings.keep_versions)
-    if store.current_version() is None:
-        try:
-            print(one_line(load(store, settings)), flush=True)
-        except LoadError as exc:
-            print(f"could not load data: {exc}\nthe page will offer a 'Load data' button", flush=True)
-    else:
-        print(f"dataset version {store.current_version()} already loaded", flush=True)
+    if settings.redis_url:
+        return serve(settings, dict(os.environ))
+    # The embedded server outlives the processes that use it: stopped (with a save) only
+    # after gunicorn and the worker have exited.
+    with EmbeddedRedis(settings.data_dir) as server:
+        print(f"embedded Redis: database {server.data_dir / DB_NAME}", flush=True)
+        return serve(settings, {**os.environ, "REDIS_URL": server.url})
+
+
+def serve(settings: Settings, env: dict[str, str]) -> int:
+    with session(settings.replace(redis_url=env["REDIS_URL"])) as client:
+        store = DatasetStore(client, settings.key_prefix, settings.keep_versions)
+        if store.current_version() is None:
+            try:
+                print(one_line(load(store, settings)), flush=True)
+            except LoadError as exc:
+                print(f"could not load data: {exc}\nthe page will offer a 'Load data' button", flush=True)
+        else:
+            print(f"dataset version {store.current_version()} already loaded", flush=True)
     env.setdefault("PORT", "8050")
-    print(f"serving on http://127.0.0.1:{env['PORT']}/ (Ctrl-C stops)", flush=True)
+    env.setdefault("HOST", "127.0.0.1")
+    shown = "127.0.0.1" if env["HOST"] in ("0.0.0.0", "::") else env["HOST"]
+    print(f"serving on http://{shown}:{env['PORT']}/ (bound to {env['HOST']}; Ctrl-C stops)", flush=True)
     procs = [subprocess.Popen(procfile_command(name), cwd=PROJECT_ROOT, env=env) for name in ("web", "worker")]
     stopping = False
 
@@ -75,19 +80,19 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop_all)
     try:
         while not stopping and all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-    except KeyboardInterrupt:  # the children got the SIGINT too (same process group)
+            time.sleep(0.2)
+    except KeyboardInterrupt:  # Ctrl-C: the children got the SIGINT too (same process group)
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan the children
         stop_all()
         codes = []
         for proc in procs:
             try:
-                codes.append(proc.wait(timeout=30))
+                codes.append(proc.wait(timeout=STOP_TIMEOUT))
             except subprocess.TimeoutExpired:
                 proc.kill()
                 codes.append(proc.wait())
-        client.close()
     return max((c for c in codes if c and c > 0), default=0)
 
 

