@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 
 # Debian packages the test suite needs: a private redis-server per test session,
 # Chromium + its driver for the browser tests and the exports, docker-compose to
-# validate deploy/compose.yaml (no Docker engine needed for that).
-TEST_DEBS := redis-server chromium chromium-driver docker-compose curl
+# validate deploy/compose.yaml (no Docker engine needed for that), nginx (run for real
+# in front of gunicorn by the proxy tests) and envsubst (gettext-base) to render its config.
+TEST_DEBS := redis-server chromium chromium-driver docker-compose curl nginx gettext-base
 # Debian packages `make run` needs: Chromium, which the export worker draws with.
 RUN_DEBS := chromium
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import nginx
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -158,3 +159,37 @@ def test_procfile_matches_the_image_commands():
 def test_entrypoint_runs_other_commands_as_given():
     res = run("sh", str(DEPLOY / "docker-entrypoint.sh"), "python", "-c", "print('ran')")
     assert res.returncode == 0 and res.stdout.strip() == "ran"
+
+
+def test_nginx_config_passes_nginx_t(tmp_path):
+    """The proxy config compose mounts (deploy/nginx/), rendered as the official image
+    renders it, accepted by `nginx -t` (Debian's nginx)."""
+    conf = nginx.render(tmp_path / "nginx", "127.0.0.1:8050", 8080)
+    res = nginx.check(conf)
+    assert res.returncode == 0, res.stderr
+    assert "test is successful" in res.stderr
+    rendered = (tmp_path / "nginx" / "conf.d" / "default.conf").read_text()
+    assert "${" not in rendered  # every template variable was given
+    for directive in ("proxy_request_buffering on", "proxy_buffering on", "client_body_timeout",
+                      "client_header_timeout", "client_max_body_size", "gzip on",
+                      "proxy_set_header X-Forwarded-For $remote_addr", "immutable"):
+        assert directive in rendered, directive
+
+
+def test_nginx_t_is_not_vacuous(tmp_path):
+    conf = nginx.render(tmp_path / "nginx", "127.0.0.1:8050", 8080)
+    default = tmp_path / "nginx" / "conf.d" / "default.conf"
+    default.write_text(default.read_text().replace("proxy_buffering on;", "proxy_buffering maybe;"))
+    assert nginx.check(conf).returncode != 0
+
+
+def test_nginx_body_limits_sit_just_above_the_apps():
+    from dashboard.api import MAX_BODY
+    from dashboard.guard import MAX_CALLBACK_BODY
+
+    text = nginx.TEMPLATE.read_text()
+    sizes = [int(n) * {"k": 1024, "m": 1024 * 1024}[u] for n, u in re.findall(r"client_max_body_size (\d+)([km]);", text)]
+    assert len(sizes) == 2
+    api_limit, callback_limit = sorted(sizes)
+    assert MAX_BODY < api_limit <= 2 * MAX_BODY
+    assert MAX_CALLBACK_BODY < callback_limit <= 2 * MAX_CALLBACK_BODY
