@@ -126,7 +126,9 @@ k8s-apply:
 	$(KUBECTL) kustomize deploy/k8s | sed 's#image: ptracker:latest#image: $(IMAGE_REF)#' | $(KUBECTL) apply -f -
 	@echo "the Job load-on-install loads the data into an empty store; the page is served as soon as web is ready"
 	@echo "to reload the data: $(KUBECTL) -n $(K8S_NS) create job --from=cronjob/refresh-data reload-$$(date +%s)"
-	@echo "  or through the Ingress with the admin token:"
+	@echo "POST /load is closed: it needs the admin token (Secret ptracker-admin). Web pods may not reach the"
+	@echo "internet (NetworkPolicy app-egress-redis-dns), so loading through the Ingress works only once that"
+	@echo "policy lets them reach NASA; then:"
 	@echo "  TOKEN=\$$($(KUBECTL) -n $(K8S_NS) get secret ptracker-admin -o jsonpath='{.data.PTRACKER_ADMIN_TOKEN}' | base64 -d)"
 	@echo "  curl -X POST -H \"Authorization: Bearer \$$TOKEN\" http://<ingress host>/load"
 

@@ -25,7 +25,8 @@ STORE_DOWN = "The data store (Redis) is not reachable right now; showing nothing
 def load_restricted() -> list:
     """Said where the "Load data" button would be when PTRACKER_ADMIN_TOKEN withdraws it."""
     return ["Loading is restricted to the operator: on the server run ", html.Code("python -m dashboard load"),
-            " (in a container, the image's ", html.Code("load"), " command), or send ",
+            " (in a container, the image's ", html.Code("load"), " command; in Kubernetes, a Job from the CronJob ",
+            html.Code("refresh-data"), "), or send ",
             html.Code('curl -X POST -H "Authorization: Bearer $PTRACKER_ADMIN_TOKEN" https://<this site>/load'),
             " with the admin token."]
 
