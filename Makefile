@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 
 # Debian packages the test suite needs: a private redis-server per test session,
 # Chromium + its driver for the browser tests and the exports, docker-compose to
-# validate deploy/compose.yaml (no Docker engine needed for that).
-TEST_DEBS := redis-server chromium chromium-driver docker-compose curl
+# validate deploy/compose.yaml (no Docker engine needed for that), nginx (run for real
+# in front of gunicorn by the proxy tests) and envsubst (gettext-base) to render its config.
+TEST_DEBS := redis-server chromium chromium-driver docker-compose curl nginx gettext-base
 # Debian packages `make run` needs: Chromium, which the export worker draws with.
 RUN_DEBS := chromium
 
@@ -70,20 +71,66 @@ build:
 push: build
 	docker push $(IMAGE_REF)
 
-deploy/redis.env:
-	@umask 077; printf 'REDIS_PASSWORD=%s\n' "$$(python3 -c 'import secrets; print(secrets.token_hex(24))')" > $@
-	@echo "wrote $@ with a random Redis password"
+# Secrets are generated when missing and never overwritten; a value given in the
+# environment (REDIS_PASSWORD=..., PTRACKER_ADMIN_TOKEN=...) is used instead of a random one.
+# They go through stdin or a 0600 file, never a command line.
+NEW_SECRET = python3 -c 'import secrets; print(secrets.token_hex(24), end="")'
+# "the given" or "a random", for a message that never prints the secret itself
+given_or_random = $$([ -n "$${$(1):-}" ] && echo "the given" || echo "a random")
 
-up: deploy/redis.env
+deploy/redis.env:
+	@umask 077; printf 'REDIS_PASSWORD=%s\n' "$${REDIS_PASSWORD:-$$($(NEW_SECRET))}" > $@
+	@echo "wrote $@ with $(call given_or_random,REDIS_PASSWORD) Redis password"
+
+deploy/admin.env:
+	@umask 077; printf 'PTRACKER_ADMIN_TOKEN=%s\n' "$${PTRACKER_ADMIN_TOKEN:-$$($(NEW_SECRET))}" > $@
+	@echo "wrote $@ with $(call given_or_random,PTRACKER_ADMIN_TOKEN) admin token (POST /load needs it)"
+
+up: deploy/redis.env deploy/admin.env
 	PTRACKER_IMAGE=$(IMAGE_REF) $(COMPOSE) up --build -d
-	@echo "dashboard on http://127.0.0.1:$${PORT:-8050}/ (make down stops it; data stays in the redis-data volume)"
+	@echo "dashboard on http://127.0.0.1:$${PORT:-8050}/ through nginx (make down stops it; data stays in the redis-data volume)"
+	@echo "the data loads by itself when the store is empty; to reload it (admin token in deploy/admin.env):"
+	@echo "  TOKEN=\$$(sed -n 's/^PTRACKER_ADMIN_TOKEN=//p' deploy/admin.env)"
+	@echo "  curl -X POST -H \"Authorization: Bearer \$$TOKEN\" http://127.0.0.1:$${PORT:-8050}/load"
 
 down:
 	$(COMPOSE) down
 
-# kustomize renders the app image as ptracker:latest; point it at IMAGE_REF
+# Kubernetes. The namespace first, then the two Secrets when they do not exist yet (never
+# replaced: a running Redis keeps its password), then the kustomization with IMAGE_REF.
+# The install Job (load-if-empty) is deleted first when finished, so a changed image can
+# be applied (a Job's pod template is immutable) and the Job runs again (harmless: it loads
+# only into an empty store).
+KUBECTL ?= kubectl
+K8S_NS := perseverance-tracker
+
 k8s-apply:
-	kubectl kustomize deploy/k8s | sed 's#image: ptracker:latest#image: $(IMAGE_REF)#' | kubectl apply -f -
+	$(KUBECTL) apply -f deploy/k8s/namespace.yaml
+	@if $(KUBECTL) -n $(K8S_NS) get secret redis-auth >/dev/null 2>&1; then \
+	  echo "Secret redis-auth exists: kept"; \
+	else \
+	  if [ -n "$${REDIS_PASSWORD:-}" ]; then printf '%s' "$$REDIS_PASSWORD"; else $(NEW_SECRET); fi \
+	    | $(KUBECTL) -n $(K8S_NS) create secret generic redis-auth --from-file=REDIS_PASSWORD=/dev/stdin \
+	  && echo "created Secret redis-auth with $(call given_or_random,REDIS_PASSWORD) Redis password"; \
+	fi
+	@if $(KUBECTL) -n $(K8S_NS) get secret ptracker-admin >/dev/null 2>&1; then \
+	  echo "Secret ptracker-admin exists: kept"; \
+	else \
+	  if [ -n "$${PTRACKER_ADMIN_TOKEN:-}" ]; then printf '%s' "$$PTRACKER_ADMIN_TOKEN"; else $(NEW_SECRET); fi \
+	    | $(KUBECTL) -n $(K8S_NS) create secret generic ptracker-admin --from-file=PTRACKER_ADMIN_TOKEN=/dev/stdin \
+	  && echo "created Secret ptracker-admin with $(call given_or_random,PTRACKER_ADMIN_TOKEN) admin token"; \
+	fi
+	@if [ "$$($(KUBECTL) -n $(K8S_NS) get job load-on-install -o jsonpath='{.status.active}' 2>/dev/null)" != "1" ]; then \
+	  $(KUBECTL) -n $(K8S_NS) delete job load-on-install --ignore-not-found; \
+	fi
+	$(KUBECTL) kustomize deploy/k8s | sed 's#image: ptracker:latest#image: $(IMAGE_REF)#' | $(KUBECTL) apply -f -
+	@echo "the Job load-on-install loads the data into an empty store; the page is served as soon as web is ready"
+	@echo "to reload the data: $(KUBECTL) -n $(K8S_NS) create job --from=cronjob/refresh-data reload-$$(date +%s)"
+	@echo "POST /load is closed: it needs the admin token (Secret ptracker-admin). Web pods may not reach the"
+	@echo "internet (NetworkPolicy app-egress-redis-dns), so loading through the Ingress works only once that"
+	@echo "policy lets them reach NASA; then:"
+	@echo "  TOKEN=\$$($(KUBECTL) -n $(K8S_NS) get secret ptracker-admin -o jsonpath='{.data.PTRACKER_ADMIN_TOKEN}' | base64 -d)"
+	@echo "  curl -X POST -H \"Authorization: Bearer \$$TOKEN\" http://<ingress host>/load"
 
 k8s-delete:
-	kubectl delete -k deploy/k8s
+	$(KUBECTL) delete -k deploy/k8s

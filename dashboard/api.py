@@ -193,22 +193,28 @@ def help_text():
 
 @route("/healthz", "GET")
 def healthz():
-    """Liveness: the process answers."""
-    return json_response({"status": "ok"})
+    """Liveness: the process is not stuck. It touches nothing outside the process, so a
+    Redis outage or an empty store never gets a pod restarted."""
+    return json_response({"status": "ok", "checks": {"process": "ok"}})
 
 
 @route("/readyz", "GET")
 def readyz():
-    """Readiness: Redis reachable and a dataset loaded."""
+    """Readiness: this process can serve requests. Always 200 once the app has booted.
+    Redis and the dataset are reported, not required: the page and the API answer a
+    Redis outage or an empty store in words (503 JSON, "Load data"), and Redis is shared,
+    so failing readiness on it would take every web pod out of the Service at once."""
+    checks = {"app": "ok"}
     store = _store()
     try:
         store.redis.ping()
+        checks["redis"] = "ok"
         version = store.current_version()
-    except redis.RedisError:
-        return error(503, "the data store (Redis) is not reachable", ready=False)
-    if version is None:
-        return error(503, "no dataset loaded yet: POST /load (or run 'python -m dashboard load')", ready=False)
-    return json_response({"status": "ready", "dataset_version": version})
+        checks["dataset"] = f"version {version}" if version is not None else "none loaded"
+    except (redis.RedisError, StoreError):
+        checks["redis"] = "unreachable"
+        checks["dataset"] = "unknown (Redis unreachable)"
+    return json_response({"status": "ready", "checks": checks})
 
 
 def _require_admin() -> None:
@@ -470,7 +476,7 @@ HELP = """Perseverance Tracker: routes (all on this server's port)
   GET   /jobs/list                          recent exports with their status
   GET   /jobs/<id>                          one export's status and progress
   GET   /download/<id>                      the image (409 while not finished)
-  GET   /healthz  /readyz                   liveness; readiness (Redis reachable and data loaded)
+  GET   /healthz  /readyz                   liveness; readiness (this process serves; Redis and dataset reported)
   GET   /openapi.json                       OpenAPI 3 description of all of the above
 
 Example:

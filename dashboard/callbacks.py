@@ -22,6 +22,13 @@ from .settings import Settings
 from .store import Dataset, DatasetStore, StoreError
 
 STORE_DOWN = "The data store (Redis) is not reachable right now; showing nothing new until it is back."
+def load_restricted() -> list:
+    """Said where the "Load data" button would be when PTRACKER_ADMIN_TOKEN withdraws it."""
+    return ["Loading is restricted to the operator: on the server run ", html.Code("python -m dashboard load"),
+            " (in a container, the image's ", html.Code("load"), " command; in Kubernetes, a Job from the CronJob ",
+            html.Code("refresh-data"), "), or send ",
+            html.Code('curl -X POST -H "Authorization: Bearer $PTRACKER_ADMIN_TOKEN" https://<this site>/load'),
+            " with the admin token."]
 
 
 # ---------------------------------------------------------------------------------------
@@ -315,7 +322,7 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
     )
     def load_data(_clicks, _version):
         if settings.admin_token:  # the button is not offered; a forged click gets nothing
-            return "Loading is restricted to the operator (POST /load with the admin token).", no_update
+            return load_restricted(), no_update
         try:
             summary = load(store, settings)
         except LoadError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from . import ids
-from .callbacks import range_query, slider_marks
+from .callbacks import load_restricted, range_query, slider_marks
 from .exports import FORMATS
 from .figures import TITLES
 from .settings import Settings
@@ -100,8 +100,8 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                     ),
                     html.Button("Load data", id=ids.LOAD_BUTTON, n_clicks=0, className="button primary",
                                 hidden=bool(settings.admin_token)),
-                    html.P("Loading is restricted to the operator (POST /load with the admin token).",
-                           hidden=not settings.admin_token, className="muted"),
+                    html.P(load_restricted(), id="load-restricted", hidden=not settings.admin_token,
+                           className="muted"),
                 ],
             ),
             # outside the empty state, so the outcome stays visible once the charts appear

@@ -92,12 +92,18 @@ def document() -> dict:
         "paths": {
             "/help": {"get": {"summary": "plain-text table of the routes", "responses": {
                 "200": {"description": "help", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-            "/healthz": {"get": {"summary": "liveness", "responses": {
-                "200": _json({"$ref": "#/components/schemas/Status"}, "alive")}}},
-            "/readyz": {"get": {"summary": "readiness: Redis reachable and a dataset loaded", "responses": {
-                "200": _json({"type": "object", "properties": {"status": {"type": "string"},
-                                                              "dataset_version": {"type": "string"}}}, "ready"),
-                "503": _error("not ready")}}},
+            "/healthz": {"get": {
+                "summary": "liveness: the process is not stuck",
+                "description": "Touches nothing outside the process (not Redis, not the dataset): 200 whenever "
+                               "the process answers.",
+                "responses": {"200": _json({"$ref": "#/components/schemas/Health"}, "alive")}}},
+            "/readyz": {"get": {
+                "summary": "readiness: this process can serve requests",
+                "description": "200 once the app has booted. Redis and the dataset are reported in `checks`, not "
+                               "required: the page and the API answer a Redis outage or an empty store in words, "
+                               "and Redis is shared, so failing readiness on it would take every web pod out of "
+                               "service at once. Neither probe depends on a dataset being loaded.",
+                "responses": {"200": _json({"$ref": "#/components/schemas/Readiness"}, "ready")}}},
             "/load": {"post": {"summary": "reload both layers from the configured sources",
                                "description": "When PTRACKER_ADMIN_TOKEN is set: Authorization: Bearer <token>.",
                                "security": [{}, {"admin": []}], "responses": {
@@ -170,7 +176,16 @@ def document() -> dict:
         },
         "components": {"securitySchemes": {"admin": {"type": "http", "scheme": "bearer"}}, "schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-            "Status": {"type": "object", "properties": {"status": {"type": "string"}}},
+            "Health": {"type": "object", "required": ["status", "checks"], "properties": {
+                "status": {"type": "string", "enum": ["ok"]},
+                "checks": {"type": "object", "properties": {"process": {"type": "string", "enum": ["ok"]}}}}},
+            "Readiness": {"type": "object", "required": ["status", "checks"], "properties": {
+                "status": {"type": "string", "enum": ["ready"]},
+                "checks": {"type": "object", "required": ["app", "redis", "dataset"], "properties": {
+                    "app": {"type": "string", "enum": ["ok"]},
+                    "redis": {"type": "string", "enum": ["ok", "unreachable"]},
+                    "dataset": {"type": "string",
+                                "description": "'version N', 'none loaded', or unknown while Redis is unreachable"}}}}},
             "ExportBody": _EXPORT_BODY,
             "Accepted": {"type": "object", "required": ["id", "status", "status_url", "download_url"],
                          "properties": {"id": {"type": "string"}, "status": {"type": "string"},

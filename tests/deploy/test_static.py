@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import nginx
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -59,8 +60,9 @@ def test_dockerfile_shape():
 @pytest.fixture
 def compose_dir(tmp_path):
     target = tmp_path / "deploy"
-    shutil.copytree(DEPLOY, target, ignore=shutil.ignore_patterns("k8s", "redis.env"))
+    shutil.copytree(DEPLOY, target, ignore=shutil.ignore_patterns("k8s", "redis.env", "admin.env"))
     (target / "redis.env").write_text((DEPLOY / "redis.env.example").read_text())
+    (target / "admin.env").write_text("PTRACKER_ADMIN_TOKEN=test-token\n")  # make up writes a random one
     return target
 
 
@@ -69,20 +71,64 @@ def test_compose_file_validates(compose_dir):
     assert res.returncode == 0, res.stderr
     config = yaml.safe_load(res.stdout)
     services = config["services"]
-    assert set(services) == {"redis", "web", "worker", "load"}
+    assert set(services) == {"redis", "web", "worker", "load", "nginx"}
+    # only nginx publishes a port; gunicorn is reached through it, Redis only on the network
+    assert [name for name, svc in services.items() if svc.get("ports")] == ["nginx"]
+    assert str(services["nginx"]["ports"][0]["target"]) == "8080"
     redis_ = services["redis"]
-    assert "ports" not in redis_  # no published port
-    assert "--appendonly yes --appendfsync everysec" in redis_["command"]
     assert "redis-data:/data" in redis_["volumes"][0]
     assert redis_["healthcheck"]["test"]
-    assert "8050" in str(services["web"]["ports"][0])
     assert "/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert services["web"]["environment"]["PTRACKER_PROXY_COUNT"] == "1"
+    assert services["web"]["environment"]["PTRACKER_ADMIN_TOKEN"] == "test-token"  # POST /load closed
+    assert "8050" in [str(p) for p in services["web"].get("expose", [])]
     for name in ("web", "worker", "load"):
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
         assert services[name]["environment"]["REDIS_PASSWORD"]  # from the env file
     assert services["load"]["command"] == ["load-if-empty"]
     grace = services["worker"]["stop_grace_period"]
     assert int(grace.rstrip("s")) > int(services["worker"]["environment"]["PTRACKER_EXPORT_TIMEOUT"])
+
+
+def test_compose_redis_drops_root_and_keeps_its_password_off_the_command_line(compose_dir):
+    config = yaml.safe_load(run(tool("docker-compose"), "-f", "compose.yaml", "config", cwd=compose_dir).stdout)
+    redis_ = config["services"]["redis"]
+    script = redis_["command"][-1]
+    # the image's entry point (chown /data, then su-exec redis) starts redis-server with the
+    # mounted config file, and the password arrives on stdin ("-"), not as an argument
+    assert re.search(r"^exec docker-entrypoint\.sh redis-server /usr/local/etc/redis/redis\.conf - <<EOF$", script, re.M)
+    assert re.search(r'^requirepass "\$+REDIS_PASSWORD"$', script, re.M)
+    assert "--requirepass" not in script and "su-exec" not in script and "user" not in redis_
+    conf = (DEPLOY / "redis" / "redis.conf").read_text()
+    for line in ("appendonly yes", "appendfsync everysec", 'save ""', "maxmemory 512mb", "maxmemory-policy noeviction"):
+        assert re.search(rf"^{re.escape(line)}$", conf, re.M), line
+    assert "requirepass" not in re.sub(r"#.*", "", conf)
+    assert any(v.endswith(":/usr/local/etc/redis/redis.conf:ro") for v in redis_["volumes"])
+    # room above maxmemory for the fork of an AOF rewrite
+    limit = redis_.get("mem_limit") or redis_["deploy"]["resources"]["limits"]["memory"]
+    assert parse_bytes(limit) >= 1024**3
+
+
+def test_compose_nginx_renders_the_project_template(compose_dir):
+    config = yaml.safe_load(run(tool("docker-compose"), "-f", "compose.yaml", "config", cwd=compose_dir).stdout)
+    proxy = config["services"]["nginx"]
+    assert proxy["image"].startswith("nginx:") and "alpine" in proxy["image"]
+    assert any(v.endswith("nginx/default.conf.template:/etc/nginx/templates/default.conf.template:ro")
+               for v in proxy["volumes"])
+    # every ${VAR} in the template is given to the image's envsubst, and nothing more
+    assert set(proxy["environment"]) == nginx.template_variables() == set(nginx.VARIABLES)
+    assert proxy["environment"]["PTRACKER_UPSTREAM"] == "web:8050"
+    assert proxy["environment"]["PTRACKER_PROXY_PORT"] == str(proxy["ports"][0]["target"])
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+
+
+def parse_bytes(value) -> int:
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"(\d+)\s*([kmgKMG]i?)?[bB]?", str(value))
+    assert match, value
+    unit = (match.group(2) or "").lower().rstrip("i")
+    return int(match.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
 
 
 def test_compose_validation_is_not_vacuous(compose_dir):
@@ -108,15 +154,33 @@ def test_kubernetes_validation_is_not_vacuous(tmp_path):
     assert run(tool("kubernetes-validate"), "--strict", str(bad)).returncode != 0
 
 
+def k8s_docs() -> list[dict]:
+    return [d for p in k8s_files() for d in yaml.safe_load_all(p.read_text()) if d]
+
+
+def pod_specs(docs) -> dict[str, dict]:
+    """Every pod template's spec, by kind/name."""
+    out = {}
+    for d in docs:
+        spec = d.get("spec", {})
+        if d["kind"] == "CronJob":
+            spec = spec["jobTemplate"]["spec"]
+        if "template" in spec:
+            out[f"{d['kind']}/{d['metadata']['name']}"] = spec["template"]
+    return out
+
+
 def test_kustomization_lists_every_manifest_and_the_pieces_fit():
     kust = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
     assert sorted(kust["resources"]) == sorted(p.name for p in k8s_files())
-    docs = [d for p in k8s_files() for d in yaml.safe_load_all(p.read_text()) if d]
+    docs = k8s_docs()
     kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
-    for expected in [("Namespace", "perseverance-tracker"), ("Secret", "redis-auth"), ("StatefulSet", "redis"),
+    for expected in [("Namespace", "perseverance-tracker"), ("StatefulSet", "redis"),
                      ("Service", "redis"), ("Deployment", "web"), ("Service", "web"), ("Deployment", "worker"),
-                     ("HorizontalPodAutoscaler", "web"), ("CronJob", "refresh-data"),
-                     ("NetworkPolicy", "redis-clients-only")]:
+                     ("HorizontalPodAutoscaler", "web"), ("CronJob", "refresh-data"), ("Job", "load-on-install"),
+                     ("Ingress", "web"), ("Ingress", "web-callbacks"),
+                     ("NetworkPolicy", "redis-clients-only"), ("NetworkPolicy", "app-egress-redis-dns"),
+                     ("NetworkPolicy", "loader-egress-internet")]:
         assert expected in kinds
     by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
     web = by[("Deployment", "web")]["spec"]
@@ -126,16 +190,142 @@ def test_kustomization_lists_every_manifest_and_the_pieces_fit():
     assert probe["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert probe["securityContext"]["readOnlyRootFilesystem"] is True
     assert web["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    secrets = {e["secretRef"]["name"] for e in probe["envFrom"] if "secretRef" in e}
+    assert secrets == {"redis-auth", "ptracker-admin"}  # PTRACKER_ADMIN_TOKEN: POST /load closed
     worker = by[("Deployment", "worker")]["spec"]["template"]["spec"]
     assert worker["terminationGracePeriodSeconds"] > 60
     redis_ = by[("StatefulSet", "redis")]["spec"]
-    assert redis_["volumeClaimTemplates"] and "--appendonly yes" in redis_["template"]["spec"]["containers"][0]["args"][0]
+    redis_container = redis_["template"]["spec"]["containers"][0]
+    assert redis_["volumeClaimTemplates"] and "--appendonly yes" in redis_container["args"][0]
+    assert "--requirepass" not in redis_container["args"][0]  # fed on stdin, on no command line
+    assert re.search(r'^requirepass "\$REDIS_PASSWORD"$', redis_container["args"][0], re.M)
+    assert parse_bytes(redis_container["resources"]["limits"]["memory"]) >= 1024**3  # > maxmemory 512mb
     allowed = by[("NetworkPolicy", "redis-clients-only")]["spec"]["ingress"][0]["from"][0]["podSelector"]
     components = allowed["matchExpressions"][0]["values"]
-    labels = {d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
-              for d in docs if d["kind"] == "Deployment"}
-    cron = by[("CronJob", "refresh-data")]["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
-    assert labels | {cron["app.kubernetes.io/component"]} == set(components)
+    labels = {t["metadata"]["labels"]["app.kubernetes.io/component"] for t in pod_specs(docs).values()}
+    assert labels - {"redis"} == set(components)
+    config = by[("ConfigMap", "ptracker-config")]["data"]
+    assert config["PTRACKER_PROXY_COUNT"] == "1"  # the ingress controller
+
+
+def test_kustomization_ships_no_secret():
+    """No known secret is ever applied: no Secret among the resources, no password or
+    token as a literal anywhere; `make k8s-apply` creates the Secrets when missing."""
+    kust = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
+    assert "secretGenerator" not in kust
+    docs = k8s_docs()
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"] == []
+    for d in docs:
+        text = yaml.safe_dump(d)
+        assert "change-me" not in text and "--requirepass" not in text
+        if d["kind"] == "ConfigMap":
+            assert not any(re.search(r"PASSWORD|TOKEN", k) for k in d["data"]), d["data"]
+    # and the Secrets the pods read are the ones make k8s-apply creates
+    refs = {e["secretRef"]["name"] for t in pod_specs(docs).values() for c in t["spec"]["containers"]
+            for e in c.get("envFrom", []) if "secretRef" in e}
+    refs |= {env["valueFrom"]["secretKeyRef"]["name"] for t in pod_specs(docs).values()
+             for c in t["spec"]["containers"] for env in c.get("env", []) if "valueFrom" in env}
+    makefile = (ROOT / "Makefile").read_text()
+    assert refs == {"redis-auth", "ptracker-admin"}
+    for name in refs:
+        assert f"get secret {name}" in makefile and f"create secret generic {name}" in makefile
+
+
+def test_every_pod_is_confined():
+    specs = pod_specs(k8s_docs())
+    assert set(specs) == {"StatefulSet/redis", "Deployment/web", "Deployment/worker", "Job/load-on-install",
+                          "CronJob/refresh-data"}
+    for name, template in specs.items():
+        spec = template["spec"]
+        assert spec["automountServiceAccountToken"] is False, name
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        for c in spec["containers"]:
+            assert c["securityContext"]["allowPrivilegeEscalation"] is False, (name, c["name"])
+            assert c["securityContext"]["capabilities"]["drop"] == ["ALL"], (name, c["name"])
+            assert c["securityContext"]["readOnlyRootFilesystem"] is True, (name, c["name"])
+
+
+def test_install_job_loads_only_into_an_empty_store():
+    by = {(d["kind"], d["metadata"]["name"]): d for d in k8s_docs()}
+    job = by[("Job", "load-on-install")]["spec"]
+    container = job["template"]["spec"]["containers"][0]
+    assert container["args"] == ["load-if-empty"]
+    assert job["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "loader"
+    assert job["backoffLimit"] >= 5  # retries while Redis starts
+    entry = (DEPLOY / "docker-entrypoint.sh").read_text()
+    assert "load-if-empty) exec python -m dashboard load --if-empty" in entry
+
+
+def test_egress_only_the_loader_reaches_the_internet():
+    docs = k8s_docs()
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+
+    pods = {t["metadata"]["labels"]["app.kubernetes.io/component"]: t["metadata"]["labels"]
+            for t in pod_specs(docs).values()}
+
+    def selected(policy, component: str) -> bool:
+        """Does the policy's podSelector match the pod template labels of `component`?"""
+        labels, sel = pods[component], policy["spec"]["podSelector"]
+        ok = all(labels.get(k) == v for k, v in sel.get("matchLabels", {}).items())
+        for e in sel.get("matchExpressions", []):
+            assert e["operator"] == "In"
+            ok = ok and labels.get(e["key"]) in e["values"]
+        return ok
+
+    def egress_of(component: str) -> list[dict]:
+        rules = [p["spec"] for p in policies if selected(p, component) and "Egress" in p["spec"]["policyTypes"]]
+        assert rules, f"no egress policy selects {component}: it could reach anything"
+        return [rule for r in rules for rule in r.get("egress", [])]
+
+    def reaches_internet(rules) -> bool:
+        return any("ipBlock" in peer for r in rules for peer in r.get("to", []))
+
+    for component in ("web", "worker"):
+        rules = egress_of(component)
+        assert not reaches_internet(rules), component
+        ports = {(p["protocol"], p["port"]) for r in rules for p in r["ports"]}
+        assert ports == {("TCP", 6379), ("UDP", 53), ("TCP", 53)}, component
+    assert egress_of("redis") == []
+    loader = egress_of("loader")
+    assert reaches_internet(loader)
+    internet = next(r for r in loader if any("ipBlock" in p for p in r["to"]))
+    assert internet["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0" and "10.0.0.0/8" in internet["to"][0]["ipBlock"]["except"]
+    assert internet["ports"] == [{"protocol": "TCP", "port": 443}]
+
+
+def test_ingress_matches_the_compose_proxy():
+    from dashboard.api import MAX_BODY
+    from dashboard.guard import CALLBACK_PATH, MAX_CALLBACK_BODY
+
+    by = {(d["kind"], d["metadata"]["name"]): d for d in k8s_docs()}
+    limits = {}
+    for name in ("web", "web-callbacks"):
+        ing = by[("Ingress", name)]
+        assert ing["spec"]["ingressClassName"] == "nginx"
+        notes = ing["metadata"]["annotations"]
+        p = "nginx.ingress.kubernetes.io/"
+        assert notes[p + "proxy-request-buffering"] == "on" and notes[p + "proxy-buffering"] == "on"
+        assert int(notes[p + "proxy-read-timeout"]) >= 90  # POST /load may take the fetch deadline
+        path = ing["spec"]["rules"][0]["http"]["paths"][0]
+        assert path["backend"]["service"] == {"name": "web", "port": {"name": "http"}}
+        limits[path["path"]] = parse_bytes(notes[p + "proxy-body-size"])
+    assert MAX_BODY < limits["/"] <= 2 * MAX_BODY
+    assert MAX_CALLBACK_BODY < limits[CALLBACK_PATH] <= 2 * MAX_CALLBACK_BODY
+
+
+def test_kustomization_renders(tmp_path):
+    """`kubectl kustomize` (what make k8s-apply pipes into kubectl apply), when kubectl is
+    here (it is not a Debian package; skipped otherwise)."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not installed")
+    res = run(kubectl, "kustomize", "deploy/k8s")
+    assert res.returncode == 0, res.stderr
+    docs = [d for d in yaml.safe_load_all(res.stdout) if d]
+    assert len(docs) == len(k8s_docs())
+    assert all(d["metadata"]["labels"]["app.kubernetes.io/part-of"] == "perseverance-tracker" for d in docs)
+    assert "image: ptracker:latest" in res.stdout  # what the Makefile's sed replaces with IMAGE_REF
 
 
 def test_gunicorn_config_reads_the_environment(monkeypatch):
@@ -158,3 +348,37 @@ def test_procfile_matches_the_image_commands():
 def test_entrypoint_runs_other_commands_as_given():
     res = run("sh", str(DEPLOY / "docker-entrypoint.sh"), "python", "-c", "print('ran')")
     assert res.returncode == 0 and res.stdout.strip() == "ran"
+
+
+def test_nginx_config_passes_nginx_t(tmp_path):
+    """The proxy config compose mounts (deploy/nginx/), rendered as the official image
+    renders it, accepted by `nginx -t` (Debian's nginx)."""
+    conf = nginx.render(tmp_path / "nginx", "127.0.0.1:8050", 8080)
+    res = nginx.check(conf)
+    assert res.returncode == 0, res.stderr
+    assert "test is successful" in res.stderr
+    rendered = (tmp_path / "nginx" / "conf.d" / "default.conf").read_text()
+    assert "${" not in rendered  # every template variable was given
+    for directive in ("proxy_request_buffering on", "proxy_buffering on", "client_body_timeout",
+                      "client_header_timeout", "client_max_body_size", "gzip on",
+                      "proxy_set_header X-Forwarded-For $remote_addr", "immutable"):
+        assert directive in rendered, directive
+
+
+def test_nginx_t_is_not_vacuous(tmp_path):
+    conf = nginx.render(tmp_path / "nginx", "127.0.0.1:8050", 8080)
+    default = tmp_path / "nginx" / "conf.d" / "default.conf"
+    default.write_text(default.read_text().replace("proxy_buffering on;", "proxy_buffering maybe;"))
+    assert nginx.check(conf).returncode != 0
+
+
+def test_nginx_body_limits_sit_just_above_the_apps():
+    from dashboard.api import MAX_BODY
+    from dashboard.guard import MAX_CALLBACK_BODY
+
+    text = nginx.TEMPLATE.read_text()
+    sizes = [int(n) * {"k": 1024, "m": 1024 * 1024}[u] for n, u in re.findall(r"client_max_body_size (\d+)([km]);", text)]
+    assert len(sizes) == 2
+    api_limit, callback_limit = sorted(sizes)
+    assert MAX_BODY < api_limit <= 2 * MAX_BODY
+    assert MAX_CALLBACK_BODY < callback_limit <= 2 * MAX_CALLBACK_BODY

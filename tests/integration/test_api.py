@@ -57,7 +57,10 @@ def test_data_routes_without_data_say_to_load(client):
     for path in EXPORT_ROUTES:
         is_json_error(client.post(path, json={"start": 0, "end": 400}), 503, "POST /load")
     is_json_error(client.post("/jobs", json={"xkey": "sol", "ykey": "yaw"}), 503, "POST /load")
-    is_json_error(client.get("/readyz"), 503, "no dataset loaded")
+    # ready all the same: the pod can serve (the page offers loading), so it stays in the Service
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json() == {"status": "ready", "checks": {"app": "ok", "redis": "ok", "dataset": "none loaded"}}
 
 
 def test_load(client, store, settings, fixture_path):
@@ -184,8 +187,9 @@ def test_unknown_routes_and_methods(client, loaded):
 
 
 def test_health(client, loaded):
-    assert client.get("/healthz").get_json() == {"status": "ok"}
-    assert client.get("/readyz").get_json() == {"status": "ready", "dataset_version": "1"}
+    assert client.get("/healthz").get_json() == {"status": "ok", "checks": {"process": "ok"}}
+    assert client.get("/readyz").get_json() == {"status": "ready",
+                                                "checks": {"app": "ok", "redis": "ok", "dataset": "version 1"}}
 
 
 def test_openapi_document_names_every_route(client, app):

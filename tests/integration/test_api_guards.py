@@ -37,6 +37,40 @@ def test_the_page_does_not_offer_loading_when_a_token_is_set(store, settings):
     layout = client.get("/_dash-layout").get_data(as_text=True)
     assert '"id":"load-button"' in layout.replace(" ", "") and '"hidden":true' in layout.replace(" ", "")
     assert "Loading is restricted to the operator" in layout
+    # and says how an operator loads instead
+    assert "python -m dashboard load" in layout and "Authorization: Bearer $PTRACKER_ADMIN_TOKEN" in layout
+
+
+def test_the_restricted_note_is_shown_only_when_loading_is_withdrawn(store, settings):
+    """The note under the empty state, browser-free: hidden on an open laptop install,
+    shown (and the button hidden) when PTRACKER_ADMIN_TOKEN is set."""
+    import json
+
+    def find(node, wanted):
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == wanted:
+                return node["props"]
+            for value in node.values():
+                if (hit := find(value, wanted)) is not None:
+                    return hit
+        elif isinstance(node, list):
+            for value in node:
+                if (hit := find(value, wanted)) is not None:
+                    return hit
+        return None
+
+    def layout(app_settings):
+        client = create_app(app_settings, store).server.test_client()
+        return json.loads(client.get("/_dash-layout").get_data(as_text=True))
+
+    closed = layout(settings.replace(admin_token="t"))
+    note = find(closed, "load-restricted")
+    assert note["hidden"] is False and find(closed, "load-button")["hidden"] is True
+    text = json.dumps(note["children"])
+    assert "python -m dashboard load" in text and "curl -X POST" in text and "Bearer" in text
+    assert "/load" in text
+    opened = layout(settings)
+    assert find(opened, "load-restricted")["hidden"] is True and find(opened, "load-button")["hidden"] is False
 
 
 def test_exports_are_rate_limited_per_client(store, settings, loaded):

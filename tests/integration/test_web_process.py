@@ -123,11 +123,12 @@ def test_procfile_web_and_worker_answer_health_and_an_export(redis_url, key_pref
                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        assert wait_http(base + "/healthz", web).json() == {"status": "ok"}
-        not_ready = requests.get(base + "/readyz", timeout=5)
-        assert not_ready.status_code == 503 and "POST /load" in not_ready.json()["error"]
+        assert wait_http(base + "/healthz", web).json() == {"status": "ok", "checks": {"process": "ok"}}
+        empty = requests.get(base + "/readyz", timeout=5)  # ready without data: the page offers loading
+        assert empty.status_code == 200 and empty.json()["checks"] == {"app": "ok", "redis": "ok",
+                                                                      "dataset": "none loaded"}
         load(store, settings)
-        assert requests.get(base + "/readyz", timeout=5).json()["status"] == "ready"
+        assert requests.get(base + "/readyz", timeout=5).json()["checks"]["dataset"] == "version 1"
         request = exports.validate("map", 13, 18, "png", 640, 480)
         job = exports.submit(redis_client, key_prefix, store.current_version(), request)
         end = time.monotonic() + 60

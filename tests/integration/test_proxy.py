@@ -1,0 +1,211 @@
+"""nginx in front of gunicorn, for real: Debian's nginx with deploy/nginx/default.conf.template
+(rendered as the official image renders it) before the Procfile's web process.
+
+The fault: gunicorn's threads block on a client that sends its body slowly, so a dozen
+such clients take every thread and /healthz times out. Behind nginx (request buffering),
+the same clients cost nginx a connection each and gunicorn nothing."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from dashboard.run import procfile_command
+from tests.conftest import ROOT, free_port
+from tests.nginx import Nginx
+
+SLOW_CLIENTS = 50
+HOLD_SECONDS = 30
+SAMPLE_EVERY = 0.5
+BODY_LENGTH = 1000
+
+
+def wait_ok(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            pytest.fail(f"web process exited: {proc.stdout.read()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture
+def web(redis_url, key_prefix, redis_client, store, settings, tmp_path):
+    """The Procfile's gunicorn (2 workers x 4 threads, as deployed) with data loaded,
+    trusting one proxy; yields its port."""
+    from dashboard.ingest import load
+
+    load(store, settings)
+    port = free_port()
+    env = {**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix, "PORT": str(port),
+           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "WEB_THREADS": "4", "PTRACKER_PROXY_COUNT": "1",
+           "PTRACKER_EXPORT_RATE": "2"}
+    proc = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    wait_ok(f"http://127.0.0.1:{port}/healthz", proc)
+    yield port, proc
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
+@pytest.fixture
+def nginx(web, tmp_path):
+    port, _ = web
+    server = Nginx(tmp_path / "nginx", f"127.0.0.1:{port}", free_port()).start()
+    yield server
+    server.stop()
+    assert "[emerg]" not in server.error_log() and "[alert]" not in server.error_log(), server.error_log()
+
+
+class SlowClients:
+    """Raw sockets that each POST a body of BODY_LENGTH bytes, one byte a second."""
+
+    def __init__(self, port: int, count: int):
+        self.socks, self.broken, self.sent = [], 0, 0
+        head = (f"POST /perseverance/orientation/yaw HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {BODY_LENGTH}\r\n\r\n").encode()
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            sock.sendall(head)
+            self.socks.append(sock)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._drip, daemon=True)
+        self.thread.start()
+
+    def _drip(self) -> None:
+        while not self.stop.wait(1.0):
+            for sock in list(self.socks):
+                try:
+                    sock.send(b" ")
+                    self.sent += 1
+                except OSError:
+                    self.broken += 1
+                    self.socks.remove(sock)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        for sock in self.socks:
+            sock.close()
+
+
+def sample(url: str, **kwargs) -> tuple[int, float]:
+    started = time.monotonic()
+    try:
+        status = requests.get(url, timeout=5, **kwargs).status_code
+    except requests.RequestException:
+        status = 0  # timed out or refused
+    return status, time.monotonic() - started
+
+
+def hold_and_sample(target_port: int, base: str, seconds: float):
+    """Hold SLOW_CLIENTS slow bodies against target_port for `seconds`, sampling /healthz
+    and a data route on `base` every SAMPLE_EVERY s. Returns (health, data, clients)."""
+    clients = SlowClients(target_port, SLOW_CLIENTS)
+    health, data = [], []
+    try:
+        time.sleep(1.5)  # let every slow request reach whoever reads it
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            tick = time.monotonic()
+            health.append(sample(base + "/healthz"))
+            data.append(sample(base + "/perseverance/sol", headers={"Accept": "application/json"}))
+            time.sleep(max(0.0, SAMPLE_EVERY - (time.monotonic() - tick)))
+    finally:
+        clients.close()
+    return health, data, clients
+
+
+@pytest.mark.faults
+@pytest.mark.slow
+def test_slow_bodies_through_nginx_do_not_starve_gunicorn(web, nginx):
+    proxy_port = int(nginx.base.rsplit(":", 1)[1])
+    health, data, clients = hold_and_sample(proxy_port, nginx.base, HOLD_SECONDS)
+    worst_health, worst_data = max(t for _, t in health), max(t for _, t in data)
+    print(f"\n{SLOW_CLIENTS} slow-body clients held {HOLD_SECONDS} s through nginx: {len(health)} /healthz samples, "
+          f"worst {worst_health:.3f} s; {len(data)} /perseverance/sol samples, worst {worst_data:.3f} s; "
+          f"{clients.sent} body bytes dripped, {clients.broken} slow connections dropped")
+    assert len(health) >= HOLD_SECONDS / SAMPLE_EVERY * 0.8
+    assert [s for s, _ in health] == [200] * len(health)
+    assert [s for s, _ in data] == [200] * len(data)
+    assert worst_health < 1.0, health
+    assert worst_data < 1.0, data
+    # the attack was really held: nginx kept the slow connections open all along
+    assert clients.broken == 0
+    assert clients.sent >= SLOW_CLIENTS * (HOLD_SECONDS - 2)
+
+
+@pytest.mark.faults
+@pytest.mark.slow
+def test_the_same_slow_bodies_straight_at_gunicorn_starve_it(web):
+    """The control: without the proxy, the same clients take every gunicorn thread (this
+    is the fault the proxy is for; if it ever stops happening, the test above proves less)."""
+    port, _ = web
+    base = f"http://127.0.0.1:{port}"
+    health, _, _ = hold_and_sample(port, base, 10)
+    slow = [(s, round(t, 2)) for s, t in health if s != 200 or t >= 1.0]
+    print(f"\nstraight at gunicorn: {len(slow)} of {len(health)} /healthz samples failed or took >= 1 s")
+    assert slow, health
+
+
+def test_nginx_config_buffers_compresses_caches_and_forwards_the_client(web, nginx, redis_client, key_prefix):
+    base = nginx.base
+    # gzip for JSON, and Dash's fingerprinted bundles cached for a year
+    resp = requests.get(base + "/perseverance", headers={"Accept-Encoding": "gzip"}, timeout=5)
+    assert resp.status_code == 200 and resp.headers["Content-Encoding"] == "gzip"
+    assert resp.json()[0]["type"] == "Feature"
+    html = requests.get(base + "/", headers={"Accept": "text/html"}, timeout=5).text
+    suites = re.findall(r'src="(/_dash-component-suites/[^"]+)"', html)
+    assert suites and any(re.search(r"\.v[\w-]+m[0-9a-f]+\.", u) for u in suites), suites
+    for url in suites:
+        asset = requests.get(base + url, headers={"Accept-Encoding": "gzip"}, timeout=5)
+        assert asset.status_code == 200, url
+        assert asset.headers["Cache-Control"] == "public, max-age=31536000, immutable", url
+        if len(asset.content) > 1024:
+            assert asset.headers.get("Content-Encoding") == "gzip", url
+    # bodies: over the app's 64 KiB cap the app answers; far over it nginx does, in the same shape
+    app_413 = requests.post(base + "/perseverance/orientation/yaw", data=b" " * (70 * 1024), timeout=5)
+    assert app_413.status_code == 413 and "65,536" in app_413.json()["error"]
+    nginx_413 = requests.post(base + "/perseverance/orientation/yaw", data=b" " * (200 * 1024), timeout=5)
+    assert nginx_413.status_code == 413 and nginx_413.json() == {"error": "request body is too large"}
+    callback = requests.post(base + "/_dash-update-component", data=b" " * (1024 * 1024), timeout=10,
+                             headers={"Content-Type": "application/json"})
+    assert callback.status_code == 400  # past nginx (5 MiB there), refused by the app's guard
+    # X-Forwarded-For: nginx sets the client's address (a forged one is replaced) and the app
+    # trusts exactly that one proxy. The client connects from 127.0.0.2, nginx from 127.0.0.1.
+    host, port = base.removeprefix("http://").split(":")
+    for _ in range(3):
+        conn = http.client.HTTPConnection(host, int(port), timeout=5, source_address=("127.0.0.2", 0))
+        conn.request("POST", "/perseverance/orientation/yaw", body=json.dumps({"start": 13, "end": 14}),
+                     headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.9"})
+        last = conn.getresponse()
+        last.read()
+        conn.close()
+    assert last.status == 429  # PTRACKER_EXPORT_RATE=2: the forged address did not give a fresh allowance
+    keys = [k.decode() for k in redis_client.scan_iter(match=f"{key_prefix}ratelimit:*")]
+    assert keys and all(":127.0.0.2:" in k for k in keys), keys
+    # nginx's own upstream errors are JSON too
+    web[1].send_signal(signal.SIGTERM)
+    web[1].communicate(timeout=30)
+    down = requests.get(base + "/perseverance/sol", timeout=10)
+    assert down.status_code == 503 and "not answering" in down.json()["error"] and down.headers["Retry-After"]
