@@ -61,7 +61,7 @@ def test_dockerfile_shape():
 def compose_dir(tmp_path):
     target = tmp_path / "deploy"
     shutil.copytree(DEPLOY, target, ignore=shutil.ignore_patterns("k8s", "redis.env", "admin.env"))
-    (target / "redis.env").write_text((DEPLOY / "redis.env.example").read_text())
+    (target / "redis.env").write_text("REDIS_PASSWORD=test-password\n")  # make up writes a random one
     (target / "admin.env").write_text("PTRACKER_ADMIN_TOKEN=test-token\n")  # make up writes a random one
     return target
 
