@@ -21,9 +21,10 @@ REGISTRY ?=
 IMAGE ?= ptracker
 TAG ?= latest
 IMAGE_REF := $(if $(REGISTRY),$(REGISTRY)/,)$(IMAGE):$(TAG)
+TEST_IMAGE ?= localhost/ptracker:test
 COMPOSE := docker compose -p perseverance-tracker -f deploy/compose.yaml
 
-.PHONY: run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete
+.PHONY: run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete image image-test
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || deploy/ensure-debian-packages.sh python3-venv
@@ -63,6 +64,14 @@ bench: setup-dev system-deps-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The image built and started without Docker (buildah; a Debian stand-in for the base
+# image when docker.io cannot be reached). See README "Deployment".
+image:
+	deploy/image/build.sh $(TEST_IMAGE)
+
+image-test:
+	PTRACKER_TEST_IMAGE=$(TEST_IMAGE) deploy/image/test.sh
 
 build:
 	docker build -f deploy/Dockerfile -t $(IMAGE_REF) .
