@@ -112,7 +112,7 @@ class Container:
     """One process started from the image's root filesystem, as a container runtime would."""
 
     def __init__(self, name: str, rootfs: str, config: dict, args: list[str], env: dict[str, str],
-                 logdir: Path, ro_binds: dict[str, str]):
+                 logdir: Path, ro_binds: dict[str, str], tmpfs: tuple[str, ...] = ("/tmp",)):
         self.name = name
         self.log_path = logdir / f"{name}.log"
         user = config.get("User") or "0"
@@ -134,8 +134,9 @@ class Container:
             f"ln -s /proc/self/fd/1 {m}/dev/stdout; ln -s /proc/self/fd/2 {m}/dev/stderr",
             f"mkdir {m}/dev/shm {m}/dev/pts",
             f"mount -t tmpfs -o nosuid,nodev,noexec,size=64m shm {m}/dev/shm",  # Docker's default size
-            f"mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs {m}/tmp",  # the manifests' emptyDir
         ]
+        for path in tmpfs:  # the manifests' emptyDir volumes
+            setup.append(f"mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs {shlex.quote(rootfs + path)}")
         for host, inside in {"/etc/hosts": "/etc/hosts", "/etc/resolv.conf": "/etc/resolv.conf", **ro_binds}.items():
             target = shlex.quote(rootfs + inside)
             setup += [f"mount --bind {shlex.quote(host)} {target}", f"mount -o remount,bind,ro {target}"]
@@ -206,6 +207,19 @@ class Container:
                 continue
             found += kids
             todo += kids
+        return found
+
+    def zombies(self) -> list[str]:
+        """Exited processes nobody reaped, in the container (an init's job)."""
+        found = []
+        for pid in self.descendants():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            name, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
+            if state == "Z":
+                found.append(f"{name} ({pid})")
         return found
 
     def wait(self, timeout: float) -> int | None:
@@ -374,6 +388,11 @@ def main() -> int:
                 check("export: drawn by the image's own Chromium (its process root is the image)",
                       bool(chromium) and set(chromium) == {rootfs},
                       f"{len(chromium)} Chromium processes under the worker" if chromium else "none seen")
+
+        time.sleep(1)  # let exited processes be reaped, or not
+        zombies = [z for c in (web, worker) if c.running() for z in c.zombies()]
+        check("no zombie processes in the web and worker containers (an init reaps them)", not zombies,
+              ", ".join(zombies))
 
         code, took = web.stop(WEB_GRACE + 5)
         check(f"web: SIGTERM, exits 0 within {WEB_GRACE} s", code == 0 and took <= WEB_GRACE,
