@@ -19,6 +19,8 @@ IMAGE=${1:-localhost/ptracker:test}
 DOCKERFILE="$ROOT/deploy/Dockerfile"
 
 "$ROOT/deploy/ensure-debian-packages.sh" buildah debootstrap
+log=$(mktemp "${TMPDIR:-/tmp}/ptracker-build.XXXXXX")  # kept when the build fails
+trap 'rm -f "$log.pull"' EXIT
 
 # the base image, as the Dockerfile names it (both stages use the same one)
 bases=$(awk 'toupper($1) == "FROM" && $2 !~ /^(build|scratch)$/ {print $2}' "$DOCKERFILE" | sort -u)
@@ -29,13 +31,16 @@ case "$bases" in
   *) base=docker.io/library/$bases ;;
 esac
 
+# one base check (and stand-in build) at a time on this machine
+exec 9>/run/lock/ptracker-image-base.lock
+flock 9
 standin_stamp=$(sha256sum "$HERE/standin.sh" | cut -c1-16)
 have_label=$(buildah inspect --type image --format '{{index .OCIv1.Config.Labels "org.ptracker.standin"}}' "$base" 2>/dev/null || echo missing)
 if [ "$have_label" = "missing" ]; then
-  if [ "${PTRACKER_STANDIN:-0}" != "1" ] && timeout 300 buildah pull --quiet --retry 0 "$base" >/dev/null 2>"${TMPDIR:-/tmp}/ptracker-pull.err"; then
+  if [ "${PTRACKER_STANDIN:-0}" != "1" ] && timeout 300 buildah pull --quiet --retry 0 "$base" >/dev/null 2>"$log.pull"; then
     echo "base: pulled $base"
   else
-    [ "${PTRACKER_STANDIN:-0}" = "1" ] || echo "base: cannot pull $base ($(tail -1 "${TMPDIR:-/tmp}/ptracker-pull.err" | cut -c1-160))"
+    [ "${PTRACKER_STANDIN:-0}" = "1" ] || echo "base: cannot pull $base ($(tail -1 "$log.pull" | cut -c1-160))"
     echo "base: building a STAND-IN for $base from Debian bookworm packages (deploy/image/standin.sh)"
     "$HERE/standin.sh" "$base" 2>&1
   fi
@@ -48,12 +53,16 @@ else
   "$HERE/standin.sh" "$base" 2>&1
 fi
 
+flock -u 9
 echo "build: buildah bud -f deploy/Dockerfile -t $IMAGE (chroot isolation, --layers, --pull=never)"
 ca=${PTRACKER_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt}
 mounts=()
 [ -f "$ca" ] && mounts=(--volume "$ca:/etc/ssl/certs/ca-certificates.crt:ro")
 start=$(date +%s)
 buildah bud --isolation chroot --layers --pull=never "${mounts[@]}" \
-  -f "$DOCKERFILE" -t "$IMAGE" "$ROOT" > "${TMPDIR:-/tmp}/ptracker-build.log" 2>&1 \
-  || { tail -40 "${TMPDIR:-/tmp}/ptracker-build.log" >&2; echo "build: FAILED (full log: ${TMPDIR:-/tmp}/ptracker-build.log)" >&2; exit 1; }
-echo "build: $IMAGE built in $(( $(date +%s) - start )) s, $(buildah images --format '{{.Size}}' "$IMAGE") (log: ${TMPDIR:-/tmp}/ptracker-build.log)"
+  -f "$DOCKERFILE" -t "$IMAGE" "$ROOT" > "$log" 2>&1 \
+  || { tail -40 "$log" >&2; echo "build: FAILED (full log: $log)" >&2; exit 1; }
+cached=$(grep -c -- '--> Using cache' "$log" || true)
+steps=$(grep 'STEP [0-9]' "$log" | grep -vc ': FROM ' || true)
+rm -f "$log"
+echo "build: $IMAGE built in $(( $(date +%s) - start )) s ($cached of $steps steps from the layer cache), $(buildah images --format '{{.Size}}' "$IMAGE")"

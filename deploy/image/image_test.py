@@ -366,7 +366,7 @@ def main() -> int:
             code, headers, body = http("POST", base + "/perseverance/orientation/yaw", {"start": 0, "end": 400})
             answer = json.loads(body) if body.startswith(b"{") else {}
             ok = check("export queued: POST /perseverance/orientation/yaw", code == 202 and "download_url" in answer,
-                       f"{code} {body.decode()[:200]}")
+                       f"{code} {answer.get('status')}, {answer.get('id')}" if answer else f"{code} {body[:200]!r}")
             png, last, chromium = b"", "", []
             while ok and time.monotonic() - t0 < 150 and worker.running():
                 if not chromium:  # the worker's browser, while it is up
@@ -394,11 +394,30 @@ def main() -> int:
         check("no zombie processes in the web and worker containers (an init reaps them)", not zombies,
               ", ".join(zombies))
 
-        code, took = web.stop(WEB_GRACE + 5)
-        check(f"web: SIGTERM, exits 0 within {WEB_GRACE} s", code == 0 and took <= WEB_GRACE,
-              f"exit {code} after {took:.1f} s")
+        # the worker first, with an export in flight: a warm shutdown finishes it
+        in_flight = None
+        if web.running() and worker.running():
+            code, _, body = http("POST", base + "/perseverance/position/map",
+                                 {"start": 0, "end": EXPECTED_SOL, "width": 4000, "height": 3000})
+            if code == 202:
+                in_flight = json.loads(body)
+                end = time.monotonic() + 60
+                while time.monotonic() < end:
+                    status = json.loads(http("GET", base + in_flight["status_url"])[2]).get("status")
+                    if status != "queued":
+                        break
+                    time.sleep(0.05)
+                in_flight["seen"] = status
         code, took = worker.stop(WORKER_GRACE + 5)
         check(f"worker: SIGTERM, exits 0 within {WORKER_GRACE} s", code == 0 and took <= WORKER_GRACE,
+              f"exit {code} after {took:.1f} s")
+        if in_flight:
+            code, _, body = http("GET", base + in_flight["download_url"])
+            check("worker: the export in flight at SIGTERM was finished before it exited",
+                  code == 200 and body[:8] == PNG_MAGIC,
+                  f"map 4000x3000 was {in_flight['seen']} at SIGTERM; then {code}, {len(body)} bytes")
+        code, took = web.stop(WEB_GRACE + 5)
+        check(f"web: SIGTERM, exits 0 within {WEB_GRACE} s", code == 0 and took <= WEB_GRACE,
               f"exit {code} after {took:.1f} s")
         logs = {c.name: c.output() for c in containers}
         bad = [name for name, text in logs.items() if "Traceback" in text]
