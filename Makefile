@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 
 # Debian packages the test suite needs: a private redis-server per test session,
 # Chromium + its driver for the browser tests and the exports, docker-compose to
-# validate deploy/compose.yaml (no Docker engine needed for that).
-TEST_DEBS := redis-server chromium chromium-driver docker-compose curl
+# validate deploy/compose.yaml (no Docker engine needed for that), buildah and debootstrap
+# to build the image and start it (tests/deploy/test_image.py, make image-test).
+TEST_DEBS := redis-server chromium chromium-driver docker-compose curl buildah debootstrap
 # Debian packages `make run` needs: Chromium, which the export worker draws with.
 RUN_DEBS := chromium
 

@@ -40,7 +40,7 @@ if [ "$have_label" = "missing" ]; then
   if [ "${PTRACKER_STANDIN:-0}" != "1" ] && timeout 300 buildah pull --quiet --retry 0 "$base" >/dev/null 2>"$log.pull"; then
     echo "base: pulled $base"
   else
-    [ "${PTRACKER_STANDIN:-0}" = "1" ] || echo "base: cannot pull $base ($(tail -1 "$log.pull" | cut -c1-160))"
+    [ "${PTRACKER_STANDIN:-0}" = "1" ] || echo "base: cannot pull $base: $(tail -1 "$log.pull")"
     echo "base: building a STAND-IN for $base from Debian bookworm packages (deploy/image/standin.sh)"
     "$HERE/standin.sh" "$base" 2>&1
   fi
@@ -59,10 +59,10 @@ ca=${PTRACKER_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt}
 mounts=()
 [ -f "$ca" ] && mounts=(--volume "$ca:/etc/ssl/certs/ca-certificates.crt:ro")
 start=$(date +%s)
-buildah bud --isolation chroot --layers --pull=never "${mounts[@]}" \
+buildah bud --isolation chroot --layers --pull=never --force-rm "${mounts[@]}" \
   -f "$DOCKERFILE" -t "$IMAGE" "$ROOT" > "$log" 2>&1 \
   || { tail -40 "$log" >&2; echo "build: FAILED (full log: $log)" >&2; exit 1; }
 cached=$(grep -c -- '--> Using cache' "$log" || true)
 steps=$(grep 'STEP [0-9]' "$log" | grep -vc ': FROM ' || true)
 rm -f "$log"
-echo "build: $IMAGE built in $(( $(date +%s) - start )) s ($cached of $steps steps from the layer cache), $(buildah images --format '{{.Size}}' "$IMAGE")"
+echo "build: $IMAGE built in $(( $(date +%s) - start )) s ($cached of $steps steps from the layer cache), $(buildah images --format '{{.Size}}' --filter reference="$IMAGE" | head -1)"

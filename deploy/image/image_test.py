@@ -289,7 +289,7 @@ def build() -> float:
 
 def image_size() -> str:
     """As buildah reports it: the uncompressed size of all layers (what `docker images` shows)."""
-    return buildah("images", "--format", "{{.Size}}", IMAGE)
+    return buildah("images", "--format", "{{.Size}}", "--filter", f"reference={IMAGE}").splitlines()[0]
 
 
 def main() -> int:

@@ -95,4 +95,4 @@ buildah config \
   "$ctr"
 buildah commit --quiet --rm "$ctr" "$IMAGE" >/dev/null
 ctr=""
-echo "stand-in: tagged $IMAGE ($(buildah images --format '{{.Size}}' "$IMAGE"))" >&2
+echo "stand-in: tagged $IMAGE ($(buildah images --format '{{.Size}}' --filter reference="$IMAGE" | head -1))" >&2
