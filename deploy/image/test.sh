@@ -9,4 +9,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 "$HERE/../ensure-debian-packages.sh" buildah debootstrap redis-server util-linux
+# one build-and-test at a time on this machine (they share the image tag)
+exec 8>/run/lock/ptracker-image-test.lock
+if ! flock -n 8; then
+  echo "image-test: another image test is running; waiting for it"
+  flock 8
+fi
 exec python3 "$HERE/image_test.py" "$@"
