@@ -12,8 +12,9 @@ PYTEST_ARGS ?=
 # Debian packages the test suite needs: a private redis-server per test session,
 # Chromium + its driver for the browser tests and the exports, docker-compose to
 # validate deploy/compose.yaml (no Docker engine needed for that), nginx (run for real
-# in front of gunicorn by the proxy tests) and envsubst (gettext-base) to render its config.
-TEST_DEBS := redis-server chromium chromium-driver docker-compose curl nginx gettext-base
+# in front of gunicorn by the proxy tests) and envsubst (gettext-base) to render its config,
+# buildah and debootstrap to build the image and start it (tests/deploy/test_image.py, make image-test).
+TEST_DEBS := redis-server chromium chromium-driver docker-compose curl nginx gettext-base buildah debootstrap
 # Debian packages `make run` needs: Chromium, which the export worker draws with.
 RUN_DEBS := chromium
 
@@ -22,9 +23,10 @@ REGISTRY ?=
 IMAGE ?= ptracker
 TAG ?= latest
 IMAGE_REF := $(if $(REGISTRY),$(REGISTRY)/,)$(IMAGE):$(TAG)
+TEST_IMAGE ?= localhost/ptracker:test
 COMPOSE := docker compose -p perseverance-tracker -f deploy/compose.yaml
 
-.PHONY: run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete
+.PHONY: run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete image image-test
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || deploy/ensure-debian-packages.sh python3-venv
@@ -64,6 +66,14 @@ bench: setup-dev system-deps-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The image built and started without Docker (buildah; a Debian stand-in for the base
+# image when docker.io cannot be reached). See README "Deployment".
+image:
+	deploy/image/build.sh $(TEST_IMAGE)
+
+image-test:
+	PTRACKER_TEST_IMAGE=$(TEST_IMAGE) deploy/image/test.sh
 
 build:
 	docker build -f deploy/Dockerfile -t $(IMAGE_REF) .

@@ -49,7 +49,9 @@ def test_dockerfile_shape():
     assert len(re.findall(r"^FROM ", text, re.M)) == 2  # multi-stage
     assert re.search(r"^FROM python:3\.11-slim-bookworm AS build$", text, re.M)
     assert re.search(r"^USER 10001$", text, re.M)  # non-root
-    assert 'ENTRYPOINT ["/app/deploy/docker-entrypoint.sh"]' in text  # exec form
+    # exec form, tini as PID 1 (forwards SIGTERM, reaps Chromium's orphans)
+    assert 'ENTRYPOINT ["/usr/bin/tini", "--", "/app/deploy/docker-entrypoint.sh"]' in text
+    assert re.search(r"^ENV [^#]*\bHOST=0\.0\.0\.0\b", text, re.M | re.S)  # containers serve on all interfaces
     assert "chromium" in text
     entry = (DEPLOY / "docker-entrypoint.sh").read_text()
     assert "exec gunicorn -c /app/deploy/gunicorn.conf.py" in entry and "exec python -m jobs.worker" in entry
