@@ -155,19 +155,6 @@ def test_slow_bodies_through_nginx_do_not_starve_gunicorn(web, nginx):
     assert clients.sent >= SLOW_CLIENTS * (HOLD_SECONDS - 2)
 
 
-@pytest.mark.faults
-@pytest.mark.slow
-def test_the_same_slow_bodies_straight_at_gunicorn_starve_it(web):
-    """The control: without the proxy, the same clients take every gunicorn thread (this
-    is the fault the proxy is for; if it ever stops happening, the test above proves less)."""
-    port, _ = web
-    base = f"http://127.0.0.1:{port}"
-    health, _, _ = hold_and_sample(port, base, 10)
-    slow = [(s, round(t, 2)) for s, t in health if s != 200 or t >= 1.0]
-    print(f"\nstraight at gunicorn: {len(slow)} of {len(health)} /healthz samples failed or took >= 1 s")
-    assert slow, health
-
-
 def test_nginx_config_buffers_compresses_caches_and_forwards_the_client(web, nginx, redis_client, key_prefix):
     base = nginx.base
     # gzip for JSON, and Dash's fingerprinted bundles cached for a year
