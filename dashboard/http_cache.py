@@ -38,7 +38,8 @@ DATA_ENDPOINTS = {
 }
 COMPRESS_MIMETYPES = [
     "text/html", "text/css", "text/plain", "text/csv", "text/javascript", "application/javascript",
-    "application/json", "application/geo+json", "image/svg+xml", "application/xml",
+    "application/json", "application/geo+json", "image/svg+xml", "application/xml", "image/x-icon",
+    "image/vnd.microsoft.icon",
 ]
 ENCODING_SUFFIXES = (":br", ":gzip", ":deflate", ":zstd")
 _VERSION_SEEN = "_ptracker_version_seen"
@@ -143,6 +144,7 @@ def install_compression(server: Flask) -> None:
 
     server.config.setdefault("COMPRESS_MIMETYPES", COMPRESS_MIMETYPES)
     server.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    server.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "deflate"])  # files (assets/)
     server.config.setdefault("COMPRESS_BR_LEVEL", 5)
     server.config.setdefault("COMPRESS_LEVEL", 6)
     server.config.setdefault("COMPRESS_MIN_SIZE", 500)
