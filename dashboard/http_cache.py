@@ -61,7 +61,24 @@ def current_dataset(store, ttl: float):
     return dataset
 
 
+_TAGS: dict[tuple, str] = {}
+
+
 def etag_for(dataset, endpoint: str, vary_accept: bool) -> str:
+    """The answer's strong ETag: the dataset (content hash and version), the route, the
+    normalised query (arguments sorted) and, for /perseverance/sol, the negotiated type.
+    Memoised per raw query string (the normalising costs more than the lookup)."""
+    accept = request.headers.get("Accept", "") if vary_accept else ""
+    memo = (dataset.version, dataset.meta.get("sha256"), endpoint, request.query_string, accept)
+    tag = _TAGS.get(memo)
+    if tag is None:
+        if len(_TAGS) > 4096:
+            _TAGS.clear()
+        tag = _TAGS[memo] = _etag(dataset, endpoint, vary_accept)
+    return tag
+
+
+def _etag(dataset, endpoint: str, vary_accept: bool) -> str:
     args = sorted((k, v) for k, v in request.args.items(multi=True))
     key = [dataset.meta.get("sha256") or "", dataset.version, endpoint, repr(args)]
     if vary_accept:
@@ -70,8 +87,20 @@ def etag_for(dataset, endpoint: str, vary_accept: bool) -> str:
     return f"v{dataset.version}-{digest}"
 
 
+_LOADED: dict[str, datetime | None] = {}
+
+
 def _loaded_at(dataset) -> datetime | None:
     raw = dataset.meta.get("loaded_at")
+    if raw in _LOADED:
+        return _LOADED[raw]
+    if len(_LOADED) > 64:
+        _LOADED.clear()
+    _LOADED[raw] = when = _parse_loaded(raw)
+    return when
+
+
+def _parse_loaded(raw) -> datetime | None:
     if not raw:
         return None
     try:
