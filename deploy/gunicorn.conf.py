@@ -30,9 +30,15 @@ if os.environ.get("PTRACKER_LOG_FORMAT", "json").lower() != "text":
 # a fresh private one is made here and removed at exit. Never point two unrelated
 # servers at one directory: their samples would be added up.
 _own_metrics_dir = None
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    _own_metrics_dir = tempfile.mkdtemp(prefix="ptracker-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir
+
+
+def on_starting(server):
+    """In the master, before any worker is forked (workers inherit the variable and import
+    prometheus_client only when they load the app)."""
+    global _own_metrics_dir
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _own_metrics_dir = tempfile.mkdtemp(prefix="ptracker-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir
 
 
 def on_exit(server):
