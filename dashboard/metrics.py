@@ -173,7 +173,15 @@ def install(server, store, callback_map=None) -> None:
             CALLBACK_LATENCY.labels(_callback_name(callback_map), status).observe(elapsed)
         return resp
 
+    settings = server.config.get("PTRACKER_SETTINGS")
+    hide_behind_proxy = bool(getattr(settings, "proxy_count", 0)) and os.environ.get("PTRACKER_METRICS_PUBLIC") != "1"
+
     def metrics_view():
+        # Prometheus scrapes the pod or container directly; through the public proxy (which
+        # always adds X-Forwarded-For) the series are not published.
+        if hide_behind_proxy and request.headers.get("X-Forwarded-For"):
+            return Response(b'{"error": "no route /metrics; see /help"}', status=404,
+                            content_type="application/json")
         return Response(scrape([state]), content_type=CONTENT_TYPE_LATEST,
                         headers={"Cache-Control": "no-store"})
 

@@ -89,3 +89,10 @@ def test_page_scripts_are_compressed_and_fingerprinted_ones_immutable(client, lo
     page = client.get("/", headers={"Accept": "text/html", "Accept-Encoding": "gzip"})
     assert page.headers["Content-Encoding"] == "gzip"
     assert b"<title>Perseverance Tracker</title>" in gzip.decompress(page.data)
+
+
+def test_metrics_are_not_published_through_the_proxy(settings, store):
+    client = create_app(settings.replace(proxy_count=1), store).server.test_client()
+    assert client.get("/metrics").status_code == 200  # a scrape straight at the pod
+    hidden = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert hidden.status_code == 404 and b"ptracker_" not in hidden.data
