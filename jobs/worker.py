@@ -66,12 +66,7 @@ class ExportWorker(SimpleWorker):
     def perform_job(self, job, queue, execution) -> bool:
         """RQ's perform_job inside the request id of the request that queued the job (from
         ``job.meta``; its log lines carry it), timed for ``ptracker_export_*``."""
-        request_id = (job.meta or {}).get("request_id")
-        if request_id is None:  # the web side adds it right after queueing: look again once
-            try:
-                request_id = job.get_meta(refresh=True).get("request_id")
-            except Exception:
-                request_id = None
+        request_id = (job.meta or {}).get("request_id")  # put there by exports.submit
         token = logs.request_id_var.set(request_id)
         kwargs = job.kwargs or {}
         chart, fmt = str(kwargs.get("chart", "unknown"))[:32], str(kwargs.get("fmt", "png"))[:8]
