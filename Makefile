@@ -62,6 +62,8 @@ bench: setup-dev system-deps-test
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_dashboard.py
 	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/page_bytes.py
+	$(BIN)/python bench/bench_exports.py
 	$(BIN)/python bench/bench_load_run.py
 
 clean:

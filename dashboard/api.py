@@ -104,7 +104,11 @@ def _settings():
 
 
 def _dataset() -> Dataset:
-    dataset = _store().current()
+    from flask import g
+
+    from .http_cache import current_dataset
+
+    dataset = g.get("ptracker_dataset") or current_dataset(_store(), current_app.config.get("PTRACKER_VERSION_TTL", 0))
     if dataset is None:
         raise ApiError(503, "no dataset loaded yet: POST /load to load it")
     return dataset

@@ -13,6 +13,7 @@ import flask
 import redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import http_cache, logs, metrics
 from .api import install as install_api
 from .callbacks import STORE_DOWN, register_callbacks
 from .guard import install as install_guard
@@ -34,6 +35,13 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)
     server.config["PTRACKER_SETTINGS"] = settings
     server.config["PTRACKER_STORE"] = store
+    # Order matters: compression's after_request hook first (it then runs last); request
+    # ids and metrics before the cache's 304 short-cut, so those answers are counted too.
+    http_cache.install_compression(server)
+    logs.install(server)
+    callback_map: dict = {}
+    metrics.install(server, store, callback_map)
+    http_cache.install(server, store, **http_cache.options_from_env())
     app = dash.Dash(
         __name__,
         server=server,
@@ -54,6 +62,7 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     register_callbacks(app, store, settings)
     install_api(server, app.csp_hashes())
     install_guard(server, app.callback_map)
+    callback_map.update(app.callback_map)  # names the metrics may use as callback labels
     # Dash registers the script paths it may serve only when it renders the index page
     # in that process; under gunicorn a worker that has not rendered it refuses the
     # page's scripts (DependencyException, 500). Render it once here, in every process.

@@ -21,6 +21,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from .figures import BUILDERS, EXPORT_ONLY, FIELDS, TITLES
+from .logs import request_id_var
 
 QUEUE_NAME = "exports"
 JOB_FUNCTION = "jobs.export.render"
@@ -244,7 +245,8 @@ def submit(connection: redis.Redis, prefix: str, version: str, request: ExportRe
             retry=Retry(max=settings.retries) if settings.retries else None,
             description=f"{request.title} {request.fmt.upper()}, sols {request.sol_min}-{request.sol_max}",
             meta={"chart": request.chart, "params": request.kwargs(), "version": version,
-                  "stage": "queued", "progress": 0, "filename": request.filename},
+                  "stage": "queued", "progress": 0, "filename": request.filename,
+                  "request_id": request_id_var.get()},  # the worker logs it with the job
         )
     finally:
         connection.delete(claim)

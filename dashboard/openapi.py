@@ -26,7 +26,12 @@ def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-_DATA_ERRORS = {"400": _error("bad query parameter"), "503": _error("no dataset loaded, or Redis unreachable")}
+#: Data answers carry ETag, Last-Modified and Cache-Control (dashboard/http_cache.py).
+_NOT_MODIFIED = {"description": "not modified: If-None-Match names the current ETag (or If-Modified-Since is not "
+                                "older than the dataset's load); no body",
+                 "headers": {"ETag": {"schema": {"type": "string"}}, "Cache-Control": {"schema": {"type": "string"}}}}
+_DATA_ERRORS = {"304": _NOT_MODIFIED, "400": _error("bad query parameter"),
+                "503": _error("no dataset loaded, or Redis unreachable")}
 _EXPORT_BODY = {
     "type": "object",
     "additionalProperties": False,
@@ -124,7 +129,7 @@ def document() -> dict:
                         "content": {"text/plain": {"schema": {"type": "string"}},
                                     "application/json": {"schema": {"type": "object", "properties": {
                                         "sol": {"type": "integer"}, "earth_date": {"type": "string"}}}}}},
-                "503": _error("no dataset loaded, or Redis unreachable")}}},
+                "304": _NOT_MODIFIED, "503": _error("no dataset loaded, or Redis unreachable")}}},
             "/perseverance/orientation": {"get": {"summary": "sol, yaw (radians), pitch and roll of each waypoint",
                                                   "parameters": _SOL_PARAMS, "responses": {
                 "200": _json({"type": "array", "items": {"$ref": "#/components/schemas/Orientation"}}, "orientation"),

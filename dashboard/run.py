@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,6 +66,12 @@ def serve(settings: Settings, env: dict[str, str]) -> int:
         else:
             print(f"dataset version {store.current_version()} already loaded", flush=True)
     env.setdefault("PORT", "8050")
+    # One Prometheus multiprocess directory for gunicorn's workers and the export worker:
+    # GET /metrics then also shows the worker's export series.
+    metrics_dir = None
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="ptracker-metrics-")
+        env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     env.setdefault("HOST", "127.0.0.1")
     shown = "127.0.0.1" if env["HOST"] in ("0.0.0.0", "::") else env["HOST"]
     print(f"serving on http://{shown}:{env['PORT']}/ (bound to {env['HOST']}; Ctrl-C stops)", flush=True)
@@ -93,6 +101,8 @@ def serve(settings: Settings, env: dict[str, str]) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 codes.append(proc.wait())
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return max((c for c in codes if c and c > 0), default=0)
 
 

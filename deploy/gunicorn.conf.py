@@ -2,15 +2,58 @@
 
 import logging
 import os
+import shutil
 import sys
+import tempfile
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{int(os.environ.get('PORT', '8050'))}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = int(os.environ.get("WEB_TIMEOUT", "90"))  # a page-triggered load may take the fetch deadline
 graceful_timeout = 20
-accesslog = "-"
+# The app logs one JSON access line per request (with its request id; dashboard/logs.py):
+# gunicorn's own text access log would repeat it. GUNICORN_ACCESS_LOG=1 brings it back.
+accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG") == "1" else None
 errorlog = "-"
+if os.environ.get("PTRACKER_LOG_FORMAT", "json").lower() != "text":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from dashboard.logs import dict_config as _log_config
+
+    logconfig_dict = _log_config()
+    logconfig_dict["loggers"] = {
+        "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["json"], "propagate": False},
+    }
+
+# Prometheus multiprocess mode: every worker writes its samples under this directory and
+# GET /metrics adds them up. `python -m dashboard run` (and a platform) may set it; else
+# a fresh private one is made here and removed at exit. Never point two unrelated
+# servers at one directory: their samples would be added up.
+_own_metrics_dir = None
+
+
+def on_starting(server):
+    """In the master, before any worker is forked (workers inherit the variable and import
+    prometheus_client only when they load the app)."""
+    global _own_metrics_dir
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _own_metrics_dir = tempfile.mkdtemp(prefix="ptracker-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
+
+
+def child_exit(server, worker):
+    """A web worker is gone: its live gauges leave the aggregate (counters are kept)."""
+    try:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+    except Exception:  # metrics must never stop the server
+        pass
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 control_socket_disable = True  # not used; and the container's home is read-only
 

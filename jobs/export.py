@@ -16,6 +16,7 @@ from dashboard.figures import View, build
 from dashboard.store import DatasetStore
 
 from . import render as renderer
+from .vector import for_export
 
 
 def _progress(job, stage: str, progress: int) -> None:
@@ -41,6 +42,8 @@ def render(chart, sol_min, sol_max, fmt="png", width=None, height=None, scale=1,
     options = {"xkey": request.xkey, "ykey": request.ykey} if request.chart == "xy" else {}
     figure = build(request.chart, dataset.waypoints, dataset.traverse, dataset.traverse_points,
                    View.of(request.sol_min, request.sol_max, sols), **options)
+    # vector traces (no WebGL bitmap in SVG/PDF), no more vertices than the file has pixels
+    figure = for_export(figure, request.width, request.height, request.scale)
     _progress(job, "rendering", 40)
     timeout = max(5.0, min(30.0, (job.timeout or 60) - 5))
     body = renderer.to_image(figure, request.fmt, request.width, request.height, request.scale, timeout=timeout)

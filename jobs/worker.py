@@ -19,10 +19,12 @@ import logging
 import os
 import signal
 import sys
+import time
 
 import redis
 from rq import Queue, SimpleWorker
 
+from dashboard import logs
 from dashboard.exports import QUEUE_NAME
 
 from . import render as renderer
@@ -61,6 +63,33 @@ class ExportWorker(SimpleWorker):
             self.log.info("stop requested during start-up: not taking any job")
             self._stop_requested = True
 
+    def perform_job(self, job, queue, execution) -> bool:
+        """RQ's perform_job inside the request id of the request that queued the job (from
+        ``job.meta``; its log lines carry it), timed for ``ptracker_export_*``."""
+        request_id = (job.meta or {}).get("request_id")  # put there by exports.submit
+        token = logs.request_id_var.set(request_id)
+        kwargs = job.kwargs or {}
+        chart, fmt = str(kwargs.get("chart", "unknown"))[:32], str(kwargs.get("fmt", "png"))[:8]
+        t0 = time.perf_counter()
+        ok = False
+        try:
+            self.log.info("export %s started: %s %s", job.id, chart, fmt)
+            ok = super().perform_job(job, queue, execution)
+            return ok
+        finally:
+            seconds = time.perf_counter() - t0
+            outcome = "ok" if ok else "failed"
+            try:
+                from dashboard.metrics import observe_export
+
+                observe_export(chart, fmt, outcome, seconds)
+            except Exception:  # metrics must never fail a job
+                self.log.warning("export metrics not recorded", exc_info=True)
+            self.log.info("export %s %s in %.3f s", job.id, "finished" if ok else "failed", seconds,
+                          extra={"job_id": job.id, "chart": chart, "format": fmt, "outcome": outcome,
+                                 "duration_s": round(seconds, 4)})
+            logs.request_id_var.reset(token)
+
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         timeout = job.timeout if job.timeout and job.timeout > 0 else 60
         return int(timeout) + self.heartbeat_grace
@@ -73,8 +102,7 @@ def main() -> int:
     early_stop: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: early_stop.append(signum))
-    logging.basicConfig(level=os.environ.get("PTRACKER_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(os.environ.get("PTRACKER_LOG_LEVEL", "INFO"))  # JSON lines (PTRACKER_LOG_FORMAT=text: plain)
     for chatty in ("kaleido", "choreographer"):  # a dozen INFO lines per browser start and stop
         logging.getLogger(chatty).setLevel(logging.WARNING)
     url = os.environ.get("REDIS_URL")
@@ -82,6 +110,11 @@ def main() -> int:
         print("error: REDIS_URL is not set (make run sets it for its embedded Redis)", file=sys.stderr)
         return 1
     password = os.environ.get("REDIS_PASSWORD")
+    metrics_port = _env_int("PTRACKER_WORKER_METRICS_PORT", 0)
+    if metrics_port:
+        from dashboard.metrics import serve_worker_metrics
+
+        serve_worker_metrics(metrics_port, os.environ.get("PTRACKER_WORKER_METRICS_ADDR", "0.0.0.0"))
     connection = redis.Redis.from_url(url, health_check_interval=15, **({"password": password} if password else {}))
     ExportWorker.heartbeat_grace = _env_int("PTRACKER_HEARTBEAT_GRACE", 15)
     ExportWorker.early_stop = early_stop

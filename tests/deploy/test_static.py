@@ -335,7 +335,10 @@ def test_gunicorn_config_reads_the_environment(monkeypatch):
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
     conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
     assert conf["bind"] == "0.0.0.0:9123" and conf["workers"] == 3
-    assert conf["accesslog"] == "-" and conf["timeout"] >= 60
+    # access lines come from the app as JSON with the request id (dashboard/logs.py), not gunicorn
+    assert conf["accesslog"] is None and conf["errorlog"] == "-" and conf["timeout"] >= 60
+    assert conf["logconfig_dict"]["root"]["handlers"] == ["json"]
+    assert callable(conf["child_exit"]) and callable(conf["worker_exit"]) and callable(conf["worker_int"])
 
 
 def test_procfile_matches_the_image_commands():

@@ -32,4 +32,7 @@ def wsgi_app(store, settings):
 @hsettings(max_examples=20, deadline=None, derandomize=True, database=None,
            suppress_health_check=list(HealthCheck))
 def test_api_matches_its_openapi_document(case, wsgi_app):
-    case.call_and_validate(app=wsgi_app, excluded_checks=[positive_data_acceptance, negative_data_rejection])
+    # identity: schemathesis' WSGI transport does not undo the app's brotli/gzip (a real
+    # client does; tests/integration/test_http_cache.py checks the compressed answers)
+    case.call_and_validate(app=wsgi_app, headers={"Accept-Encoding": "identity"},
+                           excluded_checks=[positive_data_acceptance, negative_data_rejection])

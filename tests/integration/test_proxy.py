@@ -196,3 +196,10 @@ def test_nginx_config_buffers_compresses_caches_and_forwards_the_client(web, ngi
     web[1].communicate(timeout=30)
     down = requests.get(base + "/perseverance/sol", timeout=10)
     assert down.status_code == 503 and "not answering" in down.json()["error"] and down.headers["Retry-After"]
+
+
+def test_nginx_passes_or_makes_a_request_id(web, nginx):
+    given = requests.get(nginx.base + "/healthz", headers={"X-Request-ID": "edge-test-1"}, timeout=5)
+    assert given.headers["X-Request-ID"] == "edge-test-1"
+    made = requests.get(nginx.base + "/healthz", timeout=5).headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", made)  # nginx's $request_id

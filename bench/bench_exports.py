@@ -1,0 +1,165 @@
+"""Benchmark: exports. Time per image by chart and format, then images per second with 1 and 2 workers.
+
+    make bench      (or: .venv/bin/python bench/bench_exports.py [--repeat N] [--jobs N])
+
+1. In this process, the export job's own path on NASA's real files: the figure builder,
+   ``jobs.vector.for_export`` (vector traces, thinned to the file's pixels), and the warm
+   kaleido browser of ``jobs.render`` (no tab reload). Median of ``--repeat`` renders after
+   two warm-ups, 1200x600 (the export default). Also checks that every SVG and PDF is
+   vector: no ``<image`` in an SVG, no image XObject in a PDF.
+2. End to end: a private Redis, 1 then 2 Procfile export workers (``python -m jobs.worker``,
+   browser warmed at start), ``--jobs`` distinct exports queued at once (charts and formats
+   mixed), time until the last one finished -> images per second.
+
+Target (issue 15): the map as PNG within 0.3 s warm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import ROOT, drop_keys, private_redis, real_sources  # noqa: E402
+
+from dashboard import exports  # noqa: E402
+from dashboard.data import parse_traverse, parse_waypoints  # noqa: E402
+from dashboard.figures import View, build  # noqa: E402
+from dashboard.ingest import load  # noqa: E402
+from dashboard.run import procfile_command  # noqa: E402
+from dashboard.settings import Settings  # noqa: E402
+from dashboard.store import DatasetStore  # noqa: E402
+from jobs import render  # noqa: E402
+from jobs.vector import for_export  # noqa: E402
+
+CHARTS = [("map", {}), ("orientation", {}), ("position", {}), ("elevation", {}), ("elevation_distance", {}),
+          ("distance", {}), ("xy", {"xkey": "sol", "ykey": "yaw"})]
+FORMATS = ("png", "svg", "pdf")
+MAP_PNG_TARGET = 0.3
+
+
+def is_vector(body: bytes, fmt: str) -> bool | None:
+    if fmt == "svg":
+        return b"<image" not in body
+    if fmt == "pdf":
+        return b"/Subtype /Image" not in body and b"/Subtype/Image" not in body
+    return None
+
+
+def per_image(repeat: int, width: int, height: int) -> None:
+    wp_src, tr_src = real_sources()
+    wp = parse_waypoints(Path(wp_src).read_bytes(), wp_src).frame
+    tr = parse_traverse(Path(tr_src).read_bytes(), tr_src)
+    view = View.of(int(wp["sol"].min()), int(wp["sol"].max()))
+    print(f"Export benchmark: seconds per image, {width}x{height}, median of {repeat} warm renders "
+          f"(builder + vector/thinning + warm kaleido)")
+    print(f"  {'chart':20s} " + "".join(f"{fmt:>10s}" for fmt in FORMATS) + "   vector SVG/PDF")
+    render.start()
+    try:
+        for chart, options in CHARTS:
+            cells, vector = [], []
+            for fmt in FORMATS:
+                def once():
+                    figure = for_export(build(chart, wp, tr.frame, tr.points, view, **options), width, height, 1)
+                    return render.to_image(figure, fmt, width, height, 1)
+
+                for _ in range(2):
+                    body = once()
+                times = []
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    body = once()
+                    times.append(time.perf_counter() - t0)
+                cells.append(statistics.median(times))
+                if fmt != "png":
+                    vector.append(is_vector(body, fmt))
+            flag = "yes" if all(vector) else "NO (raster inside)"
+            print(f"  {chart:20s} " + "".join(f"{c:9.3f}s" for c in cells) + f"   {flag}")
+            if chart == "map":
+                map_png = cells[0]
+        print(f"  target: map PNG <= {MAP_PNG_TARGET} s warm: {'met' if map_png <= MAP_PNG_TARGET else 'NOT met'}"
+              f" ({map_png:.3f} s)")
+    finally:
+        render.stop()
+
+
+def throughput(jobs: int, worker_counts=(1, 2)) -> None:
+    wp_src, tr_src = real_sources()
+    print(f"Export throughput: {jobs} distinct exports queued at once (charts and PNG/SVG/PDF mixed), "
+          f"Procfile workers on a private Redis")
+    with private_redis() as url:
+        client = redis.Redis.from_url(url)
+        prefix = "ptbench-exp:"
+        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, redis_url=url, key_prefix=prefix,
+                            max_bytes=50 * 1024 * 1024)
+        store = DatasetStore(client, prefix)
+        load(store, settings, force=True)
+        version = store.current_version()
+        wp = store.current().waypoints
+        lo, hi = int(wp["sol"].min()), int(wp["sol"].max())
+        for n in worker_counts:
+            from rq import Worker
+
+            env = {**os.environ, "REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "PTRACKER_LOG_LEVEL": "WARNING"}
+            procs = [subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True) for _ in range(n)]
+            try:
+                end = time.monotonic() + 90
+                while len(Worker.all(connection=client)) < n:  # registered = browser warm, listening
+                    if time.monotonic() > end:
+                        sys.exit("export workers did not start")
+                    time.sleep(0.2)
+                submitted = []
+                t0 = time.perf_counter()
+                for i in range(jobs):
+                    chart, options = CHARTS[i % len(CHARTS)]
+                    fmt = FORMATS[i % len(FORMATS)]
+                    req = exports.validate(chart, lo, hi - (i // len(CHARTS)) - n * 100, fmt, 1200, 600,
+                                           xkey=options.get("xkey"), ykey=options.get("ykey"))
+                    submitted.append(exports.submit(client, prefix, version, req))
+                pending = list(submitted)
+                while pending:
+                    pending = [j for j in pending if j.get_status(refresh=True) not in ("finished", "failed")]
+                    if time.perf_counter() - t0 > 300:
+                        sys.exit("exports did not finish within 300 s")
+                    time.sleep(0.05)
+                elapsed = time.perf_counter() - t0
+                failed = sum(1 for j in submitted if j.get_status(refresh=True) == "failed")
+                print(f"  {n} worker{'s' if n > 1 else ' '}: {jobs} images in {elapsed:6.2f} s = "
+                      f"{jobs / elapsed:5.2f} images/s" + (f"   FAILED: {failed}" if failed else ""))
+            finally:
+                for proc in procs:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                for proc in procs:
+                    try:
+                        proc.wait(30)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                for w in Worker.all(connection=client):
+                    w.register_death()
+        drop_keys(client, prefix)
+    print(f"  ({os.cpu_count()} CPU cores on this machine, shared with whatever else runs)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=21)
+    parser.add_argument("--width", type=int, default=1200)
+    parser.add_argument("--height", type=int, default=600)
+    args = parser.parse_args()
+    per_image(args.repeat, args.width, args.height)
+    throughput(args.jobs)
+
+
+if __name__ == "__main__":
+    main()

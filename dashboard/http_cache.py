@@ -1,0 +1,254 @@
+"""HTTP caching and compression for the app's own answers.
+
+- Compression (flask-compress): brotli or gzip, as the client asks, for HTML, JS, CSS,
+  JSON, CSV, GeoJSON and SVG. Compressed bodies of Dash's fingerprinted scripts and of
+  data answers (keyed by their ETag) are kept in a small per-process cache, so the 4.8 MB
+  plotly.min.js is compressed once per process, not once per visitor.
+- Validators on data answers (``/perseverance*``, CSV, GeoJSON): a strong ETag derived
+  from the dataset version and the normalised query, ``Last-Modified`` from the time the
+  dataset was loaded, ``Cache-Control: public, max-age=60, stale-while-revalidate=300``
+  (configurable). ``If-None-Match`` (or ``If-Modified-Since``) is answered 304 with no
+  body *before* the view runs. flask-compress appends ``:gzip`` / ``:br`` to a strong
+  ETag it compresses; such tags match too.
+- Fingerprinted Dash assets (``/_dash-component-suites/...v4_4_1m1700000000.js``) get
+  ``public, max-age=31536000, immutable``: a new Dash version changes the URL.
+- The current dataset version is read from Redis at most once per ``version_ttl``
+  seconds per process (default 1 s) for these routes: a new load is visible within
+  that time; a load made through this very store object is visible at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from datetime import datetime, timezone
+
+from flask import Flask, Response, g, request
+
+#: Endpoints whose GET answers depend only on (dataset version, query, [Accept]).
+DATA_ENDPOINTS = {
+    "api.perseverance": False,  # name -> varies on Accept
+    "api.latest_sol": True,
+    "api.orientation": False,
+    "api.position": False,
+    "api.waypoints_csv": False,
+    "api.waypoints_geojson": False,
+}
+COMPRESS_MIMETYPES = [
+    "text/html", "text/css", "text/plain", "text/csv", "text/javascript", "application/javascript",
+    "application/json", "application/geo+json", "image/svg+xml", "application/xml", "image/x-icon",
+    "image/vnd.microsoft.icon",
+]
+ENCODING_SUFFIXES = (":br", ":gzip", ":deflate", ":zstd")
+_VERSION_SEEN = "_ptracker_version_seen"
+
+
+def current_dataset(store, ttl: float):
+    """``store.current()``, reusing the last answer for ``ttl`` seconds (per store object).
+
+    A dataset saved through the same store object replaces ``store._cache`` and so is seen
+    at once; one loaded by another process is seen within ``ttl``. "No dataset" is never
+    remembered, so the first load shows up immediately."""
+    now = time.monotonic()
+    seen = getattr(store, _VERSION_SEEN, None)
+    if seen is not None and now - seen[0] < ttl and getattr(store, "_cache", None) is seen[1]:
+        return seen[1]
+    dataset = store.current()
+    if dataset is not None:
+        setattr(store, _VERSION_SEEN, (now, dataset))
+    return dataset
+
+
+_TAGS: dict[tuple, str] = {}
+
+
+def etag_for(dataset, endpoint: str, vary_accept: bool) -> str:
+    """The answer's strong ETag: the dataset (content hash and version), the route, the
+    normalised query (arguments sorted) and, for /perseverance/sol, the negotiated type.
+    Memoised per raw query string (the normalising costs more than the lookup)."""
+    accept = request.headers.get("Accept", "") if vary_accept else ""
+    memo = (dataset.version, dataset.meta.get("sha256"), endpoint, request.query_string, accept)
+    tag = _TAGS.get(memo)
+    if tag is None:
+        if len(_TAGS) > 4096:
+            _TAGS.clear()
+        tag = _TAGS[memo] = _etag(dataset, endpoint, vary_accept)
+    return tag
+
+
+def _etag(dataset, endpoint: str, vary_accept: bool) -> str:
+    args = sorted((k, v) for k, v in request.args.items(multi=True))
+    key = [dataset.meta.get("sha256") or "", dataset.version, endpoint, repr(args)]
+    if vary_accept:
+        key.append(request.accept_mimetypes.best_match(["text/plain", "application/json"]) or "")
+    digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=12).hexdigest()
+    return f"v{dataset.version}-{digest}"
+
+
+_LOADED: dict[str, datetime | None] = {}
+
+
+def _loaded_at(dataset) -> datetime | None:
+    raw = dataset.meta.get("loaded_at")
+    if raw in _LOADED:
+        return _LOADED[raw]
+    if len(_LOADED) > 64:
+        _LOADED.clear()
+    _LOADED[raw] = when = _parse_loaded(raw)
+    return when
+
+
+def _parse_loaded(raw) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when.replace(microsecond=0)
+
+
+def _matches(header: str, tag: str) -> str | None:
+    """The entry of If-None-Match that names ``tag`` (with or without an encoding suffix)."""
+    for raw in header.split(","):
+        item = raw.strip()
+        if item == "*":
+            return f'"{tag}"'
+        value = item[2:] if item.startswith("W/") else item
+        value = value.strip('"')
+        for suffix in ENCODING_SUFFIXES:
+            if value.endswith(suffix):
+                value = value[: -len(suffix)]
+                break
+        if value == tag:
+            return item
+    return None
+
+
+class _CompressedCache:
+    """flask-compress's cache backend: bounded, per process; only named keys are kept."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str):
+        if key.endswith(";None"):
+            return None
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+            return body
+
+    def set(self, key: str, value: bytes) -> None:
+        if key.endswith(";None") or len(value) > self.max_bytes // 4:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self.max_bytes and self._items:
+                _, old = self._items.popitem(last=False)
+                self._size -= len(old)
+
+
+def _compress_cache_key(req) -> str | None:
+    if req.path.startswith("/_dash-component-suites/"):
+        return req.full_path
+    return g.get("ptracker_etag")
+
+
+def install_compression(server: Flask) -> None:
+    """brotli/gzip for the app's text answers. Call it before any other ``after_request``
+    hook is registered: Flask runs them in reverse order, so compression then runs last
+    and sees the final body and headers (the ETag included)."""
+    from flask_compress import Compress
+
+    server.config.setdefault("COMPRESS_MIMETYPES", COMPRESS_MIMETYPES)
+    server.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
+    server.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "deflate"])  # files (assets/)
+    server.config.setdefault("COMPRESS_BR_LEVEL", 5)
+    server.config.setdefault("COMPRESS_LEVEL", 6)
+    server.config.setdefault("COMPRESS_MIN_SIZE", 500)
+    server.config.setdefault("COMPRESS_CACHE_KEY", _compress_cache_key)
+    server.config.setdefault("COMPRESS_CACHE_BACKEND", _CompressedCache)
+    Compress(server)
+
+
+def options_from_env(env=None) -> dict:
+    import os
+
+    env = os.environ if env is None else env
+
+    def num(name, default):
+        raw = (env.get(name) or "").strip()
+        try:
+            return type(default)(float(raw)) if raw else default
+        except ValueError:
+            raise ValueError(f"{name}={raw!r} is not a number") from None
+
+    return {"max_age": num("PTRACKER_CACHE_MAX_AGE", 60), "stale": num("PTRACKER_CACHE_STALE", 300),
+            "version_ttl": num("PTRACKER_VERSION_TTL", 1.0)}
+
+
+def install(server: Flask, store, *, max_age: int = 60, stale: int = 300, version_ttl: float = 1.0) -> None:
+    """Validators and Cache-Control on data answers (304 before the view), immutable Dash assets."""
+    from dash.fingerprint import check_fingerprint
+
+    cache_control = f"public, max-age={max_age}, stale-while-revalidate={stale}, stale-if-error=86400"
+    server.config["PTRACKER_VERSION_TTL"] = version_ttl
+
+    @server.before_request
+    def _conditional():
+        vary = DATA_ENDPOINTS.get(request.endpoint)
+        if vary is None or request.method not in ("GET", "HEAD"):
+            return None
+        try:
+            dataset = current_dataset(store, version_ttl)
+        except Exception:  # Redis away: the view answers 503 in words
+            return None
+        if dataset is None:
+            return None
+        tag = etag_for(dataset, request.endpoint, vary)
+        g.ptracker_dataset = dataset
+        g.ptracker_etag = tag
+        g.ptracker_vary_accept = vary
+        loaded = _loaded_at(dataset)
+        inm = request.headers.get("If-None-Match")
+        hit = None
+        if inm:
+            hit = _matches(inm, tag)
+        elif loaded is not None and request.if_modified_since is not None:
+            hit = f'"{tag}"' if loaded <= request.if_modified_since else None
+        if hit is None:
+            return None
+        resp = Response(status=304)
+        resp.headers["ETag"] = hit
+        resp.headers["Cache-Control"] = cache_control
+        resp.headers["Vary"] = "Accept-Encoding, Accept" if vary else "Accept-Encoding"
+        if loaded is not None:
+            resp.last_modified = loaded
+        return resp
+
+    @server.after_request
+    def _validators(resp: Response) -> Response:
+        tag = g.get("ptracker_etag")
+        if tag is not None and resp.status_code == 200:
+            resp.set_etag(tag)
+            loaded = _loaded_at(g.ptracker_dataset)
+            if loaded is not None:
+                resp.last_modified = loaded
+            resp.headers["Cache-Control"] = cache_control
+            if g.get("ptracker_vary_accept"):
+                resp.vary.add("Accept")
+        elif request.path.startswith("/_dash-component-suites/") and resp.status_code == 200:
+            if check_fingerprint(request.path.rsplit("/", 1)[-1])[1]:
+                resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return resp

@@ -1,0 +1,211 @@
+"""Prometheus metrics: ``GET /metrics`` on the web server, and the export worker's own.
+
+Multiprocess mode: when ``PROMETHEUS_MULTIPROC_DIR`` is set (``deploy/gunicorn.conf.py``
+sets a default; ``python -m dashboard run`` shares one directory between gunicorn and the
+export worker), every process writes its samples there and ``/metrics`` aggregates them,
+so one scrape sees all gunicorn workers (and, with a shared directory, the export worker).
+Without it (tests, ``flask run``) the process's default registry is used.
+
+Series (all prefixed ``ptracker_``):
+
+- ``http_requests_total{method,route,status}``: answers by URL rule (``/jobs/<path:job_id>``,
+  not the raw path; ``<unmatched>`` for 404s), method and status.
+- ``http_request_duration_seconds{method,route,status}``: latency histogram, same labels.
+- ``callback_duration_seconds{callback,status}``: Dash callbacks (``/_dash-update-component``)
+  by output id.
+- ``export_queue_depth``, ``export_jobs{state}``: jobs waiting / started / failed (read from
+  Redis at scrape time).
+- ``export_duration_seconds{chart,format,outcome}`` and ``exports_total{chart,format,outcome}``:
+  written by the export worker per job (outcome ``ok`` / ``failed``).
+- ``dataset_version``, ``dataset_loaded_timestamp_seconds``, ``dataset_age_seconds``,
+  ``dataset_waypoints``: the current dataset (read at scrape time).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import datetime, timezone
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+EXPORT_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+HTTP_REQUESTS = Counter("ptracker_http_requests", "HTTP answers by route (URL rule), method and status",
+                        ["method", "route", "status"])
+HTTP_LATENCY = Histogram("ptracker_http_request_duration_seconds", "Time to answer, by route, method and status",
+                         ["method", "route", "status"], buckets=LATENCY_BUCKETS)
+CALLBACK_LATENCY = Histogram("ptracker_callback_duration_seconds", "Dash callback time, by output",
+                             ["callback", "status"], buckets=LATENCY_BUCKETS)
+EXPORTS = Counter("ptracker_exports", "Exports rendered by the worker, by chart, format and outcome",
+                  ["chart", "format", "outcome"])
+EXPORT_DURATION = Histogram("ptracker_export_duration_seconds", "Export job time (data + render + store)",
+                            ["chart", "format", "outcome"], buckets=EXPORT_BUCKETS)
+
+
+def multiprocess_dir() -> str | None:
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+    return path if path and os.path.isdir(path) else None
+
+
+class StateCollector:
+    """Gauges read when scraped: the dataset and the export queue (one web process answers
+    each scrape, so these are not per-process series)."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def describe(self):  # no collect() (and no Redis round trip) when registered
+        return []
+
+    def collect(self):
+        version = GaugeMetricFamily("ptracker_dataset_version", "Current dataset version (0: none loaded)")
+        loaded = GaugeMetricFamily("ptracker_dataset_loaded_timestamp_seconds", "When the current dataset was loaded")
+        age = GaugeMetricFamily("ptracker_dataset_age_seconds", "Seconds since the current dataset was loaded")
+        rows = GaugeMetricFamily("ptracker_dataset_waypoints", "Waypoints in the current dataset")
+        depth = GaugeMetricFamily("ptracker_export_queue_depth", "Export jobs waiting in the queue")
+        jobs = GaugeMetricFamily("ptracker_export_jobs", "Export jobs by state (RQ registries)", labels=["state"])
+        up = GaugeMetricFamily("ptracker_redis_up", "1 when Redis answered this scrape")
+        try:
+            meta = self.store.meta()
+            up.add_metric([], 1)
+            if meta:
+                version.add_metric([], float(meta.get("version") or 0))
+                when = _parse_time(meta.get("loaded_at"))
+                if when is not None:
+                    loaded.add_metric([], when)
+                    age.add_metric([], max(0.0, time.time() - when))
+                wp = (meta.get("layers") or {}).get("waypoints") or {}
+                if isinstance(wp.get("rows"), (int, float)):
+                    rows.add_metric([], wp["rows"])
+            else:
+                version.add_metric([], 0)
+            from rq import Queue
+
+            from .exports import QUEUE_NAME
+
+            queue = Queue(QUEUE_NAME, connection=self.store.redis)
+            depth.add_metric([], queue.count)
+            jobs.add_metric(["queued"], queue.count)
+            jobs.add_metric(["started"], queue.started_job_registry.count)
+            jobs.add_metric(["failed"], queue.failed_job_registry.count)
+            jobs.add_metric(["finished"], queue.finished_job_registry.count)
+        except Exception as exc:  # Redis away: say so, keep the scrape working
+            log.warning("metrics: state not readable: %s", exc)
+            up.add_metric([], 0)
+        yield from (version, loaded, age, rows, depth, jobs, up)
+
+
+def _parse_time(raw) -> float | None:
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def scrape(extra_collectors=()) -> bytes:
+    """The exposition text: all processes' samples (multiprocess) or this process's."""
+    path = multiprocess_dir()
+    if path:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=path)
+    else:
+        from prometheus_client import REGISTRY
+
+        registry = CollectorRegistry()
+        for collector in list(REGISTRY._collector_to_names):  # this process's metrics
+            registry.register(collector)
+    for collector in extra_collectors:
+        registry.register(collector)
+    return generate_latest(registry)
+
+
+def _callback_name(callback_map) -> str:
+    try:
+        body = request_json()
+        output = body.get("output") if isinstance(body, dict) else None
+    except Exception:
+        output = None
+    if isinstance(output, str) and output in callback_map:
+        return output[:200]
+    return "unknown"
+
+
+def request_json():
+    from flask import request
+
+    return request.get_json(silent=True, cache=True)
+
+
+def install(server, store, callback_map=None) -> None:
+    """``GET /metrics`` and per-request counters/histograms on the Flask server."""
+    from flask import Response, g, request
+
+    state = StateCollector(store)
+
+    @server.before_request
+    def _start():
+        g.ptracker_metrics_t0 = time.perf_counter()
+
+    @server.after_request
+    def _observe(resp):
+        t0 = g.get("ptracker_metrics_t0")
+        if t0 is None:
+            return resp
+        elapsed = time.perf_counter() - t0
+        rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+        if rule.startswith("/<path:") and not resp.status_code < 400:
+            rule = "<unmatched>"
+        status = str(resp.status_code)
+        HTTP_REQUESTS.labels(request.method, rule, status).inc()
+        HTTP_LATENCY.labels(request.method, rule, status).observe(elapsed)
+        if request.path == "/_dash-update-component" and callback_map is not None:
+            CALLBACK_LATENCY.labels(_callback_name(callback_map), status).observe(elapsed)
+        return resp
+
+    settings = server.config.get("PTRACKER_SETTINGS")
+    hide_behind_proxy = bool(getattr(settings, "proxy_count", 0)) and os.environ.get("PTRACKER_METRICS_PUBLIC") != "1"
+
+    def metrics_view():
+        # Prometheus scrapes the pod or container directly; through the public proxy (which
+        # always adds X-Forwarded-For) the series are not published.
+        if hide_behind_proxy and request.headers.get("X-Forwarded-For"):
+            return Response(b'{"error": "no route /metrics; see /help"}', status=404,
+                            content_type="application/json")
+        return Response(scrape([state]), content_type=CONTENT_TYPE_LATEST,
+                        headers={"Cache-Control": "no-store"})
+
+    server.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
+
+
+# --- the export worker ------------------------------------------------------------------------
+
+
+def observe_export(chart: str, fmt: str, outcome: str, seconds: float) -> None:
+    EXPORTS.labels(chart, fmt, outcome).inc()
+    EXPORT_DURATION.labels(chart, fmt, outcome).observe(seconds)
+
+
+def serve_worker_metrics(port: int, addr: str = "0.0.0.0") -> None:
+    """The worker's own /metrics on ``port`` (Kubernetes scrapes each worker pod)."""
+    from prometheus_client import start_http_server
+
+    path = multiprocess_dir()
+    if path:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=path)
+        start_http_server(port, addr=addr, registry=registry)
+    else:
+        start_http_server(port, addr=addr)
