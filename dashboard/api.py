@@ -346,19 +346,20 @@ def _queue_export(chart: str, xkey, ykey, body: dict, extra_fields=frozenset()) 
         raise ApiError(400, str(exc).replace("sol_min", "start").replace("sol_max", "end")) from None
     settings = _settings()
     store = _store()
+    client = exports.client_key(request.remote_addr)
     try:
-        exports.admit(store.redis, store.prefix, request.remote_addr or "unknown", settings.export_rate,
-                      settings.queue_max)
+        exports.admit(store.redis, store.prefix, client, settings.export_rate, settings.queue_max,
+                      settings.queue_client_max)
     except exports.ExportBusy as exc:
         resp = error(exc.http_status, str(exc), retry_after=exc.retry_after)
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
-    job = exports.submit(store.redis, store.prefix, dataset.version, req,
-                         exports.ExportSettings(job_timeout=settings.export_timeout, result_ttl=settings.export_ttl))
+    job = exports.submit(store.redis, store.prefix, dataset.version, req, exports.export_settings(settings), client)
+    exports.note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
     _remember(store, job.id)
     info = exports.describe(job)
     payload = {"id": job.id, "status": info["status"], "status_url": f"/jobs/{job.id}",
-               "download_url": f"/download/{job.id}", "chart": req.chart, "params": req.kwargs()}
+               "download_url": f"/download/{job.id}", "chart": req.chart, "params": req.public()}
     return json_response(payload, 202, headers={"Location": f"/jobs/{job.id}"})
 
 

@@ -176,8 +176,8 @@ def export_item(info: dict) -> html.Li:
     params = info.get("params") or {}
     label = (f"{TITLES.get(info.get('chart'), info.get('chart'))} {str(params.get('fmt', '')).upper()}, "
              f"sols {params.get('sol_min')}–{params.get('sol_max')}")
-    if params.get("selection"):
-        label += f" ({len(params['selection'])} selected waypoints)"
+    if params.get("selected"):
+        label += f" ({params['selected']} selected waypoints)"
     state = info["status"]
     children: list = [html.Span(label, className="export-label")]
     if state == "finished":
@@ -333,7 +333,7 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         return (f"Loaded {wp['rows']} waypoints (sols {wp['sol_min']}–{wp['sol_max']}) "
                 f"and {summary['traverse']['rows']} traverse segments."), summary["version"]
 
-    export_settings = exports.ExportSettings(job_timeout=settings.export_timeout, result_ttl=settings.export_ttl)
+    export_settings = exports.export_settings(settings)
 
     @app.callback(
         Output(ids.EXPORT_JOBS, "data"),
@@ -359,11 +359,14 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
             lo, hi = sol_bounds(dataset)
             a, b = clamp_range(*(sol_range if isinstance(sol_range, list) and len(sol_range) == 2 else (lo, hi)),
                                lo, hi)
-            picked = [str(r) for r in selection] if isinstance(selection, list) and chart != "map" else None
-            request = exports.validate(chart, a, b, fmt, selection=picked, bounds=(lo, hi))
-            exports.admit(store.redis, store.prefix, flask.request.remote_addr or "unknown", settings.export_rate,
-                          settings.queue_max)
-            job = exports.submit(store.redis, store.prefix, dataset.version, request, export_settings)
+            picked = selection if isinstance(selection, list) and chart != "map" else None
+            request = exports.validate(chart, a, b, fmt, selection=picked, bounds=(lo, hi),
+                                       names=exports.selection_names(dataset.waypoints) if picked else None)
+            client = exports.client_key(flask.request.remote_addr)
+            exports.admit(store.redis, store.prefix, client, settings.export_rate, settings.queue_max,
+                          settings.queue_client_max)
+            job = exports.submit(store.redis, store.prefix, dataset.version, request, export_settings, client)
+            exports.note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
         except exports.ExportError as exc:
             return no_update, f"Cannot export: {exc}"
         except exports.ExportBusy as exc:

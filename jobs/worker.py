@@ -21,9 +21,9 @@ import signal
 import sys
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 
-from dashboard.exports import QUEUE_NAME
+from dashboard import exports
 
 from . import render as renderer
 
@@ -61,6 +61,23 @@ class ExportWorker(SimpleWorker):
             self.log.info("stop requested during start-up: not taking any job")
             self._stop_requested = True
 
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string,
+                                   execution=execution)
+        # A failed export is kept (with its reason) for its failure TTL: charge it to
+        # its client's budget like a finished one, so failures cannot pile up unbounded.
+        try:
+            if job.get_status() != "failed" or exports.unreadable(job):
+                return
+            kwargs = job.kwargs
+            evicted = exports.account(self.connection, kwargs.get("prefix", "ptracker:"), job.id,
+                                      exports.JOB_OVERHEAD, str(kwargs.get("client", "unknown")),
+                                      int(job.failure_ttl or 86400), int(kwargs.get("budget")),
+                                      int(kwargs.get("client_budget")))
+            exports.evict(self.connection, kwargs.get("prefix", "ptracker:"), [e for e in evicted if e != job.id])
+        except Exception:  # bookkeeping only: never let it stop the worker
+            self.log.warning("could not account the failed export %s", job.id, exc_info=True)
+
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         timeout = job.timeout if job.timeout and job.timeout > 0 else 60
         return int(timeout) + self.heartbeat_grace
@@ -86,8 +103,9 @@ def main() -> int:
     ExportWorker.heartbeat_grace = _env_int("PTRACKER_HEARTBEAT_GRACE", 15)
     ExportWorker.early_stop = early_stop
     worker = ExportWorker(
-        [Queue(QUEUE_NAME, connection=connection)],
+        [exports.queue(connection)],
         connection=connection,
+        serializer=exports.SERIALIZER,
         worker_ttl=_env_int("PTRACKER_WORKER_TTL", 60),
         maintenance_interval=_env_int("PTRACKER_MAINTENANCE_INTERVAL", 30),
     )
