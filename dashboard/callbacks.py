@@ -80,9 +80,10 @@ def slider_marks(lo: int, hi: int) -> dict:
 
 def selection_from(selected: dict | None) -> list[str] | None:
     """site_drive names of the waypoints selected on the map (None when nothing is)."""
-    if not selected or not selected.get("points"):
+    points = selected.get("points") if isinstance(selected, dict) else None
+    if not isinstance(points, list) or not points:
         return None
-    rmcs = {str(p["customdata"]) for p in selected["points"] if isinstance(p.get("customdata"), str)}
+    rmcs = {p["customdata"] for p in points if isinstance(p, dict) and isinstance(p.get("customdata"), str)}
     return sorted(rmcs) or None
 
 
@@ -301,8 +302,9 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         prevent_initial_call=True,
     )
     def show_details(click):
-        points = (click or {}).get("points") or []
-        rmc = points[0].get("customdata") if points else None
+        points = click.get("points") if isinstance(click, dict) else None
+        first = points[0] if isinstance(points, list) and points else None
+        rmc = first.get("customdata") if isinstance(first, dict) else None
         if not isinstance(rmc, str):
             raise PreventUpdate  # a click on the path, not on a waypoint
         try:
