@@ -22,6 +22,7 @@ from .settings import Settings
 from .store import Dataset, DatasetStore, StoreError
 
 STORE_DOWN = "The data store (Redis) is not reachable right now; showing nothing new until it is back."
+STORE_FULL = "Loading failed: the data store (Redis) is out of memory, so the new data was not saved; the data shown stays."
 def load_restricted() -> list:
     """Said where the "Load data" button would be when PTRACKER_ADMIN_TOKEN withdraws it."""
     return ["Loading is restricted to the operator: on the server run ", html.Code("python -m dashboard load"),
@@ -329,6 +330,8 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
             summary = load(store, settings)
         except LoadError as exc:
             return f"Loading failed: {exc}", no_update
+        except redis.exceptions.OutOfMemoryError:
+            return STORE_FULL, no_update
         except (redis.RedisError, StoreError):
             return STORE_DOWN, no_update
         wp = summary["waypoints"]
