@@ -61,6 +61,16 @@ class ExportWorker(SimpleWorker):
             self.log.info("stop requested during start-up: not taking any job")
             self._stop_requested = True
 
+    def handle_exception(self, job, *exc_info):
+        # A refused export (too large, dataset dropped) or a job whose data is not JSON
+        # is an expected outcome, said in the job's error: one line, not a traceback.
+        kind = exc_info[0] if exc_info else None
+        if kind is not None and kind.__name__ in ("ExportFailed", "DeserializationError"):
+            reason = exports.UNREADABLE if kind.__name__ == "DeserializationError" else str(exc_info[1])
+            self.log.warning("export %s failed: %s", job.id, reason)
+            return
+        super().handle_exception(job, *exc_info)
+
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string,
                                    execution=execution)
