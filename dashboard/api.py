@@ -57,8 +57,8 @@ def json_response(payload, status: int = 200, headers: dict | None = None) -> Re
     return Response(body, status=status, content_type="application/json", headers=headers)
 
 
-def error(http_status: int, message: str, **extra) -> Response:
-    return json_response({"error": message, **extra}, http_status)
+def error(http_status: int, message: str, headers: dict | None = None, **extra) -> Response:
+    return json_response({"error": message, **extra}, http_status, headers=headers)
 
 
 def _method_not_allowed(where: str, methods) -> Response:
@@ -75,7 +75,8 @@ def route(rule: str, *methods: str):
     def decorate(fn):
         @wraps(fn)
         def view(**kwargs):
-            if request.method not in methods:
+            # HEAD is GET without the body (werkzeug drops the body of a HEAD answer)
+            if request.method not in methods and not (request.method == "HEAD" and "GET" in methods):
                 return _method_not_allowed(rule, methods)
             try:
                 return fn(**kwargs)
@@ -84,6 +85,9 @@ def route(rule: str, *methods: str):
                 if exc.http_status == 401:
                     resp.headers["WWW-Authenticate"] = 'Bearer realm="perseverance-tracker"'
                 return resp
+            except redis.exceptions.OutOfMemoryError:
+                return error(503, "the data store (Redis) is out of memory (its maxmemory is reached): nothing "
+                                  "was saved; try again later", retry_after=60, headers={"Retry-After": "60"})
             except redis.RedisError:
                 return error(503, "the data store (Redis) is not reachable; try again shortly")
             except StoreError as exc:
@@ -130,6 +134,31 @@ def _int_arg(name: str, default=None) -> int | None:
     if not math.isfinite(number) or number != int(number):
         raise ApiError(400, f"{name} must be a whole number, not {raw!r}")
     return int(number)
+
+
+#: Query parameters each GET data route knows; any other is answered 400 (a typo should
+#: not silently return everything, and junk parameters must not defeat the cache).
+RANGE_ARGS = ("sol_min", "sol_max")
+
+
+def _known_args(*allowed: str) -> None:
+    unknown = sorted(set(request.args) - set(allowed))
+    if unknown:
+        shown = ", ".join(u[:40] for u in unknown[:5])
+        raise ApiError(400, f"unknown query parameter(s) {shown}; allowed: {', '.join(allowed) or 'none'}")
+
+
+def _range_key(dataset: Dataset) -> tuple:
+    """The cache key of a sol range: the two ends clamped to the data, so that every
+    spelling of the same rows (13, 13.0, 0 before the first sol) shares one entry."""
+    lo, hi = _int_arg("sol_min"), _int_arg("sol_max")
+    sols = dataset.waypoints["sol"]
+    first, last = int(sols.min()), int(sols.max())
+    if lo is not None and hi is not None and lo > hi:
+        raise ApiError(400, f"sol range is reversed: sol_min {lo} is after sol_max {hi}")
+    lo = first if lo is None else min(max(lo, first), last + 1)
+    hi = last if hi is None else max(min(hi, last), first - 1)
+    return lo, hi
 
 
 def _filtered(dataset: Dataset) -> pd.DataFrame:
@@ -183,8 +212,6 @@ def features(frame: pd.DataFrame) -> list[dict]:
     return out
 
 
-def _body_key() -> tuple:
-    return tuple(sorted(request.args.items()))
 
 
 # --- routes ---------------------------------------------------------------------------------
@@ -248,19 +275,23 @@ def load_route():
 
 @route("/perseverance", "GET")
 def perseverance():
+    _known_args("start", *RANGE_ARGS)
     dataset = _dataset()
     start = _int_arg("start", 0)
     if start < 0:
         raise ApiError(400, f"start must be 0 or more, not {start}")
+    start = min(start, len(dataset.waypoints))
 
     def build():
         return orjson.dumps(features(_filtered(dataset))[start:])
 
-    return Response(_cached(dataset, ("features", _body_key()), build), content_type="application/json")
+    return Response(_cached(dataset, ("features", start, *_range_key(dataset)), build),
+                    content_type="application/json")
 
 
 @route("/perseverance/sol", "GET")
 def latest_sol():
+    _known_args()
     dataset = _dataset()
     sol = int(dataset.waypoints["sol"].max())
     if _wants_json():
@@ -269,6 +300,7 @@ def latest_sol():
 
 
 def _columns_route(columns: list[str], key: str):
+    _known_args(*RANGE_ARGS)
     dataset = _dataset()
 
     def build():
@@ -277,7 +309,7 @@ def _columns_route(columns: list[str], key: str):
             row["sol"] = int(row["sol"])
         return orjson.dumps(rows)
 
-    return Response(_cached(dataset, (key, _body_key()), build), content_type="application/json")
+    return Response(_cached(dataset, (key, *_range_key(dataset)), build), content_type="application/json")
 
 
 @route("/perseverance/orientation", "GET")
@@ -292,21 +324,52 @@ def position():
 
 @route("/perseverance/waypoints.csv", "GET")
 def waypoints_csv():
+    _known_args(*RANGE_ARGS)
     dataset = _dataset()
     frame = _filtered(dataset)
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL)
-    return Response(buf.getvalue(), content_type="text/csv; charset=utf-8",
+
+    def build():
+        buf = io.StringIO()
+        defuse_formulas(frame).to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL)
+        return buf.getvalue().encode()
+
+    body = _cached(dataset, ("csv", *_range_key(dataset)), build)
+    return Response(body, content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{_data_filename(frame, "csv")}"'})
+
+
+#: A cell starting with one of these is run as a formula by spreadsheet programs.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """NASA's free-text fields as inert spreadsheet text: a text cell that starts like a
+    formula gets a leading single quote. Numeric columns are left alone (-1.5 stays a
+    number)."""
+    out = None
+    for name, dtype in WAYPOINT_COLUMNS.items():
+        if dtype != "str" or name not in frame:
+            continue
+        col = frame[name]
+        risky = col.str.startswith(FORMULA_START, na=False)
+        if risky.any():
+            out = frame.copy() if out is None else out
+            out.loc[risky, name] = "'" + col[risky]
+    return frame if out is None else out
 
 
 @route("/perseverance/waypoints.geojson", "GET")
 def waypoints_geojson():
+    _known_args(*RANGE_ARGS)
     dataset = _dataset()
     frame = _filtered(dataset)
-    doc = {"type": "FeatureCollection", "name": "perseverance_waypoints", "dataset_version": dataset.version,
-           "features": features(frame)}
-    return Response(orjson.dumps(doc), content_type="application/geo+json",
+
+    def build():
+        doc = {"type": "FeatureCollection", "name": "perseverance_waypoints", "dataset_version": dataset.version,
+               "features": features(frame)}
+        return orjson.dumps(doc)
+
+    return Response(_cached(dataset, ("geojson", *_range_key(dataset)), build), content_type="application/geo+json",
                     headers={"Content-Disposition": f'attachment; filename="{_data_filename(frame, "geojson")}"'})
 
 
@@ -317,6 +380,12 @@ def _data_filename(frame: pd.DataFrame, ext: str) -> str:
 
 
 def _json_body() -> dict:
+    """The request's JSON object. Only ``Content-Type: application/json`` is read (415
+    otherwise): a cross-site HTML form can send text/plain, form or multipart bodies
+    without a preflight, but not JSON."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, f"send the body as JSON with Content-Type: application/json, not "
+                            f"{(request.mimetype or 'none')[:60]!r}")
     raw = request.get_data(cache=True)
     if len(raw) > MAX_BODY:
         raise ApiError(413, f"request body is over {MAX_BODY:,} bytes")
@@ -350,19 +419,20 @@ def _queue_export(chart: str, xkey, ykey, body: dict, extra_fields=frozenset()) 
         raise ApiError(400, str(exc).replace("sol_min", "start").replace("sol_max", "end")) from None
     settings = _settings()
     store = _store()
+    client = exports.client_key(request.remote_addr)
     try:
-        exports.admit(store.redis, store.prefix, request.remote_addr or "unknown", settings.export_rate,
-                      settings.queue_max)
+        exports.admit(store.redis, store.prefix, client, settings.export_rate, settings.queue_max,
+                      settings.queue_client_max)
     except exports.ExportBusy as exc:
         resp = error(exc.http_status, str(exc), retry_after=exc.retry_after)
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
-    job = exports.submit(store.redis, store.prefix, dataset.version, req,
-                         exports.ExportSettings(job_timeout=settings.export_timeout, result_ttl=settings.export_ttl))
+    job = exports.submit(store.redis, store.prefix, dataset.version, req, exports.export_settings(settings), client)
+    exports.note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
     _remember(store, job.id)
     info = exports.describe(job)
     payload = {"id": job.id, "status": info["status"], "status_url": f"/jobs/{job.id}",
-               "download_url": f"/download/{job.id}", "chart": req.chart, "params": req.kwargs()}
+               "download_url": f"/download/{job.id}", "chart": req.chart, "params": req.public()}
     return json_response(payload, 202, headers={"Location": f"/jobs/{job.id}"})
 
 
@@ -399,8 +469,20 @@ def jobs_create():
     return _queue_export("xy", body["xkey"], body["ykey"], fields)
 
 
+LISTED = ("id", "chart", "status", "stage", "progress", "created_at", "ended_at", "error", "filename")
+
+
+def listed(info: dict) -> dict:
+    """What /jobs/list shows of an export: what a user needs to find and fetch theirs
+    (the chart, format, sols and state), not other clients' full parameters."""
+    params = info.get("params") or {}
+    return {**{k: info.get(k) for k in LISTED}, "format": params.get("fmt"), "sol_min": params.get("sol_min"),
+            "sol_max": params.get("sol_max")}
+
+
 @route("/jobs/list", "GET")
 def jobs_list():
+    _known_args()
     store = _store()
     key = f"{store.prefix}export:recent"
     out, gone = [], []
@@ -410,7 +492,7 @@ def jobs_list():
         if info is None:
             gone.append(job_id)
         else:
-            out.append(info)
+            out.append(listed(info))
     if gone:
         store.redis.zrem(key, *gone)
     return json_response(out)
@@ -423,6 +505,8 @@ def job_status(job_id: str):
     info = exports.status(_store().redis, job_id)
     if info is None:
         raise ApiError(404, f"no export with id {job_id!r} (unknown, or expired)")
+    if info["status"] == "unreadable":
+        raise ApiError(422, f"export {job_id}: {info['error']}", status="unreadable")
     return json_response(info)
 
 

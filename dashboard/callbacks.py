@@ -22,6 +22,7 @@ from .settings import Settings
 from .store import Dataset, DatasetStore, StoreError
 
 STORE_DOWN = "The data store (Redis) is not reachable right now; showing nothing new until it is back."
+STORE_FULL = "Loading failed: the data store (Redis) is out of memory, so the new data was not saved; the data shown stays."
 def load_restricted() -> list:
     """Said where the "Load data" button would be when PTRACKER_ADMIN_TOKEN withdraws it."""
     return ["Loading is restricted to the operator: on the server run ", html.Code("python -m dashboard load"),
@@ -80,9 +81,10 @@ def slider_marks(lo: int, hi: int) -> dict:
 
 def selection_from(selected: dict | None) -> list[str] | None:
     """site_drive names of the waypoints selected on the map (None when nothing is)."""
-    if not selected or not selected.get("points"):
+    points = selected.get("points") if isinstance(selected, dict) else None
+    if not isinstance(points, list) or not points:
         return None
-    rmcs = {str(p["customdata"]) for p in selected["points"] if isinstance(p.get("customdata"), str)}
+    rmcs = {p["customdata"] for p in points if isinstance(p, dict) and isinstance(p.get("customdata"), str)}
     return sorted(rmcs) or None
 
 
@@ -176,8 +178,8 @@ def export_item(info: dict) -> html.Li:
     params = info.get("params") or {}
     label = (f"{TITLES.get(info.get('chart'), info.get('chart'))} {str(params.get('fmt', '')).upper()}, "
              f"sols {params.get('sol_min')}–{params.get('sol_max')}")
-    if params.get("selection"):
-        label += f" ({len(params['selection'])} selected waypoints)"
+    if params.get("selected"):
+        label += f" ({params['selected']} selected waypoints)"
     state = info["status"]
     children: list = [html.Span(label, className="export-label")]
     if state == "finished":
@@ -301,8 +303,9 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         prevent_initial_call=True,
     )
     def show_details(click):
-        points = (click or {}).get("points") or []
-        rmc = points[0].get("customdata") if points else None
+        points = click.get("points") if isinstance(click, dict) else None
+        first = points[0] if isinstance(points, list) and points else None
+        rmc = first.get("customdata") if isinstance(first, dict) else None
         if not isinstance(rmc, str):
             raise PreventUpdate  # a click on the path, not on a waypoint
         try:
@@ -327,13 +330,15 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
             summary = load(store, settings)
         except LoadError as exc:
             return f"Loading failed: {exc}", no_update
+        except redis.exceptions.OutOfMemoryError:
+            return STORE_FULL, no_update
         except (redis.RedisError, StoreError):
             return STORE_DOWN, no_update
         wp = summary["waypoints"]
         return (f"Loaded {wp['rows']} waypoints (sols {wp['sol_min']}–{wp['sol_max']}) "
                 f"and {summary['traverse']['rows']} traverse segments."), summary["version"]
 
-    export_settings = exports.ExportSettings(job_timeout=settings.export_timeout, result_ttl=settings.export_ttl)
+    export_settings = exports.export_settings(settings)
 
     @app.callback(
         Output(ids.EXPORT_JOBS, "data"),
@@ -359,11 +364,14 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
             lo, hi = sol_bounds(dataset)
             a, b = clamp_range(*(sol_range if isinstance(sol_range, list) and len(sol_range) == 2 else (lo, hi)),
                                lo, hi)
-            picked = [str(r) for r in selection] if isinstance(selection, list) and chart != "map" else None
-            request = exports.validate(chart, a, b, fmt, selection=picked, bounds=(lo, hi))
-            exports.admit(store.redis, store.prefix, flask.request.remote_addr or "unknown", settings.export_rate,
-                          settings.queue_max)
-            job = exports.submit(store.redis, store.prefix, dataset.version, request, export_settings)
+            picked = selection if isinstance(selection, list) and chart != "map" else None
+            request = exports.validate(chart, a, b, fmt, selection=picked, bounds=(lo, hi),
+                                       names=exports.selection_names(dataset.waypoints) if picked else None)
+            client = exports.client_key(flask.request.remote_addr)
+            exports.admit(store.redis, store.prefix, client, settings.export_rate, settings.queue_max,
+                          settings.queue_client_max)
+            job = exports.submit(store.redis, store.prefix, dataset.version, request, export_settings, client)
+            exports.note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
         except exports.ExportError as exc:
             return no_update, f"Cannot export: {exc}"
         except exports.ExportBusy as exc:

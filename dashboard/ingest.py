@@ -12,6 +12,8 @@ import hashlib
 import time
 from datetime import datetime, timezone
 
+import redis
+
 from .data import DataError, Layer, parse_traverse, parse_waypoints
 from .settings import Settings
 from .sources import FetchError, fetch
@@ -60,6 +62,16 @@ def load(
                 {"ok": False, "error": str(exc), "at": _iso(time.time()), "sources": sources}
             )
             raise LoadError(str(exc)) from exc
+        except redis.exceptions.OutOfMemoryError:
+            # Say what happened where people look (the page's summary, /load's answer).
+            # Redis refuses most writes while full, so recording may fail too: then the
+            # 503 "out of memory" answer is the record.
+            try:
+                store.record_load({"ok": False, "at": _iso(time.time()), "sources": sources,
+                                   "error": "Redis is out of memory (maxmemory reached): the new data was not saved"})
+            except redis.RedisError:
+                pass
+            raise
         summary["seconds"] = round(time.monotonic() - started, 3)
         store.record_load({"ok": True, "at": _iso(time.time()), **summary})
         return summary

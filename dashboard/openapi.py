@@ -51,9 +51,11 @@ _EXPORT_RESPONSES = {
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
     "400": _error("bad body: not a JSON object, non-numeric or reversed sols, unknown format or field, size out of bounds"),
     "413": _error("body too large"),
-    "429": {**_error("too many exports from this client (per minute)"),
+    "415": _error("the body is not sent as Content-Type: application/json"),
+    "429": {**_error("too many exports from this client (per minute), or it already has its share of the "
+                     "queue waiting"),
             "headers": {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait"}}},
-    "503": {**_error("no dataset loaded, Redis unreachable, or the export queue is full"),
+    "503": {**_error("no dataset loaded, Redis unreachable or out of memory, or the export queue is full"),
             "headers": {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait (queue full)"}}},
 }
 
@@ -165,7 +167,10 @@ def document() -> dict:
                 "summary": "one export's status and progress",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": _json({"$ref": "#/components/schemas/Job"}, "status"),
-                              "404": _error("unknown or expired id"), "503": _error("Redis unreachable")}}},
+                              "404": _error("unknown or expired id"),
+                              "422": _error("a job whose stored data is not JSON (an old or forged pickled job): "
+                                            "refused, never run"),
+                              "503": _error("Redis unreachable")}}},
             "/download/{id}": {"get": {
                 "summary": "the exported image",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],

@@ -63,6 +63,13 @@ class Settings:
     #: Exports a client may submit per minute, and the most jobs waiting in the queue.
     export_rate: int = 30
     queue_max: int = 200
+    #: Exports one client may have waiting or rendering at once (its share of the queue).
+    queue_client_max: int = 10
+    #: The largest file one export may produce; bytes all finished exports, and one
+    #: client's, may hold in Redis (the oldest are evicted beyond).
+    export_max_bytes: int = 10 * 1024 * 1024
+    export_budget: int = 192 * 1024 * 1024
+    export_client_budget: int = 32 * 1024 * 1024
     #: When set, POST /load needs ``Authorization: Bearer <token>`` (and the page's
     #: "Load data" button is not offered).
     admin_token: str | None = None
@@ -94,6 +101,11 @@ class Settings:
             export_ttl=int(_number(env, "PTRACKER_EXPORT_TTL", defaults.export_ttl, 60)),
             export_rate=int(_number(env, "PTRACKER_EXPORT_RATE", defaults.export_rate, 1)),
             queue_max=int(_number(env, "PTRACKER_QUEUE_MAX", defaults.queue_max, 1)),
+            queue_client_max=int(_number(env, "PTRACKER_QUEUE_CLIENT_MAX", defaults.queue_client_max, 1)),
+            export_max_bytes=int(_number(env, "PTRACKER_EXPORT_MAX_BYTES", defaults.export_max_bytes, 1024)),
+            export_budget=int(_number(env, "PTRACKER_EXPORT_BUDGET", defaults.export_budget, 1024 * 1024)),
+            export_client_budget=int(_number(env, "PTRACKER_EXPORT_CLIENT_BUDGET", defaults.export_client_budget,
+                                             64 * 1024)),
             admin_token=env.get("PTRACKER_ADMIN_TOKEN") or None,
             proxy_count=int(_number(env, "PTRACKER_PROXY_COUNT", defaults.proxy_count, 0)),
         )

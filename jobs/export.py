@@ -1,22 +1,30 @@
 """The export job: the page's figure, drawn by the worker's warm browser, stored with a TTL.
 
-Enqueued by the web side as ``jobs.export.render`` with plain arguments. It loads the
-dataset version the request was made on (the current one if that has been cleaned up),
-builds the figure with the same ``dashboard.figures`` builder the page uses, renders it
-(kaleido) and stores the bytes under ``<prefix>export:file:<job id>`` for ``result_ttl``
-seconds. Progress goes to ``job.meta`` (stage, progress 0..100).
+Enqueued by the web side as ``jobs.export.render`` with plain (JSON) arguments. It loads
+the dataset version the request was made on (and fails, saying so, if that version has
+been dropped since: it never draws another one silently), builds the figure with the
+same ``dashboard.figures`` builder the page uses, renders it (kaleido), refuses a file
+over ``max_bytes``, charges it to the byte budgets (evicting the oldest finished exports
+when they are full) and stores the bytes under ``<prefix>export:file:<job id>`` for
+``result_ttl`` seconds. The job's result is only metadata. Progress goes to
+``job.meta`` (stage, progress 0..100).
 """
 
 from __future__ import annotations
 
 from rq import get_current_job
 
-from dashboard.exports import file_key, validate
+from dashboard import exports
+from dashboard.exports import ExportError, file_key, validate
 from dashboard.figures import View, build
 from dashboard.store import DatasetStore
 
 from . import render as renderer
 from .vector import for_export
+
+
+class ExportFailed(RuntimeError):
+    """A render that cannot succeed on a retry (the message is shown to the user)."""
 
 
 def _progress(job, stage: str, progress: int) -> None:
@@ -25,20 +33,44 @@ def _progress(job, stage: str, progress: int) -> None:
         job.save_meta()
 
 
+def _final(job, message: str) -> ExportFailed:
+    """A failure that a retry would only repeat: no retry is spent on it."""
+    if job is not None:
+        job.retries_left = 0
+    return ExportFailed(message)
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
 def render(chart, sol_min, sol_max, fmt="png", width=None, height=None, scale=1, selection=None, xkey=None,
-           ykey=None, *, version=None, prefix="ptracker:", result_ttl=3600) -> dict:
+           ykey=None, *, version=None, prefix="ptracker:", result_ttl=3600, client="unknown",
+           max_bytes=exports.ExportSettings.max_bytes, budget=exports.ExportSettings.budget,
+           client_budget=exports.ExportSettings.client_budget) -> dict:
     job = get_current_job()
     connection = job.connection
-    request = validate(chart, sol_min, sol_max, fmt, width, height, scale, selection, xkey=xkey, ykey=ykey)
+    try:
+        request = validate(chart, sol_min, sol_max, fmt, width, height, scale, None, xkey=xkey, ykey=ykey)
+    except ExportError as exc:
+        raise _final(job, str(exc)) from None
     _progress(job, "loading data", 10)
     store = DatasetStore(connection, prefix)
-    dataset = (store.read(version) if version else None) or store.current()
+    if not version:
+        raise _final(job, "the export names no dataset version")
+    dataset = store.read(str(version))
     if dataset is None:
-        raise RuntimeError("no dataset is loaded: load the data, then export again")
+        current = store.current_version()
+        raise _final(job, f"dataset version {version} that this export was asked on has been replaced and dropped"
+                          + (f" (the current one is {current})" if current else "") + ": export it again")
     sols = None
-    if request.selection is not None:
+    if selection is not None:
+        try:
+            names = exports.decode_selection(selection, exports.selection_names(dataset.waypoints))
+        except ExportError as exc:
+            raise _final(job, str(exc)) from None
         wp = dataset.waypoints
-        sols = sorted(int(s) for s in wp.loc[wp["rmc"].isin(request.selection), "sol"].unique())
+        sols = sorted(int(s) for s in wp.loc[wp["rmc"].isin(names), "sol"].unique())
     options = {"xkey": request.xkey, "ykey": request.ykey} if request.chart == "xy" else {}
     figure = build(request.chart, dataset.waypoints, dataset.traverse, dataset.traverse_points,
                    View.of(request.sol_min, request.sol_max, sols), **options)
@@ -47,7 +79,14 @@ def render(chart, sol_min, sol_max, fmt="png", width=None, height=None, scale=1,
     _progress(job, "rendering", 40)
     timeout = max(5.0, min(30.0, (job.timeout or 60) - 5))
     body = renderer.to_image(figure, request.fmt, request.width, request.height, request.scale, timeout=timeout)
+    if len(body) > int(max_bytes):
+        raise _final(job, f"the rendered {request.fmt.upper()} is {_mb(len(body))}, over the limit of "
+                          f"{_mb(int(max_bytes))} for one export: ask for a smaller width, height or scale"
+                          + (", or PNG" if request.fmt != "png" else ""))
     _progress(job, "storing", 90)
+    evicted = exports.account(connection, prefix, job.id, len(body) + exports.JOB_OVERHEAD, client,
+                              int(result_ttl), int(budget), int(client_budget))
+    exports.evict(connection, prefix, evicted)
     connection.set(file_key(prefix, job.id), body, ex=int(result_ttl))
     return {"bytes": len(body), "format": request.fmt, "width": request.width, "height": request.height,
             "scale": request.scale, "dataset_version": dataset.version, "filename": request.filename}

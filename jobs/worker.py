@@ -22,10 +22,9 @@ import sys
 import time
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 
-from dashboard import logs
-from dashboard.exports import QUEUE_NAME
+from dashboard import exports, logs
 
 from . import render as renderer
 
@@ -68,7 +67,10 @@ class ExportWorker(SimpleWorker):
         ``job.meta``; its log lines carry it), timed for ``ptracker_export_*``."""
         request_id = (job.meta or {}).get("request_id")  # put there by exports.submit
         token = logs.request_id_var.set(request_id)
-        kwargs = job.kwargs or {}
+        try:
+            kwargs = job.kwargs or {}
+        except Exception:  # not JSON (an old pickled job): RQ's own handling fails it
+            kwargs = {}
         chart, fmt = str(kwargs.get("chart", "unknown"))[:32], str(kwargs.get("fmt", "png"))[:8]
         t0 = time.perf_counter()
         ok = False
@@ -89,6 +91,33 @@ class ExportWorker(SimpleWorker):
                           extra={"job_id": job.id, "chart": chart, "format": fmt, "outcome": outcome,
                                  "duration_s": round(seconds, 4)})
             logs.request_id_var.reset(token)
+
+    def handle_exception(self, job, *exc_info):
+        # A refused export (too large, dataset dropped) or a job whose data is not JSON
+        # is an expected outcome, said in the job's error: one line, not a traceback.
+        kind = exc_info[0] if exc_info else None
+        if kind is not None and kind.__name__ in ("ExportFailed", "DeserializationError"):
+            reason = exports.UNREADABLE if kind.__name__ == "DeserializationError" else str(exc_info[1])
+            self.log.warning("export %s failed: %s", job.id, reason)
+            return
+        super().handle_exception(job, *exc_info)
+
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string,
+                                   execution=execution)
+        # A failed export is kept (with its reason) for its failure TTL: charge it to
+        # its client's budget like a finished one, so failures cannot pile up unbounded.
+        try:
+            if job.get_status() != "failed" or exports.unreadable(job):
+                return
+            kwargs = job.kwargs
+            evicted = exports.account(self.connection, kwargs.get("prefix", "ptracker:"), job.id,
+                                      exports.JOB_OVERHEAD, str(kwargs.get("client", "unknown")),
+                                      int(job.failure_ttl or 86400), int(kwargs.get("budget")),
+                                      int(kwargs.get("client_budget")))
+            exports.evict(self.connection, kwargs.get("prefix", "ptracker:"), [e for e in evicted if e != job.id])
+        except Exception:  # bookkeeping only: never let it stop the worker
+            self.log.warning("could not account the failed export %s", job.id, exc_info=True)
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         timeout = job.timeout if job.timeout and job.timeout > 0 else 60
@@ -119,8 +148,9 @@ def main() -> int:
     ExportWorker.heartbeat_grace = _env_int("PTRACKER_HEARTBEAT_GRACE", 15)
     ExportWorker.early_stop = early_stop
     worker = ExportWorker(
-        [Queue(QUEUE_NAME, connection=connection)],
+        [exports.queue(connection)],
         connection=connection,
+        serializer=exports.SERIALIZER,
         worker_ttl=_env_int("PTRACKER_WORKER_TTL", 60),
         maintenance_interval=_env_int("PTRACKER_MAINTENANCE_INTERVAL", 30),
     )

@@ -124,6 +124,7 @@ def test_errors_leak_nothing(store, settings, loaded, monkeypatch):
         raise RuntimeError("secret internals /etc/shadow")
 
     monkeypatch.setattr(api, "_filtered", lambda dataset: boom())
+    monkeypatch.setattr(api, "_CACHE", {})  # an earlier test may have cached this range
     client = create_app(settings, store).server.test_client()
     resp = client.get("/perseverance/position?sol_min=13")
     assert resp.status_code == 500

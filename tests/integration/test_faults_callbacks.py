@@ -74,6 +74,7 @@ def test_forged_chart_inputs(client, values, message):
 def test_forged_export_chart_name(client):
     body = payload(client, "export-jobs.data", {}, ['{"chart":"pie","type":"export-button"}.n_clicks'])
     body["inputs"] = [[{"id": {"chart": "pie", "type": ids.EXPORT_BUTTON}, "property": "n_clicks", "value": 1}]]
+    body["state"][0] = body["state"][1] = []  # the pattern-matching states: lists of components
     status, answer, _ = post(client, body)
     assert status == 400 and "unknown chart 'pie'" in answer["error"]
 
@@ -98,7 +99,7 @@ def test_malformed_callback_bodies(client, raw, message, caplog):
 
 def test_inputs_must_be_objects(client):
     body = payload(client, "orientation-chart.figure", {ids.SOL_RANGE: [13, 15]}, [f"{ids.SOL_RANGE}.value"])
-    body["inputs"] = ["junk"]
+    body["inputs"][0] = "junk"
     status, answer, _ = post(client, body)
     assert status == 400 and "each input must be an object" in answer["error"]
 

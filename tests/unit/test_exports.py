@@ -4,15 +4,45 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.exports import ExportError, ExportRequest, validate
+from dashboard.exports import MAX_SELECTION, ExportError, ExportRequest, client_key, decode_selection, validate
 
 
 def test_defaults_and_normalisation():
     req = validate("map", "13", 400.0, "PNG", bounds=(13, 1110))
     assert req == ExportRequest("map", 13, 400, "png", 1000, 800, 1.0, None)
     assert req.filename == "perseverance-map-sols-13-400.png"
-    sel = validate("orientation", 13, 20, "svg", 800, "600", "2", ["4_120", "3_110", "4_120"])
-    assert sel.selection == ("3_110", "4_120") and sel.scale == 2.0 and sel.height == 600
+    names = ["3_0", "3_110", "4_0", "4_120"]
+    sel = validate("orientation", 13, 20, "svg", 800, "600", "2", ["4_120", "3_110", "4_120"], names=names)
+    assert sel.scale == 2.0 and sel.height == 600
+    assert decode_selection(sel.selection, names) == ["3_110", "4_120"]
+    assert sel.public()["selected"] == 2 and "selection" not in sel.public()
+
+
+def test_a_selection_is_only_names_of_the_dataset_and_is_stored_compactly():
+    names = [f"{site}_{drive}" for site in range(1, 60) for drive in range(0, 700, 100)]  # 413 names
+    everything = validate("distance", 13, 20, selection=list(reversed(names)), names=names)
+    assert len(everything.selection) <= 4 * ((len(names) + 7) // 8 + 2) // 3 + 4  # one bit a name, base64
+    assert decode_selection(everything.selection, names) == names
+    with pytest.raises(ExportError, match="not in this dataset, such as 'made_up_1'"):
+        validate("distance", 13, 20, selection=["3_0", "made_up_1", "made_up_2"], names=names)
+    with pytest.raises(ExportError, match="needs the dataset"):
+        validate("distance", 13, 20, selection=["3_0"])
+    with pytest.raises(ExportError, match="at most"):
+        validate("distance", 13, 20, selection=[f"x{i}" for i in range(MAX_SELECTION + 1)], names=names)
+    # the job id depends on the selection; a request without one has none
+    assert everything.job_id("1") != validate("distance", 13, 20).job_id("1")
+    assert validate("distance", 13, 20, selection=[], names=names).selection is None
+
+
+@pytest.mark.parametrize("address, key", [
+    ("198.51.100.7", "198.51.100.7"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+    ("::ffff:198.51.100.7", "198.51.100.7"),
+    (None, "unknown"),
+])
+def test_clients_are_keyed_by_address_and_ipv6_by_its_64(address, key):
+    assert client_key(address) == key
 
 
 @pytest.mark.parametrize(
@@ -38,6 +68,7 @@ def test_defaults_and_normalisation():
         (("map", None, 20), {}, "sol_min must be a number"),
         (("map", 13, 20), {"selection": "3_110"}, "selection must be a list of site_drive names"),
         (("map", 13, 20), {"selection": [1, 2]}, "selection must be a list of site_drive names"),
+        (("map", 13, 20), {"selection": ["3_0"], "names": ["3_1"]}, "not in this dataset"),
         (({"a": 1}, 13, 20), {}, "unknown chart"),
     ],
 )
