@@ -27,7 +27,7 @@ from plotly.io.json import to_json_plotly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import drop_keys, private_redis, real_sources  # noqa: E402
+from common import drop_keys, private_redis, real_current, real_sources  # noqa: E402
 
 from dashboard import ids  # noqa: E402
 from dashboard.app import create_app  # noqa: E402
@@ -118,7 +118,7 @@ def main() -> None:
     with private_redis() as url:
         prefix = "ptbench-dash:"
         client = redis.Redis.from_url(url)
-        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, redis_url=url, key_prefix=prefix,
+        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, current_source=real_current(), redis_url=url, key_prefix=prefix,
                             max_bytes=50 * 1024 * 1024)
         store = DatasetStore(client, prefix)
         load(store, settings, force=True)
