@@ -26,6 +26,11 @@ def make(chart, frames, lo, hi, sols=None):
     return build(chart, wp, legs, pts, View.of(lo, hi, sols))
 
 
+def finite(spec) -> int:
+    """Points drawn (NaN breaks a line and is not a point)."""
+    return int(np.isfinite(values(spec).astype(float)).sum())
+
+
 def titles(fig, axis):
     return fig["layout"][axis]["title"]["text"]
 
@@ -41,17 +46,28 @@ def test_orientation(frames):
     fig = make("orientation", frames, 13, 18)
     assert [t["name"] for t in fig["data"]] == ["yaw", "pitch", "roll", "tilt"]
     assert [t.get("yaxis", "y") for t in fig["data"]] == ["y", "y2", "y2", "y2"]
-    assert all(len(values(t["x"])) == 8 for t in fig["data"])
+    assert all(finite(t["x"]) == 8 for t in fig["data"])
     assert titles(fig, "yaxis") == "Yaw (°)" and titles(fig, "yaxis2") == "Pitch / roll / tilt (°)"
     assert titles(fig, "xaxis") == "Sol"
     assert values(fig["data"][0]["y"])[0] == pytest.approx(130.8816)
-    assert fig["data"][0]["text"][0] == "2021-03-03"  # Earth date of sol 13 in the hover
+    # sol, Earth date and layer in the hover
+    assert fig["data"][0]["text"][0] == "Sol 13 · 2021-03-03 (UTC)<br>from the waypoint layer"
+
+
+def test_yaw_breaks_where_it_wraps(frames):
+    yaw = make("orientation", frames, 13, 18)["data"][0]
+    ys = values(yaw["y"])
+    # 95.5 (sol 15) -> -170.2 (sol 16) wraps at ±180: a gap, not a vertical stroke
+    assert np.isnan(ys).sum() == 1 and ys[2] == pytest.approx(95.5) and ys[4] == pytest.approx(-170.2)
+    assert yaw["text"][3] == ""
+    pitch = make("orientation", frames, 13, 18)["data"][1]
+    assert not np.isnan(values(pitch["y"])).any()
 
 
 def test_range_changes_point_counts(frames):
     for lo, hi, n in [(13, 18, 8), (14, 16, 4), (16, 16, 2), (18, 13, 8)]:
         fig = make("position", frames, lo, hi)
-        assert [len(values(t["x"])) for t in fig["data"]] == [n, n]
+        assert [finite(t["x"]) for t in fig["data"]] == [n, n]
         assert set(values(fig["data"][0]["x"]).tolist()) <= set(range(min(lo, hi), max(lo, hi) + 1))
 
 
@@ -64,11 +80,13 @@ def test_position_axes(frames):
 def test_map(frames):
     fig = make("map", frames, 13, 18)
     path, pts = fig["data"]
-    assert path["name"] == "drive path" and path["type"] == "scattergl"
-    assert pts["name"] == "waypoints" and len(values(pts["x"])) == 8
+    assert path["name"] == "drive path (traverse layer)" and path["type"] == "scattergl"
+    assert pts["name"] == "waypoints (waypoint layer)" and len(values(pts["x"])) == 8
     assert values(pts["marker"]["color"]).tolist() == [13, 14, 15, 16, 16, 17, 18, 18]  # coloured by sol
     assert pts["customdata"][0] == "3_0"  # what a click or a selection names
     assert pts["text"][0].startswith("Sol 13<br>2021-03-03 (UTC)<br>site_drive 3_0<br>elevation -2569.9 m")
+    assert pts["text"][0].endswith("from the waypoint layer")
+    assert fig["layout"]["legend"]["x"] == 0 and fig["layout"]["title"]["yref"] == "container"
     assert fig["layout"]["yaxis"]["scaleanchor"] == "x"  # equal aspect
     assert titles(fig, "xaxis") == "Longitude (°E)" and titles(fig, "yaxis") == "Latitude (°N)"
     # 4 legs (sols 14..17), 14 vertices: legs that meet are one line; repeated vertices
@@ -87,7 +105,7 @@ def test_map_range_limits_the_path(frames):
 
 def test_selection_narrows_other_charts_but_not_the_map(frames):
     fig = make("orientation", frames, 13, 18, sols=[14, 16])
-    assert len(values(fig["data"][0]["x"])) == 3
+    assert finite(fig["data"][0]["x"]) == 3
     assert "2 selected" in fig["layout"]["title"]["text"]
     m = make("map", frames, 13, 18, sols=[14, 16])
     assert len(values(m["data"][1]["x"])) == 8
@@ -105,7 +123,9 @@ def test_elevation_charts(frames):
 
 def test_distance_bars_and_odometry(frames):
     fig = make("distance", frames, 13, 18)
-    bars, odo = fig["data"]
+    bars, odo, legs = fig["data"]
+    assert legs["name"] == "odometry · traverse legs (km)"
+    assert values(legs["y"]).tolist() == pytest.approx([0.00625, 0.04264, 0.04264, 0.09384])
     assert bars["type"] == "bar" and values(bars["x"]).tolist() == [13, 14, 15, 16, 17, 18]
     assert values(bars["y"]).tolist() == pytest.approx([0, 6.25, 36.39, 0, 51.2, 40.06])
     assert values(odo["y"]).tolist() == pytest.approx([0, 0.00625, 0.04264, 0.04264, 0.09384, 0.1339])
@@ -141,7 +161,7 @@ def test_large_series_use_webgl_and_stay_within_budget(frames):
     big = pd.concat([wp.assign(sol=wp["sol"] + 10 * k) for k in range(1000)], ignore_index=True)
     fig = build("orientation", big, frames[1], frames[2], View.of(0, 20_000))
     assert all(t["type"] == "scattergl" for t in fig["data"])
-    assert all(len(values(t["x"])) <= figures.SERIES_BUDGET for t in fig["data"])
+    assert all(finite(t["x"]) <= figures.SERIES_BUDGET for t in fig["data"])  # plus NaN breaks at yaw wraps
     bars = build("distance", big, frames[1], frames[2], View.of(0, 20_000))["data"][0]
     assert len(values(bars["x"])) <= figures.BAR_BUDGET
 
