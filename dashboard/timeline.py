@@ -143,6 +143,7 @@ def now(dataset, when: datetime | None = None) -> dict:
         "lat": round(lat, 6),
         "elev_geoid_m": None if pd.isna(elev) else round(float(elev), 2),
         "odometry_km": round(odometry / 1000.0, 3),
+        "odometry_m": round(odometry, 1),
         "odometry_from": odometry_from,
         "layers": {
             "waypoints": {"sol_max": int(layer_wp["sol"].max()) if len(layer_wp) else None,
