@@ -251,12 +251,14 @@ def _gap_marks(gaps: list[tuple[int, int]], view: View, what: str, why: str) -> 
 
 def _layout(title: str, **kw) -> dict:
     layout = {
-        # the title on its own line at the top, the legend under it (left-aligned): on a
-        # narrow screen the legend wraps instead of covering the title
-        "title": {"text": title, "x": 0.01, "xanchor": "left", "y": 0.985, "yref": "container", "yanchor": "top"},
+        # the title at the top, the legend at the bottom of the figure (both in container
+        # coordinates, which reserve their margins): on a narrow screen the legend wraps
+        # onto more lines instead of covering the title
+        "title": {"text": title, "x": 0.01, "xanchor": "left", "y": 1.0, "yref": "container", "yanchor": "top",
+                  "pad": {"t": 10}, "automargin": True},
         "template": TEMPLATE,
-        "margin": {"l": 70, "r": 30, "t": 95, "b": 50},
-        "legend": {"orientation": "h", "y": 1.01, "yanchor": "bottom", "x": 0, "xanchor": "left"},
+        "margin": {"l": 70, "r": 30, "t": 50, "b": 40},
+        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
         "hovermode": "closest",
     }
     layout.update(kw)

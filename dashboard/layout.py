@@ -142,7 +142,7 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                                         className="button"),
                             html.Span(id=ids.SELECTION_STATUS, className="selection-status", role="status"),
                             html.Div(
-                                className="time-axis", role="radiogroup", **{"aria-labelledby": "time-axis-label"},
+                                className="time-axis", role="group", **{"aria-labelledby": "time-axis-label"},
                                 children=[
                                     html.Span("Time axis:", id="time-axis-label", className="time-axis-label"),
                                     dcc.RadioItems(
