@@ -154,10 +154,16 @@ def _time_axis(view: View, **kw) -> dict:
     return {"title": {"text": "Sol"}, **kw}
 
 
-def _hover_lines(sols: np.ndarray, layers: np.ndarray) -> list[str]:
+def _hover(sols: np.ndarray, layers: np.ndarray) -> tuple[dict, list[str], str]:
+    """(customdata: the sols, text: their Earth dates, the hover's first lines). A trace
+    holds one layer's points, so the layer is said once, in the template; per point only
+    the sol (a typed array) and the date (10 characters) travel."""
+    sols = np.asarray(sols, dtype=float)
     dates = sol_dates(np.nan_to_num(sols)).tolist()
-    return ["" if s != s else f"Sol {int(s)} · {d} (UTC)<br>from the {LAYER_LABELS.get(layer, layer)}"
-            for s, d, layer in zip(sols.tolist(), dates, layers.tolist())]
+    text = ["" if s != s else d for s, d in zip(sols.tolist(), dates)]
+    layer = next((str(x) for x in layers.tolist() if x), "waypoints")
+    head = f"Sol %{{customdata}} · %{{text}} (UTC)<br>from the {LAYER_LABELS.get(layer, layer)}<br>"
+    return arr(sols), text, head
 
 
 def _series(frame: pd.DataFrame, x: str, y: str, name: str, color: str, unit: str, view: View | None = None,
@@ -180,6 +186,7 @@ def _series(frame: pd.DataFrame, x: str, y: str, name: str, color: str, unit: st
         xs, ys, sols = np.insert(xs, pos, np.nan), np.insert(ys, pos, np.nan), np.insert(sols, pos, np.nan)
         layers = np.insert(layers, pos, "")
     xlabel = "" if x == "sol" else "%{x:.3f} km<br>"
+    custom, text, head = _hover(sols, layers)
     trace = {
         "type": _scatter_type(len(xs)),
         "x": time_x(xs, view) if x == "sol" else arr(xs),
@@ -189,8 +196,9 @@ def _series(frame: pd.DataFrame, x: str, y: str, name: str, color: str, unit: st
         "line": {"color": color, "width": 1.5},
         "marker": {"color": color, "size": 4},
         "connectgaps": False,
-        "text": _hover_lines(sols, layers),  # sol, Earth date (UTC, start of the sol), layer
-        "hovertemplate": f"%{{text}}<br>{xlabel}{name}: %{{y:.3f}} {unit}<extra></extra>",
+        "customdata": custom,  # the sol
+        "text": text,  # Earth date (UTC) at the start of the sol
+        "hovertemplate": f"{head}{xlabel}{name}: %{{y:.3f}} {unit}<extra></extra>",
     }
     trace.update(kw)
     return trace
@@ -202,13 +210,14 @@ def _current_marker(frame: pd.DataFrame, x: str, y: str, name: str, unit: str, v
     sols = frame["sol"].to_numpy(dtype=float)
     xs = frame[x].to_numpy(dtype=float)
     xlabel = "" if x == "sol" else "%{x:.3f} km<br>"
+    custom, text, head = _hover(sols, _layers(frame))
     trace = {
         "type": "scatter", "mode": "markers", "name": "current position",
         "x": time_x(xs, view) if x == "sol" else arr(xs), "y": arr(frame[y].to_numpy(dtype=float)),
         "marker": {"symbol": "star", "size": 13, "color": CURRENT_COLOR, "line": {"width": 1, "color": "#333"}},
         "legendgroup": "current", "showlegend": show,
-        "text": _hover_lines(sols, _layers(frame)),
-        "hovertemplate": f"%{{text}}<br>{xlabel}{name}: %{{y:.3f}} {unit}<extra></extra>",
+        "customdata": custom, "text": text,
+        "hovertemplate": f"{head}{xlabel}{name}: %{{y:.3f}} {unit}<extra></extra>",
     }
     trace.update(kw)
     return trace
@@ -559,11 +568,12 @@ def _binned(per_sol: pd.DataFrame, view: View, width: int) -> pd.DataFrame:
 
 
 def _bars(per_sol: pd.DataFrame, name: str, color: str, layer: str, view: View) -> dict:
-    sols = per_sol["sol"].to_numpy()
+    sols = per_sol["sol"].to_numpy(dtype=float)
+    custom, text, head = _hover(sols, np.full(len(sols), layer, dtype=object))
     return {
         "type": "bar", "x": time_x(sols, view), "y": arr(per_sol["driven_m"]), "name": name,
-        "marker": {"color": color}, "text": _hover_lines(sols.astype(float), np.full(len(sols), layer, dtype=object)),
-        "textposition": "none", "hovertemplate": "%{text}<br>driven %{y:.1f} m<extra></extra>",
+        "marker": {"color": color}, "customdata": custom, "text": text, "textposition": "none",
+        "hovertemplate": f"{head}driven %{{y:.1f}} m<extra></extra>",
     }
 
 

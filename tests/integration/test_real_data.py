@@ -95,7 +95,7 @@ def test_the_whole_drive_and_where_the_rover_is_now(store, settings, shared_data
     pos = next(t for t in figs["position"]["data"] if t["name"] == "latitude · traverse")
     sols = values(pos["x"])
     assert (sols > 1110).sum() > 200 and np.nanmax(sols) == 1835  # sol 1840 is the current position's
-    assert "from the traverse layer" in pos["text"][0]
+    assert "from the traverse layer" in pos["hovertemplate"]
     elev = next(t for t in figs["elevation"]["data"] if t["name"] == "elevation · traverse")
     assert np.nanmax(values(elev["y"])) - np.nanmin(values(elev["y"])) > 300  # the climb after sol 1110
     # orientation: a gap with words, not a line across 700 sols

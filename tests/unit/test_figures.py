@@ -51,7 +51,8 @@ def test_orientation(frames):
     assert titles(fig, "xaxis") == "Sol"
     assert values(fig["data"][0]["y"])[0] == pytest.approx(130.8816)
     # sol, Earth date and layer in the hover
-    assert fig["data"][0]["text"][0] == "Sol 13 · 2021-03-03 (UTC)<br>from the waypoint layer"
+    assert fig["data"][0]["text"][0] == "2021-03-03" and values(fig["data"][0]["customdata"])[0] == 13
+    assert fig["data"][0]["hovertemplate"].startswith("Sol %{customdata} · %{text} (UTC)<br>from the waypoint layer")
 
 
 def test_yaw_breaks_where_it_wraps(frames):
