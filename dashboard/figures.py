@@ -101,7 +101,8 @@ def in_range(frame: pd.DataFrame, view: View, use_selection: bool = True) -> pd.
     mask = (sol >= view.sol_min) & (sol <= view.sol_max)
     if use_selection and view.sols is not None:
         mask &= sol.isin(view.sols)
-    return frame[mask.fillna(False).to_numpy(dtype=bool)]
+    keep = mask.fillna(False).to_numpy(dtype=bool)
+    return frame if keep.all() else frame[keep]  # the whole range: no copy
 
 
 def thin_indices(y: np.ndarray, budget: int) -> np.ndarray:
@@ -133,10 +134,27 @@ def _layers(frame: pd.DataFrame) -> np.ndarray:
     return frame["layer"].fillna("waypoints").to_numpy(dtype=object)
 
 
+def _layer_of(frame: pd.DataFrame) -> str:
+    """The layer of a one-layer frame (its first row's)."""
+    if "layer" not in frame or not len(frame):
+        return "waypoints"
+    first = frame["layer"].iloc[0]
+    return "waypoints" if pd.isna(first) else str(first)
+
+
 def split_current(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(rows of the waypoint layer, rows of the current-position layer)."""
-    current = _layers(frame) == "current"
-    return frame[~current], frame[current]
+    """(rows of the waypoint layer, rows of the current-position layer). The current
+    position is at most the last row, so only the tail is looked at (no copy otherwise)."""
+    if "layer" not in frame or not len(frame):
+        return frame, frame.iloc[0:0]
+    tail = frame["layer"].iloc[-1]
+    if tail != "current":
+        return frame, frame.iloc[0:0]
+    layer = frame["layer"]
+    k = 1
+    while k < len(frame) and layer.iloc[-k - 1] == "current":
+        k += 1
+    return frame.iloc[:-k], frame.iloc[-k:]  # slices: no copy of the frame
 
 
 def time_x(sols, view: View):
@@ -154,14 +172,13 @@ def _time_axis(view: View, **kw) -> dict:
     return {"title": {"text": "Sol"}, **kw}
 
 
-def _hover(sols: np.ndarray, layers: np.ndarray) -> tuple[dict, list[str], str]:
+def _hover(sols: np.ndarray, layer: str) -> tuple[dict, list[str], str]:
     """(customdata: the sols, text: their Earth dates, the hover's first lines). A trace
     holds one layer's points, so the layer is said once, in the template; per point only
     the sol (a typed array) and the date (10 characters) travel."""
     sols = np.asarray(sols, dtype=float)
     dates = sol_dates(np.nan_to_num(sols)).tolist()
     text = ["" if s != s else d for s, d in zip(sols.tolist(), dates)]
-    layer = next((str(x) for x in layers.tolist() if x), "waypoints")
     head = f"Sol %{{customdata}} · %{{text}} (UTC)<br>from the {LAYER_LABELS.get(layer, layer)}<br>"
     return arr(sols), text, head
 
@@ -175,7 +192,6 @@ def _series(frame: pd.DataFrame, x: str, y: str, name: str, color: str, unit: st
     idx = thin_indices(ys, SERIES_BUDGET)
     xs, ys = xs[idx], ys[idx]
     sols = frame["sol"].to_numpy(dtype=float)[idx]
-    layers = _layers(frame)[idx]
     brk = np.zeros(len(xs), dtype=bool)
     if len(xs) > 1:
         brk[1:] = np.diff(sols) > GAP_SOLS
@@ -184,9 +200,8 @@ def _series(frame: pd.DataFrame, x: str, y: str, name: str, color: str, unit: st
     pos = np.flatnonzero(brk)
     if len(pos):
         xs, ys, sols = np.insert(xs, pos, np.nan), np.insert(ys, pos, np.nan), np.insert(sols, pos, np.nan)
-        layers = np.insert(layers, pos, "")
     xlabel = "" if x == "sol" else "%{x:.3f} km<br>"
-    custom, text, head = _hover(sols, layers)
+    custom, text, head = _hover(sols, _layer_of(frame))
     trace = {
         "type": _scatter_type(len(xs)),
         "x": time_x(xs, view) if x == "sol" else arr(xs),
@@ -210,7 +225,7 @@ def _current_marker(frame: pd.DataFrame, x: str, y: str, name: str, unit: str, v
     sols = frame["sol"].to_numpy(dtype=float)
     xs = frame[x].to_numpy(dtype=float)
     xlabel = "" if x == "sol" else "%{x:.3f} km<br>"
-    custom, text, head = _hover(sols, _layers(frame))
+    custom, text, head = _hover(sols, _layer_of(frame))
     trace = {
         "type": "scatter", "mode": "markers", "name": "current position",
         "x": time_x(xs, view) if x == "sol" else arr(xs), "y": arr(frame[y].to_numpy(dtype=float)),
@@ -569,7 +584,7 @@ def _binned(per_sol: pd.DataFrame, view: View, width: int) -> pd.DataFrame:
 
 def _bars(per_sol: pd.DataFrame, name: str, color: str, layer: str, view: View) -> dict:
     sols = per_sol["sol"].to_numpy(dtype=float)
-    custom, text, head = _hover(sols, np.full(len(sols), layer, dtype=object))
+    custom, text, head = _hover(sols, layer)
     return {
         "type": "bar", "x": time_x(sols, view), "y": arr(per_sol["driven_m"]), "name": name,
         "marker": {"color": color}, "customdata": custom, "text": text, "textposition": "none",
