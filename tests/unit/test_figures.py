@@ -188,3 +188,85 @@ def test_path_breaks_only_at_real_gaps():
     assert np.isnan(xs).tolist() == [False, False, False, False, True, False, False]
     xs, _ = path_xy(legs, pts, View.of(6, 6))
     assert xs.tolist() == [77.001, 77.002]
+
+
+@pytest.fixture(scope="module")
+def late_current(frames):
+    """The fixtures plus a current position at sol 200: far after the last waypoint (18)."""
+    from dashboard.store import merge_current
+    from tests.conftest import FIXTURES
+
+    cur = parse_waypoints((FIXTURES / "current_v2026.json").read_bytes(), "cur", layer="current").frame
+    cur = cur.assign(sol=200)
+    return merge_current(frames[0], cur), frames[1], frames[2]
+
+
+def test_current_position_is_a_named_star(late_current):
+    fig = make("map", late_current, 13, 200)
+    star = fig["data"][-1]
+    assert star["name"] == "current position, sol 200 (current-position layer)"
+    assert star["marker"]["symbol"] == "star" and star["customdata"] == ["4_640"]
+    assert star["text"][0].endswith("from the current-position layer")
+    assert len(values(fig["data"][1]["x"])) == 8  # the waypoint layer's markers
+    orient = make("orientation", late_current, 13, 200)
+    assert [t["name"] for t in orient["data"]][4:] == ["current position"] * 4
+    assert [t["showlegend"] for t in orient["data"][4:]] == [True, False, False, False]
+
+
+def test_a_long_stretch_without_waypoints_is_a_gap_with_words(late_current):
+    fig = make("orientation", late_current, 13, 200)
+    assert fig["layout"]["annotations"][0]["text"].startswith("No orientation for sols 19–199:")
+    assert fig["layout"]["shapes"][0]["x0"] == 18 and fig["layout"]["shapes"][0]["x1"] == 200
+    assert all(np.nanmax(values(t["x"])) == 18 for t in fig["data"][:4])  # no line out to sol 200
+    # a view starting after the last waypoint: the gap runs from the view's start
+    late = make("orientation", late_current, 100, 200)
+    assert late["layout"]["annotations"][0]["text"].startswith("No orientation for sols 101–199")
+    assert "annotations" not in make("orientation", late_current, 13, 18)["layout"] or \
+        not make("orientation", late_current, 13, 18)["layout"]["annotations"]
+
+
+def test_earth_date_axis(frames):
+    wp, legs, pts = frames
+    fig = build("orientation", wp, legs, pts, View.of(13, 18, time_axis="date"))
+    assert fig["layout"]["xaxis"]["type"] == "date"
+    assert titles(fig, "xaxis") == "Earth date (UTC, start of sol)"
+    xs = fig["data"][0]["x"]
+    assert xs[0] == "2021-03-03T12:58:53" and None in xs  # sol 13's start; the yaw wrap's break
+    assert values(fig["data"][0]["customdata"])[0] == 13  # the hover still names the sol
+    dist = build("distance", wp, legs, pts, View.of(13, 18, time_axis="date"))
+    assert dist["layout"]["xaxis"]["type"] == "date" and dist["data"][0]["x"][0].startswith("2021-03-03")
+    assert View.of(1, 2, time_axis="junk").time_axis == "sol"
+
+
+def test_traverse_fills_sols_without_waypoints(frames):
+    from dashboard.timeline import traverse_by_sol, traverse_only
+
+    wp, legs, pts = frames
+    by_sol = traverse_by_sol(legs, pts)
+    assert by_sol["sol"].tolist() == [14, 15, 16, 17]
+    assert by_sol["total_m"].tolist() == pytest.approx([6.25, 42.64, 42.64, 93.84])
+    assert by_sol["lon"].iloc[-1] == pytest.approx(77.4521) and by_sol["elev"].iloc[-1] == pytest.approx(-2568.9)
+    assert traverse_by_sol(legs, pts) is by_sol  # memoised per table
+    few = wp[wp["sol"] <= 15]
+    only = traverse_only(few, legs, pts)
+    assert only["sol"].tolist() == [16, 17]
+    fig = build("position", few, legs, pts, View.of(13, 18))
+    names = [t["name"] for t in fig["data"]]
+    assert names == ["latitude", "longitude", "latitude · traverse", "longitude · traverse"]
+    assert values(fig["data"][2]["x"]).tolist() == [16, 17]
+    assert "from the traverse layer" in fig["data"][2]["hovertemplate"]
+    dist = build("distance", few, legs, pts, View.of(13, 18))
+    assert [t["name"] for t in dist["data"]][:2] == ["driven per sol (m)", "driven per sol · traverse (m)"]
+    assert values(dist["data"][1]["y"]).tolist() == pytest.approx([0, 51.2])
+
+
+def test_mission_folder_and_panoramas():
+    from dashboard.timeline import mission_folder, panorama_url
+
+    assert mission_folder("https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints.json") == \
+        "https://mars.nasa.gov/mmgis-maps/M20/"
+    assert mission_folder("http://mirror.example/m20/M20_waypoints.json") == "http://mirror.example/m20/"
+    assert mission_folder("/data/M20_waypoints.json") == "https://mars.nasa.gov/mmgis-maps/M20/"
+    assert panorama_url("Layers/mosaics/N.jpg", None) == "https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/N.jpg"
+    assert panorama_url("https://x.example/p.jpg", None) == "https://x.example/p.jpg"
+    assert panorama_url(None, None) is None and panorama_url(float("nan"), None) is None
