@@ -156,8 +156,9 @@ def now_children(dataset: Dataset, when=None) -> list:
 
     def pairs(items, cls):
         return html.Dl(className=cls, children=[
-            child for label, value in items
-            for child in (html.Dt(label), html.Dd(value, id=f"now-{label.lower().replace(' ', '-')}"))])
+            html.Div(className="now-pair", children=[
+                html.Dt(label), html.Dd(value, id=f"now-{label.lower().replace(' ', '-')}")])
+            for label, value in items])
 
     return [
         html.H2("Where the rover is now", id="now-title"),

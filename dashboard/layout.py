@@ -12,6 +12,13 @@ from .settings import Settings
 from .store import Dataset
 
 
+#: Height of each chart on the page (px). The width follows the window: the graphs are
+#: responsive (a phone turned sideways, a resized window), so the height is set here
+#: rather than by the figure's layout (which the exports use).
+GRAPH_HEIGHTS = {"map": 620, "orientation": 520, "position": 480, "elevation": 380, "elevation_distance": 380,
+                 "distance": 400}
+
+
 def _graph(chart: str) -> html.Section:
     return html.Section(
         className="chart-card",
@@ -20,6 +27,8 @@ def _graph(chart: str) -> html.Section:
                 id=ids.GRAPHS[chart],
                 figure={"data": [], "layout": {"title": {"text": TITLES[chart]}}},
                 config={"displaylogo": False},
+                responsive=True,
+                style={"height": f"{GRAPH_HEIGHTS[chart]}px"},
                 className="chart",
             ),
             html.Div(

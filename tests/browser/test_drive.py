@@ -138,8 +138,12 @@ return out;
 """
 
 
-def test_nothing_overlaps_on_a_phone(dash_duo, start, data_settings, loaded):
+@pytest.mark.parametrize("drawn_wide", [False, True], ids=["opened-on-a-phone", "window-narrowed-after-drawing"])
+def test_nothing_overlaps_on_a_phone(dash_duo, start, data_settings, loaded, drawn_wide):
     start(data_settings)
+    if drawn_wide:  # drawn at desktop width, then narrowed (a phone turned, a window resized)
+        dash_duo.driver.set_window_size(1400, 1000)
+        wait_counts(dash_duo, "orientation", [n_all(loaded)] * 4)
     dash_duo.driver.set_window_size(390, 844)
     wait_counts(dash_duo, "orientation", [n_all(loaded)] * 4)
     time.sleep(1.0)  # let plotly re-lay out at the new width
@@ -149,6 +153,10 @@ def test_nothing_overlaps_on_a_phone(dash_duo, start, data_settings, loaded):
     assert got["spilling"] == [], got
     assert got["marks"] >= 3 and got["markOverlaps"] == [], got
     assert got["titleLegend"] == [], got
+    # every chart fits the screen
+    widths = dash_duo.driver.execute_script(
+        "return [...document.querySelectorAll('.js-plotly-plot .main-svg')].map(e => e.getBoundingClientRect().right)")
+    assert max(widths) <= got["width"], widths
     assert dash_duo.get_logs() == []
 
 
