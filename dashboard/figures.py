@@ -267,7 +267,7 @@ def _gap_marks(gaps: list[tuple[int, int]], view: View, what: str, why: str) -> 
         mid = (a + b) / 2 if view.time_axis != "date" else sol_instants([(a + b) / 2])[0]
         shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
                        "fillcolor": "#BBBBBB", "opacity": 0.18, "line": {"width": 0}, "layer": "below"})
-        notes.append({"text": f"No {what} for sols {a + 1}–{b - 1}:<br>{why}", "showarrow": False,
+        notes.append({"text": f"No {what} for<br>sols {a + 1}–{b - 1}:<br>{why}", "showarrow": False,
                       "x": mid, "xref": "x", "y": 0.5, "yref": "paper", "font": {"size": 12, "color": "#444"},
                       "bgcolor": "rgba(255,255,255,0.85)"})
     return shapes, notes
@@ -278,8 +278,10 @@ def _layout(title: str, **kw) -> dict:
         # the title at the top, the legend at the bottom of the figure (both in container
         # coordinates, which reserve their margins): on a narrow screen the legend wraps
         # onto more lines instead of covering the title
+        # (below the height of plotly's modebar, which sits at the top right and would
+        # cover a long title on a phone)
         "title": {"text": title, "x": 0.01, "xanchor": "left", "y": 1.0, "yref": "container", "yanchor": "top",
-                  "pad": {"t": 10}, "automargin": True},
+                  "pad": {"t": 34}, "automargin": True},
         "template": TEMPLATE,
         "margin": {"l": 70, "r": 30, "t": 50, "b": 40},
         "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
@@ -329,9 +331,13 @@ def orientation(waypoints: pd.DataFrame, view: View, **_) -> Figure:
         height=520,
     )
     if not wp_all.empty:
+        gaps = data_gaps(wp_all["sol"].to_numpy(), view)
         layout["shapes"], layout["annotations"] = _gap_marks(
-            data_gaps(wp_all["sol"].to_numpy(), view), view, "orientation",
-            "NASA measures it only at waypoints, and there are none here")
+            gaps, view, "orientation", "NASA measures it only<br>at waypoints, and there<br>are none here")
+        if gaps:  # the view's range, so the words do not widen the axis (autorange fits annotations)
+            ends = [view.sol_min - 0.02 * (view.sol_max - view.sol_min + 1),
+                    view.sol_max + 0.02 * (view.sol_max - view.sol_min + 1)]
+            layout["xaxis"]["range"] = ends if view.time_axis != "date" else sol_instants(ends)
     return _figure(data, layout, wp_all.empty)
 
 

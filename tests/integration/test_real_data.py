@@ -100,7 +100,7 @@ def test_the_whole_drive_and_where_the_rover_is_now(store, settings, shared_data
     assert np.nanmax(values(elev["y"])) - np.nanmin(values(elev["y"])) > 300  # the climb after sol 1110
     # orientation: a gap with words, not a line across 700 sols
     notes = figs["orientation"]["layout"]["annotations"]
-    assert any("No orientation for sols 1111–1839" in a["text"] for a in notes)
+    assert any("No orientation for<br>sols 1111–1839" in a["text"] for a in notes)
     yaw = figs["orientation"]["data"][0]
     assert np.nanmax(values(yaw["x"])) == 1110
     # the now card and the API

@@ -215,12 +215,12 @@ def test_current_position_is_a_named_star(late_current):
 
 def test_a_long_stretch_without_waypoints_is_a_gap_with_words(late_current):
     fig = make("orientation", late_current, 13, 200)
-    assert fig["layout"]["annotations"][0]["text"].startswith("No orientation for sols 19–199:")
+    assert fig["layout"]["annotations"][0]["text"].startswith("No orientation for<br>sols 19–199:")
     assert fig["layout"]["shapes"][0]["x0"] == 18 and fig["layout"]["shapes"][0]["x1"] == 200
     assert all(np.nanmax(values(t["x"])) == 18 for t in fig["data"][:4])  # no line out to sol 200
     # a view starting after the last waypoint: the gap runs from the view's start
     late = make("orientation", late_current, 100, 200)
-    assert late["layout"]["annotations"][0]["text"].startswith("No orientation for sols 101–199")
+    assert late["layout"]["annotations"][0]["text"].startswith("No orientation for<br>sols 101–199")
     assert "annotations" not in make("orientation", late_current, 13, 18)["layout"] or \
         not make("orientation", late_current, 13, 18)["layout"]["annotations"]
 
