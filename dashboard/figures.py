@@ -33,7 +33,7 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#0
 SOL_COLORSCALE = "Viridis"  # perceptually uniform, colour-blind safe
 SERIES_BUDGET = 2000  # points per series trace before min/max thinning
 MAP_POINT_BUDGET = 4000  # waypoint markers on the map
-PATH_BUDGET = 12000  # traverse vertices on the map
+PATH_BUDGET = 6000  # traverse vertices on the map (~4 m apart over NASA's whole 42.5 km drive)
 GAP_DEGREES = 2e-5  # |dlon| + |dlat| above which two legs do not join (~1 m)
 GL_THRESHOLD = 1000  # WebGL traces above this many points
 BAR_BUDGET = 1500  # bars in the distance chart before sols are binned
@@ -162,7 +162,7 @@ def time_x(sols, view: View):
     None for a gap) when the axis shows Earth dates."""
     sols = np.asarray(sols, dtype=float)
     if view.time_axis != "date":
-        return arr(sols)
+        return arr(sols, "f4")  # whole sols are exact in float32 (to 16.7 M); NaN breaks a line
     return sol_instants(sols)
 
 
@@ -172,15 +172,22 @@ def _time_axis(view: View, **kw) -> dict:
     return {"title": {"text": "Sol"}, **kw}
 
 
-def _hover(sols: np.ndarray, layer: str) -> tuple[dict, list[str], str]:
-    """(customdata: the sols, text: their Earth dates, the hover's first lines). A trace
-    holds one layer's points, so the layer is said once, in the template; per point only
-    the sol (a typed array) and the date (10 characters) travel."""
+def _hover(sols: np.ndarray, layer: str, x: str, view: View) -> tuple[list[str], str]:
+    """(text per point, the hover's first lines). A trace holds one layer's points, so the
+    layer is said once, in the template; per point only short text travels (it compresses
+    far better than a second binary array): the Earth date when x is the sol, the sol
+    when x is the Earth date, both when x is a distance."""
     sols = np.asarray(sols, dtype=float)
+    ok = np.isfinite(sols).tolist()
+    label = f"from the {LAYER_LABELS.get(layer, layer)}<br>"
+    if x == "sol" and view.time_axis == "date":
+        text = [str(int(s)) if good else "" for s, good in zip(sols.tolist(), ok)]
+        return text, "Sol %{text} · %{x|%Y-%m-%d} (UTC)<br>" + label
     dates = sol_dates(np.nan_to_num(sols)).tolist()
-    text = ["" if s != s else d for s, d in zip(sols.tolist(), dates)]
-    head = f"Sol %{{customdata}} · %{{text}} (UTC)<br>from the {LAYER_LABELS.get(layer, layer)}<br>"
-    return arr(sols), text, head
+    if x == "sol":
+        return [d if good else "" for d, good in zip(dates, ok)], "Sol %{x} · %{text} (UTC)<br>" + label
+    text = [f"{int(s)} · {d}" if good else "" for s, d, good in zip(sols.tolist(), dates, ok)]
+    return text, "Sol %{text} (UTC)<br>" + label
 
 
 def _series(frame: pd.DataFrame, x: str, y: str, name: str, color: str, unit: str, view: View | None = None,
@@ -201,18 +208,17 @@ def _series(frame: pd.DataFrame, x: str, y: str, name: str, color: str, unit: st
     if len(pos):
         xs, ys, sols = np.insert(xs, pos, np.nan), np.insert(ys, pos, np.nan), np.insert(sols, pos, np.nan)
     xlabel = "" if x == "sol" else "%{x:.3f} km<br>"
-    custom, text, head = _hover(sols, _layer_of(frame))
+    text, head = _hover(sols, _layer_of(frame), x, view)
     trace = {
         "type": _scatter_type(len(xs)),
-        "x": time_x(xs, view) if x == "sol" else arr(xs),
-        "y": arr(ys),
+        "x": time_x(xs, view) if x == "sol" else arr(xs, "f4"),
+        "y": arr(ys, "f4"),  # display precision: ~7 digits (0.5 m in longitude), half the bytes of f8
         "name": name,
         "mode": "lines+markers",
         "line": {"color": color, "width": 1.5},
         "marker": {"color": color, "size": 4},
         "connectgaps": False,
-        "customdata": custom,  # the sol
-        "text": text,  # Earth date (UTC) at the start of the sol
+        "text": text,  # the Earth date (UTC) at the start of the sol, and/or the sol
         "hovertemplate": f"{head}{xlabel}{name}: %{{y:.3f}} {unit}<extra></extra>",
     }
     trace.update(kw)
@@ -225,13 +231,13 @@ def _current_marker(frame: pd.DataFrame, x: str, y: str, name: str, unit: str, v
     sols = frame["sol"].to_numpy(dtype=float)
     xs = frame[x].to_numpy(dtype=float)
     xlabel = "" if x == "sol" else "%{x:.3f} km<br>"
-    custom, text, head = _hover(sols, _layer_of(frame))
+    text, head = _hover(sols, _layer_of(frame), x, view)
     trace = {
         "type": "scatter", "mode": "markers", "name": "current position",
         "x": time_x(xs, view) if x == "sol" else arr(xs), "y": arr(frame[y].to_numpy(dtype=float)),
         "marker": {"symbol": "star", "size": 13, "color": CURRENT_COLOR, "line": {"width": 1, "color": "#333"}},
         "legendgroup": "current", "showlegend": show,
-        "customdata": custom, "text": text,
+        "text": text,
         "hovertemplate": f"{head}{xlabel}{name}: %{{y:.3f}} {unit}<extra></extra>",
     }
     trace.update(kw)
@@ -411,7 +417,7 @@ def traverse_map(
         },
         "customdata": pts["rmc"].tolist(),  # site_drive: what a click or a selection names
         "text": _map_hover(pts),
-        "hovertemplate": "%{text}<extra></extra>",
+        "hovertemplate": _map_template(pts),
     }
     if view.sols is not None:
         trace["selectedpoints"] = [i for i, s in enumerate(sols.tolist()) if s in view.sols]
@@ -421,7 +427,7 @@ def traverse_map(
             "type": "scatter", "x": arr(cur["lon"].to_numpy(dtype=float)), "y": arr(cur["lat"].to_numpy(dtype=float)),
             "mode": "markers", "name": f"current position, sol {int(cur['sol'].max())} (current-position layer)",
             "marker": {"symbol": "star", "size": 16, "color": CURRENT_COLOR, "line": {"width": 1, "color": "#333"}},
-            "customdata": cur["rmc"].tolist(), "text": _map_hover(cur), "hovertemplate": "%{text}<extra></extra>",
+            "customdata": cur["rmc"].tolist(), "text": _map_hover(cur), "hovertemplate": _map_template(cur),
         })
     wp = wp_all
     lat0 = float(wp["lat"].mean()) if len(wp) else 18.4
@@ -448,11 +454,15 @@ def _map_hover(pts: pd.DataFrame) -> list[str]:
     return [
         f"Sol {sol}<br>{date} (UTC)<br>site_drive {rmc}<br>elevation "
         + ("unknown" if e != e else f"{e:.1f} m") + (f"<br>{note}" if note else "")
-        + f"<br>from the {LAYER_LABELS.get(layer, layer)}"
-        for sol, date, rmc, e, note, layer in zip(
+        for sol, date, rmc, e, note in zip(
             sols.tolist(), sol_dates(sols).tolist(), pts["rmc"].tolist(), elev.tolist(),
-            pts["note"].fillna("").tolist(), _layers(pts).tolist())
+            pts["note"].fillna("").tolist())
     ]
+
+
+def _map_template(pts: pd.DataFrame) -> str:
+    layer = _layer_of(pts)
+    return f"%{{text}}<br>from the {LAYER_LABELS.get(layer, layer)}<extra></extra>"
 
 
 @dataclass(frozen=True)
@@ -517,11 +527,19 @@ def path_xy(traverse: pd.DataFrame, points: pd.DataFrame, view: View) -> tuple[n
     if not len(lon):
         return np.array([]), np.array([])
     if len(lon) > PATH_BUDGET:
-        step = math.ceil(len(lon) / PATH_BUDGET)
+        # evenly spaced along the path (not every k-th vertex: NASA's vertices are dense
+        # where the rover turned and sparse on straight drives), keeping both ends of
+        # every break
         ends = gap.copy()
         ends[:-1] |= gap[1:]
         ends[[0, -1]] = True
-        keep = ends | (np.arange(len(lon)) % step == 0)
+        along = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(lon), np.diff(lat)) * ~gap[1:])])
+        spacing = along[-1] / max(PATH_BUDGET - int(ends.sum()), 1)
+        if spacing > 0:
+            bucket = np.floor(along / spacing)
+            keep = ends | np.concatenate([[True], bucket[1:] != bucket[:-1]])
+        else:
+            keep = ends
         lon, lat, gap = lon[keep], lat[keep], gap[keep]
     breaks = np.flatnonzero(gap[1:]) + 1
     return np.insert(lon, breaks, np.nan), np.insert(lat, breaks, np.nan)
@@ -590,10 +608,10 @@ def _binned(per_sol: pd.DataFrame, view: View, width: int) -> pd.DataFrame:
 
 def _bars(per_sol: pd.DataFrame, name: str, color: str, layer: str, view: View) -> dict:
     sols = per_sol["sol"].to_numpy(dtype=float)
-    custom, text, head = _hover(sols, layer)
+    text, head = _hover(sols, layer, "sol", view)
     return {
-        "type": "bar", "x": time_x(sols, view), "y": arr(per_sol["driven_m"]), "name": name,
-        "marker": {"color": color}, "customdata": custom, "text": text, "textposition": "none",
+        "type": "bar", "x": time_x(sols, view), "y": arr(per_sol["driven_m"], "f4"), "name": name,
+        "marker": {"color": color}, "text": text, "textposition": "none",
         "hovertemplate": f"{head}driven %{{y:.1f}} m<extra></extra>",
     }
 
