@@ -26,7 +26,7 @@ IMAGE_REF := $(if $(REGISTRY),$(REGISTRY)/,)$(IMAGE):$(TAG)
 TEST_IMAGE ?= localhost/ptracker:test
 COMPOSE := docker compose -p perseverance-tracker -f deploy/compose.yaml
 
-.PHONY: run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete image image-test
+.PHONY: axe run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete image image-test
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || deploy/ensure-debian-packages.sh python3-venv
@@ -55,7 +55,19 @@ run: setup system-deps-run
 	$(BIN)/python -m dashboard run
 
 test: setup-dev system-deps-test
+	@$(MAKE) --no-print-directory axe || echo "axe-core could not be fetched: the accessibility tests will be skipped"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# axe-core (MPL-2.0), pinned, for the accessibility checks of the browser tests; fetched
+# from the npm registry into a gitignored folder and checked against its sha256.
+AXE_VERSION := 4.14.1
+AXE_SHA256 := 29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c
+AXE_JS := tests/browser/vendor/axe.min.js
+axe: $(AXE_JS)
+$(AXE_JS):
+	@mkdir -p $(dir $@)
+	curl -sSfL https://registry.npmjs.org/axe-core/-/axe-core-$(AXE_VERSION).tgz | tar -xzO package/axe.min.js > $@.tmp
+	echo "$(AXE_SHA256)  $@.tmp" | sha256sum -c --quiet - && mv $@.tmp $@
 
 bench: setup-dev system-deps-test
 	@deploy/ensure-debian-packages.sh wrk

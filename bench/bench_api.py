@@ -25,7 +25,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import drop_keys, private_redis, procfile_processes, real_sources  # noqa: E402
+from common import drop_keys, private_redis, procfile_processes, real_current, real_sources  # noqa: E402
 
 from dashboard.ingest import load  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
@@ -57,7 +57,7 @@ def main() -> None:
     with private_redis() as url:
         prefix = "ptbench-api:"
         client = redis.Redis.from_url(url)
-        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, redis_url=url, key_prefix=prefix,
+        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, current_source=real_current(), redis_url=url, key_prefix=prefix,
                             max_bytes=50 * 1024 * 1024)
         summary = load(DatasetStore(client, prefix), settings, force=True)
         env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}

@@ -27,16 +27,16 @@ from plotly.io.json import to_json_plotly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import drop_keys, private_redis, real_sources  # noqa: E402
+from common import drop_keys, private_redis, real_current, real_sources  # noqa: E402
 
 from dashboard import ids  # noqa: E402
 from dashboard.app import create_app  # noqa: E402
-from dashboard.callbacks import chart_figures, summary_children  # noqa: E402
+from dashboard.callbacks import chart_figures, now_children, sol_bounds, summary_children  # noqa: E402
 from dashboard.data import parse_traverse, parse_waypoints  # noqa: E402
 from dashboard.figures import BUILDERS  # noqa: E402
 from dashboard.ingest import load  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
-from dashboard.store import Dataset, DatasetStore  # noqa: E402
+from dashboard.store import Dataset, DatasetStore, merge_current  # noqa: E402
 
 
 def scaled(ds: Dataset, copies: int) -> Dataset:
@@ -50,13 +50,17 @@ def scaled(ds: Dataset, copies: int) -> Dataset:
                              rmc=(wp["site"] + k * 100).astype(str) + "_" + wp["drive"].astype(str)))
         legss.append(legs.assign(seg=legs["seg"] + k * len(legs), sol=legs["sol"] + k * span))
         ptss.append(pts.assign(seg=pts["seg"] + k * len(legs)))
-    return Dataset(version="x100", meta=ds.meta, waypoints=pd.concat(wps, ignore_index=True),
-                   traverse=pd.concat(legss, ignore_index=True), traverse_points=pd.concat(ptss, ignore_index=True))
+    # the copies' current positions are ordinary waypoints; the last copy's stays the current one
+    merged = pd.concat(wps, ignore_index=True)
+    merged["layer"] = merged["layer"].where(merged.index >= len(merged) - len(wp), "waypoints")
+    return Dataset(version="x100", meta=ds.meta, waypoints=merged,
+                   traverse=pd.concat(legss, ignore_index=True), traverse_points=pd.concat(ptss, ignore_index=True),
+                   current=merged[merged["layer"] == "current"])
 
 
 def callback_work(ds: Dataset, lo: int, hi: int) -> int:
     figs = chart_figures(ds, lo, hi)
-    out = [figs[name] for name in BUILDERS] + [summary_children(ds, None)]
+    out = [figs[name] for name in BUILDERS] + [summary_children(ds, None), now_children(ds)]
     return len(to_json_plotly(out))
 
 
@@ -85,7 +89,7 @@ def chart_payload(app, lo, hi) -> dict:
     for part in cb["output"].strip(".").split("..."):
         cid, prop = part.rsplit(".", 1)
         outputs.append({"id": cid, "property": prop})
-    values = {ids.SOL_RANGE: [lo, hi], ids.SELECTION: None, ids.DATA_VERSION: None}
+    values = {ids.SOL_RANGE: [lo, hi], ids.SELECTION: None, ids.DATA_VERSION: None, ids.TIME_AXIS: "sol"}
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in cb["inputs"]]
     return {"output": cb["output"], "outputs": outputs, "inputs": inputs,
             "changedPropIds": [f"{ids.SOL_RANGE}.value"], "state": []}
@@ -96,10 +100,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9)
     args = parser.parse_args()
     wp_src, tr_src = real_sources()
+    cur_src = real_current()
     wp = parse_waypoints(Path(wp_src).read_bytes(), wp_src).frame
     tr = parse_traverse(Path(tr_src).read_bytes(), tr_src)
-    real = Dataset(version="real", meta={"loaded_at": "bench", "layers": {}}, waypoints=wp,
-                   traverse=tr.frame, traverse_points=tr.points)
+    cur = parse_waypoints(Path(cur_src).read_bytes(), cur_src, layer="current").frame if cur_src else None
+    real = Dataset(version="real", meta={"loaded_at": "bench", "layers": {}}, waypoints=merge_current(wp, cur),
+                   traverse=tr.frame, traverse_points=tr.points, current=cur)
     big = scaled(real, 100)
 
     print(f"Slider callback benchmark ({args.repeat} repeats; median / worst)")
@@ -107,7 +113,7 @@ def main() -> None:
           f"100x: {len(big.waypoints):,} waypoints, {len(big.traverse_points):,} path vertices")
     rows = []
     for label, ds in (("real", real), ("100x", big)):
-        lo, hi = int(ds.waypoints["sol"].min()), int(ds.waypoints["sol"].max())
+        lo, hi = sol_bounds(ds)  # the whole timeline: every layer's sols
         mid = (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)
         for rng_label, (a, b) in (("all sols", (lo, hi)), ("middle half", mid)):
             med, worst, size = timed(lambda: callback_work(ds, a, b), args.repeat)
@@ -118,12 +124,12 @@ def main() -> None:
     with private_redis() as url:
         prefix = "ptbench-dash:"
         client = redis.Redis.from_url(url)
-        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, redis_url=url, key_prefix=prefix,
+        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, current_source=real_current(), redis_url=url, key_prefix=prefix,
                             max_bytes=50 * 1024 * 1024)
         store = DatasetStore(client, prefix)
         load(store, settings, force=True)
         app = create_app(settings, store)
-        lo, hi = int(wp["sol"].min()), int(wp["sol"].max())
+        lo, hi = sol_bounds(store.current())
         for a, b in ((lo, hi), (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)):
             payload = chart_payload(app, a, b)
             med, worst, (_, size) = timed(lambda: http_callback(app, payload), args.repeat)

@@ -34,6 +34,14 @@ def real_sources() -> tuple[str, str]:
     return wp, tr
 
 
+def real_current() -> str | None:
+    """The current-position source: PTRACKER_CURRENT_SOURCE, else NASA's file in ../shared/data
+    (None when neither exists: the benchmarks never fetch it from NASA)."""
+    data = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    src = os.environ.get("PTRACKER_CURRENT_SOURCE") or str(data / "M20_waypoints_current.json")
+    return src if "://" in src or Path(src).exists() else None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

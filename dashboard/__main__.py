@@ -24,9 +24,12 @@ from .store import DatasetStore, StoreError
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dashboard", description="Perseverance Tracker data commands")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_load = sub.add_parser("load", help="load NASA's waypoint and traverse layers into Redis")
+    p_load = sub.add_parser("load", help="load NASA's waypoint, traverse and current-position layers into Redis")
     p_load.add_argument("--waypoints", metavar="SRC", help="URL or path (default: PTRACKER_WAYPOINTS_SOURCE)")
     p_load.add_argument("--traverse", metavar="SRC", help="URL or path (default: PTRACKER_TRAVERSE_SOURCE)")
+    p_load.add_argument("--current", metavar="SRC",
+                        help="URL or path of the optional current-position layer, or 'off' "
+                             "(default: PTRACKER_CURRENT_SOURCE)")
     p_load.add_argument("--force", action="store_true", help="re-parse and store even when unchanged")
     p_load.add_argument("--if-empty", action="store_true", help="load only when no dataset is loaded yet")
     p_load.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -41,7 +44,7 @@ def _run(args: argparse.Namespace, store: DatasetStore, settings: Settings) -> d
         return {**summarize(store.meta()), "status": "current"}
     if args.command == "load":
         return load(store, settings, waypoints_source=args.waypoints, traverse_source=args.traverse,
-                    force=args.force)
+                    current_source=args.current, force=args.force)
     meta = store.meta()
     return None if meta is None else {**summarize(meta), "status": "current"}
 

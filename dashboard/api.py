@@ -299,6 +299,16 @@ def latest_sol():
     return Response(f"Most recent data waypoint is at Sol-{sol}", content_type="text/plain; charset=utf-8")
 
 
+@route("/perseverance/current", "GET")
+def current_position():
+    """Where the rover is now: the newest sol of any layer (waypoints, current position,
+    traverse), its Earth date, position, elevation and odometry, and each layer's freshness
+    (the dashboard's "now" card)."""
+    from .timeline import now
+
+    return json_response(now(_dataset()))
+
+
 def _columns_route(columns: list[str], key: str):
     _known_args(*RANGE_ARGS)
     dataset = _dataset()
@@ -547,9 +557,10 @@ HELP = """Perseverance Tracker: routes (all on this server's port)
 
   GET   /                                   the dashboard (plain clients get this help)
   GET   /help                               this help
-  POST  /load                               reload both layers from the configured sources
+  POST  /load                               reload the layers (waypoints, traverse, current position) from their sources
   GET   /perseverance                       waypoints as GeoJSON features (?start=N skips N; ?sol_min=&sol_max=)
   GET   /perseverance/sol                   "Most recent data waypoint is at Sol-N" (JSON with Accept: application/json)
+  GET   /perseverance/current               where the rover is now (newest sol of any layer) and each layer's freshness
   GET   /perseverance/orientation           [{"sol", "yaw_rad", "pitch", "roll"}]
   GET   /perseverance/position              [{"sol", "lon", "lat"}]
   GET   /perseverance/waypoints.csv         the (filtered) waypoints as CSV

@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
             log.warning("store unreachable while serving the page: %s", exc)
             return serve_layout(None, settings, store_error=STORE_DOWN)
 
+    # the page's language, for screen readers and axe (Dash's index has none)
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.layout = layout
     register_callbacks(app, store, settings)
     install_api(server, app.csp_hashes())

@@ -20,6 +20,8 @@ from .ingest import LoadError, load
 from .marstime import sol_start
 from .settings import Settings
 from .store import Dataset, DatasetStore, StoreError
+from .timeline import LAYER_LABELS, now, panorama_url
+from .timeline import sol_bounds as timeline_bounds
 
 STORE_DOWN = "The data store (Redis) is not reachable right now; showing nothing new until it is back."
 STORE_FULL = "Loading failed: the data store (Redis) is out of memory, so the new data was not saved; the data shown stays."
@@ -59,24 +61,32 @@ def range_from_query(search: str | None, lo: int, hi: int) -> tuple[int, int]:
     return clamp_range(query.get("sol_min", [None])[0], query.get("sol_max", [None])[0], lo, hi)
 
 
-def range_query(a: int, b: int) -> str:
-    return "?" + urlencode({"sol_min": a, "sol_max": b})
+def range_query(a: int, b: int, time_axis: str = "sol") -> str:
+    """The page's query string; ``axis=date`` only when the time axes show Earth dates."""
+    params = {"sol_min": a, "sol_max": b}
+    if time_axis == "date":
+        params["axis"] = "date"
+    return "?" + urlencode(params)
+
+
+def axis_from_query(search: str | None) -> str:
+    return "date" if parse_qs((search or "").lstrip("?")).get("axis", [""])[0] == "date" else "sol"
 
 
 def sol_bounds(dataset: Dataset) -> tuple[int, int]:
-    sols = dataset.waypoints["sol"]
-    return int(sols.min()), int(sols.max())
+    """The timeline: the union of the layers' sols (waypoints, current position, traverse)."""
+    return timeline_bounds(dataset)
 
 
 def slider_marks(lo: int, hi: int) -> dict:
-    """Labels at round sols (about six of them) plus both ends."""
+    """Labels at round sols (at most about five of them) plus both ends; a round mark
+    closer to an end than 0.6 steps is dropped, so labels do not collide on a phone."""
     span = max(hi - lo, 1)
     step = next((s for s in (1, 2, 5, 10, 20, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000)
-                 if span / s <= 6), 100000)
+                 if span / s <= 5), 100000)
     marks = {s: str(s) for s in range(math.ceil(lo / step) * step, hi + 1, step)}
     marks.update({lo: str(lo), hi: str(hi)})
-    # drop round marks crowding an end
-    return {k: v for k, v in sorted(marks.items()) if k in (lo, hi) or min(k - lo, hi - k) >= step / 3}
+    return {k: v for k, v in sorted(marks.items()) if k in (lo, hi) or min(k - lo, hi - k) >= step * 0.6}
 
 
 def selection_from(selected: dict | None) -> list[str] | None:
@@ -96,9 +106,10 @@ def sols_of(dataset: Dataset, rmcs: list[str] | None) -> list[int] | None:
     return sorted(int(s) for s in wp.loc[wp["rmc"].isin(rmcs), "sol"].unique())
 
 
-def chart_figures(dataset: Dataset, sol_min: int, sol_max: int, selection=None) -> dict[str, dict]:
+def chart_figures(dataset: Dataset, sol_min: int, sol_max: int, selection=None,
+                  time_axis: str = "sol") -> dict[str, dict]:
     """Every chart of the page for a range (and optional map selection)."""
-    view = View.of(sol_min, sol_max, selection)
+    view = View.of(sol_min, sol_max, selection, time_axis)
     return {
         name: build(name, dataset.waypoints, dataset.traverse, dataset.traverse_points, view) for name in BUILDERS
     }
@@ -108,9 +119,60 @@ def _fmt_date(sol: int) -> str:
     return sol_start(sol).strftime("%Y-%m-%d")
 
 
+def now_items(dataset: Dataset, when=None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The "now" card: (where the rover is, by the newest sol of any layer) and (how
+    fresh each layer is), as (label, value) pairs."""
+    info = now(dataset, when)
+    if info.get("sol") is None:
+        return [], []
+    elev = "unknown" if info["elev_geoid_m"] is None else f"{info['elev_geoid_m']:.1f} m"
+    where = [
+        ("Latest sol", f"sol {info['sol']}"),
+        ("Earth date", f"{info['earth_date']} UTC · {info['ago']}"),
+        ("Position", f"{info['lon']:.4f}° E, {info['lat']:.4f}° N"),
+        ("Elevation", elev),
+        ("Odometry", f"{info['odometry_km']:.2f} km" + (" (traverse legs)" if info["odometry_from"] == "traverse"
+                                                          else "")),
+        ("From", f"the {LAYER_LABELS.get(info['layer'], info['layer'])}"),
+    ]
+    layers = info["layers"]
+    cur = layers["current"]
+    cur_text = {"off": "not read", "unavailable": "unavailable"}.get(cur["status"], "")
+    if cur["sol"] is not None:
+        cur_text = f"sol {cur['sol']}" + (f" ({cur_text}, previous kept)" if cur_text else "")
+    elif not cur_text:
+        cur_text = "none"
+    fresh = [
+        ("Waypoints", f"to sol {layers['waypoints']['sol_max']}"),
+        ("Traverse", f"to sol {layers['traverse']['sol_max']}" if layers["traverse"]["sol_max"] is not None
+         else "none"),
+        ("Current position", cur_text),
+    ]
+    return where, fresh
+
+
+def now_children(dataset: Dataset, when=None) -> list:
+    where, fresh = now_items(dataset, when)
+    if not where:
+        return []
+
+    def pairs(items, cls):
+        return html.Dl(className=cls, children=[
+            html.Div(className="now-pair", children=[
+                html.Dt(label), html.Dd(value, id=f"now-{label.lower().replace(' ', '-')}")])
+            for label, value in items])
+
+    return [
+        html.H2("Where the rover is now", id="now-title"),
+        pairs(where, "now-where"),
+        html.H3("Freshness of NASA's layers"),
+        pairs(fresh, "now-fresh"),
+    ]
+
+
 def summary_items(dataset: Dataset, last_load: dict | None = None) -> list[tuple[str, str]]:
     """(label, value) pairs of the summary strip."""
-    wp, legs = dataset.waypoints, dataset.traverse
+    wp, legs = dataset.waypoint_layer if "layer" in dataset.waypoints else dataset.waypoints, dataset.traverse
     latest = wp.iloc[-1]
     items = [
         ("Latest waypoint", f"sol {int(latest['sol'])} · {_fmt_date(int(latest['sol']))} UTC"),
@@ -157,12 +219,26 @@ def waypoint_fields(dataset: Dataset, rmc: str) -> list[tuple[str, str]] | None:
     return fields
 
 
+def waypoint_panorama(dataset: Dataset, rmc: str) -> str | None:
+    """The absolute URL of a waypoint's NASA panorama (None when it has none)."""
+    rows = dataset.waypoints[dataset.waypoints["rmc"] == rmc]
+    if rows.empty or pd.isna(rows["image_url"].iloc[0]):
+        return None
+    layer = rows["layer"].iloc[0] if "layer" in rows and pd.notna(rows["layer"].iloc[0]) else "waypoints"
+    source = (dataset.meta or {}).get("layers", {}).get(layer, {}).get("source")
+    return panorama_url(rows["image_url"].iloc[0], source)
+
+
 def details_children(dataset: Dataset, rmc: str) -> list:
     fields = waypoint_fields(dataset, rmc)
     if fields is None:
         return [html.P(f"Waypoint {rmc} is not in the current dataset.")]
+    pano = waypoint_panorama(dataset, rmc)
     return [
         html.H2(f"Waypoint {rmc}"),
+        html.P(html.A("NASA panorama at this waypoint (JPG, opens in a new tab)", href=pano, id="panorama-link",
+                      target="_blank", rel="noopener noreferrer")) if pano else
+        html.P("No panorama for this waypoint.", className="muted"),
         html.Table(className="details-table", children=[
             html.Tbody([html.Tr([html.Th(name, scope="row"), html.Td(text)]) for name, text in fields])
         ]),
@@ -213,8 +289,10 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         Output(ids.URL, "search"),
         Output(ids.DOWNLOAD_CSV, "href"),
         Output(ids.DOWNLOAD_GEOJSON, "href"),
+        Output(ids.TIME_AXIS, "value"),
         Input(ids.URL, "search"),
         Input(ids.SOL_RANGE, "value"),
+        Input(ids.TIME_AXIS, "value"),
         Input(ids.SOL_MIN, "n_submit"),
         Input(ids.SOL_MIN, "n_blur"),
         Input(ids.SOL_MAX, "n_submit"),
@@ -223,7 +301,7 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         State(ids.SOL_MIN, "value"),
         State(ids.SOL_MAX, "value"),
     )
-    def sync_range(search, slider, _s1, _b1, _s2, _b2, _version, typed_min, typed_max):
+    def sync_range(search, slider, time_axis, _s1, _b1, _s2, _b2, _version, typed_min, typed_max):
         try:
             dataset = current()
         except (redis.RedisError, StoreError):
@@ -243,17 +321,24 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
                 lo,
                 hi,
             )
+        elif trigger == ids.TIME_AXIS:
+            a, b = range_from_query(search, lo, hi)
         else:  # first render, a load from the page, or the URL changed (back/forward, a shared link)
             a, b = range_from_query(search, lo, hi)
-        query = range_query(a, b)
+        axis = ("date" if time_axis == "date" else "sol") if trigger == ids.TIME_AXIS else (
+            axis_from_query(search) if trigger in (ids.URL, None, ids.DATA_VERSION) else
+            ("date" if time_axis == "date" else "sol"))
+        query, data_query = range_query(a, b, axis), range_query(a, b)
         return ([a, b], lo, hi, slider_marks(lo, hi), a, b, (query if query != search else no_update),
-                f"/perseverance/waypoints.csv{query}", f"/perseverance/waypoints.geojson{query}")
+                f"/perseverance/waypoints.csv{data_query}", f"/perseverance/waypoints.geojson{data_query}",
+                axis if axis != time_axis else no_update)
 
     outputs = [Output(ids.GRAPHS[name], "figure") for name in BUILDERS]
 
     @app.callback(
         *outputs,
         Output(ids.SUMMARY, "children"),
+        Output(ids.NOW, "children"),
         Output(ids.STATUS, "children"),
         Output(ids.EMPTY_STATE, "hidden"),
         Output(ids.CONTROLS, "hidden"),
@@ -261,26 +346,27 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         Input(ids.SOL_RANGE, "value"),
         Input(ids.SELECTION, "data"),
         Input(ids.DATA_VERSION, "data"),
+        Input(ids.TIME_AXIS, "value"),
     )
-    def update_charts(sol_range, selection, _version):
+    def update_charts(sol_range, selection, _version, time_axis):
         keep = [no_update] * len(outputs)
         try:
             dataset = current()
             last_load = store.last_load()
         except (redis.RedisError, StoreError):
-            return *keep, no_update, STORE_DOWN, no_update, no_update, no_update
+            return *keep, no_update, no_update, STORE_DOWN, no_update, no_update, no_update
         if dataset is None:
-            return *keep, [], "", False, True, True
+            return *keep, [], [], "", False, True, True
         lo, hi = sol_bounds(dataset)
         a, b = clamp_range(*(sol_range if isinstance(sol_range, list) and len(sol_range) == 2 else (lo, hi)), lo, hi)
         sols = sols_of(dataset, [str(r) for r in selection] if isinstance(selection, list) else None)
-        figures = chart_figures(dataset, a, b, sols)
+        figures = chart_figures(dataset, a, b, sols, "date" if time_axis == "date" else "sol")
         if ctx.triggered_id == ids.SELECTION and sols:
             # The map already shows the selection it made; drawing it again would clear
             # plotly's selection box (and with it the selection). Reset redraws it.
             figures["map"] = no_update
-        return (*[figures[name] for name in BUILDERS], summary_children(dataset, last_load), "",
-                True, False, False)
+        return (*[figures[name] for name in BUILDERS], summary_children(dataset, last_load), now_children(dataset),
+                "", True, False, False)
 
     @app.callback(
         Output(ids.SELECTION, "data"),
@@ -334,9 +420,15 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
             return STORE_FULL, no_update
         except (redis.RedisError, StoreError):
             return STORE_DOWN, no_update
-        wp = summary["waypoints"]
+        wp, tr = summary["waypoints"], summary["traverse"]
+        cur = summary.get("current") or {}
+        said = {"newer": f", and the current position (sol {cur.get('sol')})",
+                "same": f", and the current position (sol {cur.get('sol')})",
+                "unavailable": "; the current position could not be read"
+                               + (f" (kept sol {cur.get('sol')})" if cur.get("kept") else ""),
+                "older": "; the current position was older than the waypoints"}.get(cur.get("status"), "")
         return (f"Loaded {wp['rows']} waypoints (sols {wp['sol_min']}–{wp['sol_max']}) "
-                f"and {summary['traverse']['rows']} traverse segments."), summary["version"]
+                f"and {tr['rows']} traverse segments (sols {tr['sol_min']}–{tr['sol_max']}){said}."), summary["version"]
 
     export_settings = exports.export_settings(settings)
 

@@ -43,7 +43,11 @@ WAYPOINT_COLUMNS: dict[str, str] = {
     "sclk_start": "float64",  # spacecraft clock, seconds (fractional in 2022 files)
     "sclk_end": "float64",
     "image_url": "str",
+    "layer": "str",  # the NASA layer the row came from: "waypoints" or "current"
 }
+
+#: The layers a waypoint-schema row can come from (``layer`` column).
+WAYPOINT_LAYERS = ("waypoints", "current")
 
 #: One row per traverse leg.
 TRAVERSE_COLUMNS: dict[str, str] = {
@@ -248,8 +252,11 @@ def _valid_lonlat(lon: float, lat: float) -> bool:
 # waypoints
 
 
-def parse_waypoints(body: bytes, source: str = "waypoints") -> Layer:
-    """Parse ``M20_waypoints.json`` (any published shape) into the normalised frame."""
+def parse_waypoints(body: bytes, source: str = "waypoints", layer: str = "waypoints") -> Layer:
+    """Parse ``M20_waypoints.json`` (any published shape) into the normalised frame.
+
+    ``layer`` names the NASA layer in the ``layer`` column: the current-position layer
+    (``M20_waypoints_current.json``) has the same schema and is parsed here too."""
     name, features = _decode(body, source)
     rows: list[dict] = []
     skipped: Counter = Counter()
@@ -306,6 +313,7 @@ def parse_waypoints(body: bytes, source: str = "waypoints") -> Layer:
             sclk_start=to_number(props.get("sclk_start")),
             sclk_end=to_number(props.get("sclk_end")),
             image_url=image_url,
+            layer=layer,
         )
         rows.append(row)
 

@@ -2,6 +2,8 @@
 
 URL = "url"
 SUMMARY = "summary"
+NOW = "now-card"  # where the rover is now, and each layer's freshness
+TIME_AXIS = "time-axis"  # "sol" or "date" on the charts' time axes (in the URL as axis=date)
 STATUS = "status"  # store errors, in words
 EMPTY_STATE = "empty-state"
 SOURCES = "configured-sources"

@@ -1,9 +1,15 @@
-"""Load both layers from their sources into the store: fetch, parse, save, report.
+"""Load the layers from their sources into the store: fetch, parse, save, report.
 
-Used by the CLI (``python -m dashboard load``) and, later, by ``POST /load`` and the
-dashboard's "Load data" button. A layer whose source answers 304 Not Modified, or whose
-bytes have the same sha256 as the copy already stored, is not parsed again; when neither
-layer changed no new version is written.
+Used by the CLI (``python -m dashboard load``), ``POST /load`` and the dashboard's
+"Load data" button. A layer whose source answers 304 Not Modified, or whose bytes have
+the same sha256 as the copy already stored, is not parsed again; when no layer changed
+no new version is written.
+
+The waypoints and the traverse are required: a failure of either fails the load. The
+current position (NASA's ``M20_waypoints_current.json``, one feature) is optional: when
+it cannot be fetched, is empty (NASA has served it empty) or is older than the last
+waypoint, the load goes on, the previous current position is kept if there was one, and
+the summary says which.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from datetime import datetime, timezone
 import redis
 
 from .data import DataError, Layer, parse_traverse, parse_waypoints
-from .settings import Settings
+from .settings import OFF, Settings
 from .sources import FetchError, fetch
 from .store import DatasetStore
 
@@ -43,13 +49,18 @@ def load(
     *,
     waypoints_source: str | None = None,
     traverse_source: str | None = None,
+    current_source: str | None = None,
     force: bool = False,
 ) -> dict:
-    """Load both layers; return a summary dict. Raise :class:`LoadError` on failure."""
+    """Load the layers; return a summary dict. Raise :class:`LoadError` when the
+    waypoints or the traverse fail (a failing current position does not fail the load)."""
     sources = {
         "waypoints": waypoints_source or settings.waypoints_source,
         "traverse": traverse_source or settings.traverse_source,
+        "current": current_source or settings.current_source,
     }
+    if sources["current"] and sources["current"].strip().lower() in OFF:
+        sources["current"] = None
     started = time.monotonic()
     lock = store.load_lock()
     if not lock.acquire():
@@ -104,7 +115,7 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
         if reusable and (fetched.not_modified or fetched.sha256 == prev.get("sha256")):
             layers[name] = {**prev, "checked_at": _iso(fetched.fetched_at)}
             if name == "waypoints":
-                frames["waypoints"] = current.waypoints
+                frames["waypoints"] = current.waypoint_layer
             else:
                 frames["traverse"], frames["traverse_points"] = current.traverse, current.traverse_points
             continue
@@ -134,12 +145,108 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
         }
         changed = True
 
+    previous_current = current.current if current is not None else None
+    cur_frame, layers["current"] = _load_current(settings, sources["current"], previous.get("current"),
+                                                 previous_current, frames["waypoints"], force)
+    if layers["current"].get("sha256") != (previous.get("current") or {}).get("sha256"):
+        changed = True  # a new current position, or none any more (a kept one keeps its sha256)
     if not changed:
-        return {**summarize(current.meta), "status": "unchanged"}
-    digest = hashlib.sha256("".join(layers[n]["sha256"] for n in LAYERS).encode()).hexdigest()
+        summary = {**summarize(current.meta), "status": "unchanged"}
+        summary["current"] = _current_summary(layers["current"])  # what this attempt found
+        return summary
+    digest = hashlib.sha256(
+        "".join(layers[n].get("sha256") or "" for n in (*LAYERS, "current")).encode()).hexdigest()
     meta = {"loaded_at": _iso(time.time()), "sha256": digest, "layers": layers}
-    dataset = store.save(frames["waypoints"], frames["traverse"], frames["traverse_points"], meta)
+    dataset = store.save(frames["waypoints"], frames["traverse"], frames["traverse_points"], meta,
+                         current=cur_frame)
     return {**summarize(dataset.meta), "status": "loaded"}
+
+
+def _load_current(settings: Settings, source: str | None, prev: dict | None, prev_frame, waypoints,
+                  force: bool):
+    """The optional current-position layer: (frame or None, its metadata). Never raises
+    for the layer's own problems; says in ``status`` what happened."""
+    prev = prev or {}
+    kept = prev_frame if prev_frame is not None and len(prev_frame) else None
+
+    def keep(status: str, **extra):
+        info = {**{k: prev.get(k) for k in ("name", "etag", "last_modified", "sha256", "fetched_at")},
+                "source": source, "status": status, **extra}
+        if kept is not None:
+            row = kept.iloc[-1]
+            info.update(sol=int(row["sol"]), rmc=str(row["rmc"]), kept_sol=int(row["sol"]))
+        else:
+            info.update(sol=None, rmc=None, sha256=None, kept_sol=None)
+        return kept, info
+
+    if not source:
+        return None, {"source": None, "status": "off", "sol": None, "rmc": None, "sha256": None}
+    last_wp = int(waypoints["sol"].max()) if len(waypoints) else None
+    reusable = prev.get("source") == source and not force and kept is not None
+    try:
+        fetched = fetch(
+            source,
+            etag=prev.get("etag") if reusable else None,
+            last_modified=prev.get("last_modified") if reusable else None,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            deadline=settings.fetch_deadline,
+            max_bytes=settings.max_bytes,
+        )
+        if reusable and (fetched.not_modified or fetched.sha256 == prev.get("sha256")):
+            frame = kept
+            row = frame.iloc[-1]
+            status = "newer" if last_wp is None or int(row["sol"]) > last_wp else (
+                "same" if int(row["sol"]) == last_wp else "older")
+            if status == "older":
+                return keep("older", error=f"sol {int(row['sol'])} is older than the last waypoint (sol {last_wp})")
+            return frame, {**prev, "status": status, "checked_at": _iso(fetched.fetched_at), "kept_sol": None}
+        if fetched.not_modified:
+            raise FetchError(source, "server answered 304 Not Modified to an unconditional request")
+        layer = parse_waypoints(fetched.body, source, layer="current")
+    except (FetchError, DataError) as exc:
+        return keep("unavailable", error=str(exc), problem=exc.problem)
+    frame = layer.frame.iloc[[-1]].reset_index(drop=True)  # one feature; the newest if more
+    sol = int(frame["sol"].iloc[0])
+    if last_wp is not None and sol < last_wp:
+        return keep("older", error=f"sol {sol} is older than the last waypoint (sol {last_wp})")
+    status = "newer" if last_wp is None or sol > last_wp else "same"
+    return frame, {
+        "source": source, "status": status, "name": layer.name, "etag": fetched.etag,
+        "last_modified": fetched.last_modified, "sha256": fetched.sha256, "bytes": len(fetched.body),
+        "fetched_at": _iso(fetched.fetched_at), "checked_at": _iso(fetched.fetched_at),
+        "features": layer.features, "rows": 1, "skipped": layer.skipped, "sol": sol,
+        "rmc": str(frame["rmc"].iloc[0]), "kept_sol": None,
+    }
+
+
+def _current_summary(layer: dict | None) -> dict:
+    layer = layer or {"status": "off", "source": None}
+    out = {"status": layer.get("status"), "sol": layer.get("sol"), "rmc": layer.get("rmc"),
+           "source": layer.get("source")}
+    if layer.get("kept_sol") is not None:
+        out["kept"] = True
+    if layer.get("error"):
+        out["error"] = layer["error"]
+    if layer.get("problem"):
+        out["problem"] = layer["problem"]
+    return out
+
+
+def _current_text(cur: dict) -> str:
+    status, sol = cur.get("status"), cur.get("sol")
+    kept = f"kept sol {sol}" if cur.get("kept") else "none kept"
+    if status == "newer":
+        return f"current position sol {sol} (after the last waypoint)"
+    if status == "same":
+        return f"current position sol {sol} (at the last waypoint)"
+    if status == "older":
+        return f"current position older than the waypoints, {kept}"
+    if status == "unavailable":
+        problem = cur.get("problem") or "see --json"
+        problem = problem if len(problem) <= 60 else problem[:59] + "…"
+        return f"current position unavailable ({problem}), {kept}"
+    return "no current-position layer"
 
 
 def summarize(meta: dict) -> dict:
@@ -156,6 +263,7 @@ def summarize(meta: dict) -> dict:
         }
         if layer.get("points") is not None:
             out[name]["points"] = layer["points"]
+    out["current"] = _current_summary(meta["layers"].get("current"))
     return out
 
 
@@ -166,5 +274,6 @@ def one_line(summary: dict) -> str:
     return (
         f"{verb} version {summary['version']}: {wp['rows']} waypoints (sols {wp['sol_min']}..{wp['sol_max']}), "
         f"{tr['rows']} traverse segments (sols {tr['sol_min']}..{tr['sol_max']}), "
+        f"{_current_text(summary.get('current') or {})}, "
         f"{skipped} feature{'s' if skipped != 1 else ''} skipped"
     )

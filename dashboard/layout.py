@@ -5,11 +5,18 @@ from __future__ import annotations
 from dash import dcc, html
 
 from . import ids
-from .callbacks import load_restricted, range_query, slider_marks
+from .callbacks import load_restricted, range_query, slider_marks, sol_bounds
 from .exports import FORMATS
 from .figures import TITLES
 from .settings import Settings
 from .store import Dataset
+
+
+#: Height of each chart on the page (px). The width follows the window: the graphs are
+#: responsive (a phone turned sideways, a resized window), so the height is set here
+#: rather than by the figure's layout (which the exports use).
+GRAPH_HEIGHTS = {"map": 620, "orientation": 520, "position": 480, "elevation": 380, "elevation_distance": 380,
+                 "distance": 400}
 
 
 def _graph(chart: str) -> html.Section:
@@ -20,6 +27,8 @@ def _graph(chart: str) -> html.Section:
                 id=ids.GRAPHS[chart],
                 figure={"data": [], "layout": {"title": {"text": TITLES[chart]}}},
                 config={"displaylogo": False},
+                responsive=True,
+                style={"height": f"{GRAPH_HEIGHTS[chart]}px"},
                 className="chart",
             ),
             html.Div(
@@ -63,8 +72,7 @@ def _exports_panel() -> html.Section:
 
 def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str | None = None) -> html.Div:
     if dataset is not None:
-        sols = dataset.waypoints["sol"]
-        lo, hi = int(sols.min()), int(sols.max())
+        lo, hi = sol_bounds(dataset)  # the union of the layers' sols
     else:
         lo, hi = 0, 1
     has_data = dataset is not None
@@ -83,6 +91,7 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                 ],
             ),
             html.Div(id=ids.STATUS, className="status", role="status", children=store_error or ""),
+            html.Section(id=ids.NOW, className="now-card", **{"aria-labelledby": "now-title"}),
             html.Section(id=ids.SUMMARY, className="summary", **{"aria-label": "Dataset summary"}),
             html.Section(
                 id=ids.EMPTY_STATE,
@@ -96,6 +105,8 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                         children=[
                             html.Li([html.Strong("Waypoints: "), html.Code(settings.waypoints_source)]),
                             html.Li([html.Strong("Traverse: "), html.Code(settings.traverse_source)]),
+                            html.Li([html.Strong("Current position (optional): "),
+                                     html.Code(settings.current_source or "not read (PTRACKER_CURRENT_SOURCE=off)")]),
                         ],
                     ),
                     html.Button("Load data", id=ids.LOAD_BUTTON, n_clicks=0, className="button primary",
@@ -139,6 +150,20 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                             html.Button("Clear map selection", id=ids.RESET_SELECTION, n_clicks=0,
                                         className="button"),
                             html.Span(id=ids.SELECTION_STATUS, className="selection-status", role="status"),
+                            html.Div(
+                                className="time-axis", role="group", **{"aria-labelledby": "time-axis-label"},
+                                children=[
+                                    html.Span("Time axis:", id="time-axis-label", className="time-axis-label"),
+                                    dcc.RadioItems(
+                                        id=ids.TIME_AXIS,
+                                        options=[{"label": "Sol", "value": "sol"},
+                                                 {"label": "Earth date", "value": "date"}],
+                                        value="sol",
+                                        inline=True,
+                                        inputClassName="time-axis-input",
+                                    ),
+                                ],
+                            ),
                             html.Span(className="data-downloads", children=[
                                 "Waypoints in this range: ",
                                 html.A("CSV", id=ids.DOWNLOAD_CSV, href=f"/perseverance/waypoints.csv{range_query(lo, hi)}"),

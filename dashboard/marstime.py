@@ -43,3 +43,13 @@ def sol_dates(sols) -> np.ndarray:
     """Vectorised: ISO dates ('YYYY-MM-DD', UTC) on which each sol begins."""
     offsets = np.round(np.asarray(sols, dtype=np.float64) * SOL_SECONDS * 1e3).astype("timedelta64[ms]")
     return np.datetime_as_string(_EPOCH_MS + offsets, unit="D")
+
+
+def sol_instants(sols) -> list:
+    """Vectorised: ISO instants ('YYYY-MM-DDTHH:MM:SS', UTC) at which each (fractional)
+    sol begins; None for NaN (a gap in a line)."""
+    sols = np.asarray(sols, dtype=np.float64)
+    ok = np.isfinite(sols)
+    offsets = np.round(np.where(ok, sols, 0.0) * SOL_SECONDS * 1e3).astype("timedelta64[ms]")
+    text = np.datetime_as_string(_EPOCH_MS + offsets, unit="s")
+    return [t if good else None for t, good in zip(text.tolist(), ok.tolist())]

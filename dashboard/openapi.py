@@ -111,7 +111,7 @@ def document() -> dict:
                                "and Redis is shared, so failing readiness on it would take every web pod out of "
                                "service at once. Neither probe depends on a dataset being loaded.",
                 "responses": {"200": _json({"$ref": "#/components/schemas/Readiness"}, "ready")}}},
-            "/load": {"post": {"summary": "reload both layers from the configured sources",
+            "/load": {"post": {"summary": "reload the layers (waypoints, traverse, optional current position)",
                                "description": "When PTRACKER_ADMIN_TOKEN is set: Authorization: Bearer <token>.",
                                "security": [{}, {"admin": []}], "responses": {
                 "200": _json({"$ref": "#/components/schemas/LoadSummary"}, "loaded, or unchanged"),
@@ -126,12 +126,20 @@ def document() -> dict:
                                *_SOL_PARAMS],
                 "responses": {"200": _json({"type": "array", "items": {"$ref": "#/components/schemas/Feature"}},
                                            "features"), **_DATA_ERRORS}}},
-            "/perseverance/sol": {"get": {"summary": "the most recent waypoint's sol", "responses": {
+            "/perseverance/sol": {"get": {"summary": "the most recent waypoint's sol (the current position when newer)",
+                                          "responses": {
                 "200": {"description": "text, or JSON when asked for",
                         "content": {"text/plain": {"schema": {"type": "string"}},
                                     "application/json": {"schema": {"type": "object", "properties": {
                                         "sol": {"type": "integer"}, "earth_date": {"type": "string"}}}}}},
                 "304": _NOT_MODIFIED, "503": _error("no dataset loaded, or Redis unreachable")}}},
+            "/perseverance/current": {"get": {
+                "summary": "where the rover is now, and each layer's freshness",
+                "description": "The newest sol of any layer (waypoints, current position, traverse) with its Earth "
+                               "date, position, elevation and odometry, and the layer they come from; per layer, "
+                               "the last sol it covers. The dashboard's \"now\" card says the same.",
+                "responses": {"200": _json({"$ref": "#/components/schemas/Now"}, "the rover now"),
+                              "503": _error("no dataset loaded, or Redis unreachable")}}},
             "/perseverance/orientation": {"get": {"summary": "sol, yaw (radians), pitch and roll of each waypoint",
                                                   "parameters": _SOL_PARAMS, "responses": {
                 "200": _json({"type": "array", "items": {"$ref": "#/components/schemas/Orientation"}}, "orientation"),
@@ -219,9 +227,32 @@ def document() -> dict:
                 "roll": _NULLABLE_NUM}},
             "Position": {"type": "object", "required": ["sol", "lon", "lat"], "properties": {
                 "sol": {"type": "integer"}, "lon": _NUM, "lat": _NUM}},
+            "Now": {"type": "object", "required": ["sol", "earth_date", "layer", "lon", "lat", "layers"], "properties": {
+                "sol": {"type": "integer", "description": "the newest sol of any layer"},
+                "earth_date": {"type": "string", "format": "date", "description": "UTC date on which that sol began"},
+                "sol_start_utc": {"type": "string", "format": "date-time"},
+                "ago": {"type": "string", "description": "how long ago that sol began, in words"},
+                "layer": {"type": "string", "enum": ["waypoints", "current", "traverse"],
+                          "description": "the layer the position comes from"},
+                "rmc": {"type": ["string", "null"], "description": "site_drive (null when from the traverse)"},
+                "lon": _NUM, "lat": _NUM, "elev_geoid_m": _NULLABLE_NUM, "odometry_km": _NUM, "odometry_m": _NUM,
+                "odometry_from": {"type": "string", "enum": ["waypoints", "current", "traverse"],
+                                  "description": "'traverse': the legs' cumulative length"},
+                "layers": {"type": "object", "properties": {
+                    "waypoints": {"type": "object", "properties": {"sol_max": {"type": ["integer", "null"]},
+                                                                   "source": {"type": ["string", "null"]}}},
+                    "traverse": {"type": "object", "properties": {"sol_max": {"type": ["integer", "null"]},
+                                                                  "source": {"type": ["string", "null"]}}},
+                    "current": {"type": "object", "properties": {
+                        "sol": {"type": ["integer", "null"]}, "source": {"type": ["string", "null"]},
+                        "status": {"type": "string", "enum": ["newer", "same", "older", "unavailable", "off"]}}}}},
+                "loaded_at": {"type": ["string", "null"]}, "dataset_version": {"type": "string"}}},
             "LoadSummary": {"type": "object", "properties": {
                 "status": {"type": "string", "enum": ["loaded", "unchanged"]}, "version": {"type": "string"},
                 "loaded_at": {"type": "string"}, "sha256": {"type": "string"}, "seconds": _NUM,
-                "waypoints": {"type": "object"}, "traverse": {"type": "object"}}},
+                "waypoints": {"type": "object"}, "traverse": {"type": "object"},
+                "current": {"type": "object", "description": "the optional current-position layer: status "
+                            "(newer, same, older, unavailable, off), sol, rmc, source; kept: true when a previous "
+                            "position was kept; error when it could not be read"}}},
         }},
     }

@@ -13,6 +13,11 @@ from typing import Mapping
 
 NASA_WAYPOINTS_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints.json"
 NASA_TRAVERSE_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_traverse.json"
+NASA_CURRENT_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints_current.json"
+#: NASA's MMGIS mission folder: panorama paths in the layers are relative to it.
+NASA_MISSION_URL = "https://mars.nasa.gov/mmgis-maps/M20/"
+#: PTRACKER_CURRENT_SOURCE values that switch the optional current-position layer off.
+OFF = ("off", "none", "no", "false", "0")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,12 +39,20 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     return value
 
 
+def _current_source(raw: str | None) -> str | None:
+    if raw is None or raw.strip() == "":
+        return NASA_CURRENT_URL
+    return None if raw.strip().lower() in OFF else raw.strip()
+
+
 @dataclass(frozen=True)
 class Settings:
     #: URL or local path of NASA's waypoint layer.
     waypoints_source: str = NASA_WAYPOINTS_URL
     #: URL or local path of NASA's traverse layer.
     traverse_source: str = NASA_TRAVERSE_URL
+    #: URL or local path of NASA's current-position layer (optional; None: not read).
+    current_source: str | None = NASA_CURRENT_URL
     #: Redis to use; ``None`` means the embedded Redis (a redis-server child) in ``data_dir``.
     redis_url: str | None = None
     #: Password for ``redis_url`` when it is kept out of the URL (compose, Kubernetes).
@@ -85,6 +98,7 @@ class Settings:
         return cls(
             waypoints_source=env.get("PTRACKER_WAYPOINTS_SOURCE") or NASA_WAYPOINTS_URL,
             traverse_source=env.get("PTRACKER_TRAVERSE_SOURCE") or NASA_TRAVERSE_URL,
+            current_source=_current_source(env.get("PTRACKER_CURRENT_SOURCE")),
             redis_url=env.get("REDIS_URL") or None,
             redis_password=env.get("REDIS_PASSWORD") or None,
             data_dir=Path(data_dir).resolve() if data_dir else defaults.data_dir,

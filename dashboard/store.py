@@ -34,6 +34,7 @@ from .data import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
 
 TABLES: dict[str, dict[str, str]] = {
     "waypoints": WAYPOINT_COLUMNS,
+    "current": WAYPOINT_COLUMNS,  # 0 or 1 row: NASA's current-position layer
     "traverse": TRAVERSE_COLUMNS,
     "traverse_points": TRAVERSE_POINT_COLUMNS,
 }
@@ -45,11 +46,36 @@ class StoreError(RuntimeError):
 
 @dataclass(frozen=True)
 class Dataset:
+    """A loaded dataset. ``waypoints`` is what the page and the API serve as waypoints:
+    the waypoint layer plus, when it is newer than the layer's last waypoint, the current
+    position (its ``layer`` column says "current"). ``current`` is the current-position
+    layer as loaded (0 or 1 row), whether or not it is newer."""
+
     version: str
     meta: dict
     waypoints: pd.DataFrame
     traverse: pd.DataFrame
     traverse_points: pd.DataFrame
+    current: pd.DataFrame | None = None
+
+    @property
+    def waypoint_layer(self) -> pd.DataFrame:
+        """The rows of the waypoint layer alone (without the current position)."""
+        return self.waypoints[self.waypoints["layer"].fillna("waypoints") != "current"]
+
+
+def merge_current(waypoints: pd.DataFrame, current: pd.DataFrame | None) -> pd.DataFrame:
+    """The waypoint layer, plus the current position when it is newer than its last
+    waypoint (and not already one of them): served as the newest waypoint."""
+    waypoints = waypoints.assign(layer=waypoints["layer"].fillna("waypoints")) if waypoints["layer"].isna().any() \
+        else waypoints
+    if current is None or current.empty:
+        return waypoints
+    row = current.sort_values("sol", kind="mergesort").iloc[[-1]].assign(layer="current")
+    last = waypoints["sol"].max() if len(waypoints) else -1
+    if int(row["sol"].iloc[0]) <= last or row["rmc"].iloc[0] in set(waypoints["rmc"]):
+        return waypoints
+    return pd.concat([waypoints, row], ignore_index=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -139,8 +165,10 @@ class DatasetStore:
             return None
         fields = {k.decode(): v for k, v in fields.items()}
         meta = orjson.loads(fields["meta"])
-        tables = {name: decode_frame(fields[name], columns) for name, columns in TABLES.items()}
-        return Dataset(version=version, meta=meta, **tables)
+        tables = {name: decode_frame(fields[name], columns) for name, columns in TABLES.items() if name in fields}
+        current = tables.pop("current", None)
+        tables["waypoints"] = merge_current(tables["waypoints"], current)
+        return Dataset(version=version, meta=meta, current=current, **tables)
 
     def meta(self, version: str | None = None) -> dict | None:
         """A version's metadata (the current one by default) without decoding frames."""
@@ -161,10 +189,15 @@ class DatasetStore:
         traverse: pd.DataFrame,
         traverse_points: pd.DataFrame,
         meta: dict,
+        current: pd.DataFrame | None = None,
     ) -> Dataset:
-        """Store a new version and make it current in one atomic step."""
+        """Store a new version and make it current in one atomic step. ``waypoints`` is
+        the waypoint layer alone; ``current`` the current-position layer (or None)."""
+        if current is None:
+            current = waypoints.iloc[0:0]
         encoded = {
             "waypoints": encode_frame(waypoints, WAYPOINT_COLUMNS),
+            "current": encode_frame(current, WAYPOINT_COLUMNS),
             "traverse": encode_frame(traverse, TRAVERSE_COLUMNS),
             "traverse_points": encode_frame(traverse_points, TRAVERSE_POINT_COLUMNS),
         }
@@ -180,9 +213,10 @@ class DatasetStore:
         dataset = Dataset(
             version=version,
             meta=meta,
-            waypoints=waypoints,
+            waypoints=merge_current(waypoints, current),
             traverse=traverse,
             traverse_points=traverse_points,
+            current=current,
         )
         with self._cache_lock:
             self._cache = dataset

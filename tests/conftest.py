@@ -25,6 +25,9 @@ from dashboard.store import DatasetStore
 
 # Selenium must use the Debian chromedriver on PATH, never try to download one.
 os.environ.setdefault("SE_OFFLINE", "true")
+# The optional current-position layer defaults to NASA's URL: tests (and the processes
+# they start) never reach the internet unless a test names a source itself.
+os.environ.setdefault("PTRACKER_CURRENT_SOURCE", "off")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -89,6 +92,7 @@ def settings(redis_url, key_prefix, tmp_path) -> Settings:
     return Settings(
         waypoints_source=str(FIXTURES / "waypoints_v2024.json"),
         traverse_source=str(FIXTURES / "traverse_v2026.json"),
+        current_source=None,
         redis_url=redis_url,
         data_dir=tmp_path / "var",
         key_prefix=key_prefix,

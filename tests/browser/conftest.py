@@ -17,11 +17,13 @@ def data_settings(settings):
         return settings.replace(
             waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
             traverse_source=str(SHARED_DATA / "M20_traverse.json"),
+            current_source=str(SHARED_DATA / "M20_waypoints_current.json"),
             max_bytes=20 * 1024 * 1024,
         )
     return settings.replace(
         waypoints_source=str(FIXTURES / "waypoints_v2024.json"),
         traverse_source=str(FIXTURES / "traverse_v2026.json"),
+        current_source=str(FIXTURES / "current_v2026.json"),
     )
 
 

@@ -200,3 +200,20 @@ def test_openapi_document_names_every_route(client, app):
     rules = {r.rule.replace("<path:job_id>", "{id}") for r in app.server.url_map.iter_rules()
              if r.endpoint.startswith("api.") and "<path:rest>" not in r.rule}
     assert rules == documented
+
+
+def test_current_route_and_sol_with_the_current_layer(client, store, settings, fixture_path):
+    assert client.get("/perseverance/current").status_code == 503
+    load(store, settings, current_source=str(fixture_path("current_v2026.json")))
+    body = client.get("/perseverance/current").get_json()
+    assert body["sol"] == 19 and body["earth_date"] == "2021-03-09" and body["layer"] == "current"
+    assert body["rmc"] == "4_640" and body["lon"] == pytest.approx(77.4533) and body["lat"] == pytest.approx(18.4422)
+    assert body["odometry_m"] == pytest.approx(140.5) and body["elev_geoid_m"] == pytest.approx(-2569.1)
+    assert body["layers"]["waypoints"]["sol_max"] == 18 and body["layers"]["traverse"]["sol_max"] == 17
+    assert body["layers"]["current"] == {"sol": 19, "status": "newer", "source": str(fixture_path("current_v2026.json"))}
+    # the current position is served as the newest waypoint, marked as coming from its layer
+    assert client.get("/perseverance/sol").data == b"Most recent data waypoint is at Sol-19"
+    last = client.get("/perseverance").get_json()[-1]["properties"]
+    assert last["sol"] == 19 and last["layer"] == "current"
+    assert client.get("/perseverance").get_json()[0]["properties"]["layer"] == "waypoints"
+    assert "/perseverance/current" in client.get("/help").get_data(as_text=True)

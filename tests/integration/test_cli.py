@@ -20,15 +20,53 @@ def run(args, redis_url, key_prefix, **env):
 
 def test_load_prints_one_line(redis_url, key_prefix, fixture_path, redis_client):
     wp, tr = fixture_path("waypoints_v2024.json"), fixture_path("traverse_v2026.json")
-    res = run(["load", "--waypoints", str(wp), "--traverse", str(tr)], redis_url, key_prefix)
+    cur = fixture_path("current_v2026.json")
+    res = run(["load", "--waypoints", str(wp), "--traverse", str(tr), "--current", str(cur)], redis_url, key_prefix)
     assert res.returncode == 0, res.stderr
     assert res.stdout == (
-        "loaded version 1: 8 waypoints (sols 13..18), 4 traverse segments (sols 14..17), 0 features skipped\n"
+        "loaded version 1: 8 waypoints (sols 13..18), 4 traverse segments (sols 14..17), "
+        "current position sol 19 (after the last waypoint), 0 features skipped\n"
     )
     info = run(["info", "--json"], redis_url, key_prefix)
     assert info.returncode == 0
     summary = orjson.loads(info.stdout)
     assert summary["version"] == "1" and summary["waypoints"]["rows"] == 8
+
+
+def test_current_layer_off_is_said(redis_url, key_prefix, fixture_path, redis_client):
+    wp, tr = fixture_path("waypoints_v2024.json"), fixture_path("traverse_v2026.json")
+    res = run(["load", "--waypoints", str(wp), "--traverse", str(tr)], redis_url, key_prefix,
+              PTRACKER_CURRENT_SOURCE="off")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == (
+        "loaded version 1: 8 waypoints (sols 13..18), 4 traverse segments (sols 14..17), "
+        "no current-position layer, 0 features skipped\n"
+    )
+
+
+def test_empty_or_unreachable_current_layer_keeps_the_load(redis_url, key_prefix, fixture_path, redis_client):
+    wp, tr = fixture_path("waypoints_v2024.json"), fixture_path("traverse_v2026.json")
+    base = ["load", "--waypoints", str(wp), "--traverse", str(tr)]
+    first = run([*base, "--current", str(fixture_path("current_v2026.json"))], redis_url, key_prefix)
+    assert first.returncode == 0, first.stderr
+    # NASA has served the layer empty: the load succeeds and keeps the previous position
+    empty = run([*base, "--current", str(fixture_path("bad_empty_featurecollection.json"))], redis_url, key_prefix)
+    assert empty.returncode == 0, empty.stderr
+    assert empty.stdout == (
+        "unchanged, still version 1: 8 waypoints (sols 13..18), 4 traverse segments (sols 14..17), "
+        "current position unavailable (FeatureCollection is empty: no features), kept sol 19, 0 features skipped\n"
+    )
+    gone = run([*base, "--current", "http://127.0.0.1:1/M20_waypoints_current.json", "--json"], redis_url,
+               key_prefix, PTRACKER_CONNECT_TIMEOUT="1")
+    assert gone.returncode == 0, gone.stderr
+    summary = orjson.loads(gone.stdout)
+    assert summary["current"]["status"] == "unavailable" and summary["current"]["kept"] is True
+    assert summary["current"]["sol"] == 19 and "cannot connect" in summary["current"]["error"]
+    # without a previous one, nothing is kept, and the load still succeeds
+    res = run(["load", "--force", *base[1:], "--current", str(fixture_path("bad_empty_featurecollection.json"))],
+              redis_url, key_prefix + "b")
+    assert res.returncode == 0, res.stderr
+    assert "current position unavailable (FeatureCollection is empty: no features), none kept" in res.stdout
 
 
 def test_load_reads_sources_from_the_environment(redis_url, key_prefix, fixture_path, redis_client):

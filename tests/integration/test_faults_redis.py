@@ -91,7 +91,8 @@ def wait_ok(url: str, limit: float) -> float:
 def web(aof):
     prefix = "pfault:"
     settings = Settings(waypoints_source=str(FIXTURES / "waypoints_v2024.json"),
-                        traverse_source=str(FIXTURES / "traverse_v2026.json"), redis_url=aof.url, key_prefix=prefix)
+                        traverse_source=str(FIXTURES / "traverse_v2026.json"), current_source=None,
+                        redis_url=aof.url, key_prefix=prefix)
     client = redis.Redis.from_url(aof.url)
     store = DatasetStore(client, prefix)
     load(store, settings)

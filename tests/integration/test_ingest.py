@@ -26,13 +26,57 @@ def test_load_from_files(store, settings):
     }
     assert summary["traverse"]["rows"] == 4 and summary["traverse"]["points"] == 14
     assert one_line(summary) == (
-        "loaded version 1: 8 waypoints (sols 13..18), 4 traverse segments (sols 14..17), 0 features skipped"
+        "loaded version 1: 8 waypoints (sols 13..18), 4 traverse segments (sols 14..17), "
+        "no current-position layer, 0 features skipped"
     )
     meta = store.meta()
     layer = meta["layers"]["waypoints"]
     assert layer["name"] == "M20_waypoints_sol0018_all"
     assert len(layer["sha256"]) == 64 and layer["bytes"] > 0
     assert store.last_load()["ok"] is True
+
+
+def test_current_position_newer_than_the_waypoints_is_the_newest_waypoint(store, settings, fixture_path):
+    summary = load(store, settings, current_source=str(fixture_path("current_v2026.json")))
+    assert summary["current"] == {"status": "newer", "sol": 19, "rmc": "4_640",
+                                  "source": str(fixture_path("current_v2026.json"))}
+    dataset = store.current()
+    assert dataset.waypoints["sol"].max() == 19 and dataset.waypoints["layer"].iloc[-1] == "current"
+    assert len(dataset.waypoint_layer) == 8 and len(dataset.current) == 1
+    assert dataset.current["radius"].isna().all()  # -9999 sentinel
+    # read back from Redis by another reader: the same merge
+    assert store.read(dataset.version).waypoints["rmc"].tolist()[-1] == "4_640"
+    # unchanged on a second load; the waypoints reused are the layer's alone
+    again = load(store, settings, current_source=str(fixture_path("current_v2026.json")))
+    assert again["status"] == "unchanged" and len(store.current().waypoints) == 9
+
+
+@pytest.mark.parametrize("bad, problem", [
+    ("bad_empty_featurecollection.json", "FeatureCollection is empty"),
+    ("http://127.0.0.1:1/M20_waypoints_current.json", "cannot connect"),
+    ("bad_html.html", "got an HTML page"),
+])
+def test_a_failing_current_layer_keeps_the_load_and_the_previous_position(store, settings, fixture_path, bad,
+                                                                          problem):
+    bad = bad if "://" in bad else str(fixture_path(bad))
+    first = load(store, settings.replace(current_source=bad))
+    assert first["status"] == "loaded" and first["current"]["status"] == "unavailable"
+    assert problem in first["current"]["error"] and "kept" not in first["current"]
+    assert "none kept" in one_line(first) and store.current().waypoints["sol"].max() == 18
+    load(store, settings, current_source=str(fixture_path("current_v2026.json")))
+    kept = load(store, settings.replace(current_source=bad))
+    assert kept["current"]["status"] == "unavailable" and kept["current"]["kept"] is True
+    assert kept["current"]["sol"] == 19 and "kept sol 19" in one_line(kept)
+    assert store.current().waypoints["sol"].max() == 19
+    assert store.last_load()["ok"] is True
+
+
+def test_a_current_position_older_than_the_waypoints_is_not_served(store, settings, tmp_path, fixture_path):
+    old = tmp_path / "old_current.json"
+    old.write_text(fixture_path("current_v2026.json").read_text().replace('"sol": 19', '"sol": 15'))
+    summary = load(store, settings, current_source=str(old))
+    assert summary["current"]["status"] == "older" and "older than the waypoints, none kept" in one_line(summary)
+    assert store.current().waypoints["sol"].max() == 18
 
 
 def test_unchanged_sources_make_no_new_version(store, settings):

@@ -104,3 +104,19 @@ def test_keys_stay_under_the_prefix(store, layers, redis_client, key_prefix):
     assert sorted(mine) == sorted(
         f"{key_prefix}{k}" for k in ["dataset:seq", "dataset:current", "dataset:versions", "dataset:v:1", "load:last"]
     )
+
+
+def test_a_version_saved_before_the_current_layer_existed_still_reads(store, layers, redis_client, key_prefix):
+    """Versions written before issue 14 have no 'current' table and no 'layer' column."""
+    wp, legs, points = layers
+    dataset = store.save(wp, legs, points, {"loaded_at": "t", "layers": {}})
+    key = f"{key_prefix}dataset:v:{dataset.version}"
+    redis_client.hdel(key, "current")
+    import orjson
+
+    doc = orjson.loads(redis_client.hget(key, "waypoints"))
+    del doc["columns"]["layer"]
+    redis_client.hset(key, "waypoints", orjson.dumps(doc))
+    old = DatasetStore(redis_client, key_prefix).current()
+    assert old.current is None and (old.waypoints["layer"] == "waypoints").all()
+    assert len(old.waypoint_layer) == len(wp)

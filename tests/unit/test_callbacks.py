@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from dashboard.callbacks import (
+    axis_from_query,
     chart_figures,
+    now_items,
+    sol_bounds,
+    waypoint_panorama,
     clamp_range,
     range_from_query,
     range_query,
@@ -48,6 +52,12 @@ def test_range_from_query(search, expected):
     assert range_from_query(search, 13, 1110) == expected
 
 
+def test_time_axis_in_the_url():
+    assert range_query(100, 200, "date") == "?sol_min=100&sol_max=200&axis=date"
+    assert axis_from_query("?sol_min=1&axis=date") == "date"
+    assert axis_from_query("?axis=junk") == axis_from_query(None) == "sol"
+
+
 def test_range_query_round_trip():
     assert range_query(100, 200) == "?sol_min=100&sol_max=200"
     assert range_from_query(range_query(100, 200), 13, 1110) == (100, 200)
@@ -66,8 +76,9 @@ def test_selection_from_map_points(dataset):
 
 
 def test_slider_marks():
-    assert slider_marks(13, 1110) == {13: "13", 200: "200", 400: "400", 600: "600", 800: "800", 1000: "1000",
-                                      1110: "1110"}
+    # at most ~5 round marks, none within 0.6 steps of an end (1000 and 1110 collided on a phone)
+    assert slider_marks(13, 1110) == {13: "13", 250: "250", 500: "500", 750: "750", 1110: "1110"}
+    assert slider_marks(13, 1840) == {13: "13", 500: "500", 1000: "1000", 1500: "1500", 1840: "1840"}
     assert list(slider_marks(13, 18)) == [13, 14, 15, 16, 17, 18]
 
 
@@ -94,3 +105,43 @@ def test_waypoint_fields(dataset):
     assert fields["final"] == "False" and fields["dist_m"] == "—"
     assert fields["note"] == "mid-drive localization"
     assert waypoint_fields(dataset, "99_99") is None
+
+
+@pytest.fixture(scope="module")
+def with_current():
+    from tests.conftest import FIXTURES
+    from dashboard.store import merge_current
+
+    wp = parse_waypoints((FIXTURES / "waypoints_v2024.json").read_bytes(), "wp").frame
+    cur = parse_waypoints((FIXTURES / "current_v2026.json").read_bytes(), "cur", layer="current").frame
+    tr = parse_traverse((FIXTURES / "traverse_v2026.json").read_bytes(), "tr")
+    meta = {"loaded_at": "2026-11-29T03:00:00Z", "layers": {
+        "waypoints": {"source": "https://example.org/mmgis-maps/M20/Layers/json/M20_waypoints.json"},
+        "current": {"source": "/data/M20_waypoints_current.json", "status": "newer"}}}
+    return Dataset(version="4", meta=meta, waypoints=merge_current(wp, cur), traverse=tr.frame,
+                   traverse_points=tr.points, current=cur)
+
+
+def test_timeline_spans_every_layer(dataset, with_current):
+    assert sol_bounds(dataset) == (13, 18)
+    assert sol_bounds(with_current) == (13, 19)  # the current position, after the last waypoint
+
+
+def test_now_card(with_current):
+    from datetime import datetime, timezone
+
+    where, fresh = now_items(with_current, datetime(2021, 3, 20, tzinfo=timezone.utc))
+    where, fresh = dict(where), dict(fresh)
+    assert where["Latest sol"] == "sol 19"
+    assert where["Earth date"] == "2021-03-09 UTC · 10 days ago"
+    assert where["Position"] == "77.4533° E, 18.4422° N"
+    assert where["Odometry"] == "0.14 km" and where["From"] == "the current-position layer"
+    assert fresh == {"Waypoints": "to sol 18", "Traverse": "to sol 17", "Current position": "sol 19"}
+
+
+def test_panorama_links_are_absolute(dataset, with_current):
+    # a URL source: its MMGIS mission folder; a local file: NASA's
+    assert waypoint_panorama(with_current, "3_0") == "https://example.org/mmgis-maps/M20/Layers/mosaics/N_0013_3_0.jpg"
+    assert waypoint_panorama(with_current, "4_640") == \
+        "https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/N_0019_4_640.jpg"
+    assert waypoint_panorama(dataset, "3_0") == "https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/N_0013_3_0.jpg"

@@ -110,7 +110,7 @@ def test_shapefile_truncated_names(fixture_path):
     assert f["dist_total_m"].iloc[-1] == pytest.approx(133.9)  # drive_tota
     assert f["final"].tolist() == [True, True, True, True, False, True, False, True]  # final_
     assert f["yaw_rad"].iloc[1] == pytest.approx(math.radians(140.25))  # computed: no yaw_rad
-    assert "oid_" not in f.columns and "layer" not in f.columns
+    assert "oid_" not in f.columns and (f["layer"] == "waypoints").all()  # the GIS LAYER column is not ours
 
 
 def test_sentinels_become_missing(fixture_path):

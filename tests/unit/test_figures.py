@@ -26,6 +26,11 @@ def make(chart, frames, lo, hi, sols=None):
     return build(chart, wp, legs, pts, View.of(lo, hi, sols))
 
 
+def finite(spec) -> int:
+    """Points drawn (NaN breaks a line and is not a point)."""
+    return int(np.isfinite(values(spec).astype(float)).sum())
+
+
 def titles(fig, axis):
     return fig["layout"][axis]["title"]["text"]
 
@@ -41,17 +46,29 @@ def test_orientation(frames):
     fig = make("orientation", frames, 13, 18)
     assert [t["name"] for t in fig["data"]] == ["yaw", "pitch", "roll", "tilt"]
     assert [t.get("yaxis", "y") for t in fig["data"]] == ["y", "y2", "y2", "y2"]
-    assert all(len(values(t["x"])) == 8 for t in fig["data"])
+    assert all(finite(t["x"]) == 8 for t in fig["data"])
     assert titles(fig, "yaxis") == "Yaw (°)" and titles(fig, "yaxis2") == "Pitch / roll / tilt (°)"
     assert titles(fig, "xaxis") == "Sol"
     assert values(fig["data"][0]["y"])[0] == pytest.approx(130.8816)
-    assert fig["data"][0]["text"][0] == "2021-03-03"  # Earth date of sol 13 in the hover
+    # sol, Earth date and layer in the hover
+    assert fig["data"][0]["text"][0] == "2021-03-03"
+    assert fig["data"][0]["hovertemplate"].startswith("Sol %{x} · %{text} (UTC)<br>from the waypoint layer")
+
+
+def test_yaw_breaks_where_it_wraps(frames):
+    yaw = make("orientation", frames, 13, 18)["data"][0]
+    ys = values(yaw["y"])
+    # 95.5 (sol 15) -> -170.2 (sol 16) wraps at ±180: a gap, not a vertical stroke
+    assert np.isnan(ys).sum() == 1 and ys[2] == pytest.approx(95.5) and ys[4] == pytest.approx(-170.2)
+    assert yaw["text"][3] == ""
+    pitch = make("orientation", frames, 13, 18)["data"][1]
+    assert not np.isnan(values(pitch["y"])).any()
 
 
 def test_range_changes_point_counts(frames):
     for lo, hi, n in [(13, 18, 8), (14, 16, 4), (16, 16, 2), (18, 13, 8)]:
         fig = make("position", frames, lo, hi)
-        assert [len(values(t["x"])) for t in fig["data"]] == [n, n]
+        assert [finite(t["x"]) for t in fig["data"]] == [n, n]
         assert set(values(fig["data"][0]["x"]).tolist()) <= set(range(min(lo, hi), max(lo, hi) + 1))
 
 
@@ -64,11 +81,13 @@ def test_position_axes(frames):
 def test_map(frames):
     fig = make("map", frames, 13, 18)
     path, pts = fig["data"]
-    assert path["name"] == "drive path" and path["type"] == "scattergl"
-    assert pts["name"] == "waypoints" and len(values(pts["x"])) == 8
+    assert path["name"] == "drive path (traverse layer)" and path["type"] == "scattergl"
+    assert pts["name"] == "waypoints (waypoint layer)" and len(values(pts["x"])) == 8
     assert values(pts["marker"]["color"]).tolist() == [13, 14, 15, 16, 16, 17, 18, 18]  # coloured by sol
     assert pts["customdata"][0] == "3_0"  # what a click or a selection names
     assert pts["text"][0].startswith("Sol 13<br>2021-03-03 (UTC)<br>site_drive 3_0<br>elevation -2569.9 m")
+    assert pts["hovertemplate"] == "%{text}<br>from the waypoint layer<extra></extra>"
+    assert fig["layout"]["legend"]["x"] == 0 and fig["layout"]["title"]["yref"] == "container"
     assert fig["layout"]["yaxis"]["scaleanchor"] == "x"  # equal aspect
     assert titles(fig, "xaxis") == "Longitude (°E)" and titles(fig, "yaxis") == "Latitude (°N)"
     # 4 legs (sols 14..17), 14 vertices: legs that meet are one line; repeated vertices
@@ -87,7 +106,7 @@ def test_map_range_limits_the_path(frames):
 
 def test_selection_narrows_other_charts_but_not_the_map(frames):
     fig = make("orientation", frames, 13, 18, sols=[14, 16])
-    assert len(values(fig["data"][0]["x"])) == 3
+    assert finite(fig["data"][0]["x"]) == 3
     assert "2 selected" in fig["layout"]["title"]["text"]
     m = make("map", frames, 13, 18, sols=[14, 16])
     assert len(values(m["data"][1]["x"])) == 8
@@ -105,7 +124,9 @@ def test_elevation_charts(frames):
 
 def test_distance_bars_and_odometry(frames):
     fig = make("distance", frames, 13, 18)
-    bars, odo = fig["data"]
+    bars, odo, legs = fig["data"]
+    assert legs["name"] == "odometry · traverse legs (km)"
+    assert values(legs["y"]).tolist() == pytest.approx([0.00625, 0.04264, 0.04264, 0.09384])
     assert bars["type"] == "bar" and values(bars["x"]).tolist() == [13, 14, 15, 16, 17, 18]
     assert values(bars["y"]).tolist() == pytest.approx([0, 6.25, 36.39, 0, 51.2, 40.06])
     assert values(odo["y"]).tolist() == pytest.approx([0, 0.00625, 0.04264, 0.04264, 0.09384, 0.1339])
@@ -141,7 +162,7 @@ def test_large_series_use_webgl_and_stay_within_budget(frames):
     big = pd.concat([wp.assign(sol=wp["sol"] + 10 * k) for k in range(1000)], ignore_index=True)
     fig = build("orientation", big, frames[1], frames[2], View.of(0, 20_000))
     assert all(t["type"] == "scattergl" for t in fig["data"])
-    assert all(len(values(t["x"])) <= figures.SERIES_BUDGET for t in fig["data"])
+    assert all(finite(t["x"]) <= figures.SERIES_BUDGET for t in fig["data"])  # plus NaN breaks at yaw wraps
     bars = build("distance", big, frames[1], frames[2], View.of(0, 20_000))["data"][0]
     assert len(values(bars["x"])) <= figures.BAR_BUDGET
 
@@ -167,3 +188,86 @@ def test_path_breaks_only_at_real_gaps():
     assert np.isnan(xs).tolist() == [False, False, False, False, True, False, False]
     xs, _ = path_xy(legs, pts, View.of(6, 6))
     assert xs.tolist() == [77.001, 77.002]
+
+
+@pytest.fixture(scope="module")
+def late_current(frames):
+    """The fixtures plus a current position at sol 200: far after the last waypoint (18)."""
+    from dashboard.store import merge_current
+    from tests.conftest import FIXTURES
+
+    cur = parse_waypoints((FIXTURES / "current_v2026.json").read_bytes(), "cur", layer="current").frame
+    cur = cur.assign(sol=200)
+    return merge_current(frames[0], cur), frames[1], frames[2]
+
+
+def test_current_position_is_a_named_star(late_current):
+    fig = make("map", late_current, 13, 200)
+    star = fig["data"][-1]
+    assert star["name"] == "current position, sol 200 (current-position layer)"
+    assert star["marker"]["symbol"] == "star" and star["customdata"] == ["4_640"]
+    assert "from the current-position layer" in star["hovertemplate"]
+    assert len(values(fig["data"][1]["x"])) == 8  # the waypoint layer's markers
+    orient = make("orientation", late_current, 13, 200)
+    assert [t["name"] for t in orient["data"]][4:] == ["current position"] * 4
+    assert [t["showlegend"] for t in orient["data"][4:]] == [True, False, False, False]
+
+
+def test_a_long_stretch_without_waypoints_is_a_gap_with_words(late_current):
+    fig = make("orientation", late_current, 13, 200)
+    assert fig["layout"]["annotations"][0]["text"].startswith("No orientation for<br>sols 19–199:")
+    assert fig["layout"]["shapes"][0]["x0"] == 18 and fig["layout"]["shapes"][0]["x1"] == 200
+    assert all(np.nanmax(values(t["x"])) == 18 for t in fig["data"][:4])  # no line out to sol 200
+    # a view starting after the last waypoint: the gap runs from the view's start
+    late = make("orientation", late_current, 100, 200)
+    assert late["layout"]["annotations"][0]["text"].startswith("No orientation for<br>sols 101–199")
+    assert "annotations" not in make("orientation", late_current, 13, 18)["layout"] or \
+        not make("orientation", late_current, 13, 18)["layout"]["annotations"]
+
+
+def test_earth_date_axis(frames):
+    wp, legs, pts = frames
+    fig = build("orientation", wp, legs, pts, View.of(13, 18, time_axis="date"))
+    assert fig["layout"]["xaxis"]["type"] == "date"
+    assert titles(fig, "xaxis") == "Earth date (UTC, start of sol)"
+    xs = fig["data"][0]["x"]
+    assert xs[0] == "2021-03-03T12:58:53" and None in xs  # sol 13's start; the yaw wrap's break
+    assert fig["data"][0]["text"][0] == "13"  # the hover still names the sol
+    assert fig["data"][0]["hovertemplate"].startswith("Sol %{text} · %{x|%Y-%m-%d} (UTC)")
+    dist = build("distance", wp, legs, pts, View.of(13, 18, time_axis="date"))
+    assert dist["layout"]["xaxis"]["type"] == "date" and dist["data"][0]["x"][0].startswith("2021-03-03")
+    assert View.of(1, 2, time_axis="junk").time_axis == "sol"
+
+
+def test_traverse_fills_sols_without_waypoints(frames):
+    from dashboard.timeline import traverse_by_sol, traverse_only
+
+    wp, legs, pts = frames
+    by_sol = traverse_by_sol(legs, pts)
+    assert by_sol["sol"].tolist() == [14, 15, 16, 17]
+    assert by_sol["total_m"].tolist() == pytest.approx([6.25, 42.64, 42.64, 93.84])
+    assert by_sol["lon"].iloc[-1] == pytest.approx(77.4521) and by_sol["elev"].iloc[-1] == pytest.approx(-2568.9)
+    assert traverse_by_sol(legs, pts) is by_sol  # memoised per table
+    few = wp[wp["sol"] <= 15]
+    only = traverse_only(few, legs, pts)
+    assert only["sol"].tolist() == [16, 17]
+    fig = build("position", few, legs, pts, View.of(13, 18))
+    names = [t["name"] for t in fig["data"]]
+    assert names == ["latitude", "longitude", "latitude · traverse", "longitude · traverse"]
+    assert values(fig["data"][2]["x"]).tolist() == [16, 17]
+    assert "from the traverse layer" in fig["data"][2]["hovertemplate"]
+    dist = build("distance", few, legs, pts, View.of(13, 18))
+    assert [t["name"] for t in dist["data"]][:2] == ["driven per sol (m)", "driven per sol · traverse (m)"]
+    assert values(dist["data"][1]["y"]).tolist() == pytest.approx([0, 51.2])
+
+
+def test_mission_folder_and_panoramas():
+    from dashboard.timeline import mission_folder, panorama_url
+
+    assert mission_folder("https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints.json") == \
+        "https://mars.nasa.gov/mmgis-maps/M20/"
+    assert mission_folder("http://mirror.example/m20/M20_waypoints.json") == "http://mirror.example/m20/"
+    assert mission_folder("/data/M20_waypoints.json") == "https://mars.nasa.gov/mmgis-maps/M20/"
+    assert panorama_url("Layers/mosaics/N.jpg", None) == "https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/N.jpg"
+    assert panorama_url("https://x.example/p.jpg", None) == "https://x.example/p.jpg"
+    assert panorama_url(None, None) is None and panorama_url(float("nan"), None) is None
