@@ -112,6 +112,9 @@ def _dataset() -> Dataset:
 
     from .http_cache import current_dataset
 
+    failed = g.pop("ptracker_store_error", None)  # this request's read already failed
+    if failed is not None:
+        raise failed
     dataset = g.get("ptracker_dataset") or current_dataset(_store(), current_app.config.get("PTRACKER_VERSION_TTL", 0))
     if dataset is None:
         raise ApiError(503, "no dataset loaded yet: POST /load to load it")

@@ -111,6 +111,8 @@ def _check_value(component, prop: str, value) -> None:
         _strings(value, "the export list", 100)
     elif component == ids.URL:
         _text(value, "the page address's query", 2048)
+    elif component == ids.TIME_AXIS and prop == "value" and value not in (None, "sol", "date"):
+        raise BadCallback(f"the time axis is 'sol' or 'date', not {str(value)[:40]!r}")
     elif component == ids.DATA_VERSION:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))
                                   or len(str(value)) > 32):

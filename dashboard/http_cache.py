@@ -212,7 +212,8 @@ def install(server: Flask, store, *, max_age: int = 60, stale: int = 300, versio
             return None
         try:
             dataset = current_dataset(store, version_ttl)
-        except Exception:  # Redis away: the view answers 503 in words
+        except Exception as exc:  # Redis away: the view answers 503 in words, without asking again
+            g.ptracker_store_error = exc  # (a second try would double the wait on a frozen Redis)
             return None
         if dataset is None:
             return None

@@ -80,7 +80,7 @@ def test_a_pickled_job_is_refused_by_the_web_and_never_run_by_the_worker(redis_c
     assert not marker.exists()  # never unpickled, by the web or the worker
     assert client.get(f"/jobs/{job_id}").status_code == 422
     # the worker goes on with real work
-    fine = exports.submit(redis_client, store.prefix, loaded.version, validate("position", 13, 18, "png", 300, 200))
+    fine = exports.submit(redis_client, store.prefix, loaded.version, validate("position", 13, 18, "png", 400, 320))
     assert wait_status(redis_client, fine.id)["status"] == "finished"
     assert not marker.exists()
 
@@ -88,7 +88,7 @@ def test_a_pickled_job_is_refused_by_the_web_and_never_run_by_the_worker(redis_c
 def test_job_data_and_results_are_json(redis_client, store, loaded, start_worker):
     start_worker()
     names = exports.selection_names(loaded.waypoints)
-    req = validate("distance", 13, 18, "png", 300, 200, selection=names[:3], names=names)
+    req = validate("distance", 13, 18, "png", 400, 320, selection=names[:3], names=names)
     job = exports.submit(redis_client, store.prefix, loaded.version, req)
     assert wait_status(redis_client, job.id)["status"] == "finished"
     raw = redis_client.hgetall(f"rq:job:{job.id}")
@@ -105,7 +105,7 @@ def test_job_data_and_results_are_json(redis_client, store, loaded, start_worker
 
 def test_a_job_on_a_dropped_dataset_version_fails_saying_so(redis_client, store, loaded, start_worker):
     start_worker()
-    job = exports.submit(redis_client, store.prefix, "999", validate("position", 13, 18, "png", 300, 200))
+    job = exports.submit(redis_client, store.prefix, "999", validate("position", 13, 18, "png", 400, 320))
     info = wait_status(redis_client, job.id)
     assert info["status"] == "failed"
     assert info["error"] == ("dataset version 999 that this export was asked on has been replaced and dropped "

@@ -40,7 +40,7 @@ def callback_request(base: str, lo: int, hi: int) -> dict:
     deps = requests.get(base + "/_dash-dependencies", timeout=5).json()
     cb = next(d for d in deps if f"{ids.GRAPHS['orientation']}.figure" in d["output"])
     outputs = [{"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in cb["output"].strip(".").split("...")]
-    values = {ids.SOL_RANGE: [lo, hi], ids.SELECTION: None, ids.DATA_VERSION: None}
+    values = {ids.SOL_RANGE: [lo, hi], ids.SELECTION: None, ids.DATA_VERSION: None, ids.TIME_AXIS: "sol"}
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in cb["inputs"]]
     return {"output": cb["output"], "outputs": outputs, "inputs": inputs,
             "changedPropIds": [f"{ids.SOL_RANGE}.value"], "state": []}

@@ -54,7 +54,7 @@ def test_clients_are_keyed_by_address_and_ipv6_by_its_64(address, key):
         (("map", 13, 20), {"xkey": "sol"}, "xkey/ykey apply to the 'xy' chart only"),
         (("map", 400, 13), {}, "sol range is reversed: sol_min 400 is after sol_max 13"),
         (("map", 2000, 3000), {"bounds": (13, 1110)}, "sols 2000..3000 are outside the data, which covers sols 13..1110"),
-        (("map", 13, 20), {"width": 100000}, "width 100000 is out of bounds: use 200..4000 pixels"),
+        (("map", 13, 20), {"width": 100000}, "width 100000 is out of bounds: use 300..4000 pixels"),
         (("map", 13, 20), {"height": 10}, "height 10 is out of bounds"),
         (("map", 13, 20), {"fmt": "exe"}, "unknown format 'exe'; choose one of: png, svg, pdf"),
         (("map", 13, 20), {"fmt": {}}, "unknown format {}"),
