@@ -183,16 +183,23 @@ def _filtered(dataset: Dataset) -> pd.DataFrame:
 # --- cached, pre-serialised answers per dataset version ----------------------------------
 
 _CACHE: dict[tuple, bytes] = {}
+#: bytes the per-process answer cache may hold (a full /perseverance answer is ~240 KB)
+CACHE_MAX_BYTES = 32 * 1024 * 1024
+_cache_bytes = 0
 
 
 def _cached(dataset: Dataset, key: tuple, build) -> bytes:
     # keyed by content (the layers' sha256), so two stores in one process never mix
     full = (dataset.meta.get("sha256") or dataset.version, dataset.version, *key)
+    global _cache_bytes
     body = _CACHE.get(full)
     if body is None:
-        if len(_CACHE) > 256:
+        body = build()
+        if len(_CACHE) > 256 or _cache_bytes + len(body) > CACHE_MAX_BYTES:
             _CACHE.clear()
-        body = _CACHE[full] = build()
+            _cache_bytes = 0
+        _CACHE[full] = body
+        _cache_bytes += len(body)
     return body
 
 
@@ -440,7 +447,13 @@ def _queue_export(chart: str, xkey, ykey, body: dict, extra_fields=frozenset()) 
         resp = error(exc.http_status, str(exc), retry_after=exc.retry_after)
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
-    job = exports.submit(store.redis, store.prefix, dataset.version, req, exports.export_settings(settings), client)
+    try:
+        job = exports.submit(store.redis, store.prefix, dataset.version, req, exports.export_settings(settings),
+                             client)
+    except exports.ExportError as exc:  # the same export is being queued by another request
+        resp = error(409, str(exc), retry_after=2)
+        resp.headers["Retry-After"] = "2"
+        return resp
     exports.note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
     _remember(store, job.id)
     info = exports.describe(job)

@@ -69,6 +69,8 @@ def etag_for(dataset, endpoint: str, vary_accept: bool) -> str:
     normalised query (arguments sorted) and, for /perseverance/sol, the negotiated type.
     Memoised per raw query string (the normalising costs more than the lookup)."""
     accept = request.headers.get("Accept", "") if vary_accept else ""
+    if len(request.query_string) > 256 or len(accept) > 256:  # a client's long junk is never kept
+        return _etag(dataset, endpoint, vary_accept)
     memo = (dataset.version, dataset.meta.get("sha256"), endpoint, request.query_string, accept)
     tag = _TAGS.get(memo)
     if tag is None:

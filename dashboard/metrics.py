@@ -31,6 +31,8 @@ from datetime import datetime, timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -167,8 +169,11 @@ def install(server, store, callback_map=None) -> None:
         if rule.startswith("/<path:") and not resp.status_code < 400:
             rule = "<unmatched>"
         status = str(resp.status_code)
-        HTTP_REQUESTS.labels(request.method, rule, status).inc()
-        HTTP_LATENCY.labels(request.method, rule, status).observe(elapsed)
+        # a client chooses the method: only known ones become a label, or any made-up
+        # method would add series without bound
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        HTTP_REQUESTS.labels(method, rule, status).inc()
+        HTTP_LATENCY.labels(method, rule, status).observe(elapsed)
         if request.path == "/_dash-update-component" and callback_map is not None:
             CALLBACK_LATENCY.labels(_callback_name(callback_map), status).observe(elapsed)
         return resp

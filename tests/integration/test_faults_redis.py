@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -101,13 +102,17 @@ def web(aof):
     port = free_port()
     env = {**os.environ, "REDIS_URL": aof.url, "PTRACKER_KEY_PREFIX": prefix, "PORT": str(port),
            "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "PTRACKER_REDIS_TIMEOUT": "1"}
-    proc = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    log = tempfile.TemporaryFile("w+")  # not a pipe: nobody reads one while the test runs
+    proc = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     wait_ok(base + "/readyz", 60)
     before = {"meta": store.meta(), "jobs": [j.id for j in jobs]}
     yield base, before, client, prefix
-    out = stop(proc)
+    stop(proc)
+    log.seek(0)
+    out = log.read()
+    log.close()
     assert "WORKER TIMEOUT" not in out and "Traceback" not in out, out[-3000:]
 
 

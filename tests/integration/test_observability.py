@@ -72,6 +72,8 @@ def test_metrics_and_json_logs_with_request_ids(redis_url, key_prefix, redis_cli
         assert bad.headers["X-Request-ID"] != "no spaces\tplease"
         assert requests.get(base + "/jobs/export-map-0123456789abcdef0123", timeout=5).status_code == 404
         assert requests.get(base + "/nope", timeout=5).status_code == 404
+        for made_up in ("ZZQ0", "ZZQ1"):  # a client's own methods must not become series
+            requests.request(made_up, base + "/healthz", timeout=5)
         cb = requests.post(base + "/_dash-update-component", json=callback_request(base, 13, 18), timeout=30)
         assert cb.status_code == 200, cb.text[:300]
         queued = requests.post(base + "/perseverance/position/map", json={"format": "png", "width": 640, "height": 480},
@@ -84,6 +86,7 @@ def test_metrics_and_json_logs_with_request_ids(redis_url, key_prefix, redis_cli
             time.sleep(0.3)
         time.sleep(0.5)  # the worker records its metrics just after the job finishes
         text = requests.get(base + "/metrics", timeout=10).text
+        assert "ZZQ0" not in text and 'method="other"' in text
         got = samples(text)
         assert value(got, "ptracker_http_requests_total", route="/perseverance", status="200", method="GET") == 10
         assert value(got, "ptracker_http_requests_total", route="/jobs/<path:job_id>", status="404") == 1
