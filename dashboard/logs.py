@@ -51,9 +51,13 @@ def formatter_config() -> dict:
     }
 
 
-def dict_config(level: str | None = None, stream: str = "ext://sys.stdout") -> dict:
+def dict_config(level: str | None = None, stream: str = "ext://sys.stdout", text: bool = False) -> dict:
+    """dictConfig for the root logger: JSON lines, or plain text lines when ``text`` (the
+    handler keeps the name "json" either way, so gunicorn's loggers can point at it)."""
     level = (level or os.environ.get("PTRACKER_LOG_LEVEL") or "INFO").upper()
     cfg = formatter_config()
+    if text:
+        cfg["formatters"]["json"] = {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"}
     cfg.update({
         "version": 1,
         "disable_existing_loggers": False,

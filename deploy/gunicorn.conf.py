@@ -15,15 +15,16 @@ graceful_timeout = 20
 # gunicorn's own text access log would repeat it. GUNICORN_ACCESS_LOG=1 brings it back.
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG") == "1" else None
 errorlog = "-"
-if os.environ.get("PTRACKER_LOG_FORMAT", "json").lower() != "text":
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from dashboard.logs import dict_config as _log_config
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from dashboard.logs import dict_config as _log_config  # noqa: E402
 
-    logconfig_dict = _log_config()
-    logconfig_dict["loggers"] = {
-        "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
-        "gunicorn.access": {"level": "INFO", "handlers": ["json"], "propagate": False},
-    }
+# JSON lines, or plain text with PTRACKER_LOG_FORMAT=text; either way the app's own loggers
+# (the access line included) reach stdout at PTRACKER_LOG_LEVEL.
+logconfig_dict = _log_config(text=os.environ.get("PTRACKER_LOG_FORMAT", "json").lower() == "text")
+logconfig_dict["loggers"] = {
+    "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
+    "gunicorn.access": {"level": "INFO", "handlers": ["json"], "propagate": False},
+}
 
 # Prometheus multiprocess mode: every worker writes its samples under this directory and
 # GET /metrics adds them up. `python -m dashboard run` (and a platform) may set it; else
