@@ -91,8 +91,8 @@ def new_request_id() -> str:
 
 def install(server: Flask, access: bool | None = None) -> None:
     """Request ids in and out, and one JSON access line per request."""
-    if access is None:
-        access = os.environ.get("PTRACKER_ACCESS_LOG", "1") != "0"
+    if access is None:  # JSON only: in plain text gunicorn's own access line says it better
+        access = os.environ.get("PTRACKER_ACCESS_LOG", "1") != "0" and json_enabled()
 
     @server.before_request
     def _request_id():

@@ -3,6 +3,7 @@
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -20,10 +21,15 @@ from dashboard.logs import dict_config as _log_config  # noqa: E402
 
 # JSON lines, or plain text with PTRACKER_LOG_FORMAT=text; either way the app's own loggers
 # (the access line included) reach stdout at PTRACKER_LOG_LEVEL.
-logconfig_dict = _log_config(text=os.environ.get("PTRACKER_LOG_FORMAT", "json").lower() == "text")
+_text_logs = os.environ.get("PTRACKER_LOG_FORMAT", "json").lower() == "text"
+logconfig_dict = _log_config(text=_text_logs)
+# With a logconfig, gunicorn writes its access line whatever `accesslog` says: keep it for
+# plain text (the app's own access line is JSON-only), silence it next to the app's JSON one.
+_gunicorn_access = _text_logs or os.environ.get("GUNICORN_ACCESS_LOG") == "1"
 logconfig_dict["loggers"] = {
     "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
-    "gunicorn.access": {"level": "INFO", "handlers": ["json"], "propagate": False},
+    "gunicorn.access": {"level": "INFO" if _gunicorn_access else "CRITICAL", "handlers": ["json"],
+                        "propagate": False},
 }
 
 # Prometheus multiprocess mode: every worker writes its samples under this directory and
@@ -69,15 +75,30 @@ control_socket_disable = True  # not used; and the container's home is read-only
 
 
 def _exit_now(code: int) -> None:
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    # Runs inside a signal handler: the interrupted code may hold the log handler or be in
+    # the middle of a write to stdout, so nothing here may raise or wait.
+    try:
+        logging.shutdown()
+    except BaseException:  # noqa: B036 - e.g. RuntimeError "reentrant call" on a busy stream
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: B036
+            pass
     os._exit(code)
 
 
 def worker_int(worker):
-    """SIGINT/SIGQUIT: gunicorn's immediate shutdown; in-flight requests are dropped anyway."""
-    worker.log.info("Worker exiting on quit signal (pid: %s)", worker.pid)
+    """SIGINT/SIGQUIT: gunicorn's immediate shutdown; in-flight requests are dropped anyway.
+    Ctrl-C brings SIGINT from the terminal and SIGQUIT from the master at once: the first
+    handler ignores the rest, so the second cannot interrupt (and break) the first."""
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    try:
+        worker.log.info("Worker exiting on quit signal (pid: %s)", worker.pid)
+    except BaseException:  # noqa: B036
+        pass
     _exit_now(0)
 
 
