@@ -70,8 +70,10 @@ control_socket_disable = True  # not used; and the container's home is read-only
 # sent half a request (gthread reads without a timeout once the first bytes arrived) makes
 # interpreter exit join it forever. gunicorn's own quit path (SIGINT/SIGQUIT: sys.exit in
 # the signal handler) cannot help, and on Ctrl-C a worker gets SIGINT from the terminal and
-# SIGQUIT from the master: the second raises SystemExit inside the first one's clean-up and
-# skips gunicorn's worker_exit. So both hooks end the process without joining those threads.
+# SIGQUIT from the master at once: the second one interrupts the first one's handler, which
+# either deadlocks on the thread pool's shutdown lock or skips gunicorn's worker_exit. So
+# the quit handler installed by post_worker_init and the worker_exit hook (after a graceful
+# SIGTERM) end the process without joining those threads.
 
 
 def _exit_now(code: int) -> None:
@@ -89,17 +91,30 @@ def _exit_now(code: int) -> None:
     os._exit(code)
 
 
-def worker_int(worker):
-    """SIGINT/SIGQUIT: gunicorn's immediate shutdown; in-flight requests are dropped anyway.
-    Ctrl-C brings SIGINT from the terminal and SIGQUIT from the master at once: the first
-    handler ignores the rest, so the second cannot interrupt (and break) the first."""
-    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_IGN)
-    try:
-        worker.log.info("Worker exiting on quit signal (pid: %s)", worker.pid)
-    except BaseException:  # noqa: B036
-        pass
-    _exit_now(0)
+def _quit_now(worker):
+    def handler(signum, frame):
+        # Ignore whatever else arrives first: on Ctrl-C a worker gets SIGINT from the
+        # terminal and SIGQUIT from the master at once. gthread's own quit handler calls
+        # ThreadPoolExecutor.shutdown, whose non-reentrant lock the second signal's handler
+        # then waits for forever, in the same thread: the worker hung until SIGKILL.
+        for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        worker.alive = False
+        try:
+            worker.log.info("Worker exiting on quit signal (pid: %s)", worker.pid)
+        except BaseException:  # noqa: B036
+            pass
+        _exit_now(0)
+
+    return handler
+
+
+def post_worker_init(worker):
+    """SIGINT/SIGQUIT (gunicorn's immediate shutdown: in-flight requests are dropped anyway)
+    end the worker at once, with the handler above instead of gthread's."""
+    quit_now = _quit_now(worker)
+    signal.signal(signal.SIGINT, quit_now)
+    signal.signal(signal.SIGQUIT, quit_now)
 
 
 def worker_exit(server, worker):

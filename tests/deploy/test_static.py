@@ -338,7 +338,7 @@ def test_gunicorn_config_reads_the_environment(monkeypatch):
     # access lines come from the app as JSON with the request id (dashboard/logs.py), not gunicorn
     assert conf["accesslog"] is None and conf["errorlog"] == "-" and conf["timeout"] >= 60
     assert conf["logconfig_dict"]["root"]["handlers"] == ["json"]
-    assert callable(conf["child_exit"]) and callable(conf["worker_exit"]) and callable(conf["worker_int"])
+    assert callable(conf["child_exit"]) and callable(conf["worker_exit"]) and callable(conf["post_worker_init"])
 
 
 def test_procfile_matches_the_image_commands():
