@@ -442,6 +442,10 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         State(ids.SELECTION, "data"),
         State(ids.EXPORT_JOBS, "data"),
         prevent_initial_call=True,
+        # While one submission is in flight the buttons are disabled: Dash keeps only the
+        # newest answer of a callback, so a second click meanwhile would queue an export
+        # whose id never reached the page's list.
+        running=[(Output({"type": ids.EXPORT_BUTTON, "chart": ALL}, "disabled"), True, False)],
     )
     def submit_export(clicks, formats, format_ids, sol_range, selection, jobs):
         trigger = ctx.triggered_id

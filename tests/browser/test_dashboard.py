@@ -247,6 +247,11 @@ def test_export_shows_progress_and_downloads_the_file(dash_duo, start, data_sett
         button = dash_duo.driver.find_element(
             "css selector", f"[id='{{\"chart\":\"{chart}\",\"type\":\"{ids.EXPORT_BUTTON}\"}}']")
         dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+        # the buttons are disabled while a submission is in flight: a click then would be lost
+        end = time.monotonic() + 20
+        while not button.is_enabled():
+            assert time.monotonic() < end, "the export buttons stayed disabled"
+            time.sleep(0.1)
         button.click()
     dash_duo.wait_for_element(f"#{ids.EXPORT_LIST} li", timeout=10)
     end = time.monotonic() + 120  # a map SVG on a loaded 2-core machine took over 60 s once
