@@ -182,7 +182,9 @@ def test_kustomization_lists_every_manifest_and_the_pieces_fit():
                      ("HorizontalPodAutoscaler", "web"), ("CronJob", "refresh-data"), ("Job", "load-on-install"),
                      ("Ingress", "web"), ("Ingress", "web-callbacks"),
                      ("NetworkPolicy", "redis-clients-only"), ("NetworkPolicy", "app-egress-redis-dns"),
-                     ("NetworkPolicy", "loader-egress-internet")]:
+                     ("NetworkPolicy", "loader-egress-internet"),
+                     ("NetworkPolicy", "web-ingress-from-proxy-and-monitoring"),
+                     ("NetworkPolicy", "worker-ingress-from-monitoring")]:
         assert expected in kinds
     by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
     web = by[("Deployment", "web")]["spec"]
@@ -288,6 +290,23 @@ def test_egress_only_the_loader_reaches_the_internet():
         assert not reaches_internet(rules), component
         ports = {(p["protocol"], p["port"]) for r in rules for p in r["ports"]}
         assert ports == {("TCP", 6379), ("UDP", 53), ("TCP", 53)}, component
+
+    # ingress: web only from the ingress controller and Prometheus (a pod reaching web
+    # directly could forge X-Forwarded-For), the workers only from Prometheus
+    def ingress_of(component: str) -> list[dict]:
+        rules = [p["spec"] for p in policies if selected(p, component) and "Ingress" in p["spec"]["policyTypes"]]
+        assert rules, f"no ingress policy selects {component}: any pod could reach it"
+        return [rule for r in rules for rule in r.get("ingress", [])]
+
+    def sources(rules) -> set[str]:
+        return {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                for r in rules for peer in r["from"]}
+
+    web_in, worker_in = ingress_of("web"), ingress_of("worker")
+    assert sources(web_in) == {"ingress-nginx", "monitoring"}
+    assert {(p["protocol"], p["port"]) for r in web_in for p in r["ports"]} == {("TCP", 8050)}
+    assert sources(worker_in) == {"monitoring"}
+    assert {(p["protocol"], p["port"]) for r in worker_in for p in r["ports"]} == {("TCP", 9150)}
     assert egress_of("redis") == []
     loader = egress_of("loader")
     assert reaches_internet(loader)
