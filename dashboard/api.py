@@ -19,12 +19,13 @@ from functools import wraps
 import orjson
 import pandas as pd
 import redis
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from . import exports
 from .data import WAYPOINT_COLUMNS
 from .figures import FIELDS
+from .http_cache import current_dataset
 from .ingest import LoadError, load
 from .marstime import sol_date
 from .store import Dataset, StoreError
@@ -108,10 +109,6 @@ def _settings():
 
 
 def _dataset() -> Dataset:
-    from flask import g
-
-    from .http_cache import current_dataset
-
     failed = g.pop("ptracker_store_error", None)  # this request's read already failed
     if failed is not None:
         raise failed

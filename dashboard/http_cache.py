@@ -23,9 +23,11 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import Flask, Response, g, request
+
+from .marstime import parse_utc
 
 #: Endpoints whose GET answers depend only on (dataset version, query, [Accept]).
 DATA_ENDPOINTS = {
@@ -103,14 +105,8 @@ def _loaded_at(dataset) -> datetime | None:
 
 
 def _parse_loaded(raw) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-    return when.replace(microsecond=0)
+    when = parse_utc(raw)
+    return None if when is None else when.replace(microsecond=0)
 
 
 def _matches(header: str, tag: str) -> str | None:

@@ -43,6 +43,20 @@ def _sol_range(frame) -> tuple[int | None, int | None]:
     return int(sols.min()), int(sols.max())
 
 
+def _fetch(source: str, prev: dict | None, settings: Settings):
+    """Fetch one layer within the settings' limits; conditional on ``prev``'s validators
+    when the stored copy came from the same source."""
+    return fetch(
+        source,
+        etag=prev.get("etag") if prev else None,
+        last_modified=prev.get("last_modified") if prev else None,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        deadline=settings.fetch_deadline,
+        max_bytes=settings.max_bytes,
+    )
+
+
 def load(
     store: DatasetStore,
     settings: Settings,
@@ -103,15 +117,7 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
         source = sources[name]
         prev = previous.get(name)
         reusable = prev is not None and prev.get("source") == source and not force
-        fetched = fetch(
-            source,
-            etag=prev.get("etag") if reusable else None,
-            last_modified=prev.get("last_modified") if reusable else None,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            deadline=settings.fetch_deadline,
-            max_bytes=settings.max_bytes,
-        )
+        fetched = _fetch(source, prev if reusable else None, settings)
         if reusable and (fetched.not_modified or fetched.sha256 == prev.get("sha256")):
             layers[name] = {**prev, "checked_at": _iso(fetched.fetched_at)}
             if name == "waypoints":
@@ -184,15 +190,7 @@ def _load_current(settings: Settings, source: str | None, prev: dict | None, pre
     last_wp = int(waypoints["sol"].max()) if len(waypoints) else None
     reusable = prev.get("source") == source and not force and kept is not None
     try:
-        fetched = fetch(
-            source,
-            etag=prev.get("etag") if reusable else None,
-            last_modified=prev.get("last_modified") if reusable else None,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            deadline=settings.fetch_deadline,
-            max_bytes=settings.max_bytes,
-        )
+        fetched = _fetch(source, prev if reusable else None, settings)
         if reusable and (fetched.not_modified or fetched.sha256 == prev.get("sha256")):
             frame = kept
             row = frame.iloc[-1]

@@ -53,3 +53,15 @@ def sol_instants(sols) -> list:
     offsets = np.round(np.where(ok, sols, 0.0) * SOL_SECONDS * 1e3).astype("timedelta64[ms]")
     text = np.datetime_as_string(_EPOCH_MS + offsets, unit="s")
     return [t if good else None for t, good in zip(text.tolist(), ok.tolist())]
+
+
+def parse_utc(raw) -> datetime | None:
+    """An ISO 8601 time as stored in the dataset's metadata ('...Z' or naive = UTC);
+    None when it is missing or not a time."""
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -26,10 +26,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from datetime import datetime, timezone
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+
+from .marstime import parse_utc
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -104,13 +105,8 @@ class StateCollector:
 
 
 def _parse_time(raw) -> float | None:
-    if not raw:
-        return None
-    try:
-        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+    when = parse_utc(raw)
+    return None if when is None else when.timestamp()
 
 
 def scrape(extra_collectors=()) -> bytes:
