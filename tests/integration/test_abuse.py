@@ -173,8 +173,15 @@ def test_a_flood_of_exports_is_contained(stack, redis_client, key_prefix, store)
                 list(pool.map(lambda a: (rest_svg(a[1], 3800 + 3 * a[0] + wave, "png" if a[0] % 2 else "svg"),
                                          forged(a[1], names[: 50 + a[0] + wave], "elevation")), enumerate(ips)))
             if wave == 0:  # the same /64 is one client however many addresses it uses
-                same_64 = [rest_svg(f"2001:db8:1::{i:x}", 3000 + i).status_code for i in range(2, 6)]
-                assert 202 not in same_64, same_64
+                # (whether the share is still taken depends on how fast the worker drained
+                # the wave, so what is checked is where an admitted one is counted)
+                same_64 = [rest_svg(f"2001:db8:1::{i:x}", 3000 + i) for i in range(2, 6)]
+                one_64 = exports._pending_key(key_prefix, exports.client_key("2001:db8:1::1"))
+                for resp in same_64:
+                    assert resp.status_code in (202, 429, 503), resp.text
+                    if resp.status_code == 202:
+                        assert redis_client.zscore(one_64, resp.json()["id"]) is not None
+                assert {exports.client_key(f"2001:db8:1::{i:x}") for i in range(1, 6)} == {"2001:db8:1::/64"}
             # queue_max, plus the requests being served at that moment (2 x 4 threads)
             assert exports.queue(redis_client).count <= 12 + 8
             end = time.monotonic() + 150
