@@ -26,7 +26,7 @@ IMAGE_REF := $(if $(REGISTRY),$(REGISTRY)/,)$(IMAGE):$(TAG)
 TEST_IMAGE ?= localhost/ptracker:test
 COMPOSE := docker compose -p perseverance-tracker -f deploy/compose.yaml
 
-.PHONY: axe run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete image image-test
+.PHONY: axe lint test-fast run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete image image-test
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || deploy/ensure-debian-packages.sh python3-venv
@@ -57,6 +57,17 @@ run: setup system-deps-run
 test: setup-dev system-deps-test
 	@$(MAKE) --no-print-directory axe || echo "axe-core could not be fetched: the accessibility tests will be skipped"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Lint (ruff: pycodestyle, pyflakes, bugbear, complexity, import order, pyupgrade; and its
+# formatter) and types (mypy over dashboard/ and jobs/), configured in pyproject.toml.
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# The unit tests only: pure code, no Redis, no browser, no subprocesses (a few seconds).
+test-fast: setup-dev
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
 
 # axe-core (MPL-2.0), pinned, for the accessibility checks of the browser tests; fetched
 # from the npm registry into a gitignored folder and checked against its sha256.

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import drop_keys, private_redis, procfile_processes, real_current, real_sources  # noqa: E402
 
-from dashboard.ingest import load  # noqa: E402
+from dashboard.data.load import load  # noqa: E402
+from dashboard.data.store import DatasetStore  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
-from dashboard.store import DatasetStore  # noqa: E402
 
 ROUTES = ["/perseverance/position", "/perseverance", "/perseverance/orientation", "/healthz"]
 #: The same data route revalidated by a browser or a CDN (If-None-Match: the ETag it holds).
@@ -57,14 +57,21 @@ def main() -> None:
     with private_redis() as url:
         prefix = "ptbench-api:"
         client = redis.Redis.from_url(url)
-        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, current_source=real_current(), redis_url=url, key_prefix=prefix,
-                            max_bytes=50 * 1024 * 1024)
+        settings = Settings(
+            waypoints_source=wp_src,
+            traverse_source=tr_src,
+            current_source=real_current(),
+            redis_url=url,
+            key_prefix=prefix,
+            max_bytes=50 * 1024 * 1024,
+        )
         summary = load(DatasetStore(client, prefix), settings, force=True)
         env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}
         with procfile_processes(env) as base:
             # warm-up (discarded): both workers' first requests, caches, connection pools
-            subprocess.run([wrk, "-t2", f"-c{args.connections}", "-d3s", base + ROUTES[0]], capture_output=True,
-                           timeout=60)
+            subprocess.run(
+                [wrk, "-t2", f"-c{args.connections}", "-d3s", base + ROUTES[0]], capture_output=True, timeout=60
+            )
             print(f"REST benchmark: gunicorn 2 workers, wrk {args.connections} connections, {args.seconds} s per route")
             print(f"  dataset: {summary['waypoints']['rows']} waypoints, version {summary['version']}")
             etag = requests.get(base + REVALIDATED, timeout=5).headers["ETag"]
@@ -74,19 +81,32 @@ def main() -> None:
                 if route.endswith(" (304)"):
                     path, headers = route[:-6], {"If-None-Match": etag}
                 size = len(requests.get(base + path, headers=headers, timeout=5).content)
-                res = subprocess.run([wrk, "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
-                                      *[a for k, v in headers.items() for a in ("-H", f"{k}: {v}")], base + path],
-                                     capture_output=True, text=True, timeout=args.seconds + 30)
+                res = subprocess.run(
+                    [
+                        wrk,
+                        "-t2",
+                        f"-c{args.connections}",
+                        f"-d{args.seconds}s",
+                        "--latency",
+                        *[a for k, v in headers.items() for a in ("-H", f"{k}: {v}")],
+                        base + path,
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=args.seconds + 30,
+                )
                 out = res.stdout
                 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
                 rates[route] = rps
                 lat = {p: to_ms(re.search(rf"\s{p}%\s+([\d.]+\w+)", out).group(1)) for p in ("50", "90", "99")}
                 errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
                 socket_errors = re.search(r"Socket errors: (.*)", out)
-                print(f"  GET {route:28s} {rps:9.1f} req/s   p50 {lat['50']:7.2f} ms   p90 {lat['90']:7.2f} ms"
-                      f"   p99 {lat['99']:7.2f} ms   {size:>8,} B"
-                      + (f"   non-2xx {errors.group(1)}" if errors else "")
-                      + (f"   socket errors: {socket_errors.group(1)}" if socket_errors else ""))
+                print(
+                    f"  GET {route:28s} {rps:9.1f} req/s   p50 {lat['50']:7.2f} ms   p90 {lat['90']:7.2f} ms"
+                    f"   p99 {lat['99']:7.2f} ms   {size:>8,} B"
+                    + (f"   non-2xx {errors.group(1)}" if errors else "")
+                    + (f"   socket errors: {socket_errors.group(1)}" if socket_errors else "")
+                )
             print("  targets for /perseverance/position: >= 900 req/s (50x the original's ~18), p99 < 25 ms")
             # The machine is shared and its load drifts: measure the ratio in interleaved
             # rounds (floor, data, 304, floor, ...) and compare medians.
@@ -96,15 +116,21 @@ def main() -> None:
                     path, headers = route, []
                     if route.endswith(" (304)"):
                         path, headers = route[:-6], ["-H", f"If-None-Match: {etag}"]
-                    res = subprocess.run([wrk, "-t2", f"-c{args.connections}", f"-d{args.round_seconds}s", *headers,
-                                          base + path], capture_output=True, text=True, timeout=60)
+                    res = subprocess.run(
+                        [wrk, "-t2", f"-c{args.connections}", f"-d{args.round_seconds}s", *headers, base + path],
+                        capture_output=True,
+                        text=True,
+                        timeout=60,
+                    )
                     rounds[route].append(float(re.search(r"Requests/sec:\s+([\d.]+)", res.stdout).group(1)))
             med = {route: statistics.median(v) for route, v in rounds.items()}
             print(f"  throughput ratio, {args.rounds} interleaved rounds of {args.round_seconds} s (medians):")
             for route in ("/perseverance/position", f"{REVALIDATED} (304)"):
                 ratio = med[route] / med["/healthz"]
-                print(f"    {route:28s} {med[route]:8.1f} req/s / /healthz {med['/healthz']:8.1f} req/s = {ratio:5.2f}"
-                      f"   (target >= {RATIO_TARGET:.2f}: {'met' if ratio >= RATIO_TARGET else 'NOT met'})")
+                print(
+                    f"    {route:28s} {med[route]:8.1f} req/s / /healthz {med['/healthz']:8.1f} req/s = {ratio:5.2f}"
+                    f"   (target >= {RATIO_TARGET:.2f}: {'met' if ratio >= RATIO_TARGET else 'NOT met'})"
+                )
         drop_keys(client, prefix)
 
 

@@ -29,14 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import drop_keys, private_redis, real_current, real_sources  # noqa: E402
 
-from dashboard import ids  # noqa: E402
 from dashboard.app import create_app  # noqa: E402
-from dashboard.callbacks import chart_figures, now_children, sol_bounds, summary_children  # noqa: E402
-from dashboard.data import parse_traverse, parse_waypoints  # noqa: E402
+from dashboard.data.load import load  # noqa: E402
+from dashboard.data.parse import parse_traverse, parse_waypoints  # noqa: E402
+from dashboard.data.store import Dataset, DatasetStore, merge_current  # noqa: E402
 from dashboard.figures import BUILDERS  # noqa: E402
-from dashboard.ingest import load  # noqa: E402
+from dashboard.page import ids  # noqa: E402
+from dashboard.page.callbacks import chart_figures, now_children, sol_bounds, summary_children  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
-from dashboard.store import Dataset, DatasetStore, merge_current  # noqa: E402
 
 
 def scaled(ds: Dataset, copies: int) -> Dataset:
@@ -45,17 +45,27 @@ def scaled(ds: Dataset, copies: int) -> Dataset:
     odo = float(wp["dist_total_m"].max())
     wps, legss, ptss = [], [], []
     for k in range(copies):
-        wps.append(wp.assign(sol=wp["sol"] + k * span, site=wp["site"] + k * 100,
-                             dist_total_m=wp["dist_total_m"] + k * odo,
-                             rmc=(wp["site"] + k * 100).astype(str) + "_" + wp["drive"].astype(str)))
+        wps.append(
+            wp.assign(
+                sol=wp["sol"] + k * span,
+                site=wp["site"] + k * 100,
+                dist_total_m=wp["dist_total_m"] + k * odo,
+                rmc=(wp["site"] + k * 100).astype(str) + "_" + wp["drive"].astype(str),
+            )
+        )
         legss.append(legs.assign(seg=legs["seg"] + k * len(legs), sol=legs["sol"] + k * span))
         ptss.append(pts.assign(seg=pts["seg"] + k * len(legs)))
     # the copies' current positions are ordinary waypoints; the last copy's stays the current one
     merged = pd.concat(wps, ignore_index=True)
     merged["layer"] = merged["layer"].where(merged.index >= len(merged) - len(wp), "waypoints")
-    return Dataset(version="x100", meta=ds.meta, waypoints=merged,
-                   traverse=pd.concat(legss, ignore_index=True), traverse_points=pd.concat(ptss, ignore_index=True),
-                   current=merged[merged["layer"] == "current"])
+    return Dataset(
+        version="x100",
+        meta=ds.meta,
+        waypoints=merged,
+        traverse=pd.concat(legss, ignore_index=True),
+        traverse_points=pd.concat(ptss, ignore_index=True),
+        current=merged[merged["layer"] == "current"],
+    )
 
 
 def callback_work(ds: Dataset, lo: int, hi: int) -> int:
@@ -91,8 +101,13 @@ def chart_payload(app, lo, hi) -> dict:
         outputs.append({"id": cid, "property": prop})
     values = {ids.SOL_RANGE: [lo, hi], ids.SELECTION: None, ids.DATA_VERSION: None, ids.TIME_AXIS: "sol"}
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in cb["inputs"]]
-    return {"output": cb["output"], "outputs": outputs, "inputs": inputs,
-            "changedPropIds": [f"{ids.SOL_RANGE}.value"], "state": []}
+    return {
+        "output": cb["output"],
+        "outputs": outputs,
+        "inputs": inputs,
+        "changedPropIds": [f"{ids.SOL_RANGE}.value"],
+        "state": [],
+    }
 
 
 def main() -> None:
@@ -104,13 +119,21 @@ def main() -> None:
     wp = parse_waypoints(Path(wp_src).read_bytes(), wp_src).frame
     tr = parse_traverse(Path(tr_src).read_bytes(), tr_src)
     cur = parse_waypoints(Path(cur_src).read_bytes(), cur_src, layer="current").frame if cur_src else None
-    real = Dataset(version="real", meta={"loaded_at": "bench", "layers": {}}, waypoints=merge_current(wp, cur),
-                   traverse=tr.frame, traverse_points=tr.points, current=cur)
+    real = Dataset(
+        version="real",
+        meta={"loaded_at": "bench", "layers": {}},
+        waypoints=merge_current(wp, cur),
+        traverse=tr.frame,
+        traverse_points=tr.points,
+        current=cur,
+    )
     big = scaled(real, 100)
 
     print(f"Slider callback benchmark ({args.repeat} repeats; median / worst)")
-    print(f"  real: {len(real.waypoints):,} waypoints, {len(real.traverse_points):,} path vertices; "
-          f"100x: {len(big.waypoints):,} waypoints, {len(big.traverse_points):,} path vertices")
+    print(
+        f"  real: {len(real.waypoints):,} waypoints, {len(real.traverse_points):,} path vertices; "
+        f"100x: {len(big.waypoints):,} waypoints, {len(big.traverse_points):,} path vertices"
+    )
     rows = []
     for label, ds in (("real", real), ("100x", big)):
         lo, hi = sol_bounds(ds)  # the whole timeline: every layer's sols
@@ -124,8 +147,14 @@ def main() -> None:
     with private_redis() as url:
         prefix = "ptbench-dash:"
         client = redis.Redis.from_url(url)
-        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, current_source=real_current(), redis_url=url, key_prefix=prefix,
-                            max_bytes=50 * 1024 * 1024)
+        settings = Settings(
+            waypoints_source=wp_src,
+            traverse_source=tr_src,
+            current_source=real_current(),
+            redis_url=url,
+            key_prefix=prefix,
+            max_bytes=50 * 1024 * 1024,
+        )
         store = DatasetStore(client, prefix)
         load(store, settings, force=True)
         app = create_app(settings, store)
@@ -133,8 +162,10 @@ def main() -> None:
         for a, b in ((lo, hi), (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)):
             payload = chart_payload(app, a, b)
             med, worst, (_, size) = timed(lambda: http_callback(app, payload), args.repeat)
-            print(f"  HTTP        real, POST /_dash-update-component ({a}..{b})"
-                  f"{'':3s}{med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB response")
+            print(
+                f"  HTTP        real, POST /_dash-update-component ({a}..{b})"
+                f"{'':3s}{med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB response"
+            )
         drop_keys(client, prefix)
     print("  targets: real < 50 ms and < 1 MB; 100x < 250 ms and < 3 MB")
 

@@ -4,7 +4,7 @@
 
 1. In this process, the export job's own path on NASA's real files: the figure builder,
    ``jobs.vector.for_export`` (vector traces, thinned to the file's pixels), and the warm
-   kaleido browser of ``jobs.render`` (no tab reload). Median of ``--repeat`` renders after
+   kaleido browser of ``jobs.browser`` (no tab reload). Median of ``--repeat`` renders after
    two warm-ups, 1200x600 (the export default). Also checks that every SVG and PDF is
    vector: no ``<image`` in an SVG, no image XObject in a PDF.
 2. End to end: a private Redis, 1 then 2 Procfile export workers (``python -m jobs.worker``,
@@ -32,17 +32,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, drop_keys, private_redis, real_sources  # noqa: E402
 
 from dashboard import exports  # noqa: E402
-from dashboard.data import parse_traverse, parse_waypoints  # noqa: E402
+from dashboard.data.load import load  # noqa: E402
+from dashboard.data.parse import parse_traverse, parse_waypoints  # noqa: E402
+from dashboard.data.store import DatasetStore  # noqa: E402
 from dashboard.figures import View, build  # noqa: E402
-from dashboard.ingest import load  # noqa: E402
 from dashboard.run import procfile_command  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
-from dashboard.store import DatasetStore  # noqa: E402
-from jobs import render  # noqa: E402
+from jobs import browser as render  # noqa: E402
 from jobs.vector import for_export  # noqa: E402
 
-CHARTS = [("map", {}), ("orientation", {}), ("position", {}), ("elevation", {}), ("elevation_distance", {}),
-          ("distance", {}), ("xy", {"xkey": "sol", "ykey": "yaw"})]
+CHARTS = [
+    ("map", {}),
+    ("orientation", {}),
+    ("position", {}),
+    ("elevation", {}),
+    ("elevation_distance", {}),
+    ("distance", {}),
+    ("xy", {"xkey": "sol", "ykey": "yaw"}),
+]
 FORMATS = ("png", "svg", "pdf")
 MAP_PNG_TARGET = 0.3
 
@@ -60,14 +67,17 @@ def per_image(repeat: int, width: int, height: int) -> None:
     wp = parse_waypoints(Path(wp_src).read_bytes(), wp_src).frame
     tr = parse_traverse(Path(tr_src).read_bytes(), tr_src)
     view = View.of(int(wp["sol"].min()), int(wp["sol"].max()))
-    print(f"Export benchmark: seconds per image, {width}x{height}, median of {repeat} warm renders "
-          f"(builder + vector/thinning + warm kaleido)")
+    print(
+        f"Export benchmark: seconds per image, {width}x{height}, median of {repeat} warm renders "
+        f"(builder + vector/thinning + warm kaleido)"
+    )
     print(f"  {'chart':20s} " + "".join(f"{fmt:>10s}" for fmt in FORMATS) + "   vector SVG/PDF")
     render.start()
     try:
         for chart, options in CHARTS:
             cells, vector = [], []
             for fmt in FORMATS:
+
                 def once():
                     figure = for_export(build(chart, wp, tr.frame, tr.points, view, **options), width, height, 1)
                     return render.to_image(figure, fmt, width, height, 1)
@@ -86,21 +96,30 @@ def per_image(repeat: int, width: int, height: int) -> None:
             print(f"  {chart:20s} " + "".join(f"{c:9.3f}s" for c in cells) + f"   {flag}")
             if chart == "map":
                 map_png = cells[0]
-        print(f"  target: map PNG <= {MAP_PNG_TARGET} s warm: {'met' if map_png <= MAP_PNG_TARGET else 'NOT met'}"
-              f" ({map_png:.3f} s)")
+        print(
+            f"  target: map PNG <= {MAP_PNG_TARGET} s warm: {'met' if map_png <= MAP_PNG_TARGET else 'NOT met'}"
+            f" ({map_png:.3f} s)"
+        )
     finally:
         render.stop()
 
 
 def throughput(jobs: int, worker_counts=(1, 2)) -> None:
     wp_src, tr_src = real_sources()
-    print(f"Export throughput: {jobs} distinct exports queued at once (charts and PNG/SVG/PDF mixed), "
-          f"Procfile workers on a private Redis")
+    print(
+        f"Export throughput: {jobs} distinct exports queued at once (charts and PNG/SVG/PDF mixed), "
+        f"Procfile workers on a private Redis"
+    )
     with private_redis() as url:
         client = redis.Redis.from_url(url)
         prefix = "ptbench-exp:"
-        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, redis_url=url, key_prefix=prefix,
-                            max_bytes=50 * 1024 * 1024)
+        settings = Settings(
+            waypoints_source=wp_src,
+            traverse_source=tr_src,
+            redis_url=url,
+            key_prefix=prefix,
+            max_bytes=50 * 1024 * 1024,
+        )
         store = DatasetStore(client, prefix)
         load(store, settings, force=True)
         version = store.current_version()
@@ -110,8 +129,17 @@ def throughput(jobs: int, worker_counts=(1, 2)) -> None:
             from rq import Worker
 
             env = {**os.environ, "REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "PTRACKER_LOG_LEVEL": "WARNING"}
-            procs = [subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, start_new_session=True) for _ in range(n)]
+            procs = [
+                subprocess.Popen(
+                    procfile_command("worker"),
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                for _ in range(n)
+            ]
             try:
                 end = time.monotonic() + 90
                 while len(Worker.all(connection=client)) < n:  # registered = browser warm, listening
@@ -123,8 +151,16 @@ def throughput(jobs: int, worker_counts=(1, 2)) -> None:
                 for i in range(jobs):
                     chart, options = CHARTS[i % len(CHARTS)]
                     fmt = FORMATS[i % len(FORMATS)]
-                    req = exports.validate(chart, lo, hi - (i // len(CHARTS)) - n * 100, fmt, 1200, 600,
-                                           xkey=options.get("xkey"), ykey=options.get("ykey"))
+                    req = exports.validate(
+                        chart,
+                        lo,
+                        hi - (i // len(CHARTS)) - n * 100,
+                        fmt,
+                        1200,
+                        600,
+                        xkey=options.get("xkey"),
+                        ykey=options.get("ykey"),
+                    )
                     submitted.append(exports.submit(client, prefix, version, req))
                 pending = list(submitted)
                 while pending:
@@ -134,8 +170,10 @@ def throughput(jobs: int, worker_counts=(1, 2)) -> None:
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - t0
                 failed = sum(1 for j in submitted if j.get_status(refresh=True) == "failed")
-                print(f"  {n} worker{'s' if n > 1 else ' '}: {jobs} images in {elapsed:6.2f} s = "
-                      f"{jobs / elapsed:5.2f} images/s" + (f"   FAILED: {failed}" if failed else ""))
+                print(
+                    f"  {n} worker{'s' if n > 1 else ' '}: {jobs} images in {elapsed:6.2f} s = "
+                    f"{jobs / elapsed:5.2f} images/s" + (f"   FAILED: {failed}" if failed else "")
+                )
             finally:
                 for proc in procs:
                     os.killpg(proc.pid, signal.SIGTERM)

@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import drop_keys, private_redis, real_current, real_sources  # noqa: E402
 
-from dashboard.data import parse_traverse, parse_waypoints  # noqa: E402
-from dashboard.ingest import load  # noqa: E402
+from dashboard.data.fetch import fetch  # noqa: E402
+from dashboard.data.load import load  # noqa: E402
+from dashboard.data.parse import parse_traverse, parse_waypoints  # noqa: E402
+from dashboard.data.store import DatasetStore  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
-from dashboard.sources import fetch  # noqa: E402
-from dashboard.store import DatasetStore  # noqa: E402
 
 
 def timed(fn, repeat: int) -> tuple[float, float, object]:
@@ -63,7 +63,13 @@ def main() -> None:
     with private_redis() as url:
         prefix = f"ptbench:{uuid.uuid4().hex[:8]}:"
         client = redis.Redis.from_url(url)
-        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, current_source=real_current(), redis_url=url, key_prefix=prefix)
+        settings = Settings(
+            waypoints_source=wp_src,
+            traverse_source=tr_src,
+            current_source=real_current(),
+            redis_url=url,
+            key_prefix=prefix,
+        )
         store = DatasetStore(client, prefix)
         med, best, _ = timed(lambda: store.save(wp.frame, tr.frame, tr.points, {"bench": True}), args.repeat)
         row("store (encode + atomic swap)", med, best)

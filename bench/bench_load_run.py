@@ -23,9 +23,9 @@ sys.path.insert(0, str(BENCH))
 
 from common import drop_keys, private_redis, procfile_processes, real_current, real_sources  # noqa: E402
 
-from dashboard.ingest import load  # noqa: E402
+from dashboard.data.load import load  # noqa: E402
+from dashboard.data.store import DatasetStore  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
-from dashboard.store import DatasetStore  # noqa: E402
 
 
 def main() -> None:
@@ -37,28 +37,59 @@ def main() -> None:
     with private_redis() as url:
         prefix = "ptbench-run:"
         client = redis.Redis.from_url(url)
-        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, current_source=real_current(), redis_url=url, key_prefix=prefix,
-                            max_bytes=50 * 1024 * 1024)
+        settings = Settings(
+            waypoints_source=wp_src,
+            traverse_source=tr_src,
+            current_source=real_current(),
+            redis_url=url,
+            key_prefix=prefix,
+            max_bytes=50 * 1024 * 1024,
+        )
         load(DatasetStore(client, prefix), settings, force=True)
         env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}
         with procfile_processes(env, workers=2) as base:
             out = Path(tempfile.mkdtemp(prefix="ptracker-locust-"))
-            locust = [sys.executable, "-m", "locust", "-f", str(BENCH / "locustfile.py"), "--headless",
-                      "-u", str(args.users), "-r", str(args.users), "-t", f"{args.seconds}s", "--host", base,
-                      "--csv", str(out / "run"), "--only-summary", "--loglevel", "WARNING"]
+            locust = [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(BENCH / "locustfile.py"),
+                "--headless",
+                "-u",
+                str(args.users),
+                "-r",
+                str(args.users),
+                "-t",
+                f"{args.seconds}s",
+                "--host",
+                base,
+                "--csv",
+                str(out / "run"),
+                "--only-summary",
+                "--loglevel",
+                "WARNING",
+            ]
             res = subprocess.run(locust, capture_output=True, text=True, timeout=args.seconds + 120)
         rows = list(csv.DictReader(open(out / "run_stats.csv")))
         print(f"Load run: {args.users} users, {args.seconds} s, gunicorn 2 workers + 2 export workers (locust)")
-        print(f"  {'route':40s} {'requests':>9s} {'fails':>6s} {'req/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s} "
-              f"{'p99 ms':>8s}")
+        print(
+            f"  {'route':40s} {'requests':>9s} {'fails':>6s} {'req/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}"
+        )
         for row in rows:
-            print(f"  {row['Name'][:40]:40s} {row['Request Count']:>9s} {row['Failure Count']:>6s} "
-                  f"{float(row['Requests/s']):8.1f} {row['50%']:>8s} {row['95%']:>8s} {row['99%']:>8s}")
+            print(
+                f"  {row['Name'][:40]:40s} {row['Request Count']:>9s} {row['Failure Count']:>6s} "
+                f"{float(row['Requests/s']):8.1f} {row['50%']:>8s} {row['95%']:>8s} {row['99%']:>8s}"
+            )
         failures = list(csv.DictReader(open(out / "run_failures.csv")))
-        print(f"  failures: {sum(int(f['Occurrences']) for f in failures)}"
-              + "".join(f"\n    {f['Method']} {f['Name']}: {f['Error'][:100]} x{f['Occurrences']}" for f in failures))
-        print(f"  distinct exports accepted (202): {client.zcard(f'{prefix}export:recent')}; "
-              f"locust exit code {res.returncode}")
+        print(
+            f"  failures: {sum(int(f['Occurrences']) for f in failures)}"
+            + "".join(f"\n    {f['Method']} {f['Name']}: {f['Error'][:100]} x{f['Occurrences']}" for f in failures)
+        )
+        print(
+            f"  distinct exports accepted (202): {client.zcard(f'{prefix}export:recent')}; "
+            f"locust exit code {res.returncode}"
+        )
         drop_keys(client, prefix)
 
 

@@ -85,9 +85,17 @@ def procfile_processes(env: dict, workers: int = 0):
     once /readyz answers; stops them all afterwards."""
     port = free_port()
     env = {**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"}
-    procs = [subprocess.Popen(procfile_command(name), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
-             for name in ["web"] + ["worker"] * workers]
+    procs = [
+        subprocess.Popen(
+            procfile_command(name),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for name in ["web"] + ["worker"] * workers
+    ]
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):

@@ -37,12 +37,22 @@ class Visitor(HttpUser):
     def slider(self):
         a, b = self._range()
         values = {"sol-range": [a, b], "selection": None, "data-version": None}
-        body = {"output": self.charts_cb["output"], "outputs": self.charts_outputs,
-                "inputs": [{"id": i["id"], "property": i["property"], "value": values.get(i["id"])}
-                           for i in self.charts_cb["inputs"]],
-                "changedPropIds": ["sol-range.value"], "state": []}
-        self.client.post("/_dash-update-component", data=json.dumps(body),
-                         headers={"Content-Type": "application/json"}, name="POST slider callback (all charts)")
+        body = {
+            "output": self.charts_cb["output"],
+            "outputs": self.charts_outputs,
+            "inputs": [
+                {"id": i["id"], "property": i["property"], "value": values.get(i["id"])}
+                for i in self.charts_cb["inputs"]
+            ],
+            "changedPropIds": ["sol-range.value"],
+            "state": [],
+        }
+        self.client.post(
+            "/_dash-update-component",
+            data=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+            name="POST slider callback (all charts)",
+        )
 
     @task(4)
     def data(self):
@@ -56,8 +66,9 @@ class Visitor(HttpUser):
     def export(self):
         a, b = self._range()
         chart = random.choice(["yaw", "pitch", "roll"])
-        with self.client.post(f"/perseverance/orientation/{chart}", json={"start": a, "end": b},
-                              name="POST export", catch_response=True) as resp:
+        with self.client.post(
+            f"/perseverance/orientation/{chart}", json={"start": a, "end": b}, name="POST export", catch_response=True
+        ) as resp:
             if resp.status_code in (202, 429):
                 resp.success()
             else:

@@ -34,8 +34,14 @@ def _driver(profile: str):
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                f"--user-data-dir={profile}", "--window-size=1400,1000"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1000",
+    ):
         opts.add_argument(arg)
     if os.path.exists("/usr/bin/chromium"):
         opts.binary_location = "/usr/bin/chromium"
@@ -58,8 +64,9 @@ def _transfers(driver) -> list[dict]:
             r = reqs.setdefault(rid, {})
             resp = params["response"]
             r["status"] = resp.get("status")
-            r["cached"] = bool(resp.get("fromDiskCache") or resp.get("fromPrefetchCache")
-                               or resp.get("fromServiceWorker"))
+            r["cached"] = bool(
+                resp.get("fromDiskCache") or resp.get("fromPrefetchCache") or resp.get("fromServiceWorker")
+            )
             headers = {k.lower(): v for k, v in (resp.get("headers") or {}).items()}
             r["encoding"] = headers.get("content-encoding", "")
         elif method == "Network.requestServedFromCache":
@@ -76,8 +83,7 @@ def _load(driver, url: str, charts: int, timeout: float = 60) -> list[dict]:
     end = time.monotonic() + timeout
     while time.monotonic() < end:  # every chart drawn (plotly adds .main-svg) and no request pending
         drawn = driver.execute_script("return document.querySelectorAll('.js-plotly-plot .main-svg').length")
-        busy = driver.execute_script(
-            "return document.querySelectorAll('[data-dash-is-loading=\"true\"]').length")
+        busy = driver.execute_script("return document.querySelectorAll('[data-dash-is-loading=\"true\"]').length")
         if drawn >= charts and not busy:
             break
         time.sleep(0.2)
@@ -96,33 +102,43 @@ def measure(url: str, charts: int = 6) -> dict:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
-    return {"cold": sum(r.get("bytes", 0) for r in cold), "warm": sum(r.get("bytes", 0) for r in warm),
-            "cold_requests": cold, "warm_requests": warm, "console_errors": console}
+    return {
+        "cold": sum(r.get("bytes", 0) for r in cold),
+        "warm": sum(r.get("bytes", 0) for r in warm),
+        "cold_requests": cold,
+        "warm_requests": warm,
+        "console_errors": console,
+    }
 
 
 def report(result: dict, verbose: bool = False) -> None:
-    print(f"  page, cold cache:  {result['cold']:>10,} B on the wire in {len(result['cold_requests'])} requests"
-          f"   (target <= {COLD_LIMIT:,})")
-    print(f"  page, second load: {result['warm']:>10,} B on the wire in {len(result['warm_requests'])} requests"
-          f"   (target < {WARM_LIMIT:,})")
+    print(
+        f"  page, cold cache:  {result['cold']:>10,} B on the wire in {len(result['cold_requests'])} requests"
+        f"   (target <= {COLD_LIMIT:,})"
+    )
+    print(
+        f"  page, second load: {result['warm']:>10,} B on the wire in {len(result['warm_requests'])} requests"
+        f"   (target < {WARM_LIMIT:,})"
+    )
     if verbose:
         for label in ("cold_requests", "warm_requests"):
             print(f"  {label}:")
             for r in sorted(result[label], key=lambda r: -r.get("bytes", 0))[:12]:
-                print(f"    {r.get('bytes', 0):>9,} B  {r.get('status')} {r.get('method')} {r.get('encoding') or '-':4s}"
-                      f" {'cache' if r.get('cached') else '     '} {r['url'][-90:]}")
+                print(
+                    f"    {r.get('bytes', 0):>9,} B  {r.get('status')} {r.get('method')} {r.get('encoding') or '-':4s}"
+                    f" {'cache' if r.get('cached') else '     '} {r['url'][-90:]}"
+                )
 
 
 def main() -> None:
     import argparse
 
     import redis
-
     from common import drop_keys, private_redis, procfile_processes, real_sources
 
-    from dashboard.ingest import load
+    from dashboard.data.load import load
+    from dashboard.data.store import DatasetStore
     from dashboard.settings import Settings
-    from dashboard.store import DatasetStore
 
     parser = argparse.ArgumentParser()
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -131,8 +147,13 @@ def main() -> None:
     with private_redis() as url:
         prefix = "ptbench-page:"
         client = redis.Redis.from_url(url)
-        settings = Settings(waypoints_source=wp_src, traverse_source=tr_src, redis_url=url, key_prefix=prefix,
-                            max_bytes=50 * 1024 * 1024)
+        settings = Settings(
+            waypoints_source=wp_src,
+            traverse_source=tr_src,
+            redis_url=url,
+            key_prefix=prefix,
+            max_bytes=50 * 1024 * 1024,
+        )
         load(DatasetStore(client, prefix), settings, force=True)
         with procfile_processes({"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}) as base:
             print("Page transfer (headless Chromium, DevTools Network events, gunicorn 2 workers, real data)")

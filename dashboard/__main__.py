@@ -14,11 +14,11 @@ import sys
 import orjson
 import redis
 
-from .ingest import LoadError, load, one_line, summarize
-from .embedded_redis import EmbeddedRedisError
-from .redis_conn import session
-from .settings import Settings, SettingsError
-from .store import DatasetStore, StoreError
+from dashboard.data.load import LoadError, load, one_line, summarize
+from dashboard.data.store import DatasetStore, StoreError
+from dashboard.embedded_redis import EmbeddedRedisError
+from dashboard.redis_conn import session
+from dashboard.settings import Settings, SettingsError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,9 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     p_load = sub.add_parser("load", help="load NASA's waypoint, traverse and current-position layers into Redis")
     p_load.add_argument("--waypoints", metavar="SRC", help="URL or path (default: PTRACKER_WAYPOINTS_SOURCE)")
     p_load.add_argument("--traverse", metavar="SRC", help="URL or path (default: PTRACKER_TRAVERSE_SOURCE)")
-    p_load.add_argument("--current", metavar="SRC",
-                        help="URL or path of the optional current-position layer, or 'off' "
-                             "(default: PTRACKER_CURRENT_SOURCE)")
+    p_load.add_argument(
+        "--current",
+        metavar="SRC",
+        help="URL or path of the optional current-position layer, or 'off' (default: PTRACKER_CURRENT_SOURCE)",
+    )
     p_load.add_argument("--force", action="store_true", help="re-parse and store even when unchanged")
     p_load.add_argument("--if-empty", action="store_true", help="load only when no dataset is loaded yet")
     p_load.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -43,8 +45,14 @@ def _run(args: argparse.Namespace, store: DatasetStore, settings: Settings) -> d
     if args.command == "load" and args.if_empty and store.current_version() is not None:
         return {**summarize(store.meta()), "status": "current"}
     if args.command == "load":
-        return load(store, settings, waypoints_source=args.waypoints, traverse_source=args.traverse,
-                    current_source=args.current, force=args.force)
+        return load(
+            store,
+            settings,
+            waypoints_source=args.waypoints,
+            traverse_source=args.traverse,
+            current_source=args.current,
+            force=args.force,
+        )
     meta = store.meta()
     return None if meta is None else {**summarize(meta), "status": "current"}
 
@@ -52,7 +60,7 @@ def _run(args: argparse.Namespace, store: DatasetStore, settings: Settings) -> d
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
-        from .run import main as run
+        from dashboard.run import main as run
 
         return run()
     try:

@@ -13,14 +13,15 @@ import flask
 import redis
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import http_cache, logs, metrics
-from .api import install as install_api
-from .callbacks import STORE_DOWN, register_callbacks
-from .guard import install as install_guard
-from .layout import serve_layout
-from .redis_conn import connect
-from .settings import PROJECT_ROOT, Settings
-from .store import DatasetStore, StoreError
+from dashboard import logs, metrics
+from dashboard.api import http_cache
+from dashboard.api.routes import install as install_api
+from dashboard.data.store import DatasetStore, StoreError
+from dashboard.page.callbacks import STORE_DOWN, register_callbacks
+from dashboard.page.guard import install as install_guard
+from dashboard.page.layout import serve_layout
+from dashboard.redis_conn import connect
+from dashboard.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 

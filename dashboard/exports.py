@@ -1,7 +1,7 @@
 """Chart exports, web side: validate a request, queue it, report on it, hand out the file.
 
 The web process never renders (and never imports kaleido): it enqueues the job by its
-dotted name, ``jobs.export.render``, with plain arguments. The same request on the same
+dotted name, ``jobs.export_job.export_chart``, with plain arguments. The same request on the same
 dataset version gets the same job id, so a repeat returns the existing job (and its file
 when finished) instead of rendering again.
 
@@ -22,7 +22,7 @@ import math
 import re
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import redis
@@ -31,11 +31,11 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from .figures import BUILDERS, EXPORT_ONLY, FIELDS, MAP_POINT_BUDGET, TITLES
-from .logs import request_id_var
+from dashboard.figures import BUILDERS, EXPORT_ONLY, FIELDS, MAP_POINT_BUDGET, TITLES
+from dashboard.logs import request_id_var
 
 QUEUE_NAME = "exports"
-JOB_FUNCTION = "jobs.export.render"
+JOB_FUNCTION = "jobs.export_job.export_chart"
 FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 DEFAULT_SIZE = {"map": (1000, 800), "orientation": (1200, 700), "position": (1200, 650)}
 MIN_PX, MAX_PX = 300, 4000  # below ~250 px a chart's titles, legend and margins leave no plot (kaleido: "axis scaling")
@@ -101,8 +101,9 @@ def _pending_key(prefix: str, client: str) -> str:
     return f"{prefix}export:pending:{client}"
 
 
-def admit(connection: redis.Redis, prefix: str, client: str, rate: int, queue_max: int,
-          client_queue_max: int = 10) -> None:
+def admit(
+    connection: redis.Redis, prefix: str, client: str, rate: int, queue_max: int, client_queue_max: int = 10
+) -> None:
     """Refuse (ExportBusy) a submission over the client's rate (a moving minute), when
     the client already has its share of the queue waiting, or when the queue is full.
     Counts live in Redis, so they are shared by every web process. ``client`` is
@@ -121,8 +122,11 @@ def admit(connection: redis.Redis, prefix: str, client: str, rate: int, queue_ma
     share = min(client_queue_max, queue_max)
     mine = pending(connection, prefix, client)
     if mine >= share:
-        raise ExportBusy(f"you have {mine} exports waiting or rendering; at most {share} at a time: "
-                         "try again when one has finished", 10, 429)
+        raise ExportBusy(
+            f"you have {mine} exports waiting or rendering; at most {share} at a time: try again when one has finished",
+            10,
+            429,
+        )
 
 
 def pending(connection: redis.Redis, prefix: str, client: str) -> int:
@@ -310,7 +314,7 @@ def validate(
     picked = None
     if selection is not None:
         if not isinstance(selection, (list, tuple)) or not all(isinstance(r, str) for r in selection):
-            raise ExportError("selection must be a list of site_drive names such as \"3_110\"")
+            raise ExportError('selection must be a list of site_drive names such as "3_110"')
         if len(selection) > MAX_SELECTION:
             raise ExportError(f"selection has {len(selection):,} entries; at most {MAX_SELECTION:,}")
         if names is None:
@@ -336,9 +340,13 @@ class ExportSettings:
 
 def export_settings(settings) -> ExportSettings:
     """The export settings of a :class:`dashboard.settings.Settings`."""
-    return ExportSettings(job_timeout=settings.export_timeout, result_ttl=settings.export_ttl,
-                          max_bytes=settings.export_max_bytes, budget=settings.export_budget,
-                          client_budget=settings.export_client_budget)
+    return ExportSettings(
+        job_timeout=settings.export_timeout,
+        result_ttl=settings.export_ttl,
+        max_bytes=settings.export_max_bytes,
+        budget=settings.export_budget,
+        client_budget=settings.export_client_budget,
+    )
 
 
 #: What one export costs in Redis besides its file (job hash, result, registry entries,
@@ -397,16 +405,28 @@ return evicted
 """
 
 
-def account(connection: redis.Redis, prefix: str, job_id: str, size: int, client: str, ttl: int,
-            budget: int, client_budget: int) -> list[str]:
+def account(
+    connection: redis.Redis, prefix: str, job_id: str, size: int, client: str, ttl: int, budget: int, client_budget: int
+) -> list[str]:
     """Charge ``size`` bytes for a finished (or failed) export to its client and to the
     total, atomically (one Lua script). Entries are scored by when they expire (now +
     ``ttl``); expired ones are forgotten first; then the client's oldest exports, and then anyone's oldest, are chosen for
     eviction until both budgets hold the new one. Returns the ids to evict (:func:`evict`)."""
     base = f"{prefix}export:budget:"
     keys = [base + "files", base + "sizes", base + "owners", base + "total", base + "client:" + client]
-    evicted = connection.eval(_ACCOUNT, len(keys), *keys, job_id, int(size), client, time.time(), int(ttl),
-                              int(budget), int(client_budget), base + "client:")
+    evicted = connection.eval(
+        _ACCOUNT,
+        len(keys),
+        *keys,
+        job_id,
+        int(size),
+        client,
+        time.time(),
+        int(ttl),
+        int(budget),
+        int(client_budget),
+        base + "client:",
+    )
     return [v.decode() if isinstance(v, bytes) else str(v) for v in evicted]
 
 
@@ -427,8 +447,14 @@ def budget_usage(connection: redis.Redis, prefix: str) -> int:
 _RETRYABLE = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
 
 
-def submit(connection: redis.Redis, prefix: str, version: str, request: ExportRequest,
-           settings: ExportSettings = ExportSettings(), client: str = "unknown") -> Job:
+def submit(
+    connection: redis.Redis,
+    prefix: str,
+    version: str,
+    request: ExportRequest,
+    settings: ExportSettings = ExportSettings(),
+    client: str = "unknown",
+) -> Job:
     """Queue the export, or return the existing job for the same request and dataset.
 
     A failed (or stopped) export asked for again is put back on the queue under the same
@@ -462,18 +488,31 @@ def submit(connection: redis.Redis, prefix: str, version: str, request: ExportRe
             _forget(connection, existing)
         return queue(connection).enqueue(
             JOB_FUNCTION,
-            kwargs={**request.kwargs(), "version": version, "prefix": prefix, "result_ttl": settings.result_ttl,
-                    "client": client, "max_bytes": settings.max_bytes, "budget": settings.budget,
-                    "client_budget": settings.client_budget},
+            kwargs={
+                **request.kwargs(),
+                "version": version,
+                "prefix": prefix,
+                "result_ttl": settings.result_ttl,
+                "client": client,
+                "max_bytes": settings.max_bytes,
+                "budget": settings.budget,
+                "client_budget": settings.client_budget,
+            },
             job_id=job_id,
             job_timeout=settings.job_timeout,
             result_ttl=settings.result_ttl,
             failure_ttl=settings.failure_ttl,
             retry=Retry(max=settings.retries) if settings.retries else None,
             description=f"{request.title} {request.fmt.upper()}, sols {request.sol_min}-{request.sol_max}",
-            meta={"chart": request.chart, "params": request.public(), "version": version,
-                  "stage": "queued", "progress": 0, "filename": request.filename,
-                  "request_id": request_id_var.get()},  # the worker logs it with the job
+            meta={
+                "chart": request.chart,
+                "params": request.public(),
+                "version": version,
+                "stage": "queued",
+                "progress": 0,
+                "filename": request.filename,
+                "request_id": request_id_var.get(),
+            },  # the worker logs it with the job
         )
     finally:
         connection.delete(claim)
@@ -494,8 +533,10 @@ def _fetch(connection: redis.Redis, job_id: str) -> Job | None:
         return None
 
 
-UNREADABLE = ("this export's stored data is not JSON (an old or forged pickled job); "
-              "it is refused and will not run: export it again")
+UNREADABLE = (
+    "this export's stored data is not JSON (an old or forged pickled job); "
+    "it is refused and will not run: export it again"
+)
 
 
 def unreadable(job: Job) -> bool:
@@ -513,7 +554,7 @@ def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -543,9 +584,20 @@ def explain_failure(job: Job) -> str:
 def describe(job: Job) -> dict:
     """A job's public status: what the page and the API show (no client, no selection)."""
     if unreadable(job):
-        return {"id": job.id, "chart": None, "params": None, "status": "unreadable", "stage": None,
-                "progress": 0, "created_at": _iso(job.created_at), "started_at": None, "ended_at": None,
-                "error": UNREADABLE, "filename": None, "retries_left": 0}
+        return {
+            "id": job.id,
+            "chart": None,
+            "params": None,
+            "status": "unreadable",
+            "stage": None,
+            "progress": 0,
+            "created_at": _iso(job.created_at),
+            "started_at": None,
+            "ended_at": None,
+            "error": UNREADABLE,
+            "filename": None,
+            "retries_left": 0,
+        }
     status = job.get_status()
     meta = job.get_meta()
     out = {

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
-from .marstime import sol_dates, sol_instants
-from .timeline import LAYER_LABELS, traverse_by_sol, traverse_only
+from dashboard.data.timeline import LAYER_LABELS, traverse_by_sol, traverse_only
+from dashboard.marstime import sol_dates, sol_instants
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
@@ -40,8 +40,14 @@ BAR_BUDGET = 1500  # bars in the distance chart before sols are binned
 GAP_SOLS = 60  # more sols than this without data: the line breaks (NASA's own gaps are <= 42)
 CURRENT_COLOR = "#D55E00"  # the current-position layer's star
 
-_AXIS = {"gridcolor": "#E5ECF6", "linecolor": "#A2B1C6", "zerolinecolor": "#C8D4E3", "ticks": "outside",
-         "tickcolor": "#A2B1C6", "automargin": True}
+_AXIS = {
+    "gridcolor": "#E5ECF6",
+    "linecolor": "#A2B1C6",
+    "zerolinecolor": "#C8D4E3",
+    "ticks": "outside",
+    "tickcolor": "#A2B1C6",
+    "automargin": True,
+}
 #: A light template of our own, in the spirit of plotly's "plotly_white".
 TEMPLATE = {
     "layout": {
@@ -84,12 +90,16 @@ class View:
     time_axis: str = "sol"
 
     @classmethod
-    def of(cls, sol_min, sol_max, sols: Iterable[int] | None = None, time_axis: str = "sol") -> "View":
+    def of(cls, sol_min, sol_max, sols: Iterable[int] | None = None, time_axis: str = "sol") -> View:
         lo, hi = int(sol_min), int(sol_max)
         if lo > hi:
             lo, hi = hi, lo
-        return cls(lo, hi, frozenset(int(s) for s in sols) if sols is not None else None,
-                   "date" if time_axis == "date" else "sol")
+        return cls(
+            lo,
+            hi,
+            frozenset(int(s) for s in sols) if sols is not None else None,
+            "date" if time_axis == "date" else "sol",
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -190,8 +200,17 @@ def _hover(sols: np.ndarray, layer: str, x: str, view: View) -> tuple[list[str],
     return text, "Sol %{text} (UTC)<br>" + label
 
 
-def _series(frame: pd.DataFrame, x: str, y: str, name: str, color: str, unit: str, view: View | None = None,
-            wrap: bool = False, **kw) -> dict:
+def _series(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    name: str,
+    color: str,
+    unit: str,
+    view: View | None = None,
+    wrap: bool = False,
+    **kw,
+) -> dict:
     """A line over sols (or distance): thinned, broken by a gap where no data exists for
     more than GAP_SOLS sols, and (``wrap``: yaw) where the angle wraps at ±180°."""
     view = view or View(0, 0)
@@ -225,18 +244,21 @@ def _series(frame: pd.DataFrame, x: str, y: str, name: str, color: str, unit: st
     return trace
 
 
-def _current_marker(frame: pd.DataFrame, x: str, y: str, name: str, unit: str, view: View, show: bool,
-                    **kw) -> dict:
+def _current_marker(frame: pd.DataFrame, x: str, y: str, name: str, unit: str, view: View, show: bool, **kw) -> dict:
     """The current-position layer's point, drawn apart (a star) so the legend names it."""
     sols = frame["sol"].to_numpy(dtype=float)
     xs = frame[x].to_numpy(dtype=float)
     xlabel = "" if x == "sol" else "%{x:.3f} km<br>"
     text, head = _hover(sols, _layer_of(frame), x, view)
     trace = {
-        "type": "scatter", "mode": "markers", "name": "current position",
-        "x": time_x(xs, view) if x == "sol" else arr(xs), "y": arr(frame[y].to_numpy(dtype=float)),
+        "type": "scatter",
+        "mode": "markers",
+        "name": "current position",
+        "x": time_x(xs, view) if x == "sol" else arr(xs),
+        "y": arr(frame[y].to_numpy(dtype=float)),
         "marker": {"symbol": "star", "size": 13, "color": CURRENT_COLOR, "line": {"width": 1, "color": "#333"}},
-        "legendgroup": "current", "showlegend": show,
+        "legendgroup": "current",
+        "showlegend": show,
         "text": text,
         "hovertemplate": f"{head}{xlabel}{name}: %{{y:.3f}} {unit}<extra></extra>",
     }
@@ -244,13 +266,24 @@ def _current_marker(frame: pd.DataFrame, x: str, y: str, name: str, unit: str, v
     return trace
 
 
-def _traverse_series(frame: pd.DataFrame, x: str, y: str, name: str, color: str, unit: str, view: View,
-                     scale: float = 1.0, **kw) -> dict:
+def _traverse_series(
+    frame: pd.DataFrame, x: str, y: str, name: str, color: str, unit: str, view: View, scale: float = 1.0, **kw
+) -> dict:
     """A series from the traverse layer (sols without waypoints): dashed, named so."""
     shown = frame.assign(**{y: frame[y] * scale}) if scale != 1.0 else frame
     shown = shown.assign(layer="traverse")
-    return _series(shown, x, y, f"{name} · traverse", color, unit, view,
-                   line={"color": color, "width": 1.5, "dash": "dot"}, marker={"color": color, "size": 3}, **kw)
+    return _series(
+        shown,
+        x,
+        y,
+        f"{name} · traverse",
+        color,
+        unit,
+        view,
+        line={"color": color, "width": 1.5, "dash": "dot"},
+        marker={"color": color, "size": 3},
+        **kw,
+    )
 
 
 def data_gaps(sols: np.ndarray, view: View) -> list[tuple[int, int]]:
@@ -271,11 +304,33 @@ def _gap_marks(gaps: list[tuple[int, int]], view: View, what: str, why: str) -> 
     for a, b in gaps:
         x0, x1 = (a, b) if view.time_axis != "date" else tuple(sol_instants([a, b]))
         mid = (a + b) / 2 if view.time_axis != "date" else sol_instants([(a + b) / 2])[0]
-        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
-                       "fillcolor": "#BBBBBB", "opacity": 0.18, "line": {"width": 0}, "layer": "below"})
-        notes.append({"text": f"No {what} for<br>sols {a + 1}–{b - 1}:<br>{why}", "showarrow": False,
-                      "x": mid, "xref": "x", "y": 0.5, "yref": "paper", "font": {"size": 12, "color": "#444"},
-                      "bgcolor": "rgba(255,255,255,0.85)"})
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "x0": x0,
+                "x1": x1,
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": "#BBBBBB",
+                "opacity": 0.18,
+                "line": {"width": 0},
+                "layer": "below",
+            }
+        )
+        notes.append(
+            {
+                "text": f"No {what} for<br>sols {a + 1}–{b - 1}:<br>{why}",
+                "showarrow": False,
+                "x": mid,
+                "xref": "x",
+                "y": 0.5,
+                "yref": "paper",
+                "font": {"size": 12, "color": "#444"},
+                "bgcolor": "rgba(255,255,255,0.85)",
+            }
+        )
     return shapes, notes
 
 
@@ -286,8 +341,16 @@ def _layout(title: str, **kw) -> dict:
         # onto more lines instead of covering the title
         # (below the height of plotly's modebar, which sits at the top right and would
         # cover a long title on a phone)
-        "title": {"text": title, "x": 0.01, "xanchor": "left", "y": 1.0, "yref": "container", "yanchor": "top",
-                  "pad": {"t": 34}, "automargin": True},
+        "title": {
+            "text": title,
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 1.0,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 34},
+            "automargin": True,
+        },
         "template": TEMPLATE,
         "margin": {"l": 70, "r": 30, "t": 50, "b": 40},
         "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
@@ -307,8 +370,15 @@ def _range_text(view: View) -> str:
 def _figure(data: list, layout: dict, empty: bool) -> Figure:
     if empty:
         layout["annotations"] = [
-            {"text": "No waypoints in this sol range", "showarrow": False, "x": 0.5, "y": 0.5,
-             "xref": "paper", "yref": "paper", "font": {"size": 16}}
+            {
+                "text": "No waypoints in this sol range",
+                "showarrow": False,
+                "x": 0.5,
+                "y": 0.5,
+                "xref": "paper",
+                "yref": "paper",
+                "font": {"size": 16},
+            }
         ]
     return {"data": data, "layout": layout}
 
@@ -339,16 +409,25 @@ def orientation(waypoints: pd.DataFrame, view: View, **_) -> Figure:
     if not wp_all.empty:
         gaps = data_gaps(wp_all["sol"].to_numpy(), view)
         layout["shapes"], layout["annotations"] = _gap_marks(
-            gaps, view, "orientation", "NASA measures it only<br>at waypoints, and there<br>are none here")
+            gaps, view, "orientation", "NASA measures it only<br>at waypoints, and there<br>are none here"
+        )
         if gaps:  # the view's range, so the words do not widen the axis (autorange fits annotations)
-            ends = [view.sol_min - 0.02 * (view.sol_max - view.sol_min + 1),
-                    view.sol_max + 0.02 * (view.sol_max - view.sol_min + 1)]
+            ends = [
+                view.sol_min - 0.02 * (view.sol_max - view.sol_min + 1),
+                view.sol_max + 0.02 * (view.sol_max - view.sol_min + 1),
+            ]
             layout["xaxis"]["range"] = ends if view.time_axis != "date" else sol_instants(ends)
     return _figure(data, layout, wp_all.empty)
 
 
-def position(waypoints: pd.DataFrame, view: View, *, traverse: pd.DataFrame | None = None,
-             traverse_points: pd.DataFrame | None = None, **_) -> Figure:
+def position(
+    waypoints: pd.DataFrame,
+    view: View,
+    *,
+    traverse: pd.DataFrame | None = None,
+    traverse_points: pd.DataFrame | None = None,
+    **_,
+) -> Figure:
     """Latitude and longitude at the waypoints; on sols without waypoints, where the
     traverse's last leg of the sol ended."""
     wp_all = in_range(waypoints, view)
@@ -359,11 +438,15 @@ def position(waypoints: pd.DataFrame, view: View, *, traverse: pd.DataFrame | No
         _series(wp, "sol", "lon", "longitude", PALETTE[1], "°E", view, yaxis="y2"),
     ]
     if len(tr):
-        data += [_traverse_series(tr, "sol", "lat", "latitude", PALETTE[5], "°N", view),
-                 _traverse_series(tr, "sol", "lon", "longitude", PALETTE[3], "°E", view, yaxis="y2")]
+        data += [
+            _traverse_series(tr, "sol", "lat", "latitude", PALETTE[5], "°N", view),
+            _traverse_series(tr, "sol", "lon", "longitude", PALETTE[3], "°E", view, yaxis="y2"),
+        ]
     if len(cur):
-        data += [_current_marker(cur, "sol", "lat", "latitude", "°N", view, True),
-                 _current_marker(cur, "sol", "lon", "longitude", "°E", view, False, yaxis="y2")]
+        data += [
+            _current_marker(cur, "sol", "lat", "latitude", "°N", view, True),
+            _current_marker(cur, "sol", "lon", "longitude", "°E", view, False, yaxis="y2"),
+        ]
     layout = _layout(
         f"Rover position ({_range_text(view)})",
         xaxis=_time_axis(view, anchor="y2"),
@@ -390,11 +473,18 @@ def traverse_map(
     if traverse is not None and traverse_points is not None and len(traverse):
         xs, ys = path_xy(traverse, traverse_points, view)
         if len(xs):
-            data.append({
-                "type": "scattergl", "x": arr(xs, "f4"), "y": arr(ys, "f4"), "mode": "lines",
-                "name": "drive path (traverse layer)",
-                "line": {"color": "#7f7f7f", "width": 1.5}, "hoverinfo": "skip", "connectgaps": False,
-            })
+            data.append(
+                {
+                    "type": "scattergl",
+                    "x": arr(xs, "f4"),
+                    "y": arr(ys, "f4"),
+                    "mode": "lines",
+                    "name": "drive path (traverse layer)",
+                    "line": {"color": "#7f7f7f", "width": 1.5},
+                    "hoverinfo": "skip",
+                    "connectgaps": False,
+                }
+            )
     idx = np.arange(len(wp))
     if len(wp) > MAP_POINT_BUDGET:
         idx = np.unique(np.linspace(0, len(wp) - 1, MAP_POINT_BUDGET).astype(int))
@@ -423,12 +513,19 @@ def traverse_map(
         trace["selectedpoints"] = [i for i, s in enumerate(sols.tolist()) if s in view.sols]
     data.append(trace)
     if len(cur):
-        data.append({
-            "type": "scatter", "x": arr(cur["lon"].to_numpy(dtype=float)), "y": arr(cur["lat"].to_numpy(dtype=float)),
-            "mode": "markers", "name": f"current position, sol {int(cur['sol'].max())} (current-position layer)",
-            "marker": {"symbol": "star", "size": 16, "color": CURRENT_COLOR, "line": {"width": 1, "color": "#333"}},
-            "customdata": cur["rmc"].tolist(), "text": _map_hover(cur), "hovertemplate": _map_template(cur),
-        })
+        data.append(
+            {
+                "type": "scatter",
+                "x": arr(cur["lon"].to_numpy(dtype=float)),
+                "y": arr(cur["lat"].to_numpy(dtype=float)),
+                "mode": "markers",
+                "name": f"current position, sol {int(cur['sol'].max())} (current-position layer)",
+                "marker": {"symbol": "star", "size": 16, "color": CURRENT_COLOR, "line": {"width": 1, "color": "#333"}},
+                "customdata": cur["rmc"].tolist(),
+                "text": _map_hover(cur),
+                "hovertemplate": _map_template(cur),
+            }
+        )
     wp = wp_all
     lat0 = float(wp["lat"].mean()) if len(wp) else 18.4
     layout = _layout(
@@ -453,10 +550,11 @@ def _map_hover(pts: pd.DataFrame) -> list[str]:
     elev = pts["elev_geoid"].to_numpy(dtype=float)
     return [
         f"Sol {sol}<br>{date} (UTC)<br>site_drive {rmc}<br>elevation "
-        + ("unknown" if e != e else f"{e:.1f} m") + (f"<br>{note}" if note else "")
+        + ("unknown" if e != e else f"{e:.1f} m")
+        + (f"<br>{note}" if note else "")
         for sol, date, rmc, e, note in zip(
-            sols.tolist(), sol_dates(sols).tolist(), pts["rmc"].tolist(), elev.tolist(),
-            pts["note"].fillna("").tolist())
+            sols.tolist(), sol_dates(sols).tolist(), pts["rmc"].tolist(), elev.tolist(), pts["note"].fillna("").tolist()
+        )
     ]
 
 
@@ -545,8 +643,14 @@ def path_xy(traverse: pd.DataFrame, points: pd.DataFrame, view: View) -> tuple[n
     return np.insert(lon, breaks, np.nan), np.insert(lat, breaks, np.nan)
 
 
-def elevation(waypoints: pd.DataFrame, view: View, *, traverse: pd.DataFrame | None = None,
-              traverse_points: pd.DataFrame | None = None, **_) -> Figure:
+def elevation(
+    waypoints: pd.DataFrame,
+    view: View,
+    *,
+    traverse: pd.DataFrame | None = None,
+    traverse_points: pd.DataFrame | None = None,
+    **_,
+) -> Figure:
     wp_all = in_range(waypoints, view)
     wp, cur = split_current(wp_all)
     tr = in_range(traverse_only(waypoints, traverse, traverse_points), view)
@@ -565,8 +669,14 @@ def elevation(waypoints: pd.DataFrame, view: View, *, traverse: pd.DataFrame | N
     return _figure(data, layout, wp_all.empty and tr.empty)
 
 
-def elevation_distance(waypoints: pd.DataFrame, view: View, *, traverse: pd.DataFrame | None = None,
-                       traverse_points: pd.DataFrame | None = None, **_) -> Figure:
+def elevation_distance(
+    waypoints: pd.DataFrame,
+    view: View,
+    *,
+    traverse: pd.DataFrame | None = None,
+    traverse_points: pd.DataFrame | None = None,
+    **_,
+) -> Figure:
     """Elevation against odometry: the waypoints' odometry; on sols without waypoints the
     traverse legs' cumulative length (a different measure, named so in the legend)."""
     wp_all = in_range(waypoints, view).assign(dist_km=lambda f: f["dist_total_m"] / 1000.0)
@@ -594,8 +704,9 @@ def per_sol_distance(waypoints: pd.DataFrame) -> pd.DataFrame:
     driven = total.diff()
     if len(total):
         driven.iloc[0] = 0.0
-    return pd.DataFrame({"sol": total.index.to_numpy(), "driven_m": driven.clip(lower=0).to_numpy(),
-                         "total_m": total.to_numpy()})
+    return pd.DataFrame(
+        {"sol": total.index.to_numpy(), "driven_m": driven.clip(lower=0).to_numpy(), "total_m": total.to_numpy()}
+    )
 
 
 def _binned(per_sol: pd.DataFrame, view: View, width: int) -> pd.DataFrame:
@@ -610,14 +721,25 @@ def _bars(per_sol: pd.DataFrame, name: str, color: str, layer: str, view: View) 
     sols = per_sol["sol"].to_numpy(dtype=float)
     text, head = _hover(sols, layer, "sol", view)
     return {
-        "type": "bar", "x": time_x(sols, view), "y": arr(per_sol["driven_m"], "f4"), "name": name,
-        "marker": {"color": color}, "text": text, "textposition": "none",
+        "type": "bar",
+        "x": time_x(sols, view),
+        "y": arr(per_sol["driven_m"], "f4"),
+        "name": name,
+        "marker": {"color": color},
+        "text": text,
+        "textposition": "none",
         "hovertemplate": f"{head}driven %{{y:.1f}} m<extra></extra>",
     }
 
 
-def distance(waypoints: pd.DataFrame, view: View, *, traverse: pd.DataFrame | None = None,
-             traverse_points: pd.DataFrame | None = None, **_) -> Figure:
+def distance(
+    waypoints: pd.DataFrame,
+    view: View,
+    *,
+    traverse: pd.DataFrame | None = None,
+    traverse_points: pd.DataFrame | None = None,
+    **_,
+) -> Figure:
     """Distance driven per sol (bars) and odometry (lines): from the waypoints where they
     exist, from the traverse's legs on the sols without them. The traverse's own odometry
     (its legs' cumulative length) is drawn over its whole span, dotted."""
@@ -635,22 +757,61 @@ def distance(waypoints: pd.DataFrame, view: View, *, traverse: pd.DataFrame | No
     if len(tr_bins):
         data.append(_bars(tr_bins, f"driven per {per} · traverse (m)", PALETTE[5], "traverse", view))
     odo = per_sol.assign(total_km=per_sol["total_m"] / 1000.0, layer="waypoints")
-    data.append(_series(odo, "sol", "total_km", "odometry (km)", PALETTE[1], "km", view, yaxis="y2", mode="lines",
-                        line={"color": PALETTE[1], "width": 2}))
+    data.append(
+        _series(
+            odo,
+            "sol",
+            "total_km",
+            "odometry (km)",
+            PALETTE[1],
+            "km",
+            view,
+            yaxis="y2",
+            mode="lines",
+            line={"color": PALETTE[1], "width": 2},
+        )
+    )
     if len(tr_all):
         legs = tr_all.assign(total_km=tr_all["total_m"] / 1000.0, layer="traverse")
-        data.append(_series(legs, "sol", "total_km", "odometry · traverse legs (km)", PALETTE[3], "km", view,
-                            yaxis="y2", mode="lines", line={"color": PALETTE[3], "width": 2, "dash": "dot"}))
+        data.append(
+            _series(
+                legs,
+                "sol",
+                "total_km",
+                "odometry · traverse legs (km)",
+                PALETTE[3],
+                "km",
+                view,
+                yaxis="y2",
+                mode="lines",
+                line={"color": PALETTE[3], "width": 2, "dash": "dot"},
+            )
+        )
     cur = in_range(cur, view)
     if len(cur):
-        data.append(_current_marker(cur.assign(total_km=cur["dist_total_m"] / 1000.0), "sol", "total_km",
-                                    "odometry", "km", view, True, yaxis="y2"))
+        data.append(
+            _current_marker(
+                cur.assign(total_km=cur["dist_total_m"] / 1000.0),
+                "sol",
+                "total_km",
+                "odometry",
+                "km",
+                view,
+                True,
+                yaxis="y2",
+            )
+        )
     layout = _layout(
         f"Distance driven ({_range_text(view)})",
         xaxis=_time_axis(view),
         yaxis={"title": {"text": f"Driven per {per} (m)"}, "rangemode": "tozero"},
-        yaxis2={"title": {"text": "Odometry (km)"}, "overlaying": "y", "side": "right", "rangemode": "tozero",
-                "showgrid": False},
+        yaxis2={
+            "title": {"text": "Odometry (km)"},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "showgrid": False,
+        },
         height=400,
         bargap=0.1,
     )
@@ -737,8 +898,9 @@ TITLES = {
 }
 
 
-def build(chart: str, waypoints: pd.DataFrame, traverse: pd.DataFrame, traverse_points: pd.DataFrame,
-          view: View, **options) -> Figure:
+def build(
+    chart: str, waypoints: pd.DataFrame, traverse: pd.DataFrame, traverse_points: pd.DataFrame, view: View, **options
+) -> Figure:
     """Build one chart by name (KeyError for an unknown name); ``options`` go to the
     builder (``xkey``/``ykey`` for ``xy``)."""
     builder = BUILDERS.get(chart) or EXPORT_ONLY[chart]

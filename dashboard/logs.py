@@ -58,15 +58,21 @@ def dict_config(level: str | None = None, stream: str = "ext://sys.stdout", text
     cfg = formatter_config()
     if text:
         cfg["formatters"]["json"] = {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"}
-    cfg.update({
-        "version": 1,
-        "disable_existing_loggers": False,
-        "handlers": {
-            "json": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"],
-                     "stream": stream},
-        },
-        "root": {"level": level, "handlers": ["json"]},
-    })
+    cfg.update(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "handlers": {
+                "json": {
+                    "class": "logging.StreamHandler",
+                    "formatter": "json",
+                    "filters": ["request_id"],
+                    "stream": stream,
+                },
+            },
+            "root": {"level": level, "handlers": ["json"]},
+        }
+    )
     return cfg
 
 
@@ -81,8 +87,10 @@ def configure(level: str | None = None) -> None:
     if json_enabled():
         logging.config.dictConfig(dict_config(level))
     else:
-        logging.basicConfig(level=(level or os.environ.get("PTRACKER_LOG_LEVEL") or "INFO").upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=(level or os.environ.get("PTRACKER_LOG_LEVEL") or "INFO").upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
 
 
 def new_request_id() -> str:
@@ -112,12 +120,19 @@ def install(server: Flask, access: bool | None = None) -> None:
         if access and access_log.isEnabledFor(logging.INFO):
             t0 = g.get("ptracker_t0")
             rule = request.url_rule.rule if request.url_rule is not None else None
-            access_log.info("request", extra={
-                "request_id": rid, "method": request.method, "path": request.path, "route": rule,
-                "status": resp.status_code,
-                "duration_ms": round((time.perf_counter() - t0) * 1000, 2) if t0 else None,
-                "bytes": resp.content_length, "remote": request.remote_addr,
-            })
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": rid,
+                    "method": request.method,
+                    "path": request.path,
+                    "route": rule,
+                    "status": resp.status_code,
+                    "duration_ms": round((time.perf_counter() - t0) * 1000, 2) if t0 else None,
+                    "bytes": resp.content_length,
+                    "remote": request.remote_addr,
+                },
+            )
         return resp
 
     @server.teardown_request

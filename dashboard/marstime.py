@@ -8,12 +8,12 @@ N x 88,775.244 s: the mission's sol epoch (Mars24 algorithm, local mean solar ti
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
 SOL_SECONDS = 88_775.244
-EPOCH = datetime(2021, 2, 18, 4, 24, 15, tzinfo=timezone.utc)
+EPOCH = datetime(2021, 2, 18, 4, 24, 15, tzinfo=UTC)
 _EPOCH_MS = np.datetime64("2021-02-18T04:24:15", "ms")
 
 
@@ -30,7 +30,7 @@ def sol_date(sol: float) -> date:
 def sol_at(when: datetime) -> float:
     """The (fractional) sol at a UTC instant; naive datetimes are taken as UTC."""
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return (when - EPOCH).total_seconds() / SOL_SECONDS
 
 
@@ -64,4 +64,4 @@ def parse_utc(raw) -> datetime | None:
         when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -30,7 +30,7 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from .marstime import parse_utc
+from dashboard.marstime import parse_utc
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -39,16 +39,30 @@ log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 EXPORT_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
-HTTP_REQUESTS = Counter("ptracker_http_requests", "HTTP answers by route (URL rule), method and status",
-                        ["method", "route", "status"])
-HTTP_LATENCY = Histogram("ptracker_http_request_duration_seconds", "Time to answer, by route, method and status",
-                         ["method", "route", "status"], buckets=LATENCY_BUCKETS)
-CALLBACK_LATENCY = Histogram("ptracker_callback_duration_seconds", "Dash callback time, by output",
-                             ["callback", "status"], buckets=LATENCY_BUCKETS)
-EXPORTS = Counter("ptracker_exports", "Exports rendered by the worker, by chart, format and outcome",
-                  ["chart", "format", "outcome"])
-EXPORT_DURATION = Histogram("ptracker_export_duration_seconds", "Export job time (data + render + store)",
-                            ["chart", "format", "outcome"], buckets=EXPORT_BUCKETS)
+HTTP_REQUESTS = Counter(
+    "ptracker_http_requests", "HTTP answers by route (URL rule), method and status", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "ptracker_http_request_duration_seconds",
+    "Time to answer, by route, method and status",
+    ["method", "route", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+CALLBACK_LATENCY = Histogram(
+    "ptracker_callback_duration_seconds",
+    "Dash callback time, by output",
+    ["callback", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+EXPORTS = Counter(
+    "ptracker_exports", "Exports rendered by the worker, by chart, format and outcome", ["chart", "format", "outcome"]
+)
+EXPORT_DURATION = Histogram(
+    "ptracker_export_duration_seconds",
+    "Export job time (data + render + store)",
+    ["chart", "format", "outcome"],
+    buckets=EXPORT_BUCKETS,
+)
 
 
 def multiprocess_dir() -> str | None:
@@ -90,7 +104,7 @@ class StateCollector:
                 version.add_metric([], 0)
             from rq import Queue
 
-            from .exports import QUEUE_NAME
+            from dashboard.exports import QUEUE_NAME
 
             queue = Queue(QUEUE_NAME, connection=self.store.redis)
             depth.add_metric([], queue.count)
@@ -181,10 +195,8 @@ def install(server, store, callback_map=None) -> None:
         # Prometheus scrapes the pod or container directly; through the public proxy (which
         # always adds X-Forwarded-For) the series are not published.
         if hide_behind_proxy and request.headers.get("X-Forwarded-For"):
-            return Response(b'{"error": "no route /metrics; see /help"}', status=404,
-                            content_type="application/json")
-        return Response(scrape([state]), content_type=CONTENT_TYPE_LATEST,
-                        headers={"Cache-Control": "no-store"})
+            return Response(b'{"error": "no route /metrics; see /help"}', status=404, content_type="application/json")
+        return Response(scrape([state]), content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
     server.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
 

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 
 import redis
 
-from .embedded_redis import EmbeddedRedis
-from .settings import Settings
+from dashboard.embedded_redis import EmbeddedRedis
+from dashboard.settings import Settings
 
 
 def from_url(settings: Settings) -> redis.Redis:

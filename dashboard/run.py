@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from .embedded_redis import DB_NAME, EmbeddedRedis
-from .ingest import LoadError, load, one_line
-from .redis_conn import session
-from .settings import PROJECT_ROOT, Settings
-from .store import DatasetStore
+from dashboard.data.load import LoadError, load, one_line
+from dashboard.data.store import DatasetStore
+from dashboard.embedded_redis import DB_NAME, EmbeddedRedis
+from dashboard.redis_conn import session
+from dashboard.settings import PROJECT_ROOT, Settings
 
 #: gunicorn's graceful timeout (20 s) and the worker's warm shutdown fit well inside this.
 STOP_TIMEOUT = 30

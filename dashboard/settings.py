@@ -7,9 +7,9 @@ Every variable is documented in README.md ("Configuration"). Tests build their o
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
 
 NASA_WAYPOINTS_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints.json"
 NASA_TRAVERSE_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_traverse.json"
@@ -91,7 +91,7 @@ class Settings:
     proxy_count: int = 0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         defaults = cls()
         data_dir = env.get("PTRACKER_DATA_DIR") or ""
@@ -108,9 +108,7 @@ class Settings:
             fetch_deadline=_number(env, "PTRACKER_FETCH_DEADLINE", defaults.fetch_deadline, 0.1),
             max_bytes=int(_number(env, "PTRACKER_MAX_BYTES", defaults.max_bytes, 1024)),
             keep_versions=int(_number(env, "PTRACKER_KEEP_VERSIONS", defaults.keep_versions, 1)),
-            redis_socket_timeout=_number(
-                env, "PTRACKER_REDIS_TIMEOUT", defaults.redis_socket_timeout, 0.1
-            ),
+            redis_socket_timeout=_number(env, "PTRACKER_REDIS_TIMEOUT", defaults.redis_socket_timeout, 0.1),
             export_timeout=int(_number(env, "PTRACKER_EXPORT_TIMEOUT", defaults.export_timeout, 5)),
             export_ttl=int(_number(env, "PTRACKER_EXPORT_TTL", defaults.export_ttl, 60)),
             export_rate=int(_number(env, "PTRACKER_EXPORT_RATE", defaults.export_rate, 1)),
@@ -118,11 +116,12 @@ class Settings:
             queue_client_max=int(_number(env, "PTRACKER_QUEUE_CLIENT_MAX", defaults.queue_client_max, 1)),
             export_max_bytes=int(_number(env, "PTRACKER_EXPORT_MAX_BYTES", defaults.export_max_bytes, 1024)),
             export_budget=int(_number(env, "PTRACKER_EXPORT_BUDGET", defaults.export_budget, 1024 * 1024)),
-            export_client_budget=int(_number(env, "PTRACKER_EXPORT_CLIENT_BUDGET", defaults.export_client_budget,
-                                             64 * 1024)),
+            export_client_budget=int(
+                _number(env, "PTRACKER_EXPORT_CLIENT_BUDGET", defaults.export_client_budget, 64 * 1024)
+            ),
             admin_token=env.get("PTRACKER_ADMIN_TOKEN") or None,
             proxy_count=int(_number(env, "PTRACKER_PROXY_COUNT", defaults.proxy_count, 0)),
         )
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         return replace(self, **changes)

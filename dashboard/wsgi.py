@@ -1,6 +1,6 @@
 """WSGI entry point: ``gunicorn dashboard.wsgi:server``."""
 
-from .app import create_app
+from dashboard.app import create_app
 
 app = create_app()
 server = app.server

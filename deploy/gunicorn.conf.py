@@ -28,8 +28,7 @@ logconfig_dict = _log_config(text=_text_logs)
 _gunicorn_access = _text_logs or os.environ.get("GUNICORN_ACCESS_LOG") == "1"
 logconfig_dict["loggers"] = {
     "gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False},
-    "gunicorn.access": {"level": "INFO" if _gunicorn_access else "CRITICAL", "handlers": ["json"],
-                        "propagate": False},
+    "gunicorn.access": {"level": "INFO" if _gunicorn_access else "CRITICAL", "handlers": ["json"], "propagate": False},
 }
 
 # Prometheus multiprocess mode: every worker writes its samples under this directory and
@@ -61,6 +60,8 @@ def child_exit(server, worker):
         multiprocess.mark_process_dead(worker.pid)
     except Exception:  # metrics must never stop the server
         pass
+
+
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 control_socket_disable = True  # not used; and the container's home is read-only
 

@@ -25,8 +25,7 @@ import redis
 from rq import SimpleWorker
 
 from dashboard import exports, logs
-
-from . import render as renderer
+from jobs import browser
 
 
 def _env_int(name: str, default: int) -> int:
@@ -87,9 +86,19 @@ class ExportWorker(SimpleWorker):
                 observe_export(chart, fmt, outcome, seconds)
             except Exception:  # metrics must never fail a job
                 self.log.warning("export metrics not recorded", exc_info=True)
-            self.log.info("export %s %s in %.3f s", job.id, "finished" if ok else "failed", seconds,
-                          extra={"job_id": job.id, "chart": chart, "format": fmt, "outcome": outcome,
-                                 "duration_s": round(seconds, 4)})
+            self.log.info(
+                "export %s %s in %.3f s",
+                job.id,
+                "finished" if ok else "failed",
+                seconds,
+                extra={
+                    "job_id": job.id,
+                    "chart": chart,
+                    "format": fmt,
+                    "outcome": outcome,
+                    "duration_s": round(seconds, 4),
+                },
+            )
             logs.request_id_var.reset(token)
 
     def handle_exception(self, job, *exc_info):
@@ -103,18 +112,25 @@ class ExportWorker(SimpleWorker):
         super().handle_exception(job, *exc_info)
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
-        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string,
-                                   execution=execution)
+        super().handle_job_failure(
+            job, queue, started_job_registry=started_job_registry, exc_string=exc_string, execution=execution
+        )
         # A failed export is kept (with its reason) for its failure TTL: charge it to
         # its client's budget like a finished one, so failures cannot pile up unbounded.
         try:
             if job.get_status() != "failed" or exports.unreadable(job):
                 return
             kwargs = job.kwargs
-            evicted = exports.account(self.connection, kwargs.get("prefix", "ptracker:"), job.id,
-                                      exports.JOB_OVERHEAD, str(kwargs.get("client", "unknown")),
-                                      int(job.failure_ttl or 86400), int(kwargs.get("budget")),
-                                      int(kwargs.get("client_budget")))
+            evicted = exports.account(
+                self.connection,
+                kwargs.get("prefix", "ptracker:"),
+                job.id,
+                exports.JOB_OVERHEAD,
+                str(kwargs.get("client", "unknown")),
+                int(job.failure_ttl or 86400),
+                int(kwargs.get("budget")),
+                int(kwargs.get("client_budget")),
+            )
             exports.evict(self.connection, kwargs.get("prefix", "ptracker:"), [e for e in evicted if e != job.id])
         except Exception:  # bookkeeping only: never let it stop the worker
             self.log.warning("could not account the failed export %s", job.id, exc_info=True)
@@ -155,14 +171,14 @@ def main() -> int:
         maintenance_interval=_env_int("PTRACKER_MAINTENANCE_INTERVAL", 30),
     )
     if os.environ.get("PTRACKER_WARM_BROWSER", "1") != "0":
-        renderer.start()
+        browser.start()
         if worker.early_stop:
-            renderer.stop()
+            browser.stop()
             return 0
     try:
         worker.work(logging_level=os.environ.get("PTRACKER_LOG_LEVEL", "INFO"))
     finally:
-        renderer.stop()
+        browser.stop()
     return 0
 
 

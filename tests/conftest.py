@@ -20,8 +20,8 @@ import pytest
 import redis
 from pytest_redis import factories
 
+from dashboard.data.store import DatasetStore
 from dashboard.settings import Settings
-from dashboard.store import DatasetStore
 
 # Selenium must use the Debian chromedriver on PATH, never try to download one.
 os.environ.setdefault("SE_OFFLINE", "true")
@@ -120,8 +120,14 @@ def start_worker(redis_url, tmp_path):
 
     def start(**env):
         log = open(tmp_path / f"worker{len(procs)}.log", "w")
-        proc = subprocess.Popen(procfile_command("worker"), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "REDIS_URL": redis_url, **TUNED_WORKER, **env}, start_new_session=True)
+        proc = subprocess.Popen(
+            procfile_command("worker"),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "REDIS_URL": redis_url, **TUNED_WORKER, **env},
+            start_new_session=True,
+        )
         procs.append(proc)
         return proc
 
@@ -134,7 +140,6 @@ def start_worker(redis_url, tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-
 
 
 def pytest_collection_modifyitems(config, items):

@@ -63,11 +63,20 @@ def render(directory: Path, upstream: str, port: int) -> Path:
         pytest.fail("envsubst is not installed (make test installs it: Debian package gettext-base)")
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "conf.d").mkdir(exist_ok=True)
-    values = {"PTRACKER_UPSTREAM": upstream, "PTRACKER_PROXY_PORT": f"127.0.0.1:{port}",
-              "PTRACKER_RESOLVER": "127.0.0.1"}
+    values = {
+        "PTRACKER_UPSTREAM": upstream,
+        "PTRACKER_PROXY_PORT": f"127.0.0.1:{port}",
+        "PTRACKER_RESOLVER": "127.0.0.1",
+    }
     shell_format = " ".join(f"${{{name}}}" for name in VARIABLES)
-    res = subprocess.run([envsubst, shell_format], input=TEMPLATE.read_text(), capture_output=True, text=True,
-                         env={**os.environ, **values}, check=True)
+    res = subprocess.run(
+        [envsubst, shell_format],
+        input=TEMPLATE.read_text(),
+        capture_output=True,
+        text=True,
+        env={**os.environ, **values},
+        check=True,
+    )
     (directory / "conf.d" / "default.conf").write_text(res.stdout)
     user = "user root;" if os.geteuid() == 0 else ""  # workers may then write the temp paths here
     main = directory / "nginx.conf"
@@ -76,8 +85,12 @@ def render(directory: Path, upstream: str, port: int) -> Path:
 
 
 def check(conf: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([nginx_binary(), "-t", "-p", str(conf.parent), "-e", str(conf.parent / "error.log"),
-                           "-c", str(conf)], capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [nginx_binary(), "-t", "-p", str(conf.parent), "-e", str(conf.parent / "error.log"), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 class Nginx:
@@ -86,13 +99,17 @@ class Nginx:
         self.base = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Nginx":
+    def start(self) -> Nginx:
         checked = check(self.conf)
         assert checked.returncode == 0, checked.stderr
         d = self.conf.parent
-        self.proc = subprocess.Popen([nginx_binary(), "-p", str(d), "-e", str(d / "error.log"), "-c", str(self.conf)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [nginx_binary(), "-p", str(d), "-e", str(d / "error.log"), "-c", str(self.conf)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         end = time.monotonic() + 10
         while time.monotonic() < end:
             if self.proc.poll() is not None:

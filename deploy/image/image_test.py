@@ -71,8 +71,9 @@ def free_port() -> int:
 
 def http(method: str, url: str, body: dict | None = None, timeout: float = 10) -> tuple[int, dict, bytes]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data else {})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"} if data else {}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, dict(resp.headers), resp.read()
@@ -91,13 +92,33 @@ class Redis:
         self.password = secrets.token_hex(16)
         self.port = free_port()
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(workdir),
-             "--save", "", "--appendonly", "no", "--requirepass", self.password],
-            stdout=open(workdir / "redis.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(workdir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--requirepass",
+                self.password,
+            ],
+            stdout=open(workdir / "redis.log", "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         end = time.monotonic() + 10
         while time.monotonic() < end:
-            res = subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True,
-                                 env={**os.environ, "REDISCLI_AUTH": self.password})
+            res = subprocess.run(
+                ["redis-cli", "-p", str(self.port), "ping"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "REDISCLI_AUTH": self.password},
+            )
             if res.stdout.strip() == "PONG":
                 return
             time.sleep(0.1)
@@ -111,8 +132,17 @@ class Redis:
 class Container:
     """One process started from the image's root filesystem, as a container runtime would."""
 
-    def __init__(self, name: str, rootfs: str, config: dict, args: list[str], env: dict[str, str],
-                 logdir: Path, ro_binds: dict[str, str], tmpfs: tuple[str, ...] = ("/tmp",)):
+    def __init__(
+        self,
+        name: str,
+        rootfs: str,
+        config: dict,
+        args: list[str],
+        env: dict[str, str],
+        logdir: Path,
+        ro_binds: dict[str, str],
+        tmpfs: tuple[str, ...] = ("/tmp",),
+    ):
         self.name = name
         self.log_path = logdir / f"{name}.log"
         user = config.get("User") or "0"
@@ -142,16 +172,31 @@ class Container:
             setup += [f"mount --bind {shlex.quote(host)} {target}", f"mount -o remount,bind,ro {target}"]
         env_args = [f"{k}={v}" for k, v in {**image_env, "HOSTNAME": name, **env}.items()]
         workdir = config.get("WorkingDir") or "/"
-        command = ["setpriv", "--no-new-privs", "chroot",
-                   f"--userspec={uid}:{gid}", f"--groups={gid}", rootfs,
-                   "/usr/bin/env", "-i", "-C", workdir, *env_args, *argv]
+        command = [
+            "setpriv",
+            "--no-new-privs",
+            "chroot",
+            f"--userspec={uid}:{gid}",
+            f"--groups={gid}",
+            rootfs,
+            "/usr/bin/env",
+            "-i",
+            "-C",
+            workdir,
+            *env_args,
+            *argv,
+        ]
         # the setup shell becomes PID 1 of the new namespace and execs into the entry point
         script = "\n".join([*setup, "exec " + shlex.join(command)])
         self.log = open(self.log_path, "w")
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "--kill-child", "sh", "-c", script],
-                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--pid", "--fork", "--kill-child", "sh", "-c", script],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.pid = self._main_pid()
 
     @staticmethod
@@ -201,8 +246,9 @@ class Container:
         while todo:
             pid = todo.pop()
             try:
-                kids = [int(k) for t in Path(f"/proc/{pid}/task").iterdir()
-                        for k in (t / "children").read_text().split()]
+                kids = [
+                    int(k) for t in Path(f"/proc/{pid}/task").iterdir() for k in (t / "children").read_text().split()
+                ]
             except (FileNotFoundError, ProcessLookupError):
                 continue
             found += kids
@@ -217,7 +263,7 @@ class Container:
                 stat = Path(f"/proc/{pid}/stat").read_text()
             except OSError:
                 continue
-            name, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
+            name, state = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2]
             if state == "Z":
                 found.append(f"{name} ({pid})")
         return found
@@ -336,40 +382,60 @@ def main() -> int:
         load = start("load", ["load"])
         code = load.wait(180)
         out = load.output()
-        check("load exits 0 with NASA's files mounted read-only", code == 0,
-              next((l for l in out.splitlines() if "loaded" in l), out.strip()[-300:]))
+        check(
+            "load exits 0 with NASA's files mounted read-only",
+            code == 0,
+            next((l for l in out.splitlines() if "loaded" in l), out.strip()[-300:]),
+        )
 
         web = start("web", [])  # the image's CMD
         worker = start("worker", ["worker"])
         base = f"http://127.0.0.1:{port}"
         up = wait_http(base + "/healthz", web, 90)
-        check("web: /healthz 200", up is not None and json.loads(up[1])["status"] == "ok",
-              up[1].decode() if up else web.output()[-500:])
+        check(
+            "web: /healthz 200",
+            up is not None and json.loads(up[1])["status"] == "ok",
+            up[1].decode() if up else web.output()[-500:],
+        )
         if web.running():
-            check("web and worker run as uid 10001, gid 10001",
-                  all(c.status_field("Uid").split()[0] == "10001" and c.status_field("Gid").split()[0] == "10001"
-                      for c in (web, worker)),
-                  f"web Uid {web.status_field('Uid')}, worker Uid {worker.status_field('Uid')}")
+            check(
+                "web and worker run as uid 10001, gid 10001",
+                all(
+                    c.status_field("Uid").split()[0] == "10001" and c.status_field("Gid").split()[0] == "10001"
+                    for c in (web, worker)
+                ),
+                f"web Uid {web.status_field('Uid')}, worker Uid {worker.status_field('Uid')}",
+            )
             opts = web.root_mount_options()
             check("root filesystem is read-only inside the containers", "ro" in opts, ",".join(opts))
-            check("web listens on 0.0.0.0 (HOST from the image's ENV)",
-                  f"Listening at: http://0.0.0.0:{port}" in web.output(),
-                  next((l.split("] ")[-1] for l in web.output().splitlines() if "Listening at" in l), "no bind line"))
+            check(
+                "web listens on 0.0.0.0 (HOST from the image's ENV)",
+                f"Listening at: http://0.0.0.0:{port}" in web.output(),
+                next((l.split("] ")[-1] for l in web.output().splitlines() if "Listening at" in l), "no bind line"),
+            )
             code, _, body = http("GET", base + "/readyz")
             ready = json.loads(body) if code == 200 else {}
-            check("web: /readyz 200, Redis and the dataset reported",
-                  ready.get("checks", {}).get("redis") == "ok" and ready["checks"].get("dataset") == "version 1",
-                  f"{code} {body.decode()[:200]}")
+            check(
+                "web: /readyz 200, Redis and the dataset reported",
+                ready.get("checks", {}).get("redis") == "ok" and ready["checks"].get("dataset") == "version 1",
+                f"{code} {body.decode()[:200]}",
+            )
             code, _, body = http("GET", base + "/perseverance/sol")
             want = f"Most recent data waypoint is at Sol-{EXPECTED_SOL}"
-            check(f"web: /perseverance/sol says '{want}'", code == 200 and body.decode() == want,
-                  f"{code} {body.decode()[:200]!r}")
+            check(
+                f"web: /perseverance/sol says '{want}'",
+                code == 200 and body.decode() == want,
+                f"{code} {body.decode()[:200]!r}",
+            )
 
             t0 = time.monotonic()
             code, headers, body = http("POST", base + "/perseverance/orientation/yaw", {"start": 0, "end": 400})
             answer = json.loads(body) if body.startswith(b"{") else {}
-            ok = check("export queued: POST /perseverance/orientation/yaw", code == 202 and "download_url" in answer,
-                       f"{code} {answer.get('status')}, {answer.get('id')}" if answer else f"{code} {body[:200]!r}")
+            ok = check(
+                "export queued: POST /perseverance/orientation/yaw",
+                code == 202 and "download_url" in answer,
+                f"{code} {answer.get('status')}, {answer.get('id')}" if answer else f"{code} {body[:200]!r}",
+            )
             png, last, chromium = b"", "", []
             while ok and time.monotonic() - t0 < 150 and worker.running():
                 if not chromium:  # the worker's browser, while it is up
@@ -384,24 +450,33 @@ def main() -> int:
                     break
                 time.sleep(0.3)
             if ok:
-                check("export: the PNG is drawn by the worker and downloaded",
-                      png[:8] == PNG_MAGIC and "attachment" in headers.get("Content-Disposition", ""),
-                      f"{len(png)} bytes in {time.monotonic() - t0:.1f} s" if png else
-                      f"last answer {last}; worker log: {worker.output()[-800:]}")
-                check("export: drawn by the image's own Chromium (its process root is the image)",
-                      bool(chromium) and set(chromium) == {rootfs},
-                      f"{len(chromium)} Chromium processes under the worker" if chromium else "none seen")
+                check(
+                    "export: the PNG is drawn by the worker and downloaded",
+                    png[:8] == PNG_MAGIC and "attachment" in headers.get("Content-Disposition", ""),
+                    f"{len(png)} bytes in {time.monotonic() - t0:.1f} s"
+                    if png
+                    else f"last answer {last}; worker log: {worker.output()[-800:]}",
+                )
+                check(
+                    "export: drawn by the image's own Chromium (its process root is the image)",
+                    bool(chromium) and set(chromium) == {rootfs},
+                    f"{len(chromium)} Chromium processes under the worker" if chromium else "none seen",
+                )
 
         time.sleep(1)  # let exited processes be reaped, or not
         zombies = [z for c in (web, worker) if c.running() for z in c.zombies()]
-        check("no zombie processes in the web and worker containers (an init reaps them)", not zombies,
-              ", ".join(zombies))
+        check(
+            "no zombie processes in the web and worker containers (an init reaps them)", not zombies, ", ".join(zombies)
+        )
 
         # the worker first, with an export in flight: a warm shutdown finishes it
         in_flight = None
         if web.running() and worker.running():
-            code, _, body = http("POST", base + "/perseverance/position/map",
-                                 {"start": 0, "end": EXPECTED_SOL, "width": 4000, "height": 3000})
+            code, _, body = http(
+                "POST",
+                base + "/perseverance/position/map",
+                {"start": 0, "end": EXPECTED_SOL, "width": 4000, "height": 3000},
+            )
             if code == 202:
                 in_flight = json.loads(body)
                 end = time.monotonic() + 60
@@ -412,16 +487,24 @@ def main() -> int:
                     time.sleep(0.05)
                 in_flight["seen"] = status
         code, took = worker.stop(WORKER_GRACE + 5)
-        check(f"worker: SIGTERM, exits 0 within {WORKER_GRACE} s", code == 0 and took <= WORKER_GRACE,
-              f"exit {code} after {took:.1f} s")
+        check(
+            f"worker: SIGTERM, exits 0 within {WORKER_GRACE} s",
+            code == 0 and took <= WORKER_GRACE,
+            f"exit {code} after {took:.1f} s",
+        )
         if in_flight:
             code, _, body = http("GET", base + in_flight["download_url"])
-            check("worker: the export in flight at SIGTERM was finished before it exited",
-                  code == 200 and body[:8] == PNG_MAGIC,
-                  f"map 4000x3000 was {in_flight['seen']} at SIGTERM; then {code}, {len(body)} bytes")
+            check(
+                "worker: the export in flight at SIGTERM was finished before it exited",
+                code == 200 and body[:8] == PNG_MAGIC,
+                f"map 4000x3000 was {in_flight['seen']} at SIGTERM; then {code}, {len(body)} bytes",
+            )
         code, took = web.stop(WEB_GRACE + 5)
-        check(f"web: SIGTERM, exits 0 within {WEB_GRACE} s", code == 0 and took <= WEB_GRACE,
-              f"exit {code} after {took:.1f} s")
+        check(
+            f"web: SIGTERM, exits 0 within {WEB_GRACE} s",
+            code == 0 and took <= WEB_GRACE,
+            f"exit {code} after {took:.1f} s",
+        )
         logs = {c.name: c.output() for c in containers}
         bad = [name for name, text in logs.items() if "Traceback" in text]
         check("no traceback in the containers' output", not bad, ", ".join(bad))
@@ -431,8 +514,10 @@ def main() -> int:
         if redis:
             redis.stop()
         subprocess.run(["buildah", "rm", ctr], capture_output=True)
-    print(f"image-test: {len(failures)} failure(s); {time.monotonic() - began:.0f} s in all "
-          f"(build {build_s:.0f} s); image {size}")
+    print(
+        f"image-test: {len(failures)} failure(s); {time.monotonic() - began:.0f} s in all "
+        f"(build {build_s:.0f} s); image {size}"
+    )
     if failures or os.environ.get("PTRACKER_IMAGE_TEST_KEEP") == "1":
         print(f"logs kept in {tmp}")
     else:

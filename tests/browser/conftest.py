@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from dashboard.app import create_app
-from dashboard.ingest import load
+from dashboard.data.load import load
 from tests.conftest import FIXTURES, SHARED_DATA, free_port
 
 

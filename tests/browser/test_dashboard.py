@@ -7,8 +7,8 @@ import time
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
-from dashboard import ids
-from dashboard.ingest import load
+from dashboard.data.load import load
+from dashboard.page import ids
 
 # points drawn per trace (a NaN or null breaks a line; it is not a point)
 COUNT_JS = """
@@ -34,7 +34,7 @@ def wait_counts(dash_duo, chart, expected, timeout=10):
     got = None
     while time.monotonic() < end:
         got = counts(dash_duo, chart)
-        if got is not None and got[:len(expected)] == expected:
+        if got is not None and got[: len(expected)] == expected:
             return got
         time.sleep(0.1)
     raise AssertionError(f"{chart}: point counts {got}, expected {expected}")
@@ -51,7 +51,7 @@ def n_all(dataset):
 
 
 def bounds(dataset):
-    from dashboard.callbacks import sol_bounds
+    from dashboard.page.callbacks import sol_bounds
 
     return sol_bounds(dataset)
 
@@ -117,8 +117,11 @@ def test_typed_range_and_url_round_trip(dash_duo, start, data_settings, loaded):
         assert time.monotonic() < end, dash_duo.driver.current_url
         time.sleep(0.1)
     # the data downloads follow the range
-    assert dash_duo.find_element(f"#{ids.DOWNLOAD_CSV}").get_attribute("href").endswith(
-        f"/perseverance/waypoints.csv?sol_min={a}&sol_max={hi}")
+    assert (
+        dash_duo.find_element(f"#{ids.DOWNLOAD_CSV}")
+        .get_attribute("href")
+        .endswith(f"/perseverance/waypoints.csv?sol_min={a}&sol_max={hi}")
+    )
     # reloading the shared URL gives the same view
     dash_duo.driver.get(dash_duo.driver.current_url)
     wait_counts(dash_duo, "orientation", [m2] * 4)
@@ -171,9 +174,9 @@ def test_map_selection_narrows_the_other_charts(dash_duo, start, data_settings, 
     w, h = drag.size["width"], drag.size["height"]
     # box-select the right half of the map (dragmode is "select"; the waypoints are in the
     # east, the traverse after the last waypoint and the current position in the west)
-    ActionChains(dash_duo.driver).move_to_element_with_offset(drag, 2, -h // 2 + 2) \
-        .click_and_hold().move_by_offset(w // 8, h // 4).move_by_offset(w // 2 - w // 8 - 6, h - h // 4 - 6) \
-        .release().perform()
+    ActionChains(dash_duo.driver).move_to_element_with_offset(drag, 2, -h // 2 + 2).click_and_hold().move_by_offset(
+        w // 8, h // 4
+    ).move_by_offset(w // 2 - w // 8 - 6, h - h // 4 - 6).release().perform()
     dash_duo.wait_for_contains_text(f"#{ids.SELECTION_STATUS}", "selected on the map", timeout=10)
     end = time.monotonic() + 10
     while True:
@@ -184,7 +187,8 @@ def test_map_selection_narrows_the_other_charts(dash_duo, start, data_settings, 
         time.sleep(0.1)
     # the narrowed charts hold exactly the waypoints of the selected waypoints' sols
     sols = dash_duo.driver.execute_script(
-        "return [...new Set(document.querySelector('#%s .js-plotly-plot')._fullData[0].x)]" % ids.GRAPHS["orientation"])
+        "return [...new Set(document.querySelector('#%s .js-plotly-plot')._fullData[0].x)]" % ids.GRAPHS["orientation"]
+    )
     selected = int(dash_duo.find_element(f"#{ids.SELECTION_STATUS}").text.split()[0])
     assert 0 < len(sols) <= selected <= got[0]
     assert got[0] == int(loaded.waypoint_layer["sol"].isin(sols).sum())
@@ -208,7 +212,19 @@ def test_clicking_a_waypoint_shows_all_its_fields(dash_duo, start, data_settings
     rmc = dash_duo.find_element(f"#{ids.DETAILS} h2").text.split()[-1]
     row = loaded.waypoints.set_index("rmc").loc[rmc]
     table = dash_duo.find_element(f"#{ids.DETAILS} table").text
-    for field in ("sol", "earth_date", "lat", "lon", "elev_geoid", "roll", "pitch", "yaw", "tilt", "dist_total_m", "note"):
+    for field in (
+        "sol",
+        "earth_date",
+        "lat",
+        "lon",
+        "elev_geoid",
+        "roll",
+        "pitch",
+        "yaw",
+        "tilt",
+        "dist_total_m",
+        "note",
+    ):
         assert field in table
     assert f"sol {row['sol']}" in table
     assert dash_duo.get_logs() == []
@@ -241,11 +257,13 @@ def test_export_shows_progress_and_downloads_the_file(dash_duo, start, data_sett
     dash_duo.driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     # two exports in flight: the map as SVG, the position chart as PNG
     svg = dash_duo.find_element(f"#{ids.GRAPHS['map']}").find_element(
-        "xpath", "./following-sibling::div//input[@value='svg']")
+        "xpath", "./following-sibling::div//input[@value='svg']"
+    )
     svg.click()
     for chart in ("map", "position"):
         button = dash_duo.driver.find_element(
-            "css selector", f"[id='{{\"chart\":\"{chart}\",\"type\":\"{ids.EXPORT_BUTTON}\"}}']")
+            "css selector", f'[id=\'{{"chart":"{chart}","type":"{ids.EXPORT_BUTTON}"}}\']'
+        )
         dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
         # the buttons are disabled while a submission is in flight: a click then would be lost
         end = time.monotonic() + 20

@@ -10,8 +10,8 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
-from dashboard import ids
-from dashboard.callbacks import sol_bounds
+from dashboard.page import ids
+from dashboard.page.callbacks import sol_bounds
 from tests.browser.test_dashboard import counts, n_all, wait_counts
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"  # `make axe`: axe-core 4.14.1, MPL-2.0
@@ -38,7 +38,9 @@ def wait_until(fn, timeout=10, what=""):
 def fig_js(dash_duo, chart, expr):
     return dash_duo.driver.execute_script(
         "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot'); "
-        f"if (!gd || !gd._fullLayout) return null; return {expr};", ids.GRAPHS[chart])
+        f"if (!gd || !gd._fullLayout) return null; return {expr};",
+        ids.GRAPHS[chart],
+    )
 
 
 def serious_violations(dash_duo) -> list[dict]:
@@ -65,8 +67,11 @@ def test_the_timeline_goes_beyond_the_last_waypoint(dash_duo, start, data_settin
     if hi == 1840:  # NASA's files
         assert "2026-04-23" in card
         # the map's path at the full range ends at the traverse's last vertex
-        end = fig_js(dash_duo, "map", "[gd._fullData[0].x[gd._fullData[0]._length - 1], "
-                                      "gd._fullData[0].y[gd._fullData[0]._length - 1]]")
+        end = fig_js(
+            dash_duo,
+            "map",
+            "[gd._fullData[0].x[gd._fullData[0]._length - 1], gd._fullData[0].y[gd._fullData[0]._length - 1]]",
+        )
         assert end[0] == pytest.approx(77.2201, abs=1e-3) and end[1] == pytest.approx(18.4325, abs=1e-3)
     # a range after the last waypoint: the traverse draws position and elevation, and
     # orientation says why it has nothing there
@@ -155,7 +160,8 @@ def test_nothing_overlaps_on_a_phone(dash_duo, start, data_settings, loaded, dra
     assert got["titleLegend"] == [], got
     # every chart fits the screen
     widths = dash_duo.driver.execute_script(
-        "return [...document.querySelectorAll('.js-plotly-plot .main-svg')].map(e => e.getBoundingClientRect().right)")
+        "return [...document.querySelectorAll('.js-plotly-plot .main-svg')].map(e => e.getBoundingClientRect().right)"
+    )
     assert max(widths) <= got["width"], widths
     assert dash_duo.get_logs() == []
 
@@ -167,8 +173,10 @@ def focus_by_tab(dash_duo, css, limit=250):
         if dash_duo.driver.execute_script("return document.activeElement.matches(arguments[0])", css):
             return dash_duo.driver.switch_to.active_element
         ActionChains(dash_duo.driver).send_keys(Keys.TAB).perform()
-    raise AssertionError(f"Tab never reached {css}; stopped at "
-                         + dash_duo.driver.execute_script("return document.activeElement.outerHTML.slice(0, 200)"))
+    raise AssertionError(
+        f"Tab never reached {css}; stopped at "
+        + dash_duo.driver.execute_script("return document.activeElement.outerHTML.slice(0, 200)")
+    )
     return body
 
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from dashboard.ingest import load
+from dashboard.data.load import load
 from dashboard.run import procfile_command
 from tests.conftest import ROOT, free_port
 from tests.integration.test_web_process import stop, wait_http
@@ -19,10 +19,17 @@ from page_bytes import COLD_LIMIT, WARM_LIMIT, measure  # noqa: E402
 def test_first_load_is_under_2_mb_and_a_second_load_under_100_kb(redis_url, key_prefix, store, data_settings):
     load(store, data_settings)  # NASA's real files when present
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix, "PORT": str(port),
-           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
-    web = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "PTRACKER_KEY_PREFIX": key_prefix,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "2",
+    }
+    web = subprocess.Popen(
+        procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz", web)
         result = measure(f"http://127.0.0.1:{port}/")

@@ -25,8 +25,14 @@ def test_the_image_builds_starts_serves_exports_and_stops(shared_data):
     # localhost/ptracker:test, as make image-test; test.sh lets one session at a time build
     # and test it. (Not a tag per session: removing it afterwards would also remove the
     # untagged parent layers, which are the layer cache.)
-    res = subprocess.run([str(ROOT / "deploy" / "image" / "test.sh")], cwd=ROOT, capture_output=True, text=True,
-                         timeout=1700, env={**os.environ, "PTRACKER_SHARED_DATA": str(shared_data)})
+    res = subprocess.run(
+        [str(ROOT / "deploy" / "image" / "test.sh")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1700,
+        env={**os.environ, "PTRACKER_SHARED_DATA": str(shared_data)},
+    )
     print(res.stdout)
     assert res.returncode == 0, res.stdout[-8000:] + res.stderr[-4000:]
     assert res.stdout.count("PASS") >= 10 and "FAIL" not in res.stdout

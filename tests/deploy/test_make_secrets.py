@@ -56,9 +56,14 @@ def kube(tmp_path):
     def apply(**env) -> tuple[subprocess.CompletedProcess, list[dict], dict]:
         (state / "calls.jsonl").unlink(missing_ok=True)
         base = {k: v for k, v in os.environ.items() if k not in ("REDIS_PASSWORD", "PTRACKER_ADMIN_TOKEN")}
-        res = subprocess.run(["make", "-s", "k8s-apply", f"KUBECTL={fake}", "TAG=v9"], cwd=ROOT,
-                             env={**base, "FAKE_KUBE_DIR": str(state), **env},
-                             capture_output=True, text=True, timeout=60)
+        res = subprocess.run(
+            ["make", "-s", "k8s-apply", f"KUBECTL={fake}", "TAG=v9"],
+            cwd=ROOT,
+            env={**base, "FAKE_KUBE_DIR": str(state), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         calls = [json.loads(line) for line in (state / "calls.jsonl").read_text().splitlines()]
         secrets = json.loads((state / "secrets.json").read_text()) if (state / "secrets.json").exists() else {}
         return res, calls, secrets
@@ -91,8 +96,10 @@ def test_k8s_apply_creates_missing_secrets_once_and_never_overwrites(kube):
 def test_k8s_apply_uses_given_values(kube):
     res, calls, secrets = kube(REDIS_PASSWORD="given-password-123", PTRACKER_ADMIN_TOKEN="given-token-456")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert secrets == {"redis-auth": {"REDIS_PASSWORD": "given-password-123"},
-                       "ptracker-admin": {"PTRACKER_ADMIN_TOKEN": "given-token-456"}}
+    assert secrets == {
+        "redis-auth": {"REDIS_PASSWORD": "given-password-123"},
+        "ptracker-admin": {"PTRACKER_ADMIN_TOKEN": "given-token-456"},
+    }
     assert "given-password-123" not in json.dumps([c["argv"] for c in calls]) + res.stdout + res.stderr
     assert "the given Redis password" in res.stdout
 
@@ -106,16 +113,28 @@ def test_make_writes_compose_env_files_private_and_keeps_them(tmp_path):
     (work / "deploy").mkdir(parents=True)
     shutil.copy(ROOT / "Makefile", work / "Makefile")
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_PASSWORD", "PTRACKER_ADMIN_TOKEN")}
-    res = subprocess.run(["make", "-s", "deploy/redis.env", "deploy/admin.env"], cwd=work, env=env,
-                         capture_output=True, text=True, timeout=30)
+    res = subprocess.run(
+        ["make", "-s", "deploy/redis.env", "deploy/admin.env"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert res.returncode == 0, res.stderr
     admin, redis_env = work / "deploy" / "admin.env", work / "deploy" / "redis.env"
     token = admin.read_text().strip().split("=", 1)[1]
     assert len(token) >= 32 and token not in res.stdout
     assert stat.S_IMODE(admin.stat().st_mode) == 0o600 and stat.S_IMODE(redis_env.stat().st_mode) == 0o600
     before = admin.read_text(), redis_env.read_text()
-    subprocess.run(["make", "-s", "deploy/redis.env", "deploy/admin.env"], cwd=work, env=env, check=True,
-                   capture_output=True, timeout=30)
+    subprocess.run(
+        ["make", "-s", "deploy/redis.env", "deploy/admin.env"],
+        cwd=work,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
     assert (admin.read_text(), redis_env.read_text()) == before  # never regenerated
     ignored = (ROOT / ".gitignore").read_text().split()
     assert "deploy/admin.env" in ignored and "deploy/redis.env" in ignored

@@ -98,7 +98,9 @@ def test_compose_redis_drops_root_and_keeps_its_password_off_the_command_line(co
     script = redis_["command"][-1]
     # the image's entry point (chown /data, then su-exec redis) starts redis-server with the
     # mounted config file, and the password arrives on stdin ("-"), not as an argument
-    assert re.search(r"^exec docker-entrypoint\.sh redis-server /usr/local/etc/redis/redis\.conf - <<EOF$", script, re.M)
+    assert re.search(
+        r"^exec docker-entrypoint\.sh redis-server /usr/local/etc/redis/redis\.conf - <<EOF$", script, re.M
+    )
     assert re.search(r'^requirepass "\$+REDIS_PASSWORD"$', script, re.M)
     assert "--requirepass" not in script and "su-exec" not in script and "user" not in redis_
     conf = (DEPLOY / "redis" / "redis.conf").read_text()
@@ -115,8 +117,10 @@ def test_compose_nginx_renders_the_project_template(compose_dir):
     config = yaml.safe_load(run(tool("docker-compose"), "-f", "compose.yaml", "config", cwd=compose_dir).stdout)
     proxy = config["services"]["nginx"]
     assert proxy["image"].startswith("nginx:") and "alpine" in proxy["image"]
-    assert any(v.endswith("nginx/default.conf.template:/etc/nginx/templates/default.conf.template:ro")
-               for v in proxy["volumes"])
+    assert any(
+        v.endswith("nginx/default.conf.template:/etc/nginx/templates/default.conf.template:ro")
+        for v in proxy["volumes"]
+    )
     # every ${VAR} in the template is given to the image's envsubst, and nothing more
     assert set(proxy["environment"]) == nginx.template_variables() == set(nginx.VARIABLES)
     assert proxy["environment"]["PTRACKER_UPSTREAM"] == "web:8050"
@@ -177,14 +181,24 @@ def test_kustomization_lists_every_manifest_and_the_pieces_fit():
     assert sorted(kust["resources"]) == sorted(p.name for p in k8s_files())
     docs = k8s_docs()
     kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
-    for expected in [("Namespace", "perseverance-tracker"), ("StatefulSet", "redis"),
-                     ("Service", "redis"), ("Deployment", "web"), ("Service", "web"), ("Deployment", "worker"),
-                     ("HorizontalPodAutoscaler", "web"), ("CronJob", "refresh-data"), ("Job", "load-on-install"),
-                     ("Ingress", "web"), ("Ingress", "web-callbacks"),
-                     ("NetworkPolicy", "redis-clients-only"), ("NetworkPolicy", "app-egress-redis-dns"),
-                     ("NetworkPolicy", "loader-egress-internet"),
-                     ("NetworkPolicy", "web-ingress-from-proxy-and-monitoring"),
-                     ("NetworkPolicy", "worker-ingress-from-monitoring")]:
+    for expected in [
+        ("Namespace", "perseverance-tracker"),
+        ("StatefulSet", "redis"),
+        ("Service", "redis"),
+        ("Deployment", "web"),
+        ("Service", "web"),
+        ("Deployment", "worker"),
+        ("HorizontalPodAutoscaler", "web"),
+        ("CronJob", "refresh-data"),
+        ("Job", "load-on-install"),
+        ("Ingress", "web"),
+        ("Ingress", "web-callbacks"),
+        ("NetworkPolicy", "redis-clients-only"),
+        ("NetworkPolicy", "app-egress-redis-dns"),
+        ("NetworkPolicy", "loader-egress-internet"),
+        ("NetworkPolicy", "web-ingress-from-proxy-and-monitoring"),
+        ("NetworkPolicy", "worker-ingress-from-monitoring"),
+    ]:
         assert expected in kinds
     by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
     web = by[("Deployment", "web")]["spec"]
@@ -225,10 +239,20 @@ def test_kustomization_ships_no_secret():
         if d["kind"] == "ConfigMap":
             assert not any(re.search(r"PASSWORD|TOKEN", k) for k in d["data"]), d["data"]
     # and the Secrets the pods read are the ones make k8s-apply creates
-    refs = {e["secretRef"]["name"] for t in pod_specs(docs).values() for c in t["spec"]["containers"]
-            for e in c.get("envFrom", []) if "secretRef" in e}
-    refs |= {env["valueFrom"]["secretKeyRef"]["name"] for t in pod_specs(docs).values()
-             for c in t["spec"]["containers"] for env in c.get("env", []) if "valueFrom" in env}
+    refs = {
+        e["secretRef"]["name"]
+        for t in pod_specs(docs).values()
+        for c in t["spec"]["containers"]
+        for e in c.get("envFrom", [])
+        if "secretRef" in e
+    }
+    refs |= {
+        env["valueFrom"]["secretKeyRef"]["name"]
+        for t in pod_specs(docs).values()
+        for c in t["spec"]["containers"]
+        for env in c.get("env", [])
+        if "valueFrom" in env
+    }
     makefile = (ROOT / "Makefile").read_text()
     assert refs == {"redis-auth", "ptracker-admin"}
     for name in refs:
@@ -237,8 +261,13 @@ def test_kustomization_ships_no_secret():
 
 def test_every_pod_is_confined():
     specs = pod_specs(k8s_docs())
-    assert set(specs) == {"StatefulSet/redis", "Deployment/web", "Deployment/worker", "Job/load-on-install",
-                          "CronJob/refresh-data"}
+    assert set(specs) == {
+        "StatefulSet/redis",
+        "Deployment/web",
+        "Deployment/worker",
+        "Job/load-on-install",
+        "CronJob/refresh-data",
+    }
     for name, template in specs.items():
         spec = template["spec"]
         assert spec["automountServiceAccountToken"] is False, name
@@ -265,8 +294,10 @@ def test_egress_only_the_loader_reaches_the_internet():
     docs = k8s_docs()
     policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
 
-    pods = {t["metadata"]["labels"]["app.kubernetes.io/component"]: t["metadata"]["labels"]
-            for t in pod_specs(docs).values()}
+    pods = {
+        t["metadata"]["labels"]["app.kubernetes.io/component"]: t["metadata"]["labels"]
+        for t in pod_specs(docs).values()
+    }
 
     def selected(policy, component: str) -> bool:
         """Does the policy's podSelector match the pod template labels of `component`?"""
@@ -299,8 +330,9 @@ def test_egress_only_the_loader_reaches_the_internet():
         return [rule for r in rules for rule in r.get("ingress", [])]
 
     def sources(rules) -> set[str]:
-        return {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-                for r in rules for peer in r["from"]}
+        return {
+            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for r in rules for peer in r["from"]
+        }
 
     web_in, worker_in = ingress_of("web"), ingress_of("worker")
     assert sources(web_in) == {"ingress-nginx", "monitoring"}
@@ -311,13 +343,15 @@ def test_egress_only_the_loader_reaches_the_internet():
     loader = egress_of("loader")
     assert reaches_internet(loader)
     internet = next(r for r in loader if any("ipBlock" in p for p in r["to"]))
-    assert internet["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0" and "10.0.0.0/8" in internet["to"][0]["ipBlock"]["except"]
+    assert (
+        internet["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0" and "10.0.0.0/8" in internet["to"][0]["ipBlock"]["except"]
+    )
     assert internet["ports"] == [{"protocol": "TCP", "port": 443}]
 
 
 def test_ingress_matches_the_compose_proxy():
-    from dashboard.api import MAX_BODY
-    from dashboard.guard import CALLBACK_PATH, MAX_CALLBACK_BODY
+    from dashboard.api.routes import MAX_BODY
+    from dashboard.page.guard import CALLBACK_PATH, MAX_CALLBACK_BODY
 
     by = {(d["kind"], d["metadata"]["name"]): d for d in k8s_docs()}
     limits = {}
@@ -383,9 +417,16 @@ def test_nginx_config_passes_nginx_t(tmp_path):
     assert "test is successful" in res.stderr
     rendered = (tmp_path / "nginx" / "conf.d" / "default.conf").read_text()
     assert "${" not in rendered  # every template variable was given
-    for directive in ("proxy_request_buffering on", "proxy_buffering on", "client_body_timeout",
-                      "client_header_timeout", "client_max_body_size", "gzip on",
-                      "proxy_set_header X-Forwarded-For $remote_addr", "immutable"):
+    for directive in (
+        "proxy_request_buffering on",
+        "proxy_buffering on",
+        "client_body_timeout",
+        "client_header_timeout",
+        "client_max_body_size",
+        "gzip on",
+        "proxy_set_header X-Forwarded-For $remote_addr",
+        "immutable",
+    ):
         assert directive in rendered, directive
 
 
@@ -397,11 +438,13 @@ def test_nginx_t_is_not_vacuous(tmp_path):
 
 
 def test_nginx_body_limits_sit_just_above_the_apps():
-    from dashboard.api import MAX_BODY
-    from dashboard.guard import MAX_CALLBACK_BODY
+    from dashboard.api.routes import MAX_BODY
+    from dashboard.page.guard import MAX_CALLBACK_BODY
 
     text = nginx.TEMPLATE.read_text()
-    sizes = [int(n) * {"k": 1024, "m": 1024 * 1024}[u] for n, u in re.findall(r"client_max_body_size (\d+)([km]);", text)]
+    sizes = [
+        int(n) * {"k": 1024, "m": 1024 * 1024}[u] for n, u in re.findall(r"client_max_body_size (\d+)([km]);", text)
+    ]
     assert len(sizes) == 2
     api_limit, callback_limit = sorted(sizes)
     assert MAX_BODY < api_limit <= 2 * MAX_BODY

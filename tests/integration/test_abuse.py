@@ -21,8 +21,8 @@ import pytest
 import requests
 
 from dashboard import exports
+from dashboard.data.load import load
 from dashboard.figures import BUILDERS
-from dashboard.ingest import load
 from dashboard.run import procfile_command
 from tests.conftest import ROOT, SHARED_DATA, TUNED_WORKER, free_port
 from tests.integration.test_web_process import stop, wait_http
@@ -47,20 +47,30 @@ BOUND = 8 * MiB + 12 * 16 * 1024 + 2 * 3 * MiB + 4 * MiB
 
 def export_callback_body(chart: str, selection, sol_range) -> bytes:
     """The request the page sends when its Export button under ``chart`` is clicked."""
-    button = [{"id": {"chart": c, "type": "export-button"}, "property": "n_clicks", "value": 1 if c == chart else None}
-              for c in BUILDERS]
+    button = [
+        {"id": {"chart": c, "type": "export-button"}, "property": "n_clicks", "value": 1 if c == chart else None}
+        for c in BUILDERS
+    ]
     formats = [{"id": {"chart": c, "type": "export-format"}, "property": "value", "value": "png"} for c in BUILDERS]
-    format_ids = [{"id": {"chart": c, "type": "export-format"}, "property": "id",
-                   "value": {"chart": c, "type": "export-format"}} for c in BUILDERS]
-    return orjson.dumps({
-        "output": "..export-jobs.data...export-message.children..",
-        "outputs": [{"id": "export-jobs", "property": "data"}, {"id": "export-message", "property": "children"}],
-        "inputs": [button],
-        "changedPropIds": [f'{{"chart":"{chart}","type":"export-button"}}.n_clicks'],
-        "state": [formats, format_ids, {"id": "sol-range", "property": "value", "value": sol_range},
-                  {"id": "selection", "property": "data", "value": selection},
-                  {"id": "export-jobs", "property": "data", "value": []}],
-    })
+    format_ids = [
+        {"id": {"chart": c, "type": "export-format"}, "property": "id", "value": {"chart": c, "type": "export-format"}}
+        for c in BUILDERS
+    ]
+    return orjson.dumps(
+        {
+            "output": "..export-jobs.data...export-message.children..",
+            "outputs": [{"id": "export-jobs", "property": "data"}, {"id": "export-message", "property": "children"}],
+            "inputs": [button],
+            "changedPropIds": [f'{{"chart":"{chart}","type":"export-button"}}.n_clicks'],
+            "state": [
+                formats,
+                format_ids,
+                {"id": "sol-range", "property": "value", "value": sol_range},
+                {"id": "selection", "property": "data", "value": selection},
+                {"id": "export-jobs", "property": "data", "value": []},
+            ],
+        }
+    )
 
 
 class Memory:
@@ -90,16 +100,41 @@ class Memory:
 def stack(redis_url, key_prefix, redis_client, store, settings, tmp_path):
     """The Procfile's web and worker, behind one trusted proxy hop, on real NASA data."""
     if (SHARED_DATA / "M20_waypoints.json").exists():
-        settings = settings.replace(waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
-                                    traverse_source=str(SHARED_DATA / "M20_traverse.json"), max_bytes=20 << 20)
+        settings = settings.replace(
+            waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
+            traverse_source=str(SHARED_DATA / "M20_traverse.json"),
+            max_bytes=20 << 20,
+        )
     load(store, settings)
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix, "PORT": str(port),
-           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "PTRACKER_PROXY_COUNT": "1", **LIMITS, **TUNED_WORKER}
-    web = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=open(tmp_path / "web.log", "w"),
-                           stderr=subprocess.STDOUT, text=True)
-    worker = subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=open(tmp_path / "worker.log", "w"),
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "PTRACKER_KEY_PREFIX": key_prefix,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "2",
+        "PTRACKER_PROXY_COUNT": "1",
+        **LIMITS,
+        **TUNED_WORKER,
+    }
+    web = subprocess.Popen(
+        procfile_command("web"),
+        cwd=ROOT,
+        env=env,
+        stdout=open(tmp_path / "web.log", "w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    worker = subprocess.Popen(
+        procfile_command("worker"),
+        cwd=ROOT,
+        env=env,
+        stdout=open(tmp_path / "worker.log", "w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/healthz", web)
@@ -129,16 +164,23 @@ def test_a_flood_of_exports_is_contained(stack, redis_client, key_prefix, store)
         codes[what][code] = codes[what].get(code, 0) + 1
 
     def forged(ip: str, selection, chart="distance") -> requests.Response:
-        resp = requests.post(base + "/_dash-update-component", data=export_callback_body(chart, selection, [lo, hi]),
-                            headers={"Content-Type": "application/json", "X-Forwarded-For": ip}, timeout=30)
+        resp = requests.post(
+            base + "/_dash-update-component",
+            data=export_callback_body(chart, selection, [lo, hi]),
+            headers={"Content-Type": "application/json", "X-Forwarded-For": ip},
+            timeout=30,
+        )
         tally("forged", resp.status_code)
         return resp
 
     def rest_svg(ip: str, width: int, fmt: str = "svg") -> requests.Response:
         scale = 2 if fmt == "svg" else 1.5  # PNG: ~1 MB files, under the size cap, to fill the budgets
-        resp = requests.post(base + "/perseverance/position/map", json={"format": fmt, "width": width,
-                                                                       "height": 2250, "scale": scale},
-                             headers={"X-Forwarded-For": ip}, timeout=30)
+        resp = requests.post(
+            base + "/perseverance/position/map",
+            json={"format": fmt, "width": width, "height": 2250, "scale": scale},
+            headers={"X-Forwarded-For": ip},
+            timeout=30,
+        )
         tally("rest", resp.status_code)
         return resp
 
@@ -170,8 +212,15 @@ def test_a_flood_of_exports_is_contained(stack, redis_client, key_prefix, store)
         ips = [f"198.51.100.{i}" for i in range(1, 31)] + [f"2001:db8:{i:x}::1" for i in range(1, 31)]
         for wave in range(3):
             with ThreadPoolExecutor(8) as pool:
-                list(pool.map(lambda a: (rest_svg(a[1], 3800 + 3 * a[0] + wave, "png" if a[0] % 2 else "svg"),
-                                         forged(a[1], names[: 50 + a[0] + wave], "elevation")), enumerate(ips)))
+                list(
+                    pool.map(
+                        lambda a: (
+                            rest_svg(a[1], 3800 + 3 * a[0] + wave, "png" if a[0] % 2 else "svg"),
+                            forged(a[1], names[: 50 + a[0] + wave], "elevation"),
+                        ),
+                        enumerate(ips),
+                    )
+                )
             if wave == 0:  # the same /64 is one client however many addresses it uses
                 # (whether the share is still taken depends on how fast the worker drained
                 # the wave, so what is checked is where an admitted one is counted)
@@ -185,12 +234,17 @@ def test_a_flood_of_exports_is_contained(stack, redis_client, key_prefix, store)
             # queue_max, plus the requests being served at that moment (2 x 4 threads)
             assert exports.queue(redis_client).count <= 12 + 8
             end = time.monotonic() + 150
-            while time.monotonic() < end and (exports.queue(redis_client).count
-                                              or redis_client.zcard("rq:wip:exports")):
+            while time.monotonic() < end and (
+                exports.queue(redis_client).count or redis_client.zcard("rq:wip:exports")
+            ):
                 time.sleep(1)
         # 4. a normal user's export still finishes and downloads
-        user = requests.post(base + "/perseverance/orientation/yaw", json={"start": 0, "end": 400},
-                             headers={"X-Forwarded-For": "192.0.2.77"}, timeout=30)
+        user = requests.post(
+            base + "/perseverance/orientation/yaw",
+            json={"start": 0, "end": 400},
+            headers={"X-Forwarded-For": "192.0.2.77"},
+            timeout=30,
+        )
         assert user.status_code == 202, user.text
         end = time.monotonic() + 90
         while (got := requests.get(base + user.json()["download_url"], timeout=10)).status_code == 409:
@@ -202,10 +256,14 @@ def test_a_flood_of_exports_is_contained(stack, redis_client, key_prefix, store)
     finished = redis_client.zcard("rq:finished:exports")
     rendered = worker_log.read_text().count("Job OK")
     files = len(list(redis_client.scan_iter(match=f"{key_prefix}export:file:*")))
-    failed = [redis_client.hget(f"rq:job:{j.decode()}", "status") for j in redis_client.zrange("rq:failed:exports", 0, -1)]
-    print(f"\nflood: requests by status {codes}; rendered {rendered}, files kept {files}, finished jobs kept {finished}, failed kept "
-          f"{len(failed)}; budget in use {budget:,} B; Redis used_memory baseline {baseline:,} B, peak "
-          f"{memory.peak:,} B (+{grown:,} B, bound {BOUND:,} B) over {memory.samples} samples")
+    failed = [
+        redis_client.hget(f"rq:job:{j.decode()}", "status") for j in redis_client.zrange("rq:failed:exports", 0, -1)
+    ]
+    print(
+        f"\nflood: requests by status {codes}; rendered {rendered}, files kept {files}, finished jobs kept {finished}, failed kept "
+        f"{len(failed)}; budget in use {budget:,} B; Redis used_memory baseline {baseline:,} B, peak "
+        f"{memory.peak:,} B (+{grown:,} B, bound {BOUND:,} B) over {memory.samples} samples"
+    )
     assert grown < BOUND
     assert budget <= 8 * MiB
     assert files < rendered  # the oldest were evicted to stay within the budgets

@@ -9,10 +9,16 @@ import orjson
 import pytest
 
 from dashboard.app import create_app
-from dashboard.ingest import load
+from dashboard.data.load import load
 
-EXPORT_ROUTES = ["/perseverance/orientation/yaw", "/perseverance/orientation/pitch", "/perseverance/orientation/roll",
-                 "/perseverance/position/longitude", "/perseverance/position/latitude", "/perseverance/position/map"]
+EXPORT_ROUTES = [
+    "/perseverance/orientation/yaw",
+    "/perseverance/orientation/pitch",
+    "/perseverance/orientation/roll",
+    "/perseverance/position/longitude",
+    "/perseverance/position/latitude",
+    "/perseverance/position/map",
+]
 
 
 @pytest.fixture
@@ -51,8 +57,14 @@ def test_root_serves_the_page_to_browsers_and_help_to_curl(client):
 
 
 def test_data_routes_without_data_say_to_load(client):
-    for path in ["/perseverance", "/perseverance/sol", "/perseverance/orientation", "/perseverance/position",
-                 "/perseverance/waypoints.csv", "/perseverance/waypoints.geojson"]:
+    for path in [
+        "/perseverance",
+        "/perseverance/sol",
+        "/perseverance/orientation",
+        "/perseverance/position",
+        "/perseverance/waypoints.csv",
+        "/perseverance/waypoints.geojson",
+    ]:
         is_json_error(client.get(path), 503, "POST /load")
     for path in EXPORT_ROUTES:
         is_json_error(client.post(path, json={"start": 0, "end": 400}), 503, "POST /load")
@@ -86,12 +98,18 @@ def test_perseverance_features(client, loaded):
     assert len(feats) == 8
     first = feats[0]
     assert list(first) == ["type", "properties", "geometry"]
-    assert first["type"] == "Feature" and first["properties"]["sol"] == 13 and isinstance(first["properties"]["sol"], int)
+    assert (
+        first["type"] == "Feature" and first["properties"]["sol"] == 13 and isinstance(first["properties"]["sol"], int)
+    )
     assert first["geometry"]["coordinates"] == [77.45088572, 18.44462715, -2569.91]
     assert first["properties"]["sclk_start"] is None  # missing values as null
     assert feats[4]["properties"]["dist_m"] is None  # a mid-drive row
     assert len(orjson.loads(client.get("/perseverance?start=5").data)) == 3  # the original's "skip N"
-    assert [f["properties"]["sol"] for f in orjson.loads(client.get("/perseverance?sol_min=16&sol_max=17").data)] == [16, 16, 17]
+    assert [f["properties"]["sol"] for f in orjson.loads(client.get("/perseverance?sol_min=16&sol_max=17").data)] == [
+        16,
+        16,
+        17,
+    ]
     is_json_error(client.get("/perseverance?start=-1"), 400, "start must be 0 or more")
     is_json_error(client.get("/perseverance?start=abc"), 400, "start must be a number")
     is_json_error(client.get("/perseverance?sol_min=20&sol_max=10"), 400, "reversed")
@@ -109,7 +127,10 @@ def test_orientation_and_position(client, loaded):
     assert len(rows) == 8 and list(rows[0]) == ["sol", "yaw_rad", "pitch", "roll"]
     assert rows[0]["sol"] == 13 and isinstance(rows[0]["yaw_rad"], float)
     pos = orjson.loads(client.get("/perseverance/position?sol_max=14").data)
-    assert pos == [{"sol": 13, "lon": 77.45088572, "lat": 18.44462715}, {"sol": 14, "lon": 77.45094675, "lat": 18.44454338}]
+    assert pos == [
+        {"sol": 13, "lon": 77.45088572, "lat": 18.44462715},
+        {"sol": 14, "lon": 77.45094675, "lat": 18.44454338},
+    ]
     is_json_error(client.get("/perseverance/position?sol_min=1.5"), 400, "whole number")
 
 
@@ -162,19 +183,38 @@ def test_jobs_route(client, loaded):
     resp = client.post("/jobs", json={"type": "way", "xkey": "lon", "ykey": "yaw", "start": 0, "end": 400})
     assert resp.status_code == 202
     assert resp.get_json()["params"]["xkey"] == "lon"
-    is_json_error(client.post("/jobs", json={"type": "rover", "xkey": "lon", "ykey": "yaw"}), 400, "unknown type 'rover'")
+    is_json_error(
+        client.post("/jobs", json={"type": "rover", "xkey": "lon", "ykey": "yaw"}), 400, "unknown type 'rover'"
+    )
     body = is_json_error(client.post("/jobs", json={"xkey": "lon", "ykey": "colour"}), 400, "unknown ykey 'colour'")
     assert "tilt" in body["error"]  # the allowed keys are listed
     is_json_error(client.post("/jobs", json={"ykey": "yaw"}), 400, "xkey is required")
     listed = client.get("/jobs/list").get_json()
     assert [j["id"] for j in listed] == [resp.get_json()["id"]]
-    assert set(listed[0]) == {"id", "chart", "format", "sol_min", "sol_max", "status", "stage", "progress",
-                              "created_at", "ended_at", "error", "filename"}  # not other clients' full parameters
+    assert set(listed[0]) == {
+        "id",
+        "chart",
+        "format",
+        "sol_min",
+        "sol_max",
+        "status",
+        "stage",
+        "progress",
+        "created_at",
+        "ended_at",
+        "error",
+        "filename",
+    }  # not other clients' full parameters
 
 
 def test_job_and_download_ids_are_validated(client, loaded):
-    for path in ["/jobs/nope", "/jobs/../../etc/passwd", "/download/export-map-zz", "/download/%2e%2e%2fsecret",
-                 "/jobs/export-map-0123456789abcdef0123"]:
+    for path in [
+        "/jobs/nope",
+        "/jobs/../../etc/passwd",
+        "/download/export-map-zz",
+        "/download/%2e%2e%2fsecret",
+        "/jobs/export-map-0123456789abcdef0123",
+    ]:
         is_json_error(client.get(path), 404, "no export")
 
 
@@ -189,16 +229,21 @@ def test_unknown_routes_and_methods(client, loaded):
 
 def test_health(client, loaded):
     assert client.get("/healthz").get_json() == {"status": "ok", "checks": {"process": "ok"}}
-    assert client.get("/readyz").get_json() == {"status": "ready",
-                                                "checks": {"app": "ok", "redis": "ok", "dataset": "version 1"}}
+    assert client.get("/readyz").get_json() == {
+        "status": "ready",
+        "checks": {"app": "ok", "redis": "ok", "dataset": "version 1"},
+    }
 
 
 def test_openapi_document_names_every_route(client, app):
     doc = client.get("/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
     documented = set(doc["paths"])
-    rules = {r.rule.replace("<path:job_id>", "{id}") for r in app.server.url_map.iter_rules()
-             if r.endpoint.startswith("api.") and "<path:rest>" not in r.rule}
+    rules = {
+        r.rule.replace("<path:job_id>", "{id}")
+        for r in app.server.url_map.iter_rules()
+        if r.endpoint.startswith("api.") and "<path:rest>" not in r.rule
+    }
     assert rules == documented
 
 
@@ -210,7 +255,11 @@ def test_current_route_and_sol_with_the_current_layer(client, store, settings, f
     assert body["rmc"] == "4_640" and body["lon"] == pytest.approx(77.4533) and body["lat"] == pytest.approx(18.4422)
     assert body["odometry_m"] == pytest.approx(140.5) and body["elev_geoid_m"] == pytest.approx(-2569.1)
     assert body["layers"]["waypoints"]["sol_max"] == 18 and body["layers"]["traverse"]["sol_max"] == 17
-    assert body["layers"]["current"] == {"sol": 19, "status": "newer", "source": str(fixture_path("current_v2026.json"))}
+    assert body["layers"]["current"] == {
+        "sol": 19,
+        "status": "newer",
+        "source": str(fixture_path("current_v2026.json")),
+    }
     # the current position is served as the newest waypoint, marked as coming from its layer
     assert client.get("/perseverance/sol").data == b"Most recent data waypoint is at Sol-19"
     last = client.get("/perseverance").get_json()[-1]["properties"]

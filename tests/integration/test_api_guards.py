@@ -9,7 +9,7 @@ from rq import Queue
 
 from dashboard import exports
 from dashboard.app import create_app
-from dashboard.ingest import load
+from dashboard.data.load import load
 
 
 @pytest.fixture
@@ -20,8 +20,12 @@ def loaded(store, settings):
 
 def test_load_needs_the_admin_token_when_one_is_set(store, settings, loaded):
     client = create_app(settings.replace(admin_token="s3cret-token"), store).server.test_client()
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret-token"},
-                    {"Authorization": "s3cret-token"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Basic s3cret-token"},
+        {"Authorization": "s3cret-token"},
+    ):
         resp = client.post("/load", headers=headers)
         assert resp.status_code == 401 and "admin token" in resp.get_json()["error"]
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
@@ -77,22 +81,25 @@ def test_exports_are_rate_limited_per_client(store, settings, loaded):
     client = create_app(settings.replace(export_rate=3), store).server.test_client()
     codes = []
     for i in range(5):
-        resp = client.post("/perseverance/orientation/yaw", json={"start": 13, "end": 14 + i},
-                           environ_base={"REMOTE_ADDR": "10.9.8.7"})
+        resp = client.post(
+            "/perseverance/orientation/yaw", json={"start": 13, "end": 14 + i}, environ_base={"REMOTE_ADDR": "10.9.8.7"}
+        )
         codes.append(resp.status_code)
     assert codes == [202, 202, 202, 429, 429]
     assert 1 <= int(resp.headers["Retry-After"]) <= 61
     assert "at most 3 a minute" in resp.get_json()["error"]
     # another client is not affected
-    other = client.post("/perseverance/orientation/yaw", json={"start": 13, "end": 14},
-                        environ_base={"REMOTE_ADDR": "10.9.8.8"})
+    other = client.post(
+        "/perseverance/orientation/yaw", json={"start": 13, "end": 14}, environ_base={"REMOTE_ADDR": "10.9.8.8"}
+    )
     assert other.status_code == 202
 
 
 def test_a_full_queue_answers_503_with_retry_after(store, settings, loaded, redis_client):
     client = create_app(settings.replace(queue_max=2), store).server.test_client()
-    codes = [client.post("/perseverance/position/latitude", json={"start": 13, "end": 14 + i}).status_code
-             for i in range(3)]
+    codes = [
+        client.post("/perseverance/position/latitude", json={"start": 13, "end": 14 + i}).status_code for i in range(3)
+    ]
     assert codes == [202, 202, 503]
     resp = client.post("/perseverance/position/latitude", json={"start": 13, "end": 17})
     assert resp.status_code == 503 and resp.headers["Retry-After"] == "30"
@@ -103,8 +110,12 @@ def test_a_full_queue_answers_503_with_retry_after(store, settings, loaded, redi
 def test_security_headers_on_pages_api_and_errors(store, settings, loaded):
     app = create_app(settings, store)
     client = app.server.test_client()
-    for resp in (client.get("/", headers={"Accept": "text/html"}), client.get("/perseverance/position"),
-                 client.get("/nope"), client.get("/_dash-layout")):
+    for resp in (
+        client.get("/", headers={"Accept": "text/html"}),
+        client.get("/perseverance/position"),
+        client.get("/nope"),
+        client.get("/_dash-layout"),
+    ):
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert resp.headers["X-Frame-Options"] == "DENY"
         assert resp.headers["Referrer-Policy"] == "same-origin"
@@ -118,7 +129,7 @@ def test_security_headers_on_pages_api_and_errors(store, settings, loaded):
 
 
 def test_errors_leak_nothing(store, settings, loaded, monkeypatch):
-    from dashboard import api
+    from dashboard.api import routes as api
 
     def boom():
         raise RuntimeError("secret internals /etc/shadow")
@@ -133,14 +144,16 @@ def test_errors_leak_nothing(store, settings, loaded, monkeypatch):
 
 
 @pytest.mark.parametrize("proxies, separate", [(0, False), (1, True)])
-def test_forwarded_clients_count_separately_only_behind_a_trusted_proxy(store, settings, loaded, proxies,
-                                                                          separate):
+def test_forwarded_clients_count_separately_only_behind_a_trusted_proxy(store, settings, loaded, proxies, separate):
     client = create_app(settings.replace(export_rate=1, proxy_count=proxies), store).server.test_client()
 
     def export(forwarded_for: str, end: int) -> int:
-        return client.post("/perseverance/orientation/roll", json={"start": 13, "end": end},
-                           headers={"X-Forwarded-For": forwarded_for},
-                           environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code
+        return client.post(
+            "/perseverance/orientation/roll",
+            json={"start": 13, "end": end},
+            headers={"X-Forwarded-For": forwarded_for},
+            environ_base={"REMOTE_ADDR": "10.0.0.1"},
+        ).status_code
 
     assert export("198.51.100.1", 14) == 202
     assert export("198.51.100.2", 15) == (202 if separate else 429)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings as hsettings
-
-from dashboard.app import create_app
-from dashboard.ingest import load
-from dashboard.openapi import document
+from hypothesis import HealthCheck
+from hypothesis import settings as hsettings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+
+from dashboard.api.openapi import document
+from dashboard.app import create_app
+from dashboard.data.load import load
 
 schema = schemathesis.openapi.from_dict(document())
 
@@ -29,10 +30,12 @@ def wsgi_app(store, settings):
 
 
 @schema.parametrize()
-@hsettings(max_examples=20, deadline=None, derandomize=True, database=None,
-           suppress_health_check=list(HealthCheck))
+@hsettings(max_examples=20, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 def test_api_matches_its_openapi_document(case, wsgi_app):
     # identity: schemathesis' WSGI transport does not undo the app's brotli/gzip (a real
     # client does; tests/integration/test_http_cache.py checks the compressed answers)
-    case.call_and_validate(app=wsgi_app, headers={"Accept-Encoding": "identity"},
-                           excluded_checks=[positive_data_acceptance, negative_data_rejection])
+    case.call_and_validate(
+        app=wsgi_app,
+        headers={"Accept-Encoding": "identity"},
+        excluded_checks=[positive_data_acceptance, negative_data_rejection],
+    )

@@ -35,8 +35,9 @@ def test_load_prints_one_line(redis_url, key_prefix, fixture_path, redis_client)
 
 def test_current_layer_off_is_said(redis_url, key_prefix, fixture_path, redis_client):
     wp, tr = fixture_path("waypoints_v2024.json"), fixture_path("traverse_v2026.json")
-    res = run(["load", "--waypoints", str(wp), "--traverse", str(tr)], redis_url, key_prefix,
-              PTRACKER_CURRENT_SOURCE="off")
+    res = run(
+        ["load", "--waypoints", str(wp), "--traverse", str(tr)], redis_url, key_prefix, PTRACKER_CURRENT_SOURCE="off"
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout == (
         "loaded version 1: 8 waypoints (sols 13..18), 4 traverse segments (sols 14..17), "
@@ -56,22 +57,31 @@ def test_empty_or_unreachable_current_layer_keeps_the_load(redis_url, key_prefix
         "unchanged, still version 1: 8 waypoints (sols 13..18), 4 traverse segments (sols 14..17), "
         "current position unavailable (FeatureCollection is empty: no features), kept sol 19, 0 features skipped\n"
     )
-    gone = run([*base, "--current", "http://127.0.0.1:1/M20_waypoints_current.json", "--json"], redis_url,
-               key_prefix, PTRACKER_CONNECT_TIMEOUT="1")
+    gone = run(
+        [*base, "--current", "http://127.0.0.1:1/M20_waypoints_current.json", "--json"],
+        redis_url,
+        key_prefix,
+        PTRACKER_CONNECT_TIMEOUT="1",
+    )
     assert gone.returncode == 0, gone.stderr
     summary = orjson.loads(gone.stdout)
     assert summary["current"]["status"] == "unavailable" and summary["current"]["kept"] is True
     assert summary["current"]["sol"] == 19 and "cannot connect" in summary["current"]["error"]
     # without a previous one, nothing is kept, and the load still succeeds
-    res = run(["load", "--force", *base[1:], "--current", str(fixture_path("bad_empty_featurecollection.json"))],
-              redis_url, key_prefix + "b")
+    res = run(
+        ["load", "--force", *base[1:], "--current", str(fixture_path("bad_empty_featurecollection.json"))],
+        redis_url,
+        key_prefix + "b",
+    )
     assert res.returncode == 0, res.stderr
     assert "current position unavailable (FeatureCollection is empty: no features), none kept" in res.stdout
 
 
 def test_load_reads_sources_from_the_environment(redis_url, key_prefix, fixture_path, redis_client):
     res = run(
-        ["load", "--json"], redis_url, key_prefix,
+        ["load", "--json"],
+        redis_url,
+        key_prefix,
         PTRACKER_WAYPOINTS_SOURCE=str(fixture_path("waypoints_shapefile.json")),
         PTRACKER_TRAVERSE_SOURCE=str(fixture_path("traverse_v2026.json")),
     )
@@ -83,7 +93,9 @@ def test_load_reads_sources_from_the_environment(redis_url, key_prefix, fixture_
 
 def test_failure_is_one_line_and_non_zero(redis_url, key_prefix, fixture_path, redis_client):
     bad = fixture_path("bad_html.html")
-    res = run(["load", "--waypoints", str(bad), "--traverse", str(fixture_path("traverse_v2026.json"))], redis_url, key_prefix)
+    res = run(
+        ["load", "--waypoints", str(bad), "--traverse", str(fixture_path("traverse_v2026.json"))], redis_url, key_prefix
+    )
     assert res.returncode == 1
     assert res.stdout == ""
     lines = res.stderr.strip().splitlines()
@@ -97,7 +109,12 @@ def test_info_without_data(redis_url, key_prefix, redis_client):
 
 
 def test_unreachable_redis_is_one_line(key_prefix, fixture_path):
-    res = run(["load"], "redis://127.0.0.1:1/0", key_prefix, PTRACKER_WAYPOINTS_SOURCE=str(fixture_path("waypoints_v2024.json")))
+    res = run(
+        ["load"],
+        "redis://127.0.0.1:1/0",
+        key_prefix,
+        PTRACKER_WAYPOINTS_SOURCE=str(fixture_path("waypoints_v2024.json")),
+    )
     assert res.returncode == 1
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: Redis is not reachable")
@@ -118,8 +135,9 @@ def test_embedded_redis_persists_between_runs(tmp_path, fixture_path):
     )
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "dashboard", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "dashboard", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
 
     first = cli("load")
     assert first.returncode == 0, first.stderr

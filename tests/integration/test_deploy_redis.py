@@ -51,10 +51,19 @@ def start(script: str, tmp_path: Path, port: int) -> subprocess.Popen:
     script = script.replace("exec redis-server ", f"exec redis-server --port {port} --bind 127.0.0.1 ", 1)
     data = tmp_path / "data"
     data.mkdir()
-    return subprocess.Popen(["sh", "-c", script], cwd=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True,
-                            env={**os.environ, "REDIS_PASSWORD": PASSWORD,
-                                 "PATH": f"{stub}:{Path(redis_server).parent}:{os.environ['PATH']}"})
+    return subprocess.Popen(
+        ["sh", "-c", script],
+        cwd=data,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        env={
+            **os.environ,
+            "REDIS_PASSWORD": PASSWORD,
+            "PATH": f"{stub}:{Path(redis_server).parent}:{os.environ['PATH']}",
+        },
+    )
 
 
 @pytest.mark.parametrize("where", ["compose", "k8s"])

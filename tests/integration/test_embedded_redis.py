@@ -24,9 +24,12 @@ from tests.integration.test_web_process import check_page_assets, wait_http
 
 def embedded_env(tmp_path, fixture_path, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HOST")}
-    env.update(PTRACKER_DATA_DIR=str(tmp_path / "var"),
-               PTRACKER_WAYPOINTS_SOURCE=str(fixture_path("waypoints_v2024.json")),
-               PTRACKER_TRAVERSE_SOURCE=str(fixture_path("traverse_v2026.json")), **extra)
+    env.update(
+        PTRACKER_DATA_DIR=str(tmp_path / "var"),
+        PTRACKER_WAYPOINTS_SOURCE=str(fixture_path("waypoints_v2024.json")),
+        PTRACKER_TRAVERSE_SOURCE=str(fixture_path("traverse_v2026.json")),
+        **extra,
+    )
     return env
 
 
@@ -38,8 +41,15 @@ def test_cli_with_short_timeouts_never_signals_its_process_group(tmp_path, fixtu
     try:
         for round_ in range(5):
             for args in (["load"], ["load", "--force"], ["info"]):
-                res = subprocess.run([sys.executable, "-m", "dashboard", *args], cwd=ROOT, env=env,
-                                     capture_output=True, text=True, timeout=60, process_group=bystander.pid)
+                res = subprocess.run(
+                    [sys.executable, "-m", "dashboard", *args],
+                    cwd=ROOT,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    process_group=bystander.pid,
+                )
                 assert res.returncode == 0, (round_, args, res.returncode, res.stderr)
                 assert bystander.poll() is None, f"round {round_}, {args}: the bystander was killed"
         assert res.stdout.startswith("current version 6: 8 waypoints")  # 1 + 5 forced loads
@@ -75,8 +85,10 @@ def test_stale_socket_is_replaced_and_a_killed_owner_takes_its_server_along(tmp_
     data_dir.mkdir()
     with socket.socket(socket.AF_UNIX) as stale:  # a socket file nobody listens on
         stale.bind(str(socket_path(data_dir.resolve())))
-    code = ("import sys, time; from dashboard.embedded_redis import EmbeddedRedis;"
-            f"s = EmbeddedRedis({str(data_dir)!r}).start(); print(s.process.pid, flush=True); time.sleep(600)")
+    code = (
+        "import sys, time; from dashboard.embedded_redis import EmbeddedRedis;"
+        f"s = EmbeddedRedis({str(data_dir)!r}).start(); print(s.process.pid, flush=True); time.sleep(600)"
+    )
     owner = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     server_pid = int(owner.stdout.readline())
     assert psutil.Process(server_pid).is_running()
@@ -131,8 +143,14 @@ def test_ctrl_c_on_dashboard_run_stops_everything_within_10_s(tmp_path, fixture_
     def start_and_interrupt(stall: bool) -> str:
         log = tmp_path / "run.log"
         with open(log, "w") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "dashboard", "run"], cwd=ROOT, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dashboard", "run"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         stalled = []
         try:
             wait_http(base + "/_dash-layout", proc)
@@ -181,8 +199,9 @@ def test_unstartable_embedded_redis_is_one_line(tmp_path):
     blocked.write_text("not a folder")
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env["PTRACKER_DATA_DIR"] = str(blocked / "var")
-    res = subprocess.run([sys.executable, "-m", "dashboard", "info"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "dashboard", "info"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 1
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), res.stderr

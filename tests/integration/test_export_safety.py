@@ -10,17 +10,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import pickle
 import time
 
 import pytest
 from rq import Queue
 from rq.serializers import DefaultSerializer
 
-from dashboard import api, exports
+from dashboard import exports
+from dashboard.api import routes as api
 from dashboard.app import create_app
+from dashboard.data.load import load
 from dashboard.exports import validate
-from dashboard.ingest import load
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.faults
@@ -57,13 +57,15 @@ class Touch:
         return open, (self.path, "w")
 
 
-def test_a_pickled_job_is_refused_by_the_web_and_never_run_by_the_worker(redis_client, store, loaded, client,
-                                                                        start_worker, tmp_path):
+def test_a_pickled_job_is_refused_by_the_web_and_never_run_by_the_worker(
+    redis_client, store, loaded, client, start_worker, tmp_path
+):
     marker = tmp_path / "pwned"
     job_id = "export-map-" + "ab" * 10
     # what an old (or forged) job looks like: RQ's default serializer is pickle
     Queue(exports.QUEUE_NAME, connection=redis_client, serializer=DefaultSerializer).enqueue(
-        "jobs.export.render", args=(Touch(marker),), job_id=job_id, meta={"chart": Touch(marker)})
+        "jobs.export_job.export_chart", args=(Touch(marker),), job_id=job_id, meta={"chart": Touch(marker)}
+    )
     redis_client.zadd(f"{store.prefix}export:recent", {job_id: time.time()})
     assert b"\x80" in redis_client.hget(f"rq:job:{job_id}", "meta")  # a pickle, as written
     status = client.get(f"/jobs/{job_id}")
@@ -95,7 +97,7 @@ def test_job_data_and_results_are_json(redis_client, store, loaded, start_worker
     import zlib
 
     data = json.loads(zlib.decompress(raw[b"data"]))  # the job's function and arguments
-    assert data[0] == "jobs.export.render" and data[3]["selection"] == req.selection
+    assert data[0] == "jobs.export_job.export_chart" and data[3]["selection"] == req.selection
     meta = json.loads(raw[b"meta"])
     assert meta["params"]["selected"] == 3 and "selection" not in meta["params"]
     result = exports._fetch(redis_client, job.id).latest_result()
@@ -108,16 +110,19 @@ def test_a_job_on_a_dropped_dataset_version_fails_saying_so(redis_client, store,
     job = exports.submit(redis_client, store.prefix, "999", validate("position", 13, 18, "png", 400, 320))
     info = wait_status(redis_client, job.id)
     assert info["status"] == "failed"
-    assert info["error"] == ("dataset version 999 that this export was asked on has been replaced and dropped "
-                             f"(the current one is {loaded.version}): export it again")
+    assert info["error"] == (
+        "dataset version 999 that this export was asked on has been replaced and dropped "
+        f"(the current one is {loaded.version}): export it again"
+    )
     assert info["retries_left"] == 0  # not retried: it could only fail again
 
 
 def test_an_export_over_the_byte_cap_fails_with_the_reason(redis_client, store, loaded, start_worker):
     start_worker()
     small = exports.ExportSettings(max_bytes=2_000)  # the thinned vector map of the fixtures is ~20 KB
-    job = exports.submit(redis_client, store.prefix, loaded.version,
-                         validate("map", 13, 18, "svg", 2000, 1500, 2), small)
+    job = exports.submit(
+        redis_client, store.prefix, loaded.version, validate("map", 13, 18, "svg", 2000, 1500, 2), small
+    )
     info = wait_status(redis_client, job.id)
     assert info["status"] == "failed" and "over the limit of 0.0 MB for one export" in info["error"], info
     assert redis_client.get(exports.file_key(store.prefix, job.id)) is None
@@ -148,28 +153,38 @@ def test_ipv6_clients_count_by_their_64_and_each_has_a_share_of_the_queue(store,
     client = create_app(settings.replace(export_rate=5, queue_client_max=2, proxy_count=1), store).server.test_client()
 
     def export(ip: str, end: int) -> int:
-        return client.post("/perseverance/orientation/pitch", json={"start": 13, "end": end},
-                           headers={"X-Forwarded-For": ip}).status_code
+        return client.post(
+            "/perseverance/orientation/pitch", json={"start": 13, "end": end}, headers={"X-Forwarded-For": ip}
+        ).status_code
 
     # one /64, five addresses: one client, its share (2 waiting) then 429
     codes = [export(f"2001:db8:7:7::{i}", 14 + i) for i in range(1, 5)]
     assert codes == [202, 202, 429, 429]
-    share = client.post("/perseverance/orientation/pitch", json={"start": 13, "end": 18},
-                        headers={"X-Forwarded-For": "2001:db8:7:7::99"})
+    share = client.post(
+        "/perseverance/orientation/pitch",
+        json={"start": 13, "end": 18},
+        headers={"X-Forwarded-For": "2001:db8:7:7::99"},
+    )
     assert "at most 2 at a time" in share.get_json()["error"] and share.headers["Retry-After"] == "10"
     assert export("2001:db8:7:8::1", 14) == 202  # the next /64 is another client
     assert export("198.51.100.3", 15) == 202
     # the moving window: 5 a minute for one client, whatever the share
     rate = create_app(settings.replace(export_rate=2, queue_client_max=10), store).server.test_client()
-    got = [rate.post("/perseverance/position/latitude", json={"start": 13, "end": 14 + i},
-                     environ_base={"REMOTE_ADDR": "::1"}).status_code for i in range(3)]
+    got = [
+        rate.post(
+            "/perseverance/position/latitude", json={"start": 13, "end": 14 + i}, environ_base={"REMOTE_ADDR": "::1"}
+        ).status_code
+        for i in range(3)
+    ]
     assert got == [202, 202, 429]
 
 
 def test_export_posts_need_json(client, redis_client):
-    for content_type, body in [("text/plain", '{"start": 13, "end": 18}'),
-                               ("application/x-www-form-urlencoded", "start=13&end=18"),
-                               ("multipart/form-data; boundary=x", "--x--")]:
+    for content_type, body in [
+        ("text/plain", '{"start": 13, "end": 18}'),
+        ("application/x-www-form-urlencoded", "start=13&end=18"),
+        ("multipart/form-data; boundary=x", "--x--"),
+    ]:
         resp = client.post("/perseverance/position/map", data=body, content_type=content_type)
         assert resp.status_code == 415 and "application/json" in resp.get_json()["error"], content_type
     assert client.post("/jobs", data="{}", content_type="text/plain").status_code == 415
@@ -178,22 +193,35 @@ def test_export_posts_need_json(client, redis_client):
 
 def test_junk_query_parameters_are_400s_and_cannot_defeat_the_cache(client, monkeypatch):
     monkeypatch.setattr(api, "_CACHE", {})
-    for path in ("/perseverance", "/perseverance/position", "/perseverance/orientation",
-                 "/perseverance/waypoints.csv", "/perseverance/waypoints.geojson", "/perseverance/sol", "/jobs/list"):
+    for path in (
+        "/perseverance",
+        "/perseverance/position",
+        "/perseverance/orientation",
+        "/perseverance/waypoints.csv",
+        "/perseverance/waypoints.geojson",
+        "/perseverance/sol",
+        "/jobs/list",
+    ):
         resp = client.get(path + "?cachebust=1")
         assert resp.status_code == 400 and "unknown query parameter(s) cachebust" in resp.get_json()["error"], path
     # the same rows, spelled differently, are one cache entry; CSV and GeoJSON are cached
-    for path in ("/perseverance/position", "/perseverance/waypoints.csv", "/perseverance/waypoints.geojson",
-                 "/perseverance"):
+    for path in (
+        "/perseverance/position",
+        "/perseverance/waypoints.csv",
+        "/perseverance/waypoints.geojson",
+        "/perseverance",
+    ):
         before = len(api._CACHE)
-        bodies = {client.get(path + q).data for q in ("", "?sol_min=0", "?sol_min=13.0&sol_max=18",
-                                                      "?sol_max=99999", "?sol_min=-5&sol_max=1e6")}
+        bodies = {
+            client.get(path + q).data
+            for q in ("", "?sol_min=0", "?sol_min=13.0&sol_max=18", "?sol_max=99999", "?sol_min=-5&sol_max=1e6")
+        }
         assert len(bodies) == 1 and len(api._CACHE) == before + 1, path
 
 
 def test_csv_text_cells_cannot_run_as_formulas(store, settings, tmp_path):
     doc = json.loads((FIXTURES / "waypoints_v2024.json").read_text())
-    notes = ["=HYPERLINK(\"http://x\",\"y\")", "+1+2", "-2+3", "@SUM(A1)", "plain -text"]
+    notes = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "plain -text"]
     for feature, note in zip(doc["features"], notes):
         feature["properties"]["note"] = note
     source = tmp_path / "waypoints.json"
@@ -202,15 +230,26 @@ def test_csv_text_cells_cannot_run_as_formulas(store, settings, tmp_path):
     client = create_app(settings, store).server.test_client()
     rows = list(csv.DictReader(io.StringIO(client.get("/perseverance/waypoints.csv").data.decode())))
     got = [r["note"] for r in rows[:5]]
-    assert got == ["'=HYPERLINK(\"http://x\",\"y\")", "'+1+2", "'-2+3", "'@SUM(A1)", "plain -text"]
+    assert got == ['\'=HYPERLINK("http://x","y")', "'+1+2", "'-2+3", "'@SUM(A1)", "plain -text"]
     assert any(r["lon"].startswith("-") or r["pitch"].startswith("-") or r["roll"].startswith("-") for r in rows)
     assert not any(v.startswith("'") for r in rows for k, v in r.items() if k != "note")  # numbers untouched
 
 
 def test_head_answers_every_get_route_like_get_without_a_body(client, app_routes=None):
-    for path in ("/help", "/healthz", "/readyz", "/perseverance", "/perseverance/sol", "/perseverance/orientation",
-                 "/perseverance/position", "/perseverance/waypoints.csv", "/perseverance/waypoints.geojson",
-                 "/jobs/list", "/openapi.json", "/jobs/export-map-0123456789abcdef0123"):
+    for path in (
+        "/help",
+        "/healthz",
+        "/readyz",
+        "/perseverance",
+        "/perseverance/sol",
+        "/perseverance/orientation",
+        "/perseverance/position",
+        "/perseverance/waypoints.csv",
+        "/perseverance/waypoints.geojson",
+        "/jobs/list",
+        "/openapi.json",
+        "/jobs/export-map-0123456789abcdef0123",
+    ):
         get, head = client.get(path), client.head(path)
         assert head.status_code == get.status_code, path
         assert head.content_type == get.content_type and head.data == b"", path

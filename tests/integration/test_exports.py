@@ -13,18 +13,20 @@ from rq import Queue
 
 from dashboard import exports
 from dashboard.app import create_app
+from dashboard.data.load import load
 from dashboard.exports import ExportSettings, validate
 from dashboard.figures import BUILDERS, TITLES
-from dashboard.ingest import load
 from tests.conftest import SHARED_DATA
-
 
 
 @pytest.fixture
 def dataset(store, settings):
     if (SHARED_DATA / "M20_waypoints.json").exists():
-        settings = settings.replace(waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
-                                    traverse_source=str(SHARED_DATA / "M20_traverse.json"), max_bytes=20 << 20)
+        settings = settings.replace(
+            waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
+            traverse_source=str(SHARED_DATA / "M20_traverse.json"),
+            max_bytes=20 << 20,
+        )
     load(store, settings)
     return store.current()
 
@@ -128,8 +130,13 @@ def test_a_killed_worker_loses_nothing(redis_client, store, dataset, start_worke
 
 def test_killed_twice_fails_with_a_clear_reason(redis_client, store, dataset, start_worker):
     lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
-    job = exports.submit(redis_client, store.prefix, dataset.version, validate("map", lo, hi, "png", 400, 300),
-                         ExportSettings(job_timeout=6, retries=0))
+    job = exports.submit(
+        redis_client,
+        store.prefix,
+        dataset.version,
+        validate("map", lo, hi, "png", 400, 300),
+        ExportSettings(job_timeout=6, retries=0),
+    )
     worker = start_worker(PTRACKER_WARM_BROWSER="0")
     end = time.monotonic() + 30
     while job.get_status().value != "started":
@@ -149,8 +156,13 @@ def test_killed_twice_fails_with_a_clear_reason(redis_client, store, dataset, st
 
 def test_bad_parameters_queue_nothing(redis_client, store, dataset):
     lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
-    for args in [("pie", lo, hi), ("map", hi, lo), ("map", hi + 1000, hi + 2000), ("map", lo, hi, "exe"),
-                 ("map", lo, hi, "png", 100000)]:
+    for args in [
+        ("pie", lo, hi),
+        ("map", hi, lo),
+        ("map", hi + 1000, hi + 2000),
+        ("map", lo, hi, "exe"),
+        ("map", lo, hi, "png", 100000),
+    ]:
         with pytest.raises(exports.ExportError):
             exports.submit(redis_client, store.prefix, dataset.version, validate(*args, bounds=(lo, hi)))
     assert Queue(exports.QUEUE_NAME, connection=redis_client).count == 0
@@ -160,9 +172,16 @@ def test_the_web_side_never_imports_kaleido():
     import subprocess
     import sys
 
-    code = ("import sys, dashboard.app, dashboard.exports, dashboard.api, dashboard.wsgi; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kaleido', 'choreographer', 'jobs')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    code = (
+        "import sys, dashboard.app, dashboard.exports, dashboard.api.routes, dashboard.wsgi; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kaleido', 'choreographer', 'jobs')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

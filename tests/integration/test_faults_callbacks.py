@@ -8,9 +8,9 @@ import logging
 import orjson
 import pytest
 
-from dashboard import ids
 from dashboard.app import create_app
-from dashboard.ingest import load
+from dashboard.data.load import load
+from dashboard.page import ids
 
 pytestmark = pytest.mark.faults
 
@@ -34,8 +34,13 @@ def payload(client, output_has: str, values: dict, changed: list[str]) -> dict:
         key = cid if isinstance(cid, str) else spec["id"]
         return {"id": cid, "property": spec["property"], "value": values.get(key)}
 
-    return {"output": cb["output"], "outputs": outputs, "inputs": [item(i) for i in cb["inputs"]],
-            "changedPropIds": changed, "state": [item(s) for s in cb.get("state", [])]}
+    return {
+        "output": cb["output"],
+        "outputs": outputs,
+        "inputs": [item(i) for i in cb["inputs"]],
+        "changedPropIds": changed,
+        "state": [item(s) for s in cb.get("state", [])],
+    }
 
 
 def post(client, body) -> tuple[int, dict | None, bytes]:
@@ -46,10 +51,12 @@ def post(client, body) -> tuple[int, dict | None, bytes]:
 
 
 def test_a_genuine_callback_still_works(client):
-    status, body, _ = post(client, payload(client, "orientation-chart.figure", {ids.SOL_RANGE: [13, 15]},
-                                           [f"{ids.SOL_RANGE}.value"]))
+    status, body, _ = post(
+        client, payload(client, "orientation-chart.figure", {ids.SOL_RANGE: [13, 15]}, [f"{ids.SOL_RANGE}.value"])
+    )
     assert status == 200 and body["response"]["orientation-chart"]["figure"]["layout"]["title"]["text"].endswith(
-        "(sols 13–15)")
+        "(sols 13–15)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,10 @@ import requests
 from rq import Queue
 
 from dashboard import exports
-from dashboard.ingest import load
+from dashboard.data.load import load
+from dashboard.data.store import DatasetStore
 from dashboard.run import procfile_command
 from dashboard.settings import Settings
-from dashboard.store import DatasetStore
 from tests.conftest import FIXTURES, ROOT, free_port
 from tests.integration.test_web_process import stop
 
@@ -41,8 +41,23 @@ class AofRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""], stdout=subprocess.DEVNULL)
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         client = redis.Redis.from_url(self.url, socket_timeout=1)
         for _ in range(200):
             try:
@@ -91,20 +106,32 @@ def wait_ok(url: str, limit: float) -> float:
 @pytest.fixture
 def web(aof):
     prefix = "pfault:"
-    settings = Settings(waypoints_source=str(FIXTURES / "waypoints_v2024.json"),
-                        traverse_source=str(FIXTURES / "traverse_v2026.json"), current_source=None,
-                        redis_url=aof.url, key_prefix=prefix)
+    settings = Settings(
+        waypoints_source=str(FIXTURES / "waypoints_v2024.json"),
+        traverse_source=str(FIXTURES / "traverse_v2026.json"),
+        current_source=None,
+        redis_url=aof.url,
+        key_prefix=prefix,
+    )
     client = redis.Redis.from_url(aof.url)
     store = DatasetStore(client, prefix)
     load(store, settings)
-    jobs = [exports.submit(client, prefix, store.current_version(), exports.validate(c, 13, 18))
-            for c in ("map", "position", "orientation")]
+    jobs = [
+        exports.submit(client, prefix, store.current_version(), exports.validate(c, 13, 18))
+        for c in ("map", "position", "orientation")
+    ]
     port = free_port()
-    env = {**os.environ, "REDIS_URL": aof.url, "PTRACKER_KEY_PREFIX": prefix, "PORT": str(port),
-           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "PTRACKER_REDIS_TIMEOUT": "1"}
+    env = {
+        **os.environ,
+        "REDIS_URL": aof.url,
+        "PTRACKER_KEY_PREFIX": prefix,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "2",
+        "PTRACKER_REDIS_TIMEOUT": "1",
+    }
     log = tempfile.TemporaryFile("w+")  # not a pipe: nobody reads one while the test runs
-    proc = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     wait_ok(base + "/readyz", 60)
     before = {"meta": store.meta(), "jobs": [j.id for j in jobs]}
@@ -156,8 +183,10 @@ def test_redis_killed_and_restarted(aof, web):
     assert requests.get(base + "/readyz", timeout=3).json()["checks"]["redis"] == "ok"
     assert_survived(client, prefix, before)
     worst = max(t for _, _, t in seen)
-    print(f"\nkill/restart: {len(seen)} requests during the outage, all 503, slowest {worst:.3f} s; "
-          f"recovered {recovered:.2f} s after Redis came back")
+    print(
+        f"\nkill/restart: {len(seen)} requests during the outage, all 503, slowest {worst:.3f} s; "
+        f"recovered {recovered:.2f} s after Redis came back"
+    )
 
 
 def test_redis_frozen_for_30_seconds(aof, web):

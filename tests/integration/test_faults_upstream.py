@@ -15,7 +15,7 @@ import pytest
 from werkzeug import Response
 
 from dashboard.app import create_app
-from dashboard.ingest import load
+from dashboard.data.load import load
 
 pytestmark = pytest.mark.faults
 DEADLINE = 2.0
@@ -41,8 +41,10 @@ def drip():
 SCENARIOS = {
     "500": (lambda: Response("boom", status=500), "HTTP 500"),
     "404": (lambda: Response("gone", status=404), "HTTP 404"),
-    "html": (lambda: Response("<!doctype html><html><body>Maintenance</body></html>", content_type="text/html"),
-             "got an HTML page"),
+    "html": (
+        lambda: Response("<!doctype html><html><body>Maintenance</body></html>", content_type="text/html"),
+        "got an HTML page",
+    ),
     "truncated": (lambda: Response('{"type": "FeatureCollection", "features": [{"type": "Feat'), "not valid JSON"),
     "not-mmgis": (lambda: Response('{"rover": "Perseverance", "sols": [1, 2, 3]}'), "not a GeoJSON FeatureCollection"),
     "empty": (lambda: Response('{"type": "FeatureCollection", "features": []}'), "FeatureCollection is empty"),
@@ -56,8 +58,12 @@ SCENARIOS = {
 @pytest.fixture
 def client_and_store(store, settings, httpserver):
     load(store, settings)  # a good dataset first (files)
-    bad = settings.replace(waypoints_source=httpserver.url_for("/M20_waypoints.json"), fetch_deadline=DEADLINE,
-                           max_bytes=CAP, read_timeout=1.0)
+    bad = settings.replace(
+        waypoints_source=httpserver.url_for("/M20_waypoints.json"),
+        fetch_deadline=DEADLINE,
+        max_bytes=CAP,
+        read_timeout=1.0,
+    )
     return create_app(bad, store).server.test_client(), store, bad
 
 

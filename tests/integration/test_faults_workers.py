@@ -11,8 +11,8 @@ import time
 import pytest
 
 from dashboard import exports
+from dashboard.data.load import load
 from dashboard.exports import ExportSettings, validate
-from dashboard.ingest import load
 
 pytestmark = pytest.mark.faults
 TIMEOUT, GRACE, MAINTENANCE = 8, 2, 1  # job timeout, heartbeat grace (TUNED_WORKER), clean-up interval
@@ -78,6 +78,8 @@ def test_repeated_worker_kills_lose_no_export(redis_client, store, settings, sta
         assert time.monotonic() < end
         time.sleep(0.2)
     assert len(detections) >= 2, "fewer than two kills landed on a running export"
-    print(f"\n{len(detections)} kills: 0 of 20 jobs lost; {len(finished)} finished ({len(retried)} after a retry), {len(failed)} failed "
-          f"with the reason; abandoned job noticed after {', '.join(f'{d:.1f}' for d in detections)} s "
-          f"(window {TIMEOUT}+{GRACE}+{MAINTENANCE} s)")
+    print(
+        f"\n{len(detections)} kills: 0 of 20 jobs lost; {len(finished)} finished ({len(retried)} after a retry), {len(failed)} failed "
+        f"with the reason; abandoned job noticed after {', '.join(f'{d:.1f}' for d in detections)} s "
+        f"(window {TIMEOUT}+{GRACE}+{MAINTENANCE} s)"
+    )

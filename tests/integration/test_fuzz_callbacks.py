@@ -9,13 +9,14 @@ import time
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from dashboard import ids
 from dashboard.app import create_app
+from dashboard.data.load import load
 from dashboard.figures import values
-from dashboard.guard import MAX_CALLBACK_BODY
-from dashboard.ingest import load
+from dashboard.page.guard import MAX_CALLBACK_BODY
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.faults
@@ -24,8 +25,11 @@ pytestmark = pytest.mark.faults
 @pytest.fixture
 def real_app(store, settings):
     if (SHARED_DATA / "M20_waypoints.json").exists():
-        settings = settings.replace(waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
-                                    traverse_source=str(SHARED_DATA / "M20_traverse.json"), max_bytes=20 << 20)
+        settings = settings.replace(
+            waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
+            traverse_source=str(SHARED_DATA / "M20_traverse.json"),
+            max_bytes=20 << 20,
+        )
     load(store, settings)
     return create_app(settings, store)
 
@@ -46,14 +50,23 @@ def base_payload(cb: dict) -> dict:
         for spec in specs:
             if spec["id"].startswith("{"):
                 pattern = orjson.loads(spec["id"])
-                out.append([{"id": {**pattern, "chart": chart}, "property": spec["property"], "value": None}
-                            for chart in ("map", "orientation")])
+                out.append(
+                    [
+                        {"id": {**pattern, "chart": chart}, "property": spec["property"], "value": None}
+                        for chart in ("map", "orientation")
+                    ]
+                )
             else:
                 out.append({"id": spec["id"], "property": spec["property"], "value": None})
         return out
 
-    return {"output": cb["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
-            "inputs": items(cb["inputs"]), "changedPropIds": [], "state": items(cb.get("state", []))}
+    return {
+        "output": cb["output"],
+        "outputs": outputs if len(outputs) > 1 else outputs[0],
+        "inputs": items(cb["inputs"]),
+        "changedPropIds": [],
+        "state": items(cb.get("state", [])),
+    }
 
 
 def largest_selection_body(app) -> bytes:
@@ -61,9 +74,13 @@ def largest_selection_body(app) -> bytes:
     dcc.Graph passes on from plotly's selection event (each point's scalar fields, its
     customdata and its hover text), with a long lasso path (5,000 vertices)."""
     client = app.server.test_client()
-    figure = client.post("/_dash-update-component", data=orjson.dumps(
-        next(_with_range(base_payload(cb)) for cb in deps(client) if "map-chart.figure" in cb["output"])),
-        content_type="application/json").get_json()["response"]["map-chart"]["figure"]
+    figure = client.post(
+        "/_dash-update-component",
+        data=orjson.dumps(
+            next(_with_range(base_payload(cb)) for cb in deps(client) if "map-chart.figure" in cb["output"])
+        ),
+        content_type="application/json",
+    ).get_json()["response"]["map-chart"]["figure"]
     points = []
     for curve, trace in enumerate(figure["data"]):
         if not trace.get("customdata"):  # the drive path: lines, not selectable
@@ -71,9 +88,18 @@ def largest_selection_body(app) -> bytes:
         xs, ys = values(trace["x"]), values(trace["y"])
         colors = values(trace["marker"]["color"])
         for i, rmc in enumerate(trace["customdata"]):
-            points.append({"curveNumber": curve, "pointNumber": i, "pointIndex": i, "x": float(xs[i]),
-                           "y": float(ys[i]), "customdata": rmc, "text": trace["text"][i],
-                           "marker.color": int(colors[i])})
+            points.append(
+                {
+                    "curveNumber": curve,
+                    "pointNumber": i,
+                    "pointIndex": i,
+                    "x": float(xs[i]),
+                    "y": float(ys[i]),
+                    "customdata": rmc,
+                    "text": trace["text"][i],
+                    "marker.color": int(colors[i]),
+                }
+            )
     lasso = {"x": [77.4 + i * 1e-7 for i in range(5000)], "y": [18.4 + i * 1e-7 for i in range(5000)]}
     cb = next(cb for cb in deps(client) if "selection.data" in cb["output"])
     body = base_payload(cb)
@@ -99,8 +125,9 @@ def test_the_body_limit_is_sized_from_the_largest_real_selection(real_app, share
     assert len(resp.get_json()["response"]["selection"]["data"]) == n_points
     # room to grow, far below the 4 MiB it was
     assert 3 * len(body) <= MAX_CALLBACK_BODY <= 1024 * 1024
-    too_big = client.post("/_dash-update-component", data=b" " * (MAX_CALLBACK_BODY + 1),
-                          content_type="application/json")
+    too_big = client.post(
+        "/_dash-update-component", data=b" " * (MAX_CALLBACK_BODY + 1), content_type="application/json"
+    )
     assert too_big.status_code == 413
 
 
@@ -132,8 +159,10 @@ def test_deep_nesting_in_a_value_is_a_400_not_a_recursion_error(client, depth, c
 
 
 @pytest.mark.parametrize("prop, output", [("clickData", "waypoint-details"), ("selectedData", "selection.data")])
-@pytest.mark.parametrize("value", ["a string", 7, [1, 2], True, {"points": "x"}, {"points": [1, "a"]},
-                                   {"points": [{"customdata": 5}], "range": []}])
+@pytest.mark.parametrize(
+    "value",
+    ["a string", 7, [1, 2], True, {"points": "x"}, {"points": [1, "a"]}, {"points": [{"customdata": 5}], "range": []}],
+)
 def test_graph_events_that_are_not_objects_are_400s(client, prop, output, value):
     body = callback(client, output)
     body["inputs"][0]["value"] = value
@@ -150,8 +179,10 @@ def test_a_request_must_match_the_callback_it_names(client):
     assert post(client, good)[0] == 200
     cases = {
         "extra input": {**good, "inputs": good["inputs"] + [{"id": "x", "property": "y", "value": 1}]},
-        "foreign input": {**good, "inputs": [{"id": "load-button", "property": "n_clicks", "value": 1}]
-                          + good["inputs"][1:]},
+        "foreign input": {
+            **good,
+            "inputs": [{"id": "load-button", "property": "n_clicks", "value": 1}] + good["inputs"][1:],
+        },
         "bad changedPropIds": {**good, "changedPropIds": ['{"bad.value']},
         "outputs missing": {**good, "outputs": []},
         "outputs junk": {**good, "outputs": "zz"},
@@ -162,15 +193,26 @@ def test_a_request_must_match_the_callback_it_names(client):
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20,
 )
-GRAPH_EVENT = st.fixed_dictionaries({}, optional={
-    "points": st.lists(st.dictionaries(st.sampled_from(["customdata", "x", "pointNumber", "text"]), JSON,
-                                       max_size=4) | JSON, max_size=4) | JSON,
-    "range": JSON, "lassoPoints": JSON})
+GRAPH_EVENT = st.fixed_dictionaries(
+    {},
+    optional={
+        "points": st.lists(
+            st.dictionaries(st.sampled_from(["customdata", "x", "pointNumber", "text"]), JSON, max_size=4) | JSON,
+            max_size=4,
+        )
+        | JSON,
+        "range": JSON,
+        "lassoPoints": JSON,
+    },
+)
 TRIED = {"bodies": 0, "by_status": {}}
 
 
@@ -192,13 +234,17 @@ def forged_bodies(draw, callbacks):
         if prop in ("n_clicks", "n_intervals", "n_submit", "n_blur"):
             choices.append(st.integers(min_value=-5, max_value=10**12))
         if prop == "value":
-            choices.append(st.lists(st.integers(-10**8, 10**8) | st.floats(allow_nan=False, allow_infinity=False), max_size=3))
+            choices.append(
+                st.lists(st.integers(-(10**8), 10**8) | st.floats(allow_nan=False, allow_infinity=False), max_size=3)
+            )
             choices.append(st.sampled_from(["png", "svg", "pdf", "exe"]))
         if prop == "data":
             choices.append(st.lists(st.sampled_from(["3_110", "4_0", "made_up", "export-map-00"]), max_size=5))
         entry["value"] = draw(st.one_of(*choices))
         if draw(st.booleans()):
-            changed.append(f"{entry['id'] if isinstance(entry['id'], str) else orjson.dumps(entry['id'], option=orjson.OPT_SORT_KEYS).decode()}.{prop}")
+            changed.append(
+                f"{entry['id'] if isinstance(entry['id'], str) else orjson.dumps(entry['id'], option=orjson.OPT_SORT_KEYS).decode()}.{prop}"
+            )
 
     for entry in body["inputs"] + body["state"]:
         fill(entry)
@@ -210,8 +256,9 @@ def forged_bodies(draw, callbacks):
         body[draw(st.sampled_from(sorted(body)))] = draw(JSON)
     elif mutation == "deep":
         depth = draw(st.integers(30, 1100))
-        return orjson.dumps(body).replace(b'"changedPropIds":', b'"x":' + b"[" * depth + b"]" * depth
-                                          + b',"changedPropIds":', 1)
+        return orjson.dumps(body).replace(
+            b'"changedPropIds":', b'"x":' + b"[" * depth + b"]" * depth + b',"changedPropIds":', 1
+        )
     elif mutation == "raw":
         return draw(st.binary(max_size=200))
     return orjson.dumps(body)
@@ -221,9 +268,12 @@ def test_fuzz_the_callback_endpoint_no_5xx(client, caplog):
     callbacks = deps(client)
     started = time.monotonic()
 
-    @hsettings(max_examples=1500, deadline=None, derandomize=True,
-               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                      HealthCheck.data_too_large])
+    @hsettings(
+        max_examples=1500,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    )
     @given(forged_bodies(callbacks))
     def one(body):
         resp = client.post("/_dash-update-component", data=body, content_type="application/json")

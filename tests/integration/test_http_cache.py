@@ -9,11 +9,17 @@ import brotli
 import pytest
 
 from dashboard.app import create_app
-from dashboard.ingest import load
+from dashboard.data.load import load
 
-DATA_ROUTES = ["/perseverance", "/perseverance?sol_min=14&sol_max=17", "/perseverance/orientation",
-               "/perseverance/position", "/perseverance/waypoints.csv", "/perseverance/waypoints.geojson",
-               "/perseverance/sol"]
+DATA_ROUTES = [
+    "/perseverance",
+    "/perseverance?sol_min=14&sol_max=17",
+    "/perseverance/orientation",
+    "/perseverance/position",
+    "/perseverance/waypoints.csv",
+    "/perseverance/waypoints.geojson",
+    "/perseverance/sol",
+]
 
 
 @pytest.fixture
@@ -48,8 +54,10 @@ def test_etag_names_the_query_and_changes_with_a_new_dataset(client, loaded, sto
     a = client.get("/perseverance").headers["ETag"]
     assert client.get("/perseverance?sol_min=14").headers["ETag"] != a
     assert client.get("/perseverance/position").headers["ETag"] != a
-    assert client.get("/perseverance/sol", headers={"Accept": "application/json"}).headers["ETag"] != \
-        client.get("/perseverance/sol", headers={"Accept": "text/plain"}).headers["ETag"]
+    assert (
+        client.get("/perseverance/sol", headers={"Accept": "application/json"}).headers["ETag"]
+        != client.get("/perseverance/sol", headers={"Accept": "text/plain"}).headers["ETag"]
+    )
     load(store, settings.replace(waypoints_source=str(fixture_path("waypoints_sentinels.json"))))
     fresh = client.get("/perseverance", headers={"If-None-Match": a})
     assert fresh.status_code == 200  # the old tag no longer matches: a new body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.ingest import LoadError, load, one_line
+from dashboard.data.load import LoadError, load, one_line
 
 BAD_FILES = [
     ("bad_not_json.txt", "not valid JSON"),
@@ -22,7 +22,11 @@ def test_load_from_files(store, settings):
     assert summary["status"] == "loaded"
     assert summary["version"] == "1"
     assert summary["waypoints"] == {
-        "rows": 8, "sol_min": 13, "sol_max": 18, "skipped": 0, "source": settings.waypoints_source,
+        "rows": 8,
+        "sol_min": 13,
+        "sol_max": 18,
+        "skipped": 0,
+        "source": settings.waypoints_source,
     }
     assert summary["traverse"]["rows"] == 4 and summary["traverse"]["points"] == 14
     assert one_line(summary) == (
@@ -38,8 +42,12 @@ def test_load_from_files(store, settings):
 
 def test_current_position_newer_than_the_waypoints_is_the_newest_waypoint(store, settings, fixture_path):
     summary = load(store, settings, current_source=str(fixture_path("current_v2026.json")))
-    assert summary["current"] == {"status": "newer", "sol": 19, "rmc": "4_640",
-                                  "source": str(fixture_path("current_v2026.json"))}
+    assert summary["current"] == {
+        "status": "newer",
+        "sol": 19,
+        "rmc": "4_640",
+        "source": str(fixture_path("current_v2026.json")),
+    }
     dataset = store.current()
     assert dataset.waypoints["sol"].max() == 19 and dataset.waypoints["layer"].iloc[-1] == "current"
     assert len(dataset.waypoint_layer) == 8 and len(dataset.current) == 1
@@ -51,13 +59,15 @@ def test_current_position_newer_than_the_waypoints_is_the_newest_waypoint(store,
     assert again["status"] == "unchanged" and len(store.current().waypoints) == 9
 
 
-@pytest.mark.parametrize("bad, problem", [
-    ("bad_empty_featurecollection.json", "FeatureCollection is empty"),
-    ("http://127.0.0.1:1/M20_waypoints_current.json", "cannot connect"),
-    ("bad_html.html", "got an HTML page"),
-])
-def test_a_failing_current_layer_keeps_the_load_and_the_previous_position(store, settings, fixture_path, bad,
-                                                                          problem):
+@pytest.mark.parametrize(
+    "bad, problem",
+    [
+        ("bad_empty_featurecollection.json", "FeatureCollection is empty"),
+        ("http://127.0.0.1:1/M20_waypoints_current.json", "cannot connect"),
+        ("bad_html.html", "got an HTML page"),
+    ],
+)
+def test_a_failing_current_layer_keeps_the_load_and_the_previous_position(store, settings, fixture_path, bad, problem):
     bad = bad if "://" in bad else str(fixture_path(bad))
     first = load(store, settings.replace(current_source=bad))
     assert first["status"] == "loaded" and first["current"]["status"] == "unavailable"

@@ -11,8 +11,8 @@ import time
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from dashboard import ids
-from dashboard.ingest import load
+from dashboard.data.load import load
+from dashboard.page import ids
 from dashboard.run import procfile_command
 from tests.conftest import ROOT, free_port
 from tests.integration.test_web_process import stop, wait_http
@@ -39,11 +39,18 @@ def json_lines(out: str) -> list[dict]:
 def callback_request(base: str, lo: int, hi: int) -> dict:
     deps = requests.get(base + "/_dash-dependencies", timeout=5).json()
     cb = next(d for d in deps if f"{ids.GRAPHS['orientation']}.figure" in d["output"])
-    outputs = [{"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in cb["output"].strip(".").split("...")]
+    outputs = [
+        {"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in cb["output"].strip(".").split("...")
+    ]
     values = {ids.SOL_RANGE: [lo, hi], ids.SELECTION: None, ids.DATA_VERSION: None, ids.TIME_AXIS: "sol"}
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in cb["inputs"]]
-    return {"output": cb["output"], "outputs": outputs, "inputs": inputs,
-            "changedPropIds": [f"{ids.SOL_RANGE}.value"], "state": []}
+    return {
+        "output": cb["output"],
+        "outputs": outputs,
+        "inputs": inputs,
+        "changedPropIds": [f"{ids.SOL_RANGE}.value"],
+        "state": [],
+    }
 
 
 def test_metrics_and_json_logs_with_request_ids(redis_url, key_prefix, redis_client, store, settings, tmp_path):
@@ -51,14 +58,30 @@ def test_metrics_and_json_logs_with_request_ids(redis_url, key_prefix, redis_cli
     port, worker_port = free_port(), free_port()
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    env = {**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix, "PORT": str(port),
-           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-           "PTRACKER_WORKER_METRICS_PORT": str(worker_port), "PTRACKER_WORKER_METRICS_ADDR": "127.0.0.1"}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "PTRACKER_KEY_PREFIX": key_prefix,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "PTRACKER_WORKER_METRICS_PORT": str(worker_port),
+        "PTRACKER_WORKER_METRICS_ADDR": "127.0.0.1",
+    }
     env.pop("PTRACKER_LOG_FORMAT", None)
-    web = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-    worker = subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    web = subprocess.Popen(
+        procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    worker = subprocess.Popen(
+        procfile_command("worker"),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/healthz", web)
@@ -76,8 +99,12 @@ def test_metrics_and_json_logs_with_request_ids(redis_url, key_prefix, redis_cli
             requests.request(made_up, base + "/healthz", timeout=5)
         cb = requests.post(base + "/_dash-update-component", json=callback_request(base, 13, 18), timeout=30)
         assert cb.status_code == 200, cb.text[:300]
-        queued = requests.post(base + "/perseverance/position/map", json={"format": "png", "width": 640, "height": 480},
-                               headers={"X-Request-ID": "export-req-77"}, timeout=10)
+        queued = requests.post(
+            base + "/perseverance/position/map",
+            json={"format": "png", "width": 640, "height": 480},
+            headers={"X-Request-ID": "export-req-77"},
+            timeout=10,
+        )
         assert queued.status_code == 202, queued.text
         job_id = queued.json()["id"]
         end = time.monotonic() + 60
@@ -91,8 +118,11 @@ def test_metrics_and_json_logs_with_request_ids(redis_url, key_prefix, redis_cli
         assert value(got, "ptracker_http_requests_total", route="/perseverance", status="200", method="GET") == 10
         assert value(got, "ptracker_http_requests_total", route="/jobs/<path:job_id>", status="404") == 1
         assert value(got, "ptracker_http_requests_total", route="<unmatched>", status="404") == 1
-        assert not [lab for n, lab, _ in got if n == "ptracker_http_requests_total" and "export-map-0123" in
-                    lab.get("route", "")]  # the URL rule, never the raw path
+        assert not [
+            lab
+            for n, lab, _ in got
+            if n == "ptracker_http_requests_total" and "export-map-0123" in lab.get("route", "")
+        ]  # the URL rule, never the raw path
         count = value(got, "ptracker_http_request_duration_seconds_count", route="/perseverance", status="200")
         total = value(got, "ptracker_http_request_duration_seconds_sum", route="/perseverance", status="200")
         assert count == 10 and 0 < total < 10

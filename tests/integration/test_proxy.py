@@ -48,18 +48,33 @@ def wait_ok(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 def web(redis_url, key_prefix, redis_client, store, settings, tmp_path):
     """The Procfile's gunicorn (2 workers x 4 threads, as deployed) with data loaded,
     trusting one proxy; yields its port."""
-    from dashboard.ingest import load
+    from dashboard.data.load import load
 
     load(store, settings)
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix, "PORT": str(port),
-           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "WEB_THREADS": "4", "PTRACKER_PROXY_COUNT": "1",
-           "PTRACKER_EXPORT_RATE": "2"}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "PTRACKER_KEY_PREFIX": key_prefix,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "2",
+        "WEB_THREADS": "4",
+        "PTRACKER_PROXY_COUNT": "1",
+        "PTRACKER_EXPORT_RATE": "2",
+    }
     # a file, not a pipe nobody reads: one JSON access line per request would fill a pipe
     # within a few hundred requests and then block gunicorn's workers on their log writes
     log = open(tmp_path / "web.log", "w")
-    proc = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        procfile_command("web"),
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     wait_ok(f"http://127.0.0.1:{port}/healthz", proc)
     yield port, proc
     if proc.poll() is None:
@@ -86,8 +101,10 @@ class SlowClients:
 
     def __init__(self, port: int, count: int):
         self.socks, self.broken, self.sent = [], 0, 0
-        head = (f"POST /perseverance/orientation/yaw HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {BODY_LENGTH}\r\n\r\n").encode()
+        head = (
+            f"POST /perseverance/orientation/yaw HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {BODY_LENGTH}\r\n\r\n"
+        ).encode()
         for _ in range(count):
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
             sock.sendall(head)
@@ -146,9 +163,11 @@ def test_slow_bodies_through_nginx_do_not_starve_gunicorn(web, nginx):
     proxy_port = int(nginx.base.rsplit(":", 1)[1])
     health, data, clients = hold_and_sample(proxy_port, nginx.base, HOLD_SECONDS)
     worst_health, worst_data = max(t for _, t in health), max(t for _, t in data)
-    print(f"\n{SLOW_CLIENTS} slow-body clients held {HOLD_SECONDS} s through nginx: {len(health)} /healthz samples, "
-          f"worst {worst_health:.3f} s; {len(data)} /perseverance/sol samples, worst {worst_data:.3f} s; "
-          f"{clients.sent} body bytes dripped, {clients.broken} slow connections dropped")
+    print(
+        f"\n{SLOW_CLIENTS} slow-body clients held {HOLD_SECONDS} s through nginx: {len(health)} /healthz samples, "
+        f"worst {worst_health:.3f} s; {len(data)} /perseverance/sol samples, worst {worst_data:.3f} s; "
+        f"{clients.sent} body bytes dripped, {clients.broken} slow connections dropped"
+    )
     assert len(health) >= HOLD_SECONDS / SAMPLE_EVERY * 0.8
     assert [s for s, _ in health] == [200] * len(health)
     assert [s for s, _ in data] == [200] * len(data)
@@ -179,16 +198,24 @@ def test_nginx_config_buffers_compresses_caches_and_forwards_the_client(web, ngi
     assert app_413.status_code == 413 and "65,536" in app_413.json()["error"]
     nginx_413 = requests.post(base + "/perseverance/orientation/yaw", data=b" " * (200 * 1024), timeout=5)
     assert nginx_413.status_code == 413 and nginx_413.json() == {"error": "request body is too large"}
-    callback = requests.post(base + "/_dash-update-component", data=b" " * (1024 * 1024), timeout=10,
-                             headers={"Content-Type": "application/json"})
+    callback = requests.post(
+        base + "/_dash-update-component",
+        data=b" " * (1024 * 1024),
+        timeout=10,
+        headers={"Content-Type": "application/json"},
+    )
     assert callback.status_code == 400  # past nginx (1200 KiB there), refused by the app's guard
     # X-Forwarded-For: nginx sets the client's address (a forged one is replaced) and the app
     # trusts exactly that one proxy. The client connects from 127.0.0.2, nginx from 127.0.0.1.
     host, port = base.removeprefix("http://").split(":")
     for _ in range(3):
         conn = http.client.HTTPConnection(host, int(port), timeout=5, source_address=("127.0.0.2", 0))
-        conn.request("POST", "/perseverance/orientation/yaw", body=json.dumps({"start": 13, "end": 14}),
-                     headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.9"})
+        conn.request(
+            "POST",
+            "/perseverance/orientation/yaw",
+            body=json.dumps({"start": 13, "end": 14}),
+            headers={"Content-Type": "application/json", "X-Forwarded-For": "203.0.113.9"},
+        )
         last = conn.getresponse()
         last.read()
         conn.close()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard.data import WAYPOINT_COLUMNS, parse_traverse, parse_waypoints
-from dashboard.ingest import load
+from dashboard.data.load import load
+from dashboard.data.parse import WAYPOINT_COLUMNS, parse_traverse, parse_waypoints
 
 pytestmark = pytest.mark.realdata
 
@@ -55,7 +55,8 @@ def test_traverse_to_sol1840(shared_data):
 
 def test_full_load_into_redis(store, settings, shared_data):
     summary = load(
-        store, settings.replace(max_bytes=10 * 1024 * 1024),
+        store,
+        settings.replace(max_bytes=10 * 1024 * 1024),
         waypoints_source=str(shared_data / "M20_waypoints.json"),
         traverse_source=str(shared_data / "M20_traverse.json"),
     )
@@ -69,17 +70,22 @@ def test_full_load_into_redis(store, settings, shared_data):
 def test_the_whole_drive_and_where_the_rover_is_now(store, settings, shared_data):
     """Waypoints to sol 1110, traverse and current position to sol 1840: one timeline."""
     from dashboard.app import create_app
-    from dashboard.callbacks import chart_figures, now_items, sol_bounds
     from dashboard.figures import values
+    from dashboard.page.callbacks import chart_figures, now_items, sol_bounds
 
     summary = load(
-        store, settings.replace(max_bytes=10 * 1024 * 1024),
+        store,
+        settings.replace(max_bytes=10 * 1024 * 1024),
         waypoints_source=str(shared_data / "M20_waypoints.json"),
         traverse_source=str(shared_data / "M20_traverse.json"),
         current_source=str(shared_data / "M20_waypoints_current.json"),
     )
-    assert summary["current"] == {"status": "newer", "sol": 1840, "rmc": "87_5154",
-                                  "source": str(shared_data / "M20_waypoints_current.json")}
+    assert summary["current"] == {
+        "status": "newer",
+        "sol": 1840,
+        "rmc": "87_5154",
+        "source": str(shared_data / "M20_waypoints_current.json"),
+    }
     dataset = store.current()
     assert sol_bounds(dataset) == (13, 1840)
     figs = chart_figures(dataset, 13, 1840)

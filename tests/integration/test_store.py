@@ -7,8 +7,8 @@ import threading
 import pandas as pd
 import pytest
 
-from dashboard.data import parse_traverse, parse_waypoints
-from dashboard.store import DatasetStore
+from dashboard.data.parse import parse_traverse, parse_waypoints
+from dashboard.data.store import DatasetStore
 
 
 @pytest.fixture

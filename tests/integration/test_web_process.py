@@ -49,6 +49,7 @@ def check_page_assets(base: str) -> None:
     assert "<title>Perseverance Tracker</title>" in html
     urls = re.findall(r'(?:src|href)="(/[^"]+)"', html)
     assert any("dash_renderer" in u for u in urls)
+
     def status(url: str) -> tuple[str, int]:
         with requests.Session() as fresh:  # a new connection each time
             return url, fresh.get(base + url, timeout=10).status_code
@@ -62,14 +63,21 @@ def check_page_assets(base: str) -> None:
 
 
 def test_procfile_web_command_serves_the_page_from_every_worker(redis_url, key_prefix, redis_client, store, settings):
-    from dashboard.ingest import load
+    from dashboard.data.load import load
 
     load(store, settings)
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix, "PORT": str(port),
-           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
-    proc = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "PTRACKER_KEY_PREFIX": key_prefix,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "2",
+    }
+    proc = subprocess.Popen(
+        procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/_dash-layout", proc)  # not "/": rendering the index is what is checked
@@ -83,14 +91,25 @@ def test_procfile_web_command_serves_the_page_from_every_worker(redis_url, key_p
 def test_dashboard_run_uses_an_embedded_redis_and_loads_on_start(tmp_path, fixture_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(PORT=str(port), HOST="127.0.0.1", WEB_CONCURRENCY="1", PTRACKER_DATA_DIR=str(tmp_path / "var"),
-               PTRACKER_WAYPOINTS_SOURCE=str(fixture_path("waypoints_v2024.json")),
-               PTRACKER_TRAVERSE_SOURCE=str(fixture_path("traverse_v2026.json")))
+    env.update(
+        PORT=str(port),
+        HOST="127.0.0.1",
+        WEB_CONCURRENCY="1",
+        PTRACKER_DATA_DIR=str(tmp_path / "var"),
+        PTRACKER_WAYPOINTS_SOURCE=str(fixture_path("waypoints_v2024.json")),
+        PTRACKER_TRAVERSE_SOURCE=str(fixture_path("traverse_v2026.json")),
+    )
     base = f"http://127.0.0.1:{port}"
 
     def run_once() -> str:
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard", "run"], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dashboard", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             wait_http(base + "/_dash-layout", proc)  # not "/": rendering the index is what is checked
             check_page_assets(base)
@@ -112,21 +131,38 @@ def test_procfile_web_and_worker_answer_health_and_an_export(redis_url, key_pref
     """The two Procfile processes, as a platform would start them: health, readiness,
     and one export rendered by the worker and downloaded from the web server."""
     from dashboard import exports
-    from dashboard.ingest import load
+    from dashboard.data.load import load
 
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix, "PORT": str(port),
-           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
-    web = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-    worker = subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "PTRACKER_KEY_PREFIX": key_prefix,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "2",
+    }
+    web = subprocess.Popen(
+        procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    worker = subprocess.Popen(
+        procfile_command("worker"),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         assert wait_http(base + "/healthz", web).json() == {"status": "ok", "checks": {"process": "ok"}}
         empty = requests.get(base + "/readyz", timeout=5)  # ready without data: the page offers loading
-        assert empty.status_code == 200 and empty.json()["checks"] == {"app": "ok", "redis": "ok",
-                                                                      "dataset": "none loaded"}
+        assert empty.status_code == 200 and empty.json()["checks"] == {
+            "app": "ok",
+            "redis": "ok",
+            "dataset": "none loaded",
+        }
         load(store, settings)
         assert requests.get(base + "/readyz", timeout=5).json()["checks"]["dataset"] == "version 1"
         request = exports.validate("map", 13, 18, "png", 640, 480)
@@ -156,14 +192,28 @@ def test_the_original_readme_curl_lines_against_a_real_server(redis_url, key_pre
     curl = shutil.which("curl")
     assert curl, "curl is not installed (make test installs it)"
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix, "PORT": str(port),
-           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2",
-           "PTRACKER_WAYPOINTS_SOURCE": str(ROOT / "tests" / "fixtures" / "waypoints_v2024.json"),
-           "PTRACKER_TRAVERSE_SOURCE": str(ROOT / "tests" / "fixtures" / "traverse_v2026.json")}
-    web = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-    worker = subprocess.Popen(procfile_command("worker"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "PTRACKER_KEY_PREFIX": key_prefix,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "2",
+        "PTRACKER_WAYPOINTS_SOURCE": str(ROOT / "tests" / "fixtures" / "waypoints_v2024.json"),
+        "PTRACKER_TRAVERSE_SOURCE": str(ROOT / "tests" / "fixtures" / "traverse_v2026.json"),
+    }
+    web = subprocess.Popen(
+        procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    worker = subprocess.Popen(
+        procfile_command("worker"),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     host = f"127.0.0.1:{port}"
 
     def sh(*args) -> str:
@@ -176,8 +226,17 @@ def test_the_original_readme_curl_lines_against_a_real_server(redis_url, key_pre
         assert "POST  /perseverance/orientation/yaw" in sh(f"{host}/")  # plain curl gets the help
         assert json.loads(sh(f"{host}/load", "-X", "POST"))["waypoints"]["rows"] == 8
         assert sh(f"{host}/perseverance/sol") == "Most recent data waypoint is at Sol-18"
-        answer = json.loads(sh(f"{host}/perseverance/orientation/yaw", "-X", "POST", "-H",
-                               "Content-Type: application/json", "-d", '{"start":"0","end":"400"}'))
+        answer = json.loads(
+            sh(
+                f"{host}/perseverance/orientation/yaw",
+                "-X",
+                "POST",
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                '{"start":"0","end":"400"}',
+            )
+        )
         assert answer["status"] in ("queued", "started", "finished")
         image = tmp_path / "yaw.png"
         end = time.monotonic() + 60

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
-from dashboard.callbacks import (
+from dashboard.data.parse import parse_traverse, parse_waypoints
+from dashboard.data.store import Dataset
+from dashboard.figures import BUILDERS, values
+from dashboard.page.callbacks import (
     axis_from_query,
     chart_figures,
-    now_items,
-    sol_bounds,
-    waypoint_panorama,
     clamp_range,
+    now_items,
     range_from_query,
     range_query,
     selection_from,
-    sols_of,
     slider_marks,
+    sol_bounds,
+    sols_of,
     summary_items,
     waypoint_fields,
+    waypoint_panorama,
 )
-from dashboard.data import parse_traverse, parse_waypoints
-from dashboard.figures import BUILDERS, values
-from dashboard.store import Dataset
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,15 @@ def dataset():
 
 @pytest.mark.parametrize(
     "a, b, expected",
-    [(20, 30, (20, 30)), (30, 20, (20, 30)), (-5, 5000, (13, 1110)), (None, 500, (13, 500)),
-     ("abc", "600", (13, 600)), (float("nan"), 14.6, (13, 15)), (2000, 3000, (1110, 1110))],
+    [
+        (20, 30, (20, 30)),
+        (30, 20, (20, 30)),
+        (-5, 5000, (13, 1110)),
+        (None, 500, (13, 500)),
+        ("abc", "600", (13, 600)),
+        (float("nan"), 14.6, (13, 15)),
+        (2000, 3000, (1110, 1110)),
+    ],
 )
 def test_clamp_range(a, b, expected):
     assert clamp_range(a, b, 13, 1110) == expected
@@ -45,8 +54,14 @@ def test_clamp_range(a, b, expected):
 
 @pytest.mark.parametrize(
     "search, expected",
-    [("", (13, 1110)), ("?sol_min=100&sol_max=200", (100, 200)), ("?sol_max=50", (13, 50)),
-     ("?sol_min=x&sol_max=[]", (13, 1110)), ("?sol_min=900&sol_max=100", (100, 900)), (None, (13, 1110))],
+    [
+        ("", (13, 1110)),
+        ("?sol_min=100&sol_max=200", (100, 200)),
+        ("?sol_max=50", (13, 50)),
+        ("?sol_min=x&sol_max=[]", (13, 1110)),
+        ("?sol_min=900&sol_max=100", (100, 900)),
+        (None, (13, 1110)),
+    ],
 )
 def test_range_from_query(search, expected):
     assert range_from_query(search, 13, 1110) == expected
@@ -64,8 +79,15 @@ def test_range_query_round_trip():
 
 
 def test_selection_from_map_points(dataset):
-    selected = {"points": [{"customdata": "3_110"}, {"customdata": "4_0"}, {"customdata": "4_120"},
-                           {"x": 1}, {"customdata": [1, 2]}]}
+    selected = {
+        "points": [
+            {"customdata": "3_110"},
+            {"customdata": "4_0"},
+            {"customdata": "4_120"},
+            {"x": 1},
+            {"customdata": [1, 2]},
+        ]
+    }
     assert selection_from(selected) == ["3_110", "4_0", "4_120"]
     assert sols_of(dataset, selection_from(selected)) == [14, 16]
     assert sols_of(dataset, ["junk"]) == []
@@ -109,17 +131,27 @@ def test_waypoint_fields(dataset):
 
 @pytest.fixture(scope="module")
 def with_current():
+    from dashboard.data.store import merge_current
     from tests.conftest import FIXTURES
-    from dashboard.store import merge_current
 
     wp = parse_waypoints((FIXTURES / "waypoints_v2024.json").read_bytes(), "wp").frame
     cur = parse_waypoints((FIXTURES / "current_v2026.json").read_bytes(), "cur", layer="current").frame
     tr = parse_traverse((FIXTURES / "traverse_v2026.json").read_bytes(), "tr")
-    meta = {"loaded_at": "2026-11-29T03:00:00Z", "layers": {
-        "waypoints": {"source": "https://example.org/mmgis-maps/M20/Layers/json/M20_waypoints.json"},
-        "current": {"source": "/data/M20_waypoints_current.json", "status": "newer"}}}
-    return Dataset(version="4", meta=meta, waypoints=merge_current(wp, cur), traverse=tr.frame,
-                   traverse_points=tr.points, current=cur)
+    meta = {
+        "loaded_at": "2026-11-29T03:00:00Z",
+        "layers": {
+            "waypoints": {"source": "https://example.org/mmgis-maps/M20/Layers/json/M20_waypoints.json"},
+            "current": {"source": "/data/M20_waypoints_current.json", "status": "newer"},
+        },
+    }
+    return Dataset(
+        version="4",
+        meta=meta,
+        waypoints=merge_current(wp, cur),
+        traverse=tr.frame,
+        traverse_points=tr.points,
+        current=cur,
+    )
 
 
 def test_timeline_spans_every_layer(dataset, with_current):
@@ -128,9 +160,9 @@ def test_timeline_spans_every_layer(dataset, with_current):
 
 
 def test_now_card(with_current):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    where, fresh = now_items(with_current, datetime(2021, 3, 20, tzinfo=timezone.utc))
+    where, fresh = now_items(with_current, datetime(2021, 3, 20, tzinfo=UTC))
     where, fresh = dict(where), dict(fresh)
     assert where["Latest sol"] == "sol 19"
     assert where["Earth date"] == "2021-03-09 UTC · 10 days ago"
@@ -142,6 +174,8 @@ def test_now_card(with_current):
 def test_panorama_links_are_absolute(dataset, with_current):
     # a URL source: its MMGIS mission folder; a local file: NASA's
     assert waypoint_panorama(with_current, "3_0") == "https://example.org/mmgis-maps/M20/Layers/mosaics/N_0013_3_0.jpg"
-    assert waypoint_panorama(with_current, "4_640") == \
-        "https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/N_0019_4_640.jpg"
+    assert (
+        waypoint_panorama(with_current, "4_640")
+        == "https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/N_0019_4_640.jpg"
+    )
     assert waypoint_panorama(dataset, "3_0") == "https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/N_0013_3_0.jpg"

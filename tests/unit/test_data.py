@@ -9,7 +9,7 @@ import orjson
 import pandas as pd
 import pytest
 
-from dashboard.data import (
+from dashboard.data.parse import (
     TRAVERSE_COLUMNS,
     TRAVERSE_POINT_COLUMNS,
     WAYPOINT_COLUMNS,
@@ -154,8 +154,21 @@ def test_unsorted_file_is_sorted_by_sol_site_drive(fixture_path):
 
 @pytest.mark.parametrize(
     "value, expected",
-    [(1, 1.0), (1.5, 1.5), ("2.25", 2.25), (" 7 ", 7.0), (-9999, None), ("-9999", None),
-     (-9999.0, None), ("abc", None), (None, None), (True, None), ([], None), ("nan", None), ("inf", None)],
+    [
+        (1, 1.0),
+        (1.5, 1.5),
+        ("2.25", 2.25),
+        (" 7 ", 7.0),
+        (-9999, None),
+        ("-9999", None),
+        (-9999.0, None),
+        ("abc", None),
+        (None, None),
+        (True, None),
+        ([], None),
+        ("nan", None),
+        ("inf", None),
+    ],
 )
 def test_to_number(value, expected):
     result = to_number(value)
@@ -198,8 +211,20 @@ def test_traverse_bad_vertices_are_dropped():
     doc = {
         "type": "FeatureCollection",
         "features": [
-            {"type": "Feature", "properties": {"sol": "5"}, "geometry": {"type": "LineString", "coordinates": [
-                [77.1, 18.1, -2500], [77.2, 18.2], ["x", 18.3, 1], [77.3, 95.0, 1], [77.4, 18.4, -9999]]}},
+            {
+                "type": "Feature",
+                "properties": {"sol": "5"},
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [
+                        [77.1, 18.1, -2500],
+                        [77.2, 18.2],
+                        ["x", 18.3, 1],
+                        [77.3, 95.0, 1],
+                        [77.4, 18.4, -9999],
+                    ],
+                },
+            },
         ],
     }
     layer = parse_traverse(orjson.dumps(doc), "t")

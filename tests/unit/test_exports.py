@@ -34,13 +34,16 @@ def test_a_selection_is_only_names_of_the_dataset_and_is_stored_compactly():
     assert validate("distance", 13, 20, selection=[], names=names).selection is None
 
 
-@pytest.mark.parametrize("address, key", [
-    ("198.51.100.7", "198.51.100.7"),
-    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
-    ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
-    ("::ffff:198.51.100.7", "198.51.100.7"),
-    (None, "unknown"),
-])
+@pytest.mark.parametrize(
+    "address, key",
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),
+        (None, "unknown"),
+    ],
+)
 def test_clients_are_keyed_by_address_and_ipv6_by_its_64(address, key):
     assert client_key(address) == key
 
@@ -53,7 +56,11 @@ def test_clients_are_keyed_by_address_and_ipv6_by_its_64(address, key):
         (("xy", 13, 20), {"ykey": "yaw"}, "unknown xkey None"),
         (("map", 13, 20), {"xkey": "sol"}, "xkey/ykey apply to the 'xy' chart only"),
         (("map", 400, 13), {}, "sol range is reversed: sol_min 400 is after sol_max 13"),
-        (("map", 2000, 3000), {"bounds": (13, 1110)}, "sols 2000..3000 are outside the data, which covers sols 13..1110"),
+        (
+            ("map", 2000, 3000),
+            {"bounds": (13, 1110)},
+            "sols 2000..3000 are outside the data, which covers sols 13..1110",
+        ),
         (("map", 13, 20), {"width": 100000}, "width 100000 is out of bounds: use 300..4000 pixels"),
         (("map", 13, 20), {"height": 10}, "height 10 is out of bounds"),
         (("map", 13, 20), {"fmt": "exe"}, "unknown format 'exe'; choose one of: png, svg, pdf"),

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboard import figures
-from dashboard.data import parse_traverse, parse_waypoints
+from dashboard.data.parse import parse_traverse, parse_waypoints
 from dashboard.figures import BUILDERS, View, build, path_xy, thin_indices, values
 
 
@@ -119,7 +119,8 @@ def test_elevation_charts(frames):
     by_dist = make("elevation_distance", frames, 13, 18)
     assert titles(by_dist, "xaxis") == "Distance driven (km)"
     assert values(by_dist["data"][0]["x"]).tolist() == pytest.approx(
-        [0, 0.00625, 0.04264, 0.04264, 0.04264, 0.09384, 0.09384, 0.1339])
+        [0, 0.00625, 0.04264, 0.04264, 0.04264, 0.09384, 0.09384, 0.1339]
+    )
 
 
 def test_distance_bars_and_odometry(frames):
@@ -170,8 +171,15 @@ def test_large_series_use_webgl_and_stay_within_budget(frames):
 def test_path_budget(frames):
     legs = frames[1]
     n = 40_000
-    many = pd.DataFrame({"seg": np.zeros(n, dtype=np.int64), "part": np.zeros(n, dtype=np.int64),
-                         "lon": np.linspace(77.0, 77.5, n), "lat": np.linspace(18.0, 18.5, n), "elev": np.zeros(n)})
+    many = pd.DataFrame(
+        {
+            "seg": np.zeros(n, dtype=np.int64),
+            "part": np.zeros(n, dtype=np.int64),
+            "lon": np.linspace(77.0, 77.5, n),
+            "lat": np.linspace(18.0, 18.5, n),
+            "elev": np.zeros(n),
+        }
+    )
     xs, _ = path_xy(legs.iloc[:1], many, View.of(0, 100))
     assert len(xs) <= figures.PATH_BUDGET + 2
     assert xs[0] == 77.0 and xs[-1] == 77.5
@@ -179,11 +187,14 @@ def test_path_budget(frames):
 
 def test_path_breaks_only_at_real_gaps():
     legs = pd.DataFrame({"seg": [0, 1, 2], "sol": pd.array([5, 6, 7], dtype="Int64")})
-    pts = pd.DataFrame({
-        "seg": [0, 0, 1, 1, 2, 2], "part": [0] * 6,
-        "lon": [77.0, 77.001, 77.001, 77.002, 77.1, 77.101],  # leg 2 starts ~5 km away
-        "lat": [18.0, 18.0, 18.0, 18.0, 18.0, 18.0],
-    })
+    pts = pd.DataFrame(
+        {
+            "seg": [0, 0, 1, 1, 2, 2],
+            "part": [0] * 6,
+            "lon": [77.0, 77.001, 77.001, 77.002, 77.1, 77.101],  # leg 2 starts ~5 km away
+            "lat": [18.0, 18.0, 18.0, 18.0, 18.0, 18.0],
+        }
+    )
     xs, ys = path_xy(legs, pts, View.of(0, 10))
     assert np.isnan(xs).tolist() == [False, False, False, False, True, False, False]
     xs, _ = path_xy(legs, pts, View.of(6, 6))
@@ -193,7 +204,7 @@ def test_path_breaks_only_at_real_gaps():
 @pytest.fixture(scope="module")
 def late_current(frames):
     """The fixtures plus a current position at sol 200: far after the last waypoint (18)."""
-    from dashboard.store import merge_current
+    from dashboard.data.store import merge_current
     from tests.conftest import FIXTURES
 
     cur = parse_waypoints((FIXTURES / "current_v2026.json").read_bytes(), "cur", layer="current").frame
@@ -221,8 +232,10 @@ def test_a_long_stretch_without_waypoints_is_a_gap_with_words(late_current):
     # a view starting after the last waypoint: the gap runs from the view's start
     late = make("orientation", late_current, 100, 200)
     assert late["layout"]["annotations"][0]["text"].startswith("No orientation for<br>sols 101–199")
-    assert "annotations" not in make("orientation", late_current, 13, 18)["layout"] or \
-        not make("orientation", late_current, 13, 18)["layout"]["annotations"]
+    assert (
+        "annotations" not in make("orientation", late_current, 13, 18)["layout"]
+        or not make("orientation", late_current, 13, 18)["layout"]["annotations"]
+    )
 
 
 def test_earth_date_axis(frames):
@@ -240,7 +253,7 @@ def test_earth_date_axis(frames):
 
 
 def test_traverse_fills_sols_without_waypoints(frames):
-    from dashboard.timeline import traverse_by_sol, traverse_only
+    from dashboard.data.timeline import traverse_by_sol, traverse_only
 
     wp, legs, pts = frames
     by_sol = traverse_by_sol(legs, pts)
@@ -262,10 +275,12 @@ def test_traverse_fills_sols_without_waypoints(frames):
 
 
 def test_mission_folder_and_panoramas():
-    from dashboard.timeline import mission_folder, panorama_url
+    from dashboard.data.timeline import mission_folder, panorama_url
 
-    assert mission_folder("https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints.json") == \
-        "https://mars.nasa.gov/mmgis-maps/M20/"
+    assert (
+        mission_folder("https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints.json")
+        == "https://mars.nasa.gov/mmgis-maps/M20/"
+    )
     assert mission_folder("http://mirror.example/m20/M20_waypoints.json") == "http://mirror.example/m20/"
     assert mission_folder("/data/M20_waypoints.json") == "https://mars.nasa.gov/mmgis-maps/M20/"
     assert panorama_url("Layers/mosaics/N.jpg", None) == "https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/N.jpg"

@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -7,7 +7,7 @@ from dashboard.marstime import EPOCH, SOL_SECONDS, sol_at, sol_date, sol_dates, 
 
 def test_sol_zero_starts_on_landing_day():
     assert sol_date(0) == date(2021, 2, 18)
-    assert sol_start(0) == datetime(2021, 2, 18, 4, 24, 15, tzinfo=timezone.utc)
+    assert sol_start(0) == datetime(2021, 2, 18, 4, 24, 15, tzinfo=UTC)
 
 
 def test_sol_1840_starts_on_2026_04_23():
@@ -15,7 +15,7 @@ def test_sol_1840_starts_on_2026_04_23():
 
 
 def test_landing_instant_is_in_sol_zero():
-    assert sol_of(datetime(2021, 2, 18, 20, 55, tzinfo=timezone.utc)) == 0
+    assert sol_of(datetime(2021, 2, 18, 20, 55, tzinfo=UTC)) == 0
 
 
 def test_round_trip():
@@ -37,4 +37,4 @@ def test_vectorised_dates_match_scalar():
     sols = [0, 13, 1110, 1840]
     assert sol_dates(sols).tolist() == [sol_date(s).isoformat() for s in sols]
     assert sol_dates([]).tolist() == []
-    assert EPOCH.tzinfo is timezone.utc
+    assert EPOCH.tzinfo is UTC

@@ -9,7 +9,7 @@ import time
 import pytest
 from werkzeug import Response
 
-from dashboard.sources import USER_AGENT, FetchError, fetch
+from dashboard.data.fetch import USER_AGENT, FetchError, fetch
 from tests.conftest import free_port
 
 BODY = b'{"type": "FeatureCollection", "features": []}'
@@ -33,7 +33,11 @@ def test_file_url(fixture_path):
 
 @pytest.mark.parametrize(
     "source, problem",
-    [("/no/such/file.json", "no such file"), ("ftp://example.org/x.json", "unsupported URL scheme 'ftp'"), ("", "no source given")],
+    [
+        ("/no/such/file.json", "no such file"),
+        ("ftp://example.org/x.json", "unsupported URL scheme 'ftp'"),
+        ("", "no source given"),
+    ],
 )
 def test_bad_local_sources(source, problem):
     with pytest.raises(FetchError) as err:
@@ -58,7 +62,9 @@ def test_file_over_the_cap(tmp_path):
 
 def test_url_ok_sends_user_agent_and_keeps_validators(httpserver):
     httpserver.expect_request("/M20_waypoints.json", headers={"User-Agent": USER_AGENT}).respond_with_data(
-        BODY, content_type="application/json", headers={"ETag": '"abc"', "Last-Modified": "Wed, 03 Apr 2024 10:00:00 GMT"}
+        BODY,
+        content_type="application/json",
+        headers={"ETag": '"abc"', "Last-Modified": "Wed, 03 Apr 2024 10:00:00 GMT"},
     )
     got = fetch(httpserver.url_for("/M20_waypoints.json"))
     assert got.body == BODY
@@ -76,7 +82,9 @@ def test_conditional_request_answers_not_modified(httpserver):
     assert got.etag == '"abc"'  # kept for the next request
 
 
-@pytest.mark.parametrize("status, text", [(500, "HTTP 500 INTERNAL SERVER ERROR"), (404, "HTTP 404 NOT FOUND"), (503, "HTTP 503")])
+@pytest.mark.parametrize(
+    "status, text", [(500, "HTTP 500 INTERNAL SERVER ERROR"), (404, "HTTP 404 NOT FOUND"), (503, "HTTP 503")]
+)
 def test_http_errors(httpserver, status, text):
     httpserver.expect_request("/w.json").respond_with_data("oops", status=status)
     url = httpserver.url_for("/w.json")

@@ -26,15 +26,22 @@ def test_thinning_keeps_one_vertex_per_pixel_run_breaks_and_ends():
     assert np.isnan(kx).sum() == 1
     # no two consecutive kept vertices more than ~1 pixel apart where the original was dense
     finite = kx[np.isfinite(kx)]
-    assert np.max(np.diff(finite[:len(finite) // 2])) <= 2 / 200 + 1e-9
+    assert np.max(np.diff(finite[: len(finite) // 2])) <= 2 / 200 + 1e-9
 
 
 def test_per_point_arrays_and_selection_follow_the_thinning():
     n = 3000
     x = np.repeat(np.arange(n // 3), 3).astype(float)  # triples on one spot
-    trace = {"type": "scattergl", "x": arr(x), "y": arr(x), "mode": "markers", "text": [str(i) for i in range(n)],
-             "customdata": list(range(n)), "marker": {"color": arr(np.arange(n), "i4"), "size": 5},
-             "selectedpoints": [0, 1, 2, 5, 2999]}
+    trace = {
+        "type": "scattergl",
+        "x": arr(x),
+        "y": arr(x),
+        "mode": "markers",
+        "text": [str(i) for i in range(n)],
+        "customdata": list(range(n)),
+        "marker": {"color": arr(np.arange(n), "i4"), "size": 5},
+        "selectedpoints": [0, 1, 2, 5, 2999],
+    }
     out = for_export({"data": [trace], "layout": {}}, 40, 40)["data"][0]
     kept = len(values(out["x"]))
     assert kept < n
@@ -46,7 +53,7 @@ def test_per_point_arrays_and_selection_follow_the_thinning():
 
 
 def test_every_chart_of_the_fixtures_is_exportable(fixture_path):
-    from dashboard.data import parse_traverse, parse_waypoints
+    from dashboard.data.parse import parse_traverse, parse_waypoints
 
     wp = parse_waypoints(fixture_path("waypoints_v2024.json").read_bytes()).frame
     tr = parse_traverse(fixture_path("traverse_v2026.json").read_bytes())

@@ -18,9 +18,9 @@ import math
 import orjson
 from flask import Flask, request
 
-from . import ids
-from .exports import FORMATS, MAX_SELECTION
-from .figures import BUILDERS
+from dashboard.exports import FORMATS, MAX_SELECTION
+from dashboard.figures import BUILDERS
+from dashboard.page import ids
 
 CALLBACK_PATH = "/_dash-update-component"
 #: Sized from the largest callback the page really sends: every waypoint of NASA's
@@ -70,8 +70,9 @@ def _graph_event(value, what: str) -> None:
     if not isinstance(value, dict):
         raise BadCallback(f"{what} must be an object or null, not a JSON {type(value).__name__}")
     points = value.get("points")
-    if points is not None and (not isinstance(points, list) or len(points) > 2 * MAX_SELECTION
-                               or not all(isinstance(p, dict) for p in points)):
+    if points is not None and (
+        not isinstance(points, list) or len(points) > 2 * MAX_SELECTION or not all(isinstance(p, dict) for p in points)
+    ):
         raise BadCallback(f"{what}'s points must be a list of objects")
     for key in ("range", "lassoPoints"):
         if value.get(key) is not None and not isinstance(value[key], dict):
@@ -114,8 +115,7 @@ def _check_value(component, prop: str, value) -> None:
     elif component == ids.TIME_AXIS and prop == "value" and value not in (None, "sol", "date"):
         raise BadCallback(f"the time axis is 'sol' or 'date', not {str(value)[:40]!r}")
     elif component == ids.DATA_VERSION:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))
-                                  or len(str(value)) > 32):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int)) or len(str(value)) > 32):
             raise BadCallback("the data version must be a short string or number")
 
 
@@ -167,8 +167,9 @@ def prop_id(component, prop: str) -> str:
 
 def _check_items(supplied, declared: list[dict], what: str, names: set[str]) -> None:
     if not isinstance(supplied, list) or len(supplied) != len(declared):
-        raise BadCallback(f"callback request's {what} must be a list of {len(declared)} item(s), "
-                          "as the callback declares")
+        raise BadCallback(
+            f"callback request's {what} must be a list of {len(declared)} item(s), as the callback declares"
+        )
     for entry, spec in zip(supplied, declared):
         want_id = _declared_id(spec["id"])
         if _is_pattern(want_id):
@@ -179,12 +180,15 @@ def _check_items(supplied, declared: list[dict], what: str, names: set[str]) -> 
             items = [entry]
         for item in items:
             if not isinstance(item, dict) or "id" not in item or not isinstance(item.get("property"), str):
-                raise BadCallback(f"each {what[:-1] if what.endswith('s') else what} must be an object with "
-                                  "an id and a property")
+                raise BadCallback(
+                    f"each {what[:-1] if what.endswith('s') else what} must be an object with an id and a property"
+                )
             ok = _matches(want_id, item["id"]) if _is_pattern(want_id) else item["id"] == want_id
             if not ok or item["property"] != spec["property"]:
-                raise BadCallback(f"{what} name {str(item['id'])[:80]}.{str(item['property'])[:40]}, which the "
-                                  f"callback does not declare")
+                raise BadCallback(
+                    f"{what} name {str(item['id'])[:80]}.{str(item['property'])[:40]}, which the "
+                    f"callback does not declare"
+                )
             _check_value(item["id"], item["property"], item.get("value"))
             names.add(prop_id(item["id"], item["property"]))
 
@@ -219,8 +223,12 @@ def check(body: bytes, callback_map) -> None:
     if not isinstance(outputs, list) or len(outputs) != len(declared_outputs):
         raise BadCallback(f"callback request's outputs must list the {len(declared_outputs)} output(s) it names")
     for item, name in zip(outputs, declared_outputs):
-        if (not isinstance(item, dict) or not isinstance(item.get("id"), str)
-                or not isinstance(item.get("property"), str) or f"{item['id']}.{item['property']}" != name):
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("id"), str)
+            or not isinstance(item.get("property"), str)
+            or f"{item['id']}.{item['property']}" != name
+        ):
             raise BadCallback("callback request's outputs must be the ones its output names")
     names: set[str] = set()
     _check_items(payload.get("inputs", []), cb["inputs"], "inputs", names)
@@ -231,7 +239,7 @@ def check(body: bytes, callback_map) -> None:
 
 
 def install(server: Flask, callback_map) -> None:
-    from .api import error
+    from dashboard.api.routes import error
 
     @server.before_request
     def _guard_callbacks():

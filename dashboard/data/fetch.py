@@ -17,12 +17,9 @@ from urllib.parse import unquote, urlparse
 
 import requests
 
-from . import __version__
+from dashboard import __version__
 
-USER_AGENT = (
-    f"PerseveranceTracker/{__version__} (Mars 2020 rover dashboard) "
-    f"python-requests/{requests.__version__}"
-)
+USER_AGENT = f"PerseveranceTracker/{__version__} (Mars 2020 rover dashboard) python-requests/{requests.__version__}"
 _CHUNK = 64 * 1024
 
 

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from . import ids
-from .callbacks import load_restricted, range_query, slider_marks, sol_bounds
-from .exports import FORMATS
-from .figures import TITLES
-from .settings import Settings
-from .store import Dataset
-
+from dashboard.data.store import Dataset
+from dashboard.exports import FORMATS
+from dashboard.figures import TITLES
+from dashboard.page import ids
+from dashboard.page.callbacks import load_restricted, range_query, slider_marks, sol_bounds
+from dashboard.settings import Settings
 
 #: Height of each chart on the page (px). The width follows the window: the graphs are
 #: responsive (a phone turned sideways, a resized window), so the height is set here
 #: rather than by the figure's layout (which the exports use).
-GRAPH_HEIGHTS = {"map": 620, "orientation": 520, "position": 480, "elevation": 380, "elevation_distance": 380,
-                 "distance": 400}
+GRAPH_HEIGHTS = {
+    "map": 620,
+    "orientation": 520,
+    "position": 480,
+    "elevation": 380,
+    "elevation_distance": 380,
+    "distance": 400,
+}
 
 
 def _graph(chart: str) -> html.Section:
@@ -44,8 +49,9 @@ def _graph(chart: str) -> html.Section:
                         className="export-format",
                         inputClassName="export-format-input",
                     ),
-                    html.Button(f"Export {TITLES[chart].lower()}", id=ids.export_button(chart), n_clicks=0,
-                                className="button"),
+                    html.Button(
+                        f"Export {TITLES[chart].lower()}", id=ids.export_button(chart), n_clicks=0, className="button"
+                    ),
                 ],
             ),
         ],
@@ -60,8 +66,9 @@ def _exports_panel() -> html.Section:
         **{"aria-label": "Exports"},
         children=[
             html.H2("Exports"),
-            html.P("Images are drawn by a background worker; they appear here with a download link.",
-                   className="muted"),
+            html.P(
+                "Images are drawn by a background worker; they appear here with a download link.", className="muted"
+            ),
             html.Div(id=ids.EXPORT_MESSAGE, className="export-message", role="alert"),
             html.Ul(id=ids.EXPORT_LIST, className="export-list", **{"aria-live": "polite"}),
             dcc.Store(id=ids.EXPORT_JOBS, storage_type="session", data=[]),
@@ -86,8 +93,10 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                 className="masthead",
                 children=[
                     html.H1("Perseverance Tracker"),
-                    html.P("Where NASA's Mars 2020 rover has driven in Jezero crater, and how it sat on the ground.",
-                           className="tagline"),
+                    html.P(
+                        "Where NASA's Mars 2020 rover has driven in Jezero crater, and how it sat on the ground.",
+                        className="tagline",
+                    ),
                 ],
             ),
             html.Div(id=ids.STATUS, className="status", role="status", children=store_error or ""),
@@ -105,14 +114,22 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                         children=[
                             html.Li([html.Strong("Waypoints: "), html.Code(settings.waypoints_source)]),
                             html.Li([html.Strong("Traverse: "), html.Code(settings.traverse_source)]),
-                            html.Li([html.Strong("Current position (optional): "),
-                                     html.Code(settings.current_source or "not read (PTRACKER_CURRENT_SOURCE=off)")]),
+                            html.Li(
+                                [
+                                    html.Strong("Current position (optional): "),
+                                    html.Code(settings.current_source or "not read (PTRACKER_CURRENT_SOURCE=off)"),
+                                ]
+                            ),
                         ],
                     ),
-                    html.Button("Load data", id=ids.LOAD_BUTTON, n_clicks=0, className="button primary",
-                                hidden=bool(settings.admin_token)),
-                    html.P(load_restricted(), id="load-restricted", hidden=not settings.admin_token,
-                           className="muted"),
+                    html.Button(
+                        "Load data",
+                        id=ids.LOAD_BUTTON,
+                        n_clicks=0,
+                        className="button primary",
+                        hidden=bool(settings.admin_token),
+                    ),
+                    html.P(load_restricted(), id="load-restricted", hidden=not settings.admin_token, className="muted"),
                 ],
             ),
             # outside the empty state, so the outcome stays visible once the charts appear
@@ -143,34 +160,55 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                     html.Div(
                         className="range-inputs",
                         children=[
-                            html.Label(["From sol ", dcc.Input(id=ids.SOL_MIN, type="number", value=lo, step=1,
-                                                               className="sol-input")]),
-                            html.Label(["to sol ", dcc.Input(id=ids.SOL_MAX, type="number", value=hi, step=1,
-                                                             className="sol-input")]),
-                            html.Button("Clear map selection", id=ids.RESET_SELECTION, n_clicks=0,
-                                        className="button"),
+                            html.Label(
+                                [
+                                    "From sol ",
+                                    dcc.Input(id=ids.SOL_MIN, type="number", value=lo, step=1, className="sol-input"),
+                                ]
+                            ),
+                            html.Label(
+                                [
+                                    "to sol ",
+                                    dcc.Input(id=ids.SOL_MAX, type="number", value=hi, step=1, className="sol-input"),
+                                ]
+                            ),
+                            html.Button("Clear map selection", id=ids.RESET_SELECTION, n_clicks=0, className="button"),
                             html.Span(id=ids.SELECTION_STATUS, className="selection-status", role="status"),
                             html.Div(
-                                className="time-axis", role="group", **{"aria-labelledby": "time-axis-label"},
+                                className="time-axis",
+                                role="group",
+                                **{"aria-labelledby": "time-axis-label"},
                                 children=[
                                     html.Span("Time axis:", id="time-axis-label", className="time-axis-label"),
                                     dcc.RadioItems(
                                         id=ids.TIME_AXIS,
-                                        options=[{"label": "Sol", "value": "sol"},
-                                                 {"label": "Earth date", "value": "date"}],
+                                        options=[
+                                            {"label": "Sol", "value": "sol"},
+                                            {"label": "Earth date", "value": "date"},
+                                        ],
                                         value="sol",
                                         inline=True,
                                         inputClassName="time-axis-input",
                                     ),
                                 ],
                             ),
-                            html.Span(className="data-downloads", children=[
-                                "Waypoints in this range: ",
-                                html.A("CSV", id=ids.DOWNLOAD_CSV, href=f"/perseverance/waypoints.csv{range_query(lo, hi)}"),
-                                " · ",
-                                html.A("GeoJSON", id=ids.DOWNLOAD_GEOJSON,
-                                       href=f"/perseverance/waypoints.geojson{range_query(lo, hi)}"),
-                            ]),
+                            html.Span(
+                                className="data-downloads",
+                                children=[
+                                    "Waypoints in this range: ",
+                                    html.A(
+                                        "CSV",
+                                        id=ids.DOWNLOAD_CSV,
+                                        href=f"/perseverance/waypoints.csv{range_query(lo, hi)}",
+                                    ),
+                                    " · ",
+                                    html.A(
+                                        "GeoJSON",
+                                        id=ids.DOWNLOAD_GEOJSON,
+                                        href=f"/perseverance/waypoints.geojson{range_query(lo, hi)}",
+                                    ),
+                                ],
+                            ),
                         ],
                     ),
                 ],
@@ -180,16 +218,21 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
                 className="charts",
                 hidden=not has_data,
                 children=[
-                    html.Div(className="map-row", children=[
-                        _graph("map"),
-                        html.Aside(
-                            id=ids.DETAILS,
-                            className="details",
-                            **{"aria-label": "Waypoint details", "aria-live": "polite"},
-                            children=html.P("Click a waypoint on the map to see all its fields. "
-                                            "Drag a box (or lasso) on the map to narrow the other charts to those sols."),
-                        ),
-                    ]),
+                    html.Div(
+                        className="map-row",
+                        children=[
+                            _graph("map"),
+                            html.Aside(
+                                id=ids.DETAILS,
+                                className="details",
+                                **{"aria-label": "Waypoint details", "aria-live": "polite"},
+                                children=html.P(
+                                    "Click a waypoint on the map to see all its fields. "
+                                    "Drag a box (or lasso) on the map to narrow the other charts to those sols."
+                                ),
+                            ),
+                        ],
+                    ),
                     _graph("orientation"),
                     _graph("position"),
                     html.Div(className="two-up", children=[_graph("elevation"), _graph("elevation_distance")]),

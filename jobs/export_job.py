@@ -1,6 +1,6 @@
 """The export job: the page's figure, drawn by the worker's warm browser, stored with a TTL.
 
-Enqueued by the web side as ``jobs.export.render`` with plain (JSON) arguments. It loads
+Enqueued by the web side as ``jobs.export_job.export_chart`` with plain (JSON) arguments. It loads
 the dataset version the request was made on (and fails, saying so, if that version has
 been dropped since: it never draws another one silently), builds the figure with the
 same ``dashboard.figures`` builder the page uses, renders it (kaleido), refuses a file
@@ -15,12 +15,11 @@ from __future__ import annotations
 from rq import get_current_job
 
 from dashboard import exports
+from dashboard.data.store import DatasetStore
 from dashboard.exports import ExportError, file_key, validate
 from dashboard.figures import View, build
-from dashboard.store import DatasetStore
-
-from . import render as renderer
-from .vector import for_export
+from jobs import browser
+from jobs.vector import for_export
 
 
 class ExportFailed(RuntimeError):
@@ -44,10 +43,26 @@ def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def render(chart, sol_min, sol_max, fmt="png", width=None, height=None, scale=1, selection=None, xkey=None,
-           ykey=None, *, version=None, prefix="ptracker:", result_ttl=3600, client="unknown",
-           max_bytes=exports.ExportSettings.max_bytes, budget=exports.ExportSettings.budget,
-           client_budget=exports.ExportSettings.client_budget) -> dict:
+def export_chart(
+    chart,
+    sol_min,
+    sol_max,
+    fmt="png",
+    width=None,
+    height=None,
+    scale=1,
+    selection=None,
+    xkey=None,
+    ykey=None,
+    *,
+    version=None,
+    prefix="ptracker:",
+    result_ttl=3600,
+    client="unknown",
+    max_bytes=exports.ExportSettings.max_bytes,
+    budget=exports.ExportSettings.budget,
+    client_budget=exports.ExportSettings.client_budget,
+) -> dict:
     job = get_current_job()
     connection = job.connection
     try:
@@ -61,8 +76,12 @@ def render(chart, sol_min, sol_max, fmt="png", width=None, height=None, scale=1,
     dataset = store.read(str(version))
     if dataset is None:
         current = store.current_version()
-        raise _final(job, f"dataset version {version} that this export was asked on has been replaced and dropped"
-                          + (f" (the current one is {current})" if current else "") + ": export it again")
+        raise _final(
+            job,
+            f"dataset version {version} that this export was asked on has been replaced and dropped"
+            + (f" (the current one is {current})" if current else "")
+            + ": export it again",
+        )
     sols = None
     if selection is not None:
         try:
@@ -72,21 +91,45 @@ def render(chart, sol_min, sol_max, fmt="png", width=None, height=None, scale=1,
         wp = dataset.waypoints
         sols = sorted(int(s) for s in wp.loc[wp["rmc"].isin(names), "sol"].unique())
     options = {"xkey": request.xkey, "ykey": request.ykey} if request.chart == "xy" else {}
-    figure = build(request.chart, dataset.waypoints, dataset.traverse, dataset.traverse_points,
-                   View.of(request.sol_min, request.sol_max, sols), **options)
+    figure = build(
+        request.chart,
+        dataset.waypoints,
+        dataset.traverse,
+        dataset.traverse_points,
+        View.of(request.sol_min, request.sol_max, sols),
+        **options,
+    )
     # vector traces (no WebGL bitmap in SVG/PDF), no more vertices than the file has pixels
     figure = for_export(figure, request.width, request.height, request.scale)
     _progress(job, "rendering", 40)
     timeout = max(5.0, min(30.0, (job.timeout or 60) - 5))
-    body = renderer.to_image(figure, request.fmt, request.width, request.height, request.scale, timeout=timeout)
+    body = browser.to_image(figure, request.fmt, request.width, request.height, request.scale, timeout=timeout)
     if len(body) > int(max_bytes):
-        raise _final(job, f"the rendered {request.fmt.upper()} is {_mb(len(body))}, over the limit of "
-                          f"{_mb(int(max_bytes))} for one export: ask for a smaller width, height or scale"
-                          + (", or PNG" if request.fmt != "png" else ""))
+        raise _final(
+            job,
+            f"the rendered {request.fmt.upper()} is {_mb(len(body))}, over the limit of "
+            f"{_mb(int(max_bytes))} for one export: ask for a smaller width, height or scale"
+            + (", or PNG" if request.fmt != "png" else ""),
+        )
     _progress(job, "storing", 90)
-    evicted = exports.account(connection, prefix, job.id, len(body) + exports.JOB_OVERHEAD, client,
-                              int(result_ttl), int(budget), int(client_budget))
+    evicted = exports.account(
+        connection,
+        prefix,
+        job.id,
+        len(body) + exports.JOB_OVERHEAD,
+        client,
+        int(result_ttl),
+        int(budget),
+        int(client_budget),
+    )
     exports.evict(connection, prefix, evicted)
     connection.set(file_key(prefix, job.id), body, ex=int(result_ttl))
-    return {"bytes": len(body), "format": request.fmt, "width": request.width, "height": request.height,
-            "scale": request.scale, "dataset_version": dataset.version, "filename": request.filename}
+    return {
+        "bytes": len(body),
+        "format": request.fmt,
+        "width": request.width,
+        "height": request.height,
+        "scale": request.scale,
+        "dataset_version": dataset.version,
+        "filename": request.filename,
+    }

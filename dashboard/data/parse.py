@@ -198,7 +198,11 @@ def _decode(body: bytes, source: str) -> tuple[str | None, list]:
         raise DataError(source, "empty response (0 bytes), not JSON")
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith(b"<"):
-        kind = "an HTML page" if (b"<html" in head or b"<!doctype html" in head or b"<head" in head or b"<body" in head) else "XML/HTML markup"
+        kind = (
+            "an HTML page"
+            if (b"<html" in head or b"<!doctype html" in head or b"<head" in head or b"<body" in head)
+            else "XML/HTML markup"
+        )
         snippet = body[:80].decode("utf-8", "replace").strip().replace("\n", " ")
         raise DataError(source, f"got {kind}, not JSON (starts {snippet!r}); is the URL right?")
     if body.startswith(b"\xef\xbb\xbf"):

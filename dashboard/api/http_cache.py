@@ -27,7 +27,7 @@ from datetime import datetime
 
 from flask import Flask, Response, g, request
 
-from .marstime import parse_utc
+from dashboard.marstime import parse_utc
 
 #: Endpoints whose GET answers depend only on (dataset version, query, [Accept]).
 DATA_ENDPOINTS = {
@@ -39,8 +39,17 @@ DATA_ENDPOINTS = {
     "api.waypoints_geojson": False,
 }
 COMPRESS_MIMETYPES = [
-    "text/html", "text/css", "text/plain", "text/csv", "text/javascript", "application/javascript",
-    "application/json", "application/geo+json", "image/svg+xml", "application/xml", "image/x-icon",
+    "text/html",
+    "text/css",
+    "text/plain",
+    "text/csv",
+    "text/javascript",
+    "application/javascript",
+    "application/json",
+    "application/geo+json",
+    "image/svg+xml",
+    "application/xml",
+    "image/x-icon",
     "image/vnd.microsoft.icon",
 ]
 ENCODING_SUFFIXES = (":br", ":gzip", ":deflate", ":zstd")
@@ -192,8 +201,11 @@ def options_from_env(env=None) -> dict:
         except ValueError:
             raise ValueError(f"{name}={raw!r} is not a number") from None
 
-    return {"max_age": num("PTRACKER_CACHE_MAX_AGE", 60), "stale": num("PTRACKER_CACHE_STALE", 300),
-            "version_ttl": num("PTRACKER_VERSION_TTL", 1.0)}
+    return {
+        "max_age": num("PTRACKER_CACHE_MAX_AGE", 60),
+        "stale": num("PTRACKER_CACHE_STALE", 300),
+        "version_ttl": num("PTRACKER_VERSION_TTL", 1.0),
+    }
 
 
 def install(server: Flask, store, *, max_age: int = 60, stale: int = 300, version_ttl: float = 1.0) -> None:

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 
-from .data import DataError, Layer, parse_traverse, parse_waypoints
-from .settings import OFF, Settings
-from .sources import FetchError, fetch
-from .store import DatasetStore
+from dashboard.data.fetch import FetchError, fetch
+from dashboard.data.parse import DataError, Layer, parse_traverse, parse_waypoints
+from dashboard.data.store import DatasetStore
+from dashboard.settings import OFF, Settings
 
 LAYERS = ("waypoints", "traverse")
 
@@ -33,7 +33,7 @@ class LoadError(RuntimeError):
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _sol_range(frame) -> tuple[int | None, int | None]:
@@ -83,17 +83,21 @@ def load(
         try:
             summary = _load_locked(store, settings, sources, force)
         except (FetchError, DataError) as exc:
-            store.record_load(
-                {"ok": False, "error": str(exc), "at": _iso(time.time()), "sources": sources}
-            )
+            store.record_load({"ok": False, "error": str(exc), "at": _iso(time.time()), "sources": sources})
             raise LoadError(str(exc)) from exc
         except redis.exceptions.OutOfMemoryError:
             # Say what happened where people look (the page's summary, /load's answer).
             # Redis refuses most writes while full, so recording may fail too: then the
             # 503 "out of memory" answer is the record.
             try:
-                store.record_load({"ok": False, "at": _iso(time.time()), "sources": sources,
-                                   "error": "Redis is out of memory (maxmemory reached): the new data was not saved"})
+                store.record_load(
+                    {
+                        "ok": False,
+                        "at": _iso(time.time()),
+                        "sources": sources,
+                        "error": "Redis is out of memory (maxmemory reached): the new data was not saved",
+                    }
+                )
             except redis.RedisError:
                 pass
             raise
@@ -152,32 +156,34 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
         changed = True
 
     previous_current = current.current if current is not None else None
-    cur_frame, layers["current"] = _load_current(settings, sources["current"], previous.get("current"),
-                                                 previous_current, frames["waypoints"], force)
+    cur_frame, layers["current"] = _load_current(
+        settings, sources["current"], previous.get("current"), previous_current, frames["waypoints"], force
+    )
     if layers["current"].get("sha256") != (previous.get("current") or {}).get("sha256"):
         changed = True  # a new current position, or none any more (a kept one keeps its sha256)
     if not changed:
         summary = {**summarize(current.meta), "status": "unchanged"}
         summary["current"] = _current_summary(layers["current"])  # what this attempt found
         return summary
-    digest = hashlib.sha256(
-        "".join(layers[n].get("sha256") or "" for n in (*LAYERS, "current")).encode()).hexdigest()
+    digest = hashlib.sha256("".join(layers[n].get("sha256") or "" for n in (*LAYERS, "current")).encode()).hexdigest()
     meta = {"loaded_at": _iso(time.time()), "sha256": digest, "layers": layers}
-    dataset = store.save(frames["waypoints"], frames["traverse"], frames["traverse_points"], meta,
-                         current=cur_frame)
+    dataset = store.save(frames["waypoints"], frames["traverse"], frames["traverse_points"], meta, current=cur_frame)
     return {**summarize(dataset.meta), "status": "loaded"}
 
 
-def _load_current(settings: Settings, source: str | None, prev: dict | None, prev_frame, waypoints,
-                  force: bool):
+def _load_current(settings: Settings, source: str | None, prev: dict | None, prev_frame, waypoints, force: bool):
     """The optional current-position layer: (frame or None, its metadata). Never raises
     for the layer's own problems; says in ``status`` what happened."""
     prev = prev or {}
     kept = prev_frame if prev_frame is not None and len(prev_frame) else None
 
     def keep(status: str, **extra):
-        info = {**{k: prev.get(k) for k in ("name", "etag", "last_modified", "sha256", "fetched_at")},
-                "source": source, "status": status, **extra}
+        info = {
+            **{k: prev.get(k) for k in ("name", "etag", "last_modified", "sha256", "fetched_at")},
+            "source": source,
+            "status": status,
+            **extra,
+        }
         if kept is not None:
             row = kept.iloc[-1]
             info.update(sol=int(row["sol"]), rmc=str(row["rmc"]), kept_sol=int(row["sol"]))
@@ -194,8 +200,11 @@ def _load_current(settings: Settings, source: str | None, prev: dict | None, pre
         if reusable and (fetched.not_modified or fetched.sha256 == prev.get("sha256")):
             frame = kept
             row = frame.iloc[-1]
-            status = "newer" if last_wp is None or int(row["sol"]) > last_wp else (
-                "same" if int(row["sol"]) == last_wp else "older")
+            status = (
+                "newer"
+                if last_wp is None or int(row["sol"]) > last_wp
+                else ("same" if int(row["sol"]) == last_wp else "older")
+            )
             if status == "older":
                 return keep("older", error=f"sol {int(row['sol'])} is older than the last waypoint (sol {last_wp})")
             return frame, {**prev, "status": status, "checked_at": _iso(fetched.fetched_at), "kept_sol": None}
@@ -210,18 +219,32 @@ def _load_current(settings: Settings, source: str | None, prev: dict | None, pre
         return keep("older", error=f"sol {sol} is older than the last waypoint (sol {last_wp})")
     status = "newer" if last_wp is None or sol > last_wp else "same"
     return frame, {
-        "source": source, "status": status, "name": layer.name, "etag": fetched.etag,
-        "last_modified": fetched.last_modified, "sha256": fetched.sha256, "bytes": len(fetched.body),
-        "fetched_at": _iso(fetched.fetched_at), "checked_at": _iso(fetched.fetched_at),
-        "features": layer.features, "rows": 1, "skipped": layer.skipped, "sol": sol,
-        "rmc": str(frame["rmc"].iloc[0]), "kept_sol": None,
+        "source": source,
+        "status": status,
+        "name": layer.name,
+        "etag": fetched.etag,
+        "last_modified": fetched.last_modified,
+        "sha256": fetched.sha256,
+        "bytes": len(fetched.body),
+        "fetched_at": _iso(fetched.fetched_at),
+        "checked_at": _iso(fetched.fetched_at),
+        "features": layer.features,
+        "rows": 1,
+        "skipped": layer.skipped,
+        "sol": sol,
+        "rmc": str(frame["rmc"].iloc[0]),
+        "kept_sol": None,
     }
 
 
 def _current_summary(layer: dict | None) -> dict:
     layer = layer or {"status": "off", "source": None}
-    out = {"status": layer.get("status"), "sol": layer.get("sol"), "rmc": layer.get("rmc"),
-           "source": layer.get("source")}
+    out = {
+        "status": layer.get("status"),
+        "sol": layer.get("sol"),
+        "rmc": layer.get("rmc"),
+        "source": layer.get("source"),
+    }
     if layer.get("kept_sol") is not None:
         out["kept"] = True
     if layer.get("error"):

@@ -14,24 +14,35 @@ import redis
 from dash import ALL, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from . import exports, ids
-from .figures import BUILDERS, TITLES, View, build
-from .ingest import LoadError, load
-from .marstime import sol_start
-from .settings import Settings
-from .store import Dataset, DatasetStore, StoreError
-from .timeline import LAYER_LABELS, now, panorama_url
-from .timeline import sol_bounds as timeline_bounds
+from dashboard import exports
+from dashboard.data.load import LoadError, load
+from dashboard.data.store import Dataset, DatasetStore, StoreError
+from dashboard.data.timeline import LAYER_LABELS, now, panorama_url
+from dashboard.data.timeline import sol_bounds as timeline_bounds
+from dashboard.figures import BUILDERS, TITLES, View, build
+from dashboard.marstime import sol_start
+from dashboard.page import ids
+from dashboard.settings import Settings
 
 STORE_DOWN = "The data store (Redis) is not reachable right now; showing nothing new until it is back."
-STORE_FULL = "Loading failed: the data store (Redis) is out of memory, so the new data was not saved; the data shown stays."
+STORE_FULL = (
+    "Loading failed: the data store (Redis) is out of memory, so the new data was not saved; the data shown stays."
+)
+
+
 def load_restricted() -> list:
     """Said where the "Load data" button would be when PTRACKER_ADMIN_TOKEN withdraws it."""
-    return ["Loading is restricted to the operator: on the server run ", html.Code("python -m dashboard load"),
-            " (in a container, the image's ", html.Code("load"), " command; in Kubernetes, a Job from the CronJob ",
-            html.Code("refresh-data"), "), or send ",
-            html.Code('curl -X POST -H "Authorization: Bearer $PTRACKER_ADMIN_TOKEN" https://<this site>/load'),
-            " with the admin token."]
+    return [
+        "Loading is restricted to the operator: on the server run ",
+        html.Code("python -m dashboard load"),
+        " (in a container, the image's ",
+        html.Code("load"),
+        " command; in Kubernetes, a Job from the CronJob ",
+        html.Code("refresh-data"),
+        "), or send ",
+        html.Code('curl -X POST -H "Authorization: Bearer $PTRACKER_ADMIN_TOKEN" https://<this site>/load'),
+        " with the admin token.",
+    ]
 
 
 # ---------------------------------------------------------------------------------------
@@ -82,8 +93,10 @@ def slider_marks(lo: int, hi: int) -> dict:
     """Labels at round sols (at most about five of them) plus both ends; a round mark
     closer to an end than 0.6 steps is dropped, so labels do not collide on a phone."""
     span = max(hi - lo, 1)
-    step = next((s for s in (1, 2, 5, 10, 20, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000)
-                 if span / s <= 5), 100000)
+    step = next(
+        (s for s in (1, 2, 5, 10, 20, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000) if span / s <= 5),
+        100000,
+    )
     marks = {s: str(s) for s in range(math.ceil(lo / step) * step, hi + 1, step)}
     marks.update({lo: str(lo), hi: str(hi)})
     return {k: v for k, v in sorted(marks.items()) if k in (lo, hi) or min(k - lo, hi - k) >= step * 0.6}
@@ -106,13 +119,12 @@ def sols_of(dataset: Dataset, rmcs: list[str] | None) -> list[int] | None:
     return sorted(int(s) for s in wp.loc[wp["rmc"].isin(rmcs), "sol"].unique())
 
 
-def chart_figures(dataset: Dataset, sol_min: int, sol_max: int, selection=None,
-                  time_axis: str = "sol") -> dict[str, dict]:
+def chart_figures(
+    dataset: Dataset, sol_min: int, sol_max: int, selection=None, time_axis: str = "sol"
+) -> dict[str, dict]:
     """Every chart of the page for a range (and optional map selection)."""
     view = View.of(sol_min, sol_max, selection, time_axis)
-    return {
-        name: build(name, dataset.waypoints, dataset.traverse, dataset.traverse_points, view) for name in BUILDERS
-    }
+    return {name: build(name, dataset.waypoints, dataset.traverse, dataset.traverse_points, view) for name in BUILDERS}
 
 
 def _fmt_date(sol: int) -> str:
@@ -131,8 +143,10 @@ def now_items(dataset: Dataset, when=None) -> tuple[list[tuple[str, str]], list[
         ("Earth date", f"{info['earth_date']} UTC · {info['ago']}"),
         ("Position", f"{info['lon']:.4f}° E, {info['lat']:.4f}° N"),
         ("Elevation", elev),
-        ("Odometry", f"{info['odometry_km']:.2f} km" + (" (traverse legs)" if info["odometry_from"] == "traverse"
-                                                          else "")),
+        (
+            "Odometry",
+            f"{info['odometry_km']:.2f} km" + (" (traverse legs)" if info["odometry_from"] == "traverse" else ""),
+        ),
         ("From", f"the {LAYER_LABELS.get(info['layer'], info['layer'])}"),
     ]
     layers = info["layers"]
@@ -144,8 +158,10 @@ def now_items(dataset: Dataset, when=None) -> tuple[list[tuple[str, str]], list[
         cur_text = "none"
     fresh = [
         ("Waypoints", f"to sol {layers['waypoints']['sol_max']}"),
-        ("Traverse", f"to sol {layers['traverse']['sol_max']}" if layers["traverse"]["sol_max"] is not None
-         else "none"),
+        (
+            "Traverse",
+            f"to sol {layers['traverse']['sol_max']}" if layers["traverse"]["sol_max"] is not None else "none",
+        ),
         ("Current position", cur_text),
     ]
     return where, fresh
@@ -157,10 +173,16 @@ def now_children(dataset: Dataset, when=None) -> list:
         return []
 
     def pairs(items, cls):
-        return html.Dl(className=cls, children=[
-            html.Div(className="now-pair", children=[
-                html.Dt(label), html.Dd(value, id=f"now-{label.lower().replace(' ', '-')}")])
-            for label, value in items])
+        return html.Dl(
+            className=cls,
+            children=[
+                html.Div(
+                    className="now-pair",
+                    children=[html.Dt(label), html.Dd(value, id=f"now-{label.lower().replace(' ', '-')}")],
+                )
+                for label, value in items
+            ],
+        )
 
     return [
         html.H2("Where the rover is now", id="now-title"),
@@ -195,8 +217,10 @@ def summary_items(dataset: Dataset, last_load: dict | None = None) -> list[tuple
 
 def summary_children(dataset: Dataset, last_load: dict | None = None) -> list:
     return [
-        html.Div(className="summary-item", children=[html.Span(label, className="summary-label"),
-                                                      html.Span(value, className="summary-value")])
+        html.Div(
+            className="summary-item",
+            children=[html.Span(label, className="summary-label"), html.Span(value, className="summary-value")],
+        )
         for label, value in summary_items(dataset, last_load)
     ]
 
@@ -236,12 +260,21 @@ def details_children(dataset: Dataset, rmc: str) -> list:
     pano = waypoint_panorama(dataset, rmc)
     return [
         html.H2(f"Waypoint {rmc}"),
-        html.P(html.A("NASA panorama at this waypoint (JPG, opens in a new tab)", href=pano, id="panorama-link",
-                      target="_blank", rel="noopener noreferrer")) if pano else
-        html.P("No panorama for this waypoint.", className="muted"),
-        html.Table(className="details-table", children=[
-            html.Tbody([html.Tr([html.Th(name, scope="row"), html.Td(text)]) for name, text in fields])
-        ]),
+        html.P(
+            html.A(
+                "NASA panorama at this waypoint (JPG, opens in a new tab)",
+                href=pano,
+                id="panorama-link",
+                target="_blank",
+                rel="noopener noreferrer",
+            )
+        )
+        if pano
+        else html.P("No panorama for this waypoint.", className="muted"),
+        html.Table(
+            className="details-table",
+            children=[html.Tbody([html.Tr([html.Th(name, scope="row"), html.Td(text)]) for name, text in fields])],
+        ),
     ]
 
 
@@ -252,23 +285,32 @@ ACTIVE = ("queued", "started", "deferred", "scheduled")
 def export_item(info: dict) -> html.Li:
     """One line of the page's export list."""
     params = info.get("params") or {}
-    label = (f"{TITLES.get(info.get('chart'), info.get('chart'))} {str(params.get('fmt', '')).upper()}, "
-             f"sols {params.get('sol_min')}–{params.get('sol_max')}")
+    label = (
+        f"{TITLES.get(info.get('chart'), info.get('chart'))} {str(params.get('fmt', '')).upper()}, "
+        f"sols {params.get('sol_min')}–{params.get('sol_max')}"
+    )
     if params.get("selected"):
         label += f" ({params['selected']} selected waypoints)"
     state = info["status"]
     children: list = [html.Span(label, className="export-label")]
     if state == "finished":
-        children += [html.Span("done", className="export-status"),
-                     html.A("Download", href=f"/download/{info['id']}", download=info.get("filename") or "",
-                            className="export-download")]
+        children += [
+            html.Span("done", className="export-status"),
+            html.A(
+                "Download",
+                href=f"/download/{info['id']}",
+                download=info.get("filename") or "",
+                className="export-download",
+            ),
+        ]
     elif state == "failed":
         children.append(html.Span(f"failed: {info.get('error')}", className="export-status export-status-failed"))
     else:
         stage = "queued" if state == "queued" else (info.get("stage") or state)
-        children += [html.Progress(value=str(info.get("progress") or 0), max="100",
-                                   **{"aria-label": f"{label}: {stage}"}),
-                     html.Span(stage, className="export-status")]
+        children += [
+            html.Progress(value=str(info.get("progress") or 0), max="100", **{"aria-label": f"{label}: {stage}"}),
+            html.Span(stage, className="export-status"),
+        ]
     return html.Li(children, id=f"export-{info['id']}", className=f"export-item export-{state}")
 
 
@@ -325,13 +367,28 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
             a, b = range_from_query(search, lo, hi)
         else:  # first render, a load from the page, or the URL changed (back/forward, a shared link)
             a, b = range_from_query(search, lo, hi)
-        axis = ("date" if time_axis == "date" else "sol") if trigger == ids.TIME_AXIS else (
-            axis_from_query(search) if trigger in (ids.URL, None, ids.DATA_VERSION) else
-            ("date" if time_axis == "date" else "sol"))
+        axis = (
+            ("date" if time_axis == "date" else "sol")
+            if trigger == ids.TIME_AXIS
+            else (
+                axis_from_query(search)
+                if trigger in (ids.URL, None, ids.DATA_VERSION)
+                else ("date" if time_axis == "date" else "sol")
+            )
+        )
         query, data_query = range_query(a, b, axis), range_query(a, b)
-        return ([a, b], lo, hi, slider_marks(lo, hi), a, b, (query if query != search else no_update),
-                f"/perseverance/waypoints.csv{data_query}", f"/perseverance/waypoints.geojson{data_query}",
-                axis if axis != time_axis else no_update)
+        return (
+            [a, b],
+            lo,
+            hi,
+            slider_marks(lo, hi),
+            a,
+            b,
+            (query if query != search else no_update),
+            f"/perseverance/waypoints.csv{data_query}",
+            f"/perseverance/waypoints.geojson{data_query}",
+            axis if axis != time_axis else no_update,
+        )
 
     outputs = [Output(ids.GRAPHS[name], "figure") for name in BUILDERS]
 
@@ -365,8 +422,15 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
             # The map already shows the selection it made; drawing it again would clear
             # plotly's selection box (and with it the selection). Reset redraws it.
             figures["map"] = no_update
-        return (*[figures[name] for name in BUILDERS], summary_children(dataset, last_load), now_children(dataset),
-                "", True, False, False)
+        return (
+            *[figures[name] for name in BUILDERS],
+            summary_children(dataset, last_load),
+            now_children(dataset),
+            "",
+            True,
+            False,
+            False,
+        )
 
     @app.callback(
         Output(ids.SELECTION, "data"),
@@ -422,13 +486,17 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
             return STORE_DOWN, no_update
         wp, tr = summary["waypoints"], summary["traverse"]
         cur = summary.get("current") or {}
-        said = {"newer": f", and the current position (sol {cur.get('sol')})",
-                "same": f", and the current position (sol {cur.get('sol')})",
-                "unavailable": "; the current position could not be read"
-                               + (f" (kept sol {cur.get('sol')})" if cur.get("kept") else ""),
-                "older": "; the current position was older than the waypoints"}.get(cur.get("status"), "")
-        return (f"Loaded {wp['rows']} waypoints (sols {wp['sol_min']}–{wp['sol_max']}) "
-                f"and {tr['rows']} traverse segments (sols {tr['sol_min']}–{tr['sol_max']}){said}."), summary["version"]
+        said = {
+            "newer": f", and the current position (sol {cur.get('sol')})",
+            "same": f", and the current position (sol {cur.get('sol')})",
+            "unavailable": "; the current position could not be read"
+            + (f" (kept sol {cur.get('sol')})" if cur.get("kept") else ""),
+            "older": "; the current position was older than the waypoints",
+        }.get(cur.get("status"), "")
+        return (
+            f"Loaded {wp['rows']} waypoints (sols {wp['sol_min']}–{wp['sol_max']}) "
+            f"and {tr['rows']} traverse segments (sols {tr['sol_min']}–{tr['sol_max']}){said}."
+        ), summary["version"]
 
     export_settings = exports.export_settings(settings)
 
@@ -458,14 +526,23 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
             if dataset is None:
                 return no_update, "Load the data before exporting."
             lo, hi = sol_bounds(dataset)
-            a, b = clamp_range(*(sol_range if isinstance(sol_range, list) and len(sol_range) == 2 else (lo, hi)),
-                               lo, hi)
+            a, b = clamp_range(
+                *(sol_range if isinstance(sol_range, list) and len(sol_range) == 2 else (lo, hi)), lo, hi
+            )
             picked = selection if isinstance(selection, list) and chart != "map" else None
-            request = exports.validate(chart, a, b, fmt, selection=picked, bounds=(lo, hi),
-                                       names=exports.selection_names(dataset.waypoints) if picked else None)
+            request = exports.validate(
+                chart,
+                a,
+                b,
+                fmt,
+                selection=picked,
+                bounds=(lo, hi),
+                names=exports.selection_names(dataset.waypoints) if picked else None,
+            )
             client = exports.client_key(flask.request.remote_addr)
-            exports.admit(store.redis, store.prefix, client, settings.export_rate, settings.queue_max,
-                          settings.queue_client_max)
+            exports.admit(
+                store.redis, store.prefix, client, settings.export_rate, settings.queue_max, settings.queue_client_max
+            )
             job = exports.submit(store.redis, store.prefix, dataset.version, request, export_settings, client)
             exports.note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
         except exports.ExportError as exc:
@@ -497,4 +574,3 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
         except redis.RedisError:
             return [html.Li(STORE_DOWN)], False  # keep polling: it may come back
         return items, not active
-

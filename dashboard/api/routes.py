@@ -22,13 +22,13 @@ import redis
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from . import exports
-from .data import WAYPOINT_COLUMNS
-from .figures import FIELDS
-from .http_cache import current_dataset
-from .ingest import LoadError, load
-from .marstime import sol_date
-from .store import Dataset, StoreError
+from dashboard import exports
+from dashboard.api.http_cache import current_dataset
+from dashboard.data.load import LoadError, load
+from dashboard.data.parse import WAYPOINT_COLUMNS
+from dashboard.data.store import Dataset, StoreError
+from dashboard.figures import FIELDS
+from dashboard.marstime import sol_date
 
 api = Blueprint("api", __name__)
 JOB_ID = re.compile(r"^export-[a-z_]{1,32}-[0-9a-f]{20}$")
@@ -87,8 +87,13 @@ def route(rule: str, *methods: str):
                     resp.headers["WWW-Authenticate"] = 'Bearer realm="perseverance-tracker"'
                 return resp
             except redis.exceptions.OutOfMemoryError:
-                return error(503, "the data store (Redis) is out of memory (its maxmemory is reached): nothing "
-                                  "was saved; try again later", retry_after=60, headers={"Retry-After": "60"})
+                return error(
+                    503,
+                    "the data store (Redis) is out of memory (its maxmemory is reached): nothing "
+                    "was saved; try again later",
+                    retry_after=60,
+                    headers={"Retry-After": "60"},
+                )
             except redis.RedisError:
                 return error(503, "the data store (Redis) is not reachable; try again shortly")
             except StoreError as exc:
@@ -219,8 +224,6 @@ def features(frame: pd.DataFrame) -> list[dict]:
     return out
 
 
-
-
 # --- routes ---------------------------------------------------------------------------------
 
 
@@ -275,8 +278,12 @@ def load_route():
         if "already running" in str(exc):
             return error(409, str(exc))
         current = store.current_version()
-        return error(502, str(exc), current_version=current,
-                     detail="the previous dataset stays current" if current else "no dataset is loaded")
+        return error(
+            502,
+            str(exc),
+            current_version=current,
+            detail="the previous dataset stays current" if current else "no dataset is loaded",
+        )
     return json_response(summary)
 
 
@@ -292,8 +299,7 @@ def perseverance():
     def build():
         return orjson.dumps(features(_filtered(dataset))[start:])
 
-    return Response(_cached(dataset, ("features", start, *_range_key(dataset)), build),
-                    content_type="application/json")
+    return Response(_cached(dataset, ("features", start, *_range_key(dataset)), build), content_type="application/json")
 
 
 @route("/perseverance/sol", "GET")
@@ -311,7 +317,7 @@ def current_position():
     """Where the rover is now: the newest sol of any layer (waypoints, current position,
     traverse), its Earth date, position, elevation and odometry, and each layer's freshness
     (the dashboard's "now" card)."""
-    from .timeline import now
+    from dashboard.data.timeline import now
 
     return json_response(now(_dataset()))
 
@@ -351,8 +357,11 @@ def waypoints_csv():
         return buf.getvalue().encode()
 
     body = _cached(dataset, ("csv", *_range_key(dataset)), build)
-    return Response(body, content_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{_data_filename(frame, "csv")}"'})
+    return Response(
+        body,
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_data_filename(frame, "csv")}"'},
+    )
 
 
 #: A cell starting with one of these is run as a formula by spreadsheet programs.
@@ -382,12 +391,19 @@ def waypoints_geojson():
     frame = _filtered(dataset)
 
     def build():
-        doc = {"type": "FeatureCollection", "name": "perseverance_waypoints", "dataset_version": dataset.version,
-               "features": features(frame)}
+        doc = {
+            "type": "FeatureCollection",
+            "name": "perseverance_waypoints",
+            "dataset_version": dataset.version,
+            "features": features(frame),
+        }
         return orjson.dumps(doc)
 
-    return Response(_cached(dataset, ("geojson", *_range_key(dataset)), build), content_type="application/geo+json",
-                    headers={"Content-Disposition": f'attachment; filename="{_data_filename(frame, "geojson")}"'})
+    return Response(
+        _cached(dataset, ("geojson", *_range_key(dataset)), build),
+        content_type="application/geo+json",
+        headers={"Content-Disposition": f'attachment; filename="{_data_filename(frame, "geojson")}"'},
+    )
 
 
 def _data_filename(frame: pd.DataFrame, ext: str) -> str:
@@ -401,8 +417,9 @@ def _json_body() -> dict:
     otherwise): a cross-site HTML form can send text/plain, form or multipart bodies
     without a preflight, but not JSON."""
     if request.mimetype != "application/json":
-        raise ApiError(415, f"send the body as JSON with Content-Type: application/json, not "
-                            f"{(request.mimetype or 'none')[:60]!r}")
+        raise ApiError(
+            415, f"send the body as JSON with Content-Type: application/json, not {(request.mimetype or 'none')[:60]!r}"
+        )
     raw = request.get_data(cache=True)
     if len(raw) > MAX_BODY:
         raise ApiError(413, f"request body is over {MAX_BODY:,} bytes")
@@ -423,30 +440,41 @@ EXPORT_FIELDS = {"start", "end", "format", "width", "height", "scale"}
 def _queue_export(chart: str, xkey, ykey, body: dict, extra_fields=frozenset()) -> Response:
     unknown = sorted(set(body) - EXPORT_FIELDS - set(extra_fields))
     if unknown:
-        raise ApiError(400, f"unknown field(s) {', '.join(unknown)}; allowed: "
-                            f"{', '.join(sorted(EXPORT_FIELDS | set(extra_fields)))}")
+        raise ApiError(
+            400,
+            f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(EXPORT_FIELDS | set(extra_fields)))}",
+        )
     dataset = _dataset()
     sols = dataset.waypoints["sol"]
     first, last = int(sols.min()), int(sols.max())
     try:
-        req = exports.validate(chart, body.get("start", first), body.get("end", last), body.get("format", "png"),
-                               body.get("width"), body.get("height"), body.get("scale", 1), xkey=xkey, ykey=ykey,
-                               bounds=(first, last))
+        req = exports.validate(
+            chart,
+            body.get("start", first),
+            body.get("end", last),
+            body.get("format", "png"),
+            body.get("width"),
+            body.get("height"),
+            body.get("scale", 1),
+            xkey=xkey,
+            ykey=ykey,
+            bounds=(first, last),
+        )
     except exports.ExportError as exc:
         raise ApiError(400, str(exc).replace("sol_min", "start").replace("sol_max", "end")) from None
     settings = _settings()
     store = _store()
     client = exports.client_key(request.remote_addr)
     try:
-        exports.admit(store.redis, store.prefix, client, settings.export_rate, settings.queue_max,
-                      settings.queue_client_max)
+        exports.admit(
+            store.redis, store.prefix, client, settings.export_rate, settings.queue_max, settings.queue_client_max
+        )
     except exports.ExportBusy as exc:
         resp = error(exc.http_status, str(exc), retry_after=exc.retry_after)
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
     try:
-        job = exports.submit(store.redis, store.prefix, dataset.version, req, exports.export_settings(settings),
-                             client)
+        job = exports.submit(store.redis, store.prefix, dataset.version, req, exports.export_settings(settings), client)
     except exports.ExportError as exc:  # the same export is being queued by another request
         resp = error(409, str(exc), retry_after=2)
         resp.headers["Retry-After"] = "2"
@@ -454,8 +482,14 @@ def _queue_export(chart: str, xkey, ykey, body: dict, extra_fields=frozenset()) 
     exports.note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
     _remember(store, job.id)
     info = exports.describe(job)
-    payload = {"id": job.id, "status": info["status"], "status_url": f"/jobs/{job.id}",
-               "download_url": f"/download/{job.id}", "chart": req.chart, "params": req.public()}
+    payload = {
+        "id": job.id,
+        "status": info["status"],
+        "status_url": f"/jobs/{job.id}",
+        "download_url": f"/download/{job.id}",
+        "chart": req.chart,
+        "params": req.public(),
+    }
     return json_response(payload, 202, headers={"Location": f"/jobs/{job.id}"})
 
 
@@ -469,6 +503,7 @@ def _remember(store, job_id: str) -> None:
 
 def _register_export_routes() -> None:
     for rule, (chart, xkey, ykey) in EXPORT_ROUTES.items():
+
         def view(chart=chart, xkey=xkey, ykey=ykey):
             return _queue_export(chart, xkey, ykey, _json_body())
 
@@ -499,8 +534,12 @@ def listed(info: dict) -> dict:
     """What /jobs/list shows of an export: what a user needs to find and fetch theirs
     (the chart, format, sols and state), not other clients' full parameters."""
     params = info.get("params") or {}
-    return {**{k: info.get(k) for k in LISTED}, "format": params.get("fmt"), "sol_min": params.get("sol_min"),
-            "sol_max": params.get("sol_max")}
+    return {
+        **{k: info.get(k) for k in LISTED},
+        "format": params.get("fmt"),
+        "sol_min": params.get("sol_min"),
+        "sol_max": params.get("sol_max"),
+    }
 
 
 @route("/jobs/list", "GET")
@@ -542,19 +581,21 @@ def download(job_id: str):
     if info is None:
         raise ApiError(404, f"no export with id {job_id!r} (unknown, or expired)")
     if info["status"] != "finished":
-        raise ApiError(409, f"export {job_id} is {info['status']}, not finished", status=info["status"],
-                       detail=info["error"])
+        raise ApiError(
+            409, f"export {job_id} is {info['status']}, not finished", status=info["status"], detail=info["error"]
+        )
     got = exports.download(store.redis, store.prefix, job_id)
     if got is None:
         raise ApiError(404, f"the file of export {job_id} has expired; export it again")
     body, content_type, filename = got
-    return Response(body, content_type=content_type,
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        body, content_type=content_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
 
 
 @route("/openapi.json", "GET")
 def openapi():
-    from .openapi import document
+    from dashboard.api.openapi import document
 
     return json_response(document())
 
@@ -612,20 +653,22 @@ def content_security_policy(script_hashes) -> str:
     responding to selection); inline styles (plotly sets them); images as data/blob URLs
     (plotly's modebar download, WebGL); no framing."""
     scripts = " ".join(["'self'", *script_hashes, "'unsafe-eval'"])
-    return ("default-src 'self'; "
-            f"script-src {scripts}; "
-            "style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data: blob:; "
-            "font-src 'self' data:; "
-            "connect-src 'self'; "
-            "worker-src 'self' blob:; "
-            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+    return (
+        "default-src 'self'; "
+        f"script-src {scripts}; "
+        "style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; "
+        "font-src 'self' data:; "
+        "connect-src 'self'; "
+        "worker-src 'self' blob:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
 
 
 def install(server: Flask, script_hashes=()) -> None:
     """Register the API, its JSON error handling and the security headers on the
     dashboard's Flask server."""
-    from .guard import CALLBACK_PATH, MAX_CALLBACK_BODY
+    from dashboard.page.guard import CALLBACK_PATH, MAX_CALLBACK_BODY
 
     server.config["MAX_CONTENT_LENGTH"] = MAX_CALLBACK_BODY  # the API's own routes allow MAX_BODY
     server.register_blueprint(api)
@@ -640,8 +683,7 @@ def install(server: Flask, script_hashes=()) -> None:
 
     @server.before_request
     def _api_first():
-        if (request.content_length is not None and request.content_length > MAX_BODY
-                and request.path != CALLBACK_PATH):
+        if request.content_length is not None and request.content_length > MAX_BODY and request.path != CALLBACK_PATH:
             return error(413, f"request body is over {MAX_BODY:,} bytes")
         path = request.path
         if path == "/" and request.method in ("GET", "HEAD"):

@@ -8,14 +8,14 @@ exists. Pure code: frames in, frames and dicts out.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlparse
 
 import numpy as np
 import pandas as pd
 
-from .marstime import sol_start
-from .settings import NASA_MISSION_URL
+from dashboard.marstime import sol_start
+from dashboard.settings import NASA_MISSION_URL
 
 #: Layer names as people read them (hover, legend, the "now" card, the API).
 LAYER_LABELS = {"waypoints": "waypoint layer", "traverse": "traverse layer", "current": "current-position layer"}
@@ -48,12 +48,22 @@ def traverse_by_sol(traverse: pd.DataFrame | None, points: pd.DataFrame | None) 
     legs = traverse[traverse["sol"].notna()]
     seg = points["seg"].to_numpy()
     last = np.flatnonzero(np.append(seg[1:] != seg[:-1], True))  # each leg's last vertex
-    ends = pd.DataFrame({"seg": seg[last], "lon": points["lon"].to_numpy()[last],
-                         "lat": points["lat"].to_numpy()[last], "elev": points["elev"].to_numpy()[last]})
+    ends = pd.DataFrame(
+        {
+            "seg": seg[last],
+            "lon": points["lon"].to_numpy()[last],
+            "lat": points["lat"].to_numpy()[last],
+            "elev": points["elev"].to_numpy()[last],
+        }
+    )
     frame = legs[["seg", "sol", "length_m"]].merge(ends, on="seg", how="left")
     frame = frame.assign(sol=frame["sol"].astype("int64")).sort_values(["sol", "seg"], kind="mergesort")
-    per_sol = frame.groupby("sol", sort=True).agg(lon=("lon", "last"), lat=("lat", "last"), elev=("elev", "last"),
-                                                  driven_m=("length_m", lambda s: s.fillna(0).sum()))
+    per_sol = frame.groupby("sol", sort=True).agg(
+        lon=("lon", "last"),
+        lat=("lat", "last"),
+        elev=("elev", "last"),
+        driven_m=("length_m", lambda s: s.fillna(0).sum()),
+    )
     per_sol["total_m"] = per_sol["driven_m"].cumsum()
     out = per_sol.reset_index()[columns]
     if len(_BY_SOL_CACHE) > 8:
@@ -107,7 +117,7 @@ def _ago(then: datetime, now: datetime) -> str:
 
 def now(dataset, when: datetime | None = None) -> dict:
     """Where the rover is now, by the newest sol of any layer, and each layer's freshness."""
-    when = when or datetime.now(timezone.utc)
+    when = when or datetime.now(UTC)
     wp = dataset.waypoints
     layer_wp = wp[wp["layer"].fillna("waypoints") != "current"]
     by_sol = traverse_by_sol(dataset.traverse, dataset.traverse_points)
@@ -146,12 +156,16 @@ def now(dataset, when: datetime | None = None) -> dict:
         "odometry_m": round(odometry, 1),
         "odometry_from": odometry_from,
         "layers": {
-            "waypoints": {"sol_max": int(layer_wp["sol"].max()) if len(layer_wp) else None,
-                          "source": (meta_layers.get("waypoints") or {}).get("source")},
+            "waypoints": {
+                "sol_max": int(layer_wp["sol"].max()) if len(layer_wp) else None,
+                "source": (meta_layers.get("waypoints") or {}).get("source"),
+            },
             "traverse": {"sol_max": tr_last, "source": (meta_layers.get("traverse") or {}).get("source")},
-            "current": {"sol": int(current["sol"].max()) if len(current) else None,
-                        "status": cur_meta.get("status", "off" if not len(current) else "newer"),
-                        "source": cur_meta.get("source")},
+            "current": {
+                "sol": int(current["sol"].max()) if len(current) else None,
+                "status": cur_meta.get("status", "off" if not len(current) else "newer"),
+                "source": cur_meta.get("source"),
+            },
         },
         "loaded_at": (dataset.meta or {}).get("loaded_at"),
         "dataset_version": dataset.version,

@@ -30,7 +30,7 @@ import orjson
 import pandas as pd
 import redis
 
-from .data import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
+from dashboard.data.parse import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
 
 TABLES: dict[str, dict[str, str]] = {
     "waypoints": WAYPOINT_COLUMNS,
@@ -67,8 +67,9 @@ class Dataset:
 def merge_current(waypoints: pd.DataFrame, current: pd.DataFrame | None) -> pd.DataFrame:
     """The waypoint layer, plus the current position when it is newer than its last
     waypoint (and not already one of them): served as the newest waypoint."""
-    waypoints = waypoints.assign(layer=waypoints["layer"].fillna("waypoints")) if waypoints["layer"].isna().any() \
-        else waypoints
+    waypoints = (
+        waypoints.assign(layer=waypoints["layer"].fillna("waypoints")) if waypoints["layer"].isna().any() else waypoints
+    )
     if current is None or current.empty:
         return waypoints
     row = current.sort_values("sol", kind="mergesort").iloc[[-1]].assign(layer="current")
@@ -90,9 +91,7 @@ def encode_frame(frame: pd.DataFrame, columns: dict[str, str]) -> bytes:
             data[name] = col.to_numpy(dtype=dtype)
         else:  # str, Int64: lists with None for missing
             data[name] = [None if pd.isna(v) else v for v in col.tolist()]
-    return orjson.dumps(
-        {"rows": len(frame), "columns": data}, option=orjson.OPT_SERIALIZE_NUMPY
-    )
+    return orjson.dumps({"rows": len(frame), "columns": data}, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def decode_frame(raw: bytes, columns: dict[str, str]) -> pd.DataFrame:
