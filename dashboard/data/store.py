@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import orjson
@@ -38,6 +40,38 @@ TABLES: dict[str, dict[str, str]] = {
     "traverse": TRAVERSE_COLUMNS,
     "traverse_points": TRAVERSE_POINT_COLUMNS,
 }
+
+
+T = TypeVar("T")
+#: per-version memo bounds (:meth:`Dataset.memo`): a full /perseverance answer is ~240 KB
+MEMO_MAX_ENTRIES = 256
+MEMO_MAX_BYTES = 32 * 1024 * 1024
+
+
+class Memo:
+    """A small thread-safe memo, bounded by entry count and by the bytes of its ``bytes``
+    values: past either bound it starts over (a rebuild costs one computation, never a
+    wrong answer)."""
+
+    def __init__(self, max_entries: int = MEMO_MAX_ENTRIES, max_bytes: int = MEMO_MAX_BYTES):
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._values: dict = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._values:
+                return self._values[key]
+        value = build()
+        size = len(value) if isinstance(value, bytes | bytearray) else 0
+        with self._lock:
+            if len(self._values) >= self.max_entries or self._bytes + size > self.max_bytes:
+                self._values.clear()
+                self._bytes = 0
+            self._values[key] = value
+            self._bytes += size
+        return value
 
 
 class StoreError(RuntimeError):
@@ -57,6 +91,15 @@ class Dataset:
     traverse: pd.DataFrame
     traverse_points: pd.DataFrame
     current: pd.DataFrame | None = None
+    #: values derived from this version (pre-serialised answers, the map's path levels),
+    #: built once and dropped with the dataset when a newer version replaces it
+    _memo: Memo = field(default_factory=lambda: Memo(), init=False, repr=False, compare=False)
+
+    def memo(self, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``'s value for ``key``, computed once per dataset version (per process).
+        Frames are never mutated, so a value derived from them stays true for the version's
+        life."""
+        return self._memo.get(key, build)
 
     @property
     def waypoint_layer(self) -> pd.DataFrame:

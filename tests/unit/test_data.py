@@ -284,3 +284,21 @@ def test_traverse_without_lines_is_rejected(fixture_path):
         parse_traverse(read(fixture_path, "waypoints_v2024.json"), "wrong-file")
     assert "no usable features" in str(err.value)
     assert "8 no LineString/MultiLineString geometry" in str(err.value)
+
+
+def test_dataset_memo_builds_once_per_version_and_stays_bounded():
+    import pandas as pd
+
+    from dashboard.data.store import Dataset, Memo
+
+    empty = pd.DataFrame()
+    ds = Dataset("1", {}, empty, empty, empty)
+    calls = []
+    assert ds.memo("k", lambda: calls.append(1) or b"x") == b"x"
+    assert ds.memo("k", lambda: calls.append(1) or b"y") == b"x"
+    assert calls == [1]
+    assert Dataset("2", {}, empty, empty, empty).memo("k", lambda: b"z") == b"z"  # another version, its own memo
+    memo = Memo(max_entries=10, max_bytes=10)
+    memo.get("a", lambda: b"123456")
+    memo.get("b", lambda: b"123456")  # over the byte bound: starts over
+    assert memo.get("a", lambda: b"rebuilt") == b"rebuilt"
