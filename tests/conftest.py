@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -20,8 +19,12 @@ import pytest
 import redis
 from pytest_redis import factories
 
-from dashboard.data.store import DatasetStore
+from dashboard.app import create_app
+from dashboard.data.load import load
+from dashboard.data.store import Dataset, DatasetStore
+from dashboard.run import procfile_command
 from dashboard.settings import Settings
+from tests.helpers import FIXTURES, ROOT, SHARED_DATA, free_port
 
 # Selenium must use the Debian chromedriver on PATH, never try to download one.
 os.environ.setdefault("SE_OFFLINE", "true")
@@ -29,18 +32,9 @@ os.environ.setdefault("SE_OFFLINE", "true")
 # they start) never reach the internet unless a test names a source itself.
 os.environ.setdefault("PTRACKER_CURRENT_SOURCE", "off")
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED_DATA = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
+__all__ = ["FIXTURES", "ROOT", "SHARED_DATA", "free_port"]  # still importable from here; prefer tests.helpers
 
 redis_server = factories.redis_proc(port=None)
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (for servers the tests start)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -108,6 +102,27 @@ def store(redis_client, key_prefix) -> DatasetStore:
     return DatasetStore(redis_client, key_prefix, keep_versions=3)
 
 
+@pytest.fixture
+def app(settings, store):
+    """The whole app (Dash page + REST API) on the test's store; nothing loaded."""
+    return create_app(settings, store)
+
+
+@pytest.fixture
+def client(app):
+    """A Flask test client of :func:`app`."""
+    return app.server.test_client()
+
+
+@pytest.fixture
+def loaded(store, settings) -> Dataset:
+    """The fixture files loaded into the store (8 waypoints, sols 13..18); the dataset."""
+    load(store, settings)
+    dataset = store.current()
+    assert dataset is not None
+    return dataset
+
+
 #: Worker tuning for tests: abandoned jobs noticed within seconds, not minutes.
 TUNED_WORKER = {"PTRACKER_HEARTBEAT_GRACE": "2", "PTRACKER_MAINTENANCE_INTERVAL": "1", "PTRACKER_WORKER_TTL": "15"}
 
@@ -115,8 +130,6 @@ TUNED_WORKER = {"PTRACKER_HEARTBEAT_GRACE": "2", "PTRACKER_MAINTENANCE_INTERVAL"
 @pytest.fixture
 def start_worker(redis_url, tmp_path):
     procs = []
-
-    from dashboard.run import procfile_command
 
     def start(**env):
         log = open(tmp_path / f"worker{len(procs)}.log", "w")

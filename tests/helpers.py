@@ -1,0 +1,53 @@
+"""Plain helpers shared by the tests (paths, ports, processes). Fixtures live in conftest.py;
+test modules import these from here, never from a conftest."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_DATA = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (for servers the tests start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> requests.Response:
+    """Poll ``url`` until it answers 200; fail at once (with its output) if ``proc`` exits."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            pytest.fail(f"process exited with {proc.returncode}:\n{out[-3000:]}")
+        try:
+            resp = requests.get(url, timeout=5)
+            if resp.status_code == 200:
+                return resp
+        except requests.RequestException:  # not listening yet, or workers still booting
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{url} did not answer within {timeout} s")
+
+
+def stop(proc: subprocess.Popen) -> str:
+    """SIGTERM, then SIGKILL after 20 s; the process's output."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out or ""
