@@ -8,7 +8,8 @@ from dashboard.data.store import Dataset
 from dashboard.exports import FORMATS
 from dashboard.figures import TITLES
 from dashboard.page import ids
-from dashboard.page.callbacks import load_restricted, range_query, slider_marks, sol_bounds
+from dashboard.page.pieces import load_restricted
+from dashboard.page.ranges import range_query, slider_marks, sol_bounds
 from dashboard.settings import Settings
 
 #: Height of each chart on the page (px). The width follows the window: the graphs are
