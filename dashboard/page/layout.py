@@ -124,7 +124,7 @@ def _empty_state(settings: Settings, hidden: bool) -> html.Section:
                 className="button primary",
                 hidden=bool(settings.admin_token),
             ),
-            html.P(load_restricted(), id="load-restricted", hidden=not settings.admin_token, className="muted"),
+            html.P(load_restricted(), id=ids.LOAD_RESTRICTED, hidden=not settings.admin_token, className="muted"),
         ],
     )
 
@@ -133,9 +133,9 @@ def _time_axis() -> html.Div:
     return html.Div(
         className="time-axis",
         role="group",
-        **{"aria-labelledby": "time-axis-label"},
+        **{"aria-labelledby": ids.TIME_AXIS_LABEL},
         children=[
-            html.Span("Time axis:", id="time-axis-label", className="time-axis-label"),
+            html.Span("Time axis:", id=ids.TIME_AXIS_LABEL, className="time-axis-label"),
             dcc.RadioItems(
                 id=ids.TIME_AXIS,
                 options=[
@@ -189,7 +189,7 @@ def _controls(lo: int, hi: int, hidden: bool) -> html.Section:
         hidden=hidden,
         **{"aria-label": "Sol range"},
         children=[
-            html.Label("Sol range", htmlFor=ids.SOL_RANGE, id="sol-range-label", className="control-label"),
+            html.Label("Sol range", htmlFor=ids.SOL_RANGE, id=ids.SOL_RANGE_LABEL, className="control-label"),
             dcc.RangeSlider(
                 id=ids.SOL_RANGE,
                 min=lo,
@@ -258,7 +258,7 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
             dcc.Store(id=ids.DATA_VERSION, data=dataset.version if dataset else None),
             _masthead(),
             html.Div(id=ids.STATUS, className="status", role="status", children=store_error or ""),
-            html.Section(id=ids.NOW, className="now-card", **{"aria-labelledby": "now-title"}),
+            html.Section(id=ids.NOW, className="now-card", **{"aria-labelledby": ids.NOW_TITLE}),
             html.Section(id=ids.SUMMARY, className="summary", **{"aria-label": "Dataset summary"}),
             _empty_state(settings, hidden=has_data),
             # outside the empty state, so the outcome stays visible once the charts appear

@@ -14,6 +14,7 @@ from dashboard.data.store import Dataset
 from dashboard.data.timeline import LAYER_LABELS, now, panorama_url
 from dashboard.figures import TITLES
 from dashboard.marstime import sol_start
+from dashboard.page import ids
 
 
 def load_restricted() -> list:
@@ -79,7 +80,7 @@ def _pairs(items: list[tuple[str, str]], cls: str) -> html.Dl:
         children=[
             html.Div(
                 className="now-pair",
-                children=[html.Dt(label), html.Dd(value, id=f"now-{label.lower().replace(' ', '-')}")],
+                children=[html.Dt(label), html.Dd(value, id=ids.now_value(label))],
             )
             for label, value in items
         ],
@@ -91,7 +92,7 @@ def now_children(dataset: Dataset, when=None) -> list:
     if not where:
         return []
     return [
-        html.H2("Where the rover is now", id="now-title"),
+        html.H2("Where the rover is now", id=ids.NOW_TITLE),
         _pairs(where, "now-where"),
         html.H3("Freshness of NASA's layers"),
         _pairs(fresh, "now-fresh"),
@@ -178,7 +179,7 @@ def details_children(dataset: Dataset, rmc: str) -> list:
             html.A(
                 "NASA panorama at this waypoint (JPG, opens in a new tab)",
                 href=pano,
-                id="panorama-link",
+                id=ids.PANORAMA_LINK,
                 target="_blank",
                 rel="noopener noreferrer",
             )
@@ -256,4 +257,4 @@ def export_item(info: dict) -> html.Li:
             html.Progress(value=str(info.get("progress") or 0), max="100", **{"aria-label": f"{label}: {stage}"}),
             html.Span(stage, className="export-status"),
         ]
-    return html.Li(children, id=f"export-{info['id']}", className=f"export-item export-{state}")
+    return html.Li(children, id=ids.export_item(info["id"]), className=f"export-item export-{state}")

@@ -96,7 +96,7 @@ def test_a_waypoint_links_to_its_panorama(dash_duo, start, data_settings, loaded
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", point)
     ActionChains(dash_duo.driver).move_to_element(point).click().perform()
     dash_duo.wait_for_contains_text(f"#{ids.DETAILS} h2", "Waypoint ", timeout=10)
-    link = dash_duo.find_element(f"#{ids.DETAILS} #panorama-link")
+    link = dash_duo.find_element(f"#{ids.DETAILS} #{ids.PANORAMA_LINK}")
     href = link.get_attribute("href")
     # the sources are local files: NASA's mission folder makes the relative path absolute
     assert href.startswith("https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/") and href.endswith(".jpg")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from dash import html
 
+from dashboard.page import ids
 from dashboard.page.pieces import (
     details_children,
     export_item,
@@ -82,7 +83,8 @@ def test_now_card(with_current):
     assert where["Odometry"] == "0.14 km" and where["From"] == "the current-position layer"
     assert fresh == {"Waypoints": "to sol 18", "Traverse": "to sol 17", "Current position": "sol 19"}
     card = now_children(with_current, datetime(2021, 3, 20, tzinfo=UTC))
-    assert card[0].id == "now-title" and card[1].children[0].children[1].id == "now-latest-sol"
+    assert card[0].id == ids.NOW_TITLE == "now-title"
+    assert card[1].children[0].children[1].id == ids.now_value("Latest sol") == "now-latest-sol"
 
 
 def test_panorama_links_are_absolute(dataset, with_current):
