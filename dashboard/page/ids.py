@@ -21,6 +21,12 @@ RESET_SELECTION = "reset-selection"
 DETAILS = "waypoint-details"
 DOWNLOAD_CSV = "download-csv"  # the range's waypoints as CSV / GeoJSON (REST routes)
 DOWNLOAD_GEOJSON = "download-geojson"
+# labels and pieces the callbacks write (named by aria attributes, links and tests)
+SOL_RANGE_LABEL = "sol-range-label"
+TIME_AXIS_LABEL = "time-axis-label"
+LOAD_RESTRICTED = "load-restricted"  # said instead of the load button when loading is restricted
+NOW_TITLE = "now-title"  # the now card's heading (its aria-labelledby)
+PANORAMA_LINK = "panorama-link"  # in a waypoint's details
 
 #: chart name (dashboard.figures.BUILDERS) -> dcc.Graph id
 GRAPHS = {
@@ -48,3 +54,13 @@ def export_button(chart: str) -> dict:
 
 def export_format(chart: str) -> dict:
     return {"type": EXPORT_FORMAT, "chart": chart}
+
+
+def export_item(job_id: str) -> str:
+    """One line of the export list."""
+    return f"export-{job_id}"
+
+
+def now_value(label: str) -> str:
+    """A value of the now card, by its label ("Latest sol" -> "now-latest-sol")."""
+    return f"now-{label.lower().replace(' ', '-')}"

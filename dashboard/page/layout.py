@@ -8,7 +8,8 @@ from dashboard.data.store import Dataset
 from dashboard.exports import FORMATS
 from dashboard.figures import TITLES
 from dashboard.page import ids
-from dashboard.page.callbacks import load_restricted, range_query, slider_marks, sol_bounds
+from dashboard.page.pieces import load_restricted
+from dashboard.page.ranges import slider_marks, sol_bounds, waypoints_href
 from dashboard.settings import Settings
 
 #: Height of each chart on the page (px). The width follows the window: the graphs are
@@ -22,6 +23,10 @@ GRAPH_HEIGHTS = {
     "elevation_distance": 380,
     "distance": 400,
 }
+#: How often the export list asks for its jobs' progress while one is unfinished (ms).
+EXPORT_POLL_MS = 700
+#: The slider's span when no dataset is loaded (the controls are hidden then).
+NO_DATA_BOUNDS = (0, 1)
 
 
 def _graph(chart: str) -> html.Section:
@@ -72,180 +77,194 @@ def _exports_panel() -> html.Section:
             html.Div(id=ids.EXPORT_MESSAGE, className="export-message", role="alert"),
             html.Ul(id=ids.EXPORT_LIST, className="export-list", **{"aria-live": "polite"}),
             dcc.Store(id=ids.EXPORT_JOBS, storage_type="session", data=[]),
-            dcc.Interval(id=ids.EXPORT_POLL, interval=700, disabled=True),
+            dcc.Interval(id=ids.EXPORT_POLL, interval=EXPORT_POLL_MS, disabled=True),
+        ],
+    )
+
+
+def _masthead() -> html.Header:
+    return html.Header(
+        className="masthead",
+        children=[
+            html.H1("Perseverance Tracker"),
+            html.P(
+                "Where NASA's Mars 2020 rover has driven in Jezero crater, and how it sat on the ground.",
+                className="tagline",
+            ),
+        ],
+    )
+
+
+def _empty_state(settings: Settings, hidden: bool) -> html.Section:
+    """What the page shows before any data is loaded: the sources and the "Load data" button."""
+    return html.Section(
+        id=ids.EMPTY_STATE,
+        className="empty-state",
+        hidden=hidden,
+        children=[
+            html.H2("No rover data loaded yet"),
+            html.P("The dashboard reads NASA's MMGIS layers from these sources:"),
+            html.Ul(
+                id=ids.SOURCES,
+                children=[
+                    html.Li([html.Strong("Waypoints: "), html.Code(settings.waypoints_source)]),
+                    html.Li([html.Strong("Traverse: "), html.Code(settings.traverse_source)]),
+                    html.Li(
+                        [
+                            html.Strong("Current position (optional): "),
+                            html.Code(settings.current_source or "not read (PTRACKER_CURRENT_SOURCE=off)"),
+                        ]
+                    ),
+                ],
+            ),
+            html.Button(
+                "Load data",
+                id=ids.LOAD_BUTTON,
+                n_clicks=0,
+                className="button primary",
+                hidden=bool(settings.admin_token),
+            ),
+            html.P(load_restricted(), id=ids.LOAD_RESTRICTED, hidden=not settings.admin_token, className="muted"),
+        ],
+    )
+
+
+def _time_axis() -> html.Div:
+    return html.Div(
+        className="time-axis",
+        role="group",
+        **{"aria-labelledby": ids.TIME_AXIS_LABEL},
+        children=[
+            html.Span("Time axis:", id=ids.TIME_AXIS_LABEL, className="time-axis-label"),
+            dcc.RadioItems(
+                id=ids.TIME_AXIS,
+                options=[
+                    {"label": "Sol", "value": "sol"},
+                    {"label": "Earth date", "value": "date"},
+                ],
+                value="sol",
+                inline=True,
+                inputClassName="time-axis-input",
+            ),
+        ],
+    )
+
+
+def _data_downloads(lo: int, hi: int) -> html.Span:
+    return html.Span(
+        className="data-downloads",
+        children=[
+            "Waypoints in this range: ",
+            html.A("CSV", id=ids.DOWNLOAD_CSV, href=waypoints_href("csv", lo, hi)),
+            " · ",
+            html.A("GeoJSON", id=ids.DOWNLOAD_GEOJSON, href=waypoints_href("geojson", lo, hi)),
+        ],
+    )
+
+
+def _range_inputs(lo: int, hi: int) -> html.Div:
+    # A typed sol is applied on Enter or when the box loses focus (n_submit / n_blur), not
+    # with debounce=True: Dash 4.4's debounced input does not commit a value equal to the
+    # last one it committed, even after a callback changed it. The callback clamps to the
+    # data's sols.
+    return html.Div(
+        className="range-inputs",
+        children=[
+            html.Label(
+                ["From sol ", dcc.Input(id=ids.SOL_MIN, type="number", value=lo, step=1, className="sol-input")]
+            ),
+            html.Label(["to sol ", dcc.Input(id=ids.SOL_MAX, type="number", value=hi, step=1, className="sol-input")]),
+            html.Button("Clear map selection", id=ids.RESET_SELECTION, n_clicks=0, className="button"),
+            html.Span(id=ids.SELECTION_STATUS, className="selection-status", role="status"),
+            _time_axis(),
+            _data_downloads(lo, hi),
+        ],
+    )
+
+
+def _controls(lo: int, hi: int, hidden: bool) -> html.Section:
+    return html.Section(
+        id=ids.CONTROLS,
+        className="controls",
+        hidden=hidden,
+        **{"aria-label": "Sol range"},
+        children=[
+            html.Label("Sol range", htmlFor=ids.SOL_RANGE, id=ids.SOL_RANGE_LABEL, className="control-label"),
+            dcc.RangeSlider(
+                id=ids.SOL_RANGE,
+                min=lo,
+                max=hi,
+                step=1,
+                value=[lo, hi],
+                allowCross=False,
+                allow_direct_input=False,
+                tooltip={"placement": "bottom", "always_visible": False},
+                marks=slider_marks(lo, hi),
+                className="sol-slider",
+            ),
+            _range_inputs(lo, hi),
+        ],
+    )
+
+
+def _charts(hidden: bool) -> html.Main:
+    return html.Main(
+        id=ids.CHARTS,
+        className="charts",
+        hidden=hidden,
+        children=[
+            html.Div(
+                className="map-row",
+                children=[
+                    _graph("map"),
+                    html.Aside(
+                        id=ids.DETAILS,
+                        className="details",
+                        **{"aria-label": "Waypoint details", "aria-live": "polite"},
+                        children=html.P(
+                            "Click a waypoint on the map to see all its fields. "
+                            "Drag a box (or lasso) on the map to narrow the other charts to those sols."
+                        ),
+                    ),
+                ],
+            ),
+            _graph("orientation"),
+            _graph("position"),
+            html.Div(className="two-up", children=[_graph("elevation"), _graph("elevation_distance")]),
+            _graph("distance"),
+            _exports_panel(),
+        ],
+    )
+
+
+def _footer() -> html.Footer:
+    return html.Footer(
+        className="footer",
+        children=[
+            "Data: NASA/JPL-Caltech, MMGIS rover localization layers (public domain). "
+            "Sol dates: UTC start of each Mars 2020 sol.",
         ],
     )
 
 
 def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str | None = None) -> html.Div:
-    if dataset is not None:
-        lo, hi = sol_bounds(dataset)  # the union of the layers' sols
-    else:
-        lo, hi = 0, 1
     has_data = dataset is not None
+    lo, hi = sol_bounds(dataset) if dataset is not None else NO_DATA_BOUNDS  # the union of the layers' sols
     return html.Div(
         className="page",
         children=[
             dcc.Location(id=ids.URL, refresh=False),
             dcc.Store(id=ids.SELECTION, data=None),
             dcc.Store(id=ids.DATA_VERSION, data=dataset.version if dataset else None),
-            html.Header(
-                className="masthead",
-                children=[
-                    html.H1("Perseverance Tracker"),
-                    html.P(
-                        "Where NASA's Mars 2020 rover has driven in Jezero crater, and how it sat on the ground.",
-                        className="tagline",
-                    ),
-                ],
-            ),
+            _masthead(),
             html.Div(id=ids.STATUS, className="status", role="status", children=store_error or ""),
-            html.Section(id=ids.NOW, className="now-card", **{"aria-labelledby": "now-title"}),
+            html.Section(id=ids.NOW, className="now-card", **{"aria-labelledby": ids.NOW_TITLE}),
             html.Section(id=ids.SUMMARY, className="summary", **{"aria-label": "Dataset summary"}),
-            html.Section(
-                id=ids.EMPTY_STATE,
-                className="empty-state",
-                hidden=has_data,
-                children=[
-                    html.H2("No rover data loaded yet"),
-                    html.P("The dashboard reads NASA's MMGIS layers from these sources:"),
-                    html.Ul(
-                        id=ids.SOURCES,
-                        children=[
-                            html.Li([html.Strong("Waypoints: "), html.Code(settings.waypoints_source)]),
-                            html.Li([html.Strong("Traverse: "), html.Code(settings.traverse_source)]),
-                            html.Li(
-                                [
-                                    html.Strong("Current position (optional): "),
-                                    html.Code(settings.current_source or "not read (PTRACKER_CURRENT_SOURCE=off)"),
-                                ]
-                            ),
-                        ],
-                    ),
-                    html.Button(
-                        "Load data",
-                        id=ids.LOAD_BUTTON,
-                        n_clicks=0,
-                        className="button primary",
-                        hidden=bool(settings.admin_token),
-                    ),
-                    html.P(load_restricted(), id="load-restricted", hidden=not settings.admin_token, className="muted"),
-                ],
-            ),
+            _empty_state(settings, hidden=has_data),
             # outside the empty state, so the outcome stays visible once the charts appear
             dcc.Loading(html.Div(id=ids.LOAD_STATUS, className="load-status", role="alert"), type="dot"),
-            html.Section(
-                id=ids.CONTROLS,
-                className="controls",
-                hidden=not has_data,
-                **{"aria-label": "Sol range"},
-                children=[
-                    html.Label("Sol range", htmlFor=ids.SOL_RANGE, id="sol-range-label", className="control-label"),
-                    dcc.RangeSlider(
-                        id=ids.SOL_RANGE,
-                        min=lo,
-                        max=hi,
-                        step=1,
-                        value=[lo, hi],
-                        allowCross=False,
-                        allow_direct_input=False,
-                        tooltip={"placement": "bottom", "always_visible": False},
-                        marks=slider_marks(lo, hi),
-                        className="sol-slider",
-                    ),
-                    # A typed sol is applied on Enter or when the box loses focus (n_submit /
-                    # n_blur), not with debounce=True: Dash 4.4's debounced input does not
-                    # commit a value equal to the last one it committed, even after a callback
-                    # changed it. The callback clamps to the data's sols.
-                    html.Div(
-                        className="range-inputs",
-                        children=[
-                            html.Label(
-                                [
-                                    "From sol ",
-                                    dcc.Input(id=ids.SOL_MIN, type="number", value=lo, step=1, className="sol-input"),
-                                ]
-                            ),
-                            html.Label(
-                                [
-                                    "to sol ",
-                                    dcc.Input(id=ids.SOL_MAX, type="number", value=hi, step=1, className="sol-input"),
-                                ]
-                            ),
-                            html.Button("Clear map selection", id=ids.RESET_SELECTION, n_clicks=0, className="button"),
-                            html.Span(id=ids.SELECTION_STATUS, className="selection-status", role="status"),
-                            html.Div(
-                                className="time-axis",
-                                role="group",
-                                **{"aria-labelledby": "time-axis-label"},
-                                children=[
-                                    html.Span("Time axis:", id="time-axis-label", className="time-axis-label"),
-                                    dcc.RadioItems(
-                                        id=ids.TIME_AXIS,
-                                        options=[
-                                            {"label": "Sol", "value": "sol"},
-                                            {"label": "Earth date", "value": "date"},
-                                        ],
-                                        value="sol",
-                                        inline=True,
-                                        inputClassName="time-axis-input",
-                                    ),
-                                ],
-                            ),
-                            html.Span(
-                                className="data-downloads",
-                                children=[
-                                    "Waypoints in this range: ",
-                                    html.A(
-                                        "CSV",
-                                        id=ids.DOWNLOAD_CSV,
-                                        href=f"/perseverance/waypoints.csv{range_query(lo, hi)}",
-                                    ),
-                                    " · ",
-                                    html.A(
-                                        "GeoJSON",
-                                        id=ids.DOWNLOAD_GEOJSON,
-                                        href=f"/perseverance/waypoints.geojson{range_query(lo, hi)}",
-                                    ),
-                                ],
-                            ),
-                        ],
-                    ),
-                ],
-            ),
-            html.Main(
-                id=ids.CHARTS,
-                className="charts",
-                hidden=not has_data,
-                children=[
-                    html.Div(
-                        className="map-row",
-                        children=[
-                            _graph("map"),
-                            html.Aside(
-                                id=ids.DETAILS,
-                                className="details",
-                                **{"aria-label": "Waypoint details", "aria-live": "polite"},
-                                children=html.P(
-                                    "Click a waypoint on the map to see all its fields. "
-                                    "Drag a box (or lasso) on the map to narrow the other charts to those sols."
-                                ),
-                            ),
-                        ],
-                    ),
-                    _graph("orientation"),
-                    _graph("position"),
-                    html.Div(className="two-up", children=[_graph("elevation"), _graph("elevation_distance")]),
-                    _graph("distance"),
-                    _exports_panel(),
-                ],
-            ),
-            html.Footer(
-                className="footer",
-                children=[
-                    "Data: NASA/JPL-Caltech, MMGIS rover localization layers (public domain). "
-                    "Sol dates: UTC start of each Mars 2020 sol.",
-                ],
-            ),
+            _controls(lo, hi, hidden=not has_data),
+            _charts(hidden=not has_data),
+            _footer(),
         ],
     )

@@ -9,6 +9,7 @@ from selenium.webdriver.common.keys import Keys
 
 from dashboard.data.load import load
 from dashboard.page import ids
+from dashboard.page.ranges import sol_bounds
 
 # points drawn per trace (a NaN or null breaks a line; it is not a point)
 COUNT_JS = """
@@ -51,8 +52,6 @@ def n_all(dataset):
 
 
 def bounds(dataset):
-    from dashboard.page.callbacks import sol_bounds
-
     return sol_bounds(dataset)
 
 
@@ -187,7 +186,7 @@ def test_map_selection_narrows_the_other_charts(dash_duo, start, data_settings, 
         time.sleep(0.1)
     # the narrowed charts hold exactly the waypoints of the selected waypoints' sols
     sols = dash_duo.driver.execute_script(
-        "return [...new Set(document.querySelector('#%s .js-plotly-plot')._fullData[0].x)]" % ids.GRAPHS["orientation"]
+        f"return [...new Set(document.querySelector('#{ids.GRAPHS['orientation']} .js-plotly-plot')._fullData[0].x)]"
     )
     selected = int(dash_duo.find_element(f"#{ids.SELECTION_STATUS}").text.split()[0])
     assert 0 < len(sols) <= selected <= got[0]

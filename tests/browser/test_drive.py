@@ -11,7 +11,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from dashboard.page import ids
-from dashboard.page.callbacks import sol_bounds
+from dashboard.page.ranges import sol_bounds
 from tests.browser.test_dashboard import counts, n_all, wait_counts
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"  # `make axe`: axe-core 4.14.1, MPL-2.0
@@ -96,7 +96,7 @@ def test_a_waypoint_links_to_its_panorama(dash_duo, start, data_settings, loaded
     dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", point)
     ActionChains(dash_duo.driver).move_to_element(point).click().perform()
     dash_duo.wait_for_contains_text(f"#{ids.DETAILS} h2", "Waypoint ", timeout=10)
-    link = dash_duo.find_element(f"#{ids.DETAILS} #panorama-link")
+    link = dash_duo.find_element(f"#{ids.DETAILS} #{ids.PANORAMA_LINK}")
     href = link.get_attribute("href")
     # the sources are local files: NASA's mission folder makes the relative path absolute
     assert href.startswith("https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/") and href.endswith(".jpg")
@@ -111,7 +111,7 @@ def test_the_time_axes_switch_between_sol_and_earth_date(dash_duo, start, data_s
     dash_duo.find_element(f"#{ids.TIME_AXIS} input[value='date']").click()
     wait_until(lambda: "axis=date" in dash_duo.driver.current_url, what=dash_duo.driver.current_url)
     for chart in ("orientation", "position", "elevation", "distance"):
-        wait_until(lambda: fig_js(dash_duo, chart, "gd._fullLayout.xaxis.type") == "date", what=chart)
+        wait_until(lambda chart=chart: fig_js(dash_duo, chart, "gd._fullLayout.xaxis.type") == "date", what=chart)
     assert "Earth date" in fig_js(dash_duo, "orientation", "gd._fullLayout.xaxis.title.text")
     # kept in the URL: a reload (or a shared link) shows dates again
     dash_duo.driver.get(dash_duo.driver.current_url)

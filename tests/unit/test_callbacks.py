@@ -1,81 +1,45 @@
-"""The callbacks' pure helpers (no browser)."""
+"""The page's callbacks as plain functions (no browser): their helpers, and the answer of
+each callback in each situation (data, no data, the store down...), against a fake store."""
 
 from __future__ import annotations
 
-from datetime import UTC
+import contextlib
+import dataclasses
 
+import flask
 import pytest
+import redis
+from dash import html, no_update
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+from dash.exceptions import PreventUpdate
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from dashboard.data.parse import parse_traverse, parse_waypoints
-from dashboard.data.store import Dataset
+import dashboard.page.callbacks as callbacks_package
+from dashboard.data.load import LoadError
+from dashboard.data.store import StoreError
 from dashboard.figures import BUILDERS, values
-from dashboard.page.callbacks import (
-    axis_from_query,
-    chart_figures,
-    clamp_range,
-    now_items,
-    range_from_query,
-    range_query,
-    selection_from,
-    slider_marks,
-    sol_bounds,
-    sols_of,
-    summary_items,
-    waypoint_fields,
-    waypoint_panorama,
-)
+from dashboard.page import ids
+from dashboard.page.callbacks import load as load_area
+from dashboard.page.callbacks import register_callbacks
+from dashboard.page.callbacks.charts import chart_figures, sols_of
+from dashboard.page.callbacks.current import PREVENT, STORE_DOWN, STORE_FULL, current_or
+from dashboard.page.callbacks.exports import MAX_PAGE_EXPORTS
+from dashboard.page.callbacks.selection import clicked_waypoint, selection_from
+from dashboard.settings import Settings
+from tests.unit.page_fixtures import small_dataset
+
+N = len(BUILDERS)
 
 
 @pytest.fixture(scope="module")
 def dataset():
-    from tests.conftest import FIXTURES
-
-    wp = parse_waypoints((FIXTURES / "waypoints_v2024.json").read_bytes(), "wp").frame
-    tr = parse_traverse((FIXTURES / "traverse_v2026.json").read_bytes(), "tr")
-    meta = {"loaded_at": "2026-11-29T03:00:00Z", "layers": {"waypoints": {"source": "/data/wp.json"}}}
-    return Dataset(version="3", meta=meta, waypoints=wp, traverse=tr.frame, traverse_points=tr.points)
+    return small_dataset()
 
 
-@pytest.mark.parametrize(
-    "a, b, expected",
-    [
-        (20, 30, (20, 30)),
-        (30, 20, (20, 30)),
-        (-5, 5000, (13, 1110)),
-        (None, 500, (13, 500)),
-        ("abc", "600", (13, 600)),
-        (float("nan"), 14.6, (13, 15)),
-        (2000, 3000, (1110, 1110)),
-    ],
-)
-def test_clamp_range(a, b, expected):
-    assert clamp_range(a, b, 13, 1110) == expected
-
-
-@pytest.mark.parametrize(
-    "search, expected",
-    [
-        ("", (13, 1110)),
-        ("?sol_min=100&sol_max=200", (100, 200)),
-        ("?sol_max=50", (13, 50)),
-        ("?sol_min=x&sol_max=[]", (13, 1110)),
-        ("?sol_min=900&sol_max=100", (100, 900)),
-        (None, (13, 1110)),
-    ],
-)
-def test_range_from_query(search, expected):
-    assert range_from_query(search, 13, 1110) == expected
-
-
-def test_time_axis_in_the_url():
-    assert range_query(100, 200, "date") == "?sol_min=100&sol_max=200&axis=date"
-    assert axis_from_query("?sol_min=1&axis=date") == "date"
-    assert axis_from_query("?axis=junk") == axis_from_query(None) == "sol"
-
-
-def test_range_query_round_trip():
-    assert range_query(100, 200) == "?sol_min=100&sol_max=200"
-    assert range_from_query(range_query(100, 200), 13, 1110) == (100, 200)
+# ---------------------------------------------------------------------------------------
+# helpers
 
 
 def test_selection_from_map_points(dataset):
@@ -97,11 +61,20 @@ def test_selection_from_map_points(dataset):
     assert selection_from({"points": [{"x": 1}]}) is None
 
 
-def test_slider_marks():
-    # at most ~5 round marks, none within 0.6 steps of an end (1000 and 1110 collided on a phone)
-    assert slider_marks(13, 1110) == {13: "13", 250: "250", 500: "500", 750: "750", 1110: "1110"}
-    assert slider_marks(13, 1840) == {13: "13", 500: "500", 1000: "1000", 1500: "1500", 1840: "1840"}
-    assert list(slider_marks(13, 18)) == [13, 14, 15, 16, 17, 18]
+@pytest.mark.parametrize(
+    "click, rmc",
+    [
+        ({"points": [{"customdata": "4_0"}, {"customdata": "5_0"}]}, "4_0"),
+        ({"points": [{"x": 1}]}, None),  # the path, not a waypoint
+        ({"points": []}, None),
+        ({"points": ["junk"]}, None),
+        ({"points": [{"customdata": 4}]}, None),
+        (None, None),
+        ("junk", None),
+    ],
+)
+def test_clicked_waypoint(click, rmc):
+    assert clicked_waypoint(click) == rmc
 
 
 def test_chart_figures_cover_every_chart(dataset):
@@ -110,72 +83,251 @@ def test_chart_figures_cover_every_chart(dataset):
     assert len(values(figs["orientation"]["data"][0]["x"])) == 1
 
 
-def test_summary(dataset):
-    items = dict(summary_items(dataset, {"ok": False, "at": "t", "error": "wp.json: HTTP 500"}))
-    assert items["Latest waypoint"] == "sol 18 · 2021-03-08 UTC"
-    assert items["Odometry at that waypoint"] == "0.13 km"
-    assert items["Elevation there"] == "-2568.2 m"
-    assert items["Drives (traverse)"] == "3 to sol 17, 0.09 km"
-    assert items["Data loaded"] == "2026-11-29 03:00:00 UTC from /data/wp.json"
-    assert items["Last load attempt failed"] == "t: wp.json: HTTP 500"
+def test_the_old_names_stay_importable():
+    for name in callbacks_package.__all__:
+        assert getattr(callbacks_package, name) is not None
+    assert {"STORE_DOWN", "register_callbacks", "sol_bounds", "chart_figures", "now_items"} <= set(
+        callbacks_package.__all__
+    )
 
 
-def test_waypoint_fields(dataset):
-    fields = dict(waypoint_fields(dataset, "4_120"))
-    assert fields["rmc"] == "4_120" and fields["sol"] == "16"
-    assert fields["earth_date"].startswith("2021-03-06")
-    assert fields["final"] == "False" and fields["dist_m"] == "—"
-    assert fields["note"] == "mid-drive localization"
-    assert waypoint_fields(dataset, "99_99") is None
+# ---------------------------------------------------------------------------------------
+# the callbacks, registered on a recorder and called with a fake store
 
 
-@pytest.fixture(scope="module")
-def with_current():
-    from dashboard.data.store import merge_current
-    from tests.conftest import FIXTURES
+class Recorder:
+    """Stands in for the Dash app: keeps each callback function by name."""
 
-    wp = parse_waypoints((FIXTURES / "waypoints_v2024.json").read_bytes(), "wp").frame
-    cur = parse_waypoints((FIXTURES / "current_v2026.json").read_bytes(), "cur", layer="current").frame
-    tr = parse_traverse((FIXTURES / "traverse_v2026.json").read_bytes(), "tr")
-    meta = {
-        "loaded_at": "2026-11-29T03:00:00Z",
-        "layers": {
-            "waypoints": {"source": "https://example.org/mmgis-maps/M20/Layers/json/M20_waypoints.json"},
-            "current": {"source": "/data/M20_waypoints_current.json", "status": "newer"},
-        },
+    def __init__(self):
+        self.callbacks = {}
+
+    def callback(self, *_dependencies, **_options):
+        def record(function):
+            self.callbacks[function.__name__] = function
+            return function
+
+        return record
+
+
+class FakeStore:
+    def __init__(self, dataset=None, error: Exception | None = None, last_load_error: Exception | None = None):
+        self.dataset, self.error, self.last_load_error = dataset, error, last_load_error
+        # a client nothing listens to: whatever reaches Redis fails at once
+        self.redis = redis.Redis(port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=Retry(NoBackoff(), 0))
+        self.prefix = "test:"
+
+    def current(self):
+        if self.error:
+            raise self.error
+        return self.dataset
+
+    def last_load(self):
+        if self.last_load_error:
+            raise self.last_load_error
+        return {"ok": True}
+
+
+def registered(store, settings: Settings | None = None) -> dict:
+    app = Recorder()
+    register_callbacks(app, store, settings or Settings())
+    return app.callbacks
+
+
+@contextlib.contextmanager
+def triggered(prop_id: str | None):
+    """Runs the body as Dash runs a callback that ``prop_id`` ("id.property") triggered."""
+    inputs = [{"prop_id": prop_id, "value": None}] if prop_id else []
+    token = context_value.set(AttributeDict(triggered_inputs=inputs))
+    try:
+        yield
+    finally:
+        context_value.reset(token)
+
+
+DOWN = [redis.ConnectionError("refused"), redis.TimeoutError("slow"), StoreError("half a dataset")]
+
+
+def test_every_area_registers_its_callbacks():
+    assert set(registered(FakeStore())) == {
+        "sync_range",
+        "update_charts",
+        "select_on_map",
+        "show_details",
+        "load_data",
+        "submit_export",
+        "poll_exports",
     }
-    return Dataset(
-        version="4",
-        meta=meta,
-        waypoints=merge_current(wp, cur),
-        traverse=tr.frame,
-        traverse_points=tr.points,
-        current=cur,
-    )
 
 
-def test_timeline_spans_every_layer(dataset, with_current):
-    assert sol_bounds(dataset) == (13, 18)
-    assert sol_bounds(with_current) == (13, 19)  # the current position, after the last waypoint
+@pytest.mark.parametrize("store", [FakeStore(None), *(FakeStore(error=e) for e in DOWN)])
+def test_current_or_answers_for_the_callback(store, dataset):
+    assert current_or(FakeStore(dataset), down="down", empty="empty") is dataset
+    answer = current_or(store, down="down", empty="empty")
+    assert answer == ("empty" if store.error is None else "down")
+    with pytest.raises(PreventUpdate):
+        current_or(store, down=PREVENT, empty=PREVENT)
 
 
-def test_now_card(with_current):
-    from datetime import datetime
-
-    where, fresh = now_items(with_current, datetime(2021, 3, 20, tzinfo=UTC))
-    where, fresh = dict(where), dict(fresh)
-    assert where["Latest sol"] == "sol 19"
-    assert where["Earth date"] == "2021-03-09 UTC · 10 days ago"
-    assert where["Position"] == "77.4533° E, 18.4422° N"
-    assert where["Odometry"] == "0.14 km" and where["From"] == "the current-position layer"
-    assert fresh == {"Waypoints": "to sol 18", "Traverse": "to sol 17", "Current position": "sol 19"}
+@pytest.mark.parametrize("store", [FakeStore(None), *(FakeStore(error=e) for e in DOWN)])
+def test_the_range_waits_for_a_dataset(store):
+    with triggered(None), pytest.raises(PreventUpdate):
+        registered(store)["sync_range"]("", None, "sol", None, None, None, None, None, None, None)
 
 
-def test_panorama_links_are_absolute(dataset, with_current):
-    # a URL source: its MMGIS mission folder; a local file: NASA's
-    assert waypoint_panorama(with_current, "3_0") == "https://example.org/mmgis-maps/M20/Layers/mosaics/N_0013_3_0.jpg"
-    assert (
-        waypoint_panorama(with_current, "4_640")
-        == "https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/N_0019_4_640.jpg"
-    )
-    assert waypoint_panorama(dataset, "3_0") == "https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/N_0013_3_0.jpg"
+def sync(dataset, trigger, search="", slider=None, axis="sol", typed=(None, None)):
+    with triggered(trigger):
+        return registered(FakeStore(dataset))["sync_range"](search, slider, axis, 1, 1, 1, 1, "3", *typed)
+
+
+def test_the_range_from_the_url(dataset):
+    answer = sync(dataset, None, "?sol_min=14&sol_max=99&axis=date")
+    value, lo, hi, marks, a, b, search, csv, geojson, axis = answer
+    assert (value, lo, hi, a, b) == ([14, 18], 13, 18, 14, 18)
+    assert list(marks) == [13, 14, 15, 16, 17, 18]
+    assert search == "?sol_min=14&sol_max=18&axis=date"
+    assert csv == "/perseverance/waypoints.csv?sol_min=14&sol_max=18"
+    assert geojson == "/perseverance/waypoints.geojson?sol_min=14&sol_max=18"
+    assert axis == "date"
+    # the URL already says it all: neither it nor the axis is written back
+    same = sync(dataset, f"{ids.URL}.search", "?sol_min=14&sol_max=18", axis="sol")
+    assert same[6] is no_update and same[9] is no_update
+    assert sync(dataset, f"{ids.DATA_VERSION}.data", "?sol_min=15")[0] == [15, 18]
+
+
+def test_the_range_from_the_slider_and_the_boxes(dataset):
+    assert sync(dataset, f"{ids.SOL_RANGE}.value", "", [17, 2])[0] == [13, 17]
+    assert sync(dataset, f"{ids.SOL_RANGE}.value", "?sol_min=16", [15])[0] == [16, 18]  # not a pair: the URL's
+    # a typed sol is clamped; an empty or half-typed box keeps the slider's end
+    assert sync(dataset, f"{ids.SOL_MIN}.n_submit", "", [14, 16], typed=("2", ""))[0] == [13, 16]
+    assert sync(dataset, f"{ids.SOL_MAX}.n_blur", "", [14, 16], typed=("-", 17.4))[0] == [14, 17]
+    assert sync(dataset, f"{ids.SOL_MAX}.n_blur", "", None, typed=(None, None))[0] == [13, 18]
+
+
+def test_the_time_axis_switch(dataset):
+    answer = sync(dataset, f"{ids.TIME_AXIS}.value", "?sol_min=14&sol_max=15", [16, 17], axis="date")
+    assert answer[0] == [14, 15]  # the URL's range, not the slider's
+    assert answer[6] == "?sol_min=14&sol_max=15&axis=date" and answer[9] is no_update
+    # the slider keeps the axis the control shows
+    assert sync(dataset, f"{ids.SOL_RANGE}.value", "", [14, 15], axis="date")[6].endswith("&axis=date")
+
+
+def charts(store, sol_range=None, selection=None, trigger=f"{ids.SOL_RANGE}.value", axis="sol"):
+    with triggered(trigger):
+        return registered(store)["update_charts"](sol_range, selection, "3", axis)
+
+
+@pytest.mark.parametrize(
+    "store", [*(FakeStore(error=e) for e in DOWN), FakeStore(small_dataset(), last_load_error=DOWN[0])]
+)
+def test_the_charts_while_the_store_is_down(store):
+    answer = charts(store, [14, 16])
+    assert len(answer) == N + 6
+    assert all(a is no_update for a in answer[:N] + answer[N : N + 2] + answer[N + 3 :])
+    assert answer[N + 2] == STORE_DOWN
+
+
+def test_the_charts_with_no_dataset():
+    answer = charts(FakeStore(None), [14, 16])
+    assert all(a is no_update for a in answer[:N])
+    assert answer[N:] == ([], [], "", False, True, True)  # the empty state, and nothing else
+
+
+def test_the_charts_with_a_dataset(dataset):
+    answer = charts(FakeStore(dataset), [16, 99], ["4_0", 7], axis="date")
+    figures = dict(zip(BUILDERS, answer[:N], strict=True))
+    assert figures["orientation"]["layout"]["title"]["text"].endswith("(sols 16–18, 1 selected)")
+    assert answer[N + 2 :] == ("", True, False, False)
+    assert answer[N] and answer[N + 1]  # the summary strip and the now card
+    # the map drew the selection itself: redrawing it would clear plotly's selection box
+    selected = charts(FakeStore(dataset), [13, 18], ["4_0"], trigger=f"{ids.SELECTION}.data")
+    assert selected[list(BUILDERS).index("map")] is no_update
+    assert charts(FakeStore(dataset), "junk")[0]["layout"]["title"]["text"].endswith("(sols 13–18)")
+
+
+def test_selecting_on_the_map():
+    select = registered(FakeStore())["select_on_map"]
+    with triggered(f"{ids.GRAPHS['map']}.selectedData"):
+        assert select({"points": [{"customdata": "4_0"}]}, 0) == (["4_0"], "1 waypoint selected on the map")
+        assert select({"points": []}, 0) == (None, "")
+    with triggered(f"{ids.RESET_SELECTION}.n_clicks"):
+        assert select({"points": [{"customdata": "4_0"}]}, 1) == (None, "")
+
+
+CLICK = {"points": [{"customdata": "4_120"}]}
+
+
+def test_waypoint_details(dataset):
+    details = registered(FakeStore(dataset))["show_details"]
+    assert details(CLICK)[0].children == "Waypoint 4_120"
+    with pytest.raises(PreventUpdate):
+        details({"points": [{"x": 1}]})  # a click on the path
+    with pytest.raises(PreventUpdate):
+        registered(FakeStore(None))["show_details"](CLICK)
+    for error in DOWN:
+        (said,) = registered(FakeStore(error=error))["show_details"](CLICK)
+        assert isinstance(said, html.P) and said.children == STORE_DOWN
+
+
+@pytest.mark.parametrize(
+    "raised, said",
+    [
+        (LoadError("wp.json: HTTP 500"), "Loading failed: wp.json: HTTP 500"),
+        (redis.exceptions.OutOfMemoryError("OOM"), STORE_FULL),
+        (redis.ConnectionError("refused"), STORE_DOWN),
+        (StoreError("a load is already running"), STORE_DOWN),
+    ],
+)
+def test_a_failed_load(monkeypatch, raised, said):
+    def failing(store, settings):
+        raise raised
+
+    monkeypatch.setattr(load_area, "load", failing)
+    assert registered(FakeStore())["load_data"](1, None) == (said, no_update)
+
+
+def test_a_load(monkeypatch):
+    summary = {
+        "version": "8",
+        "waypoints": {"rows": 12, "sol_min": 13, "sol_max": 18},
+        "traverse": {"rows": 4, "sol_min": 13, "sol_max": 17},
+    }
+    monkeypatch.setattr(load_area, "load", lambda store, settings: summary)
+    said, version = registered(FakeStore())["load_data"](1, "7")
+    assert said.startswith("Loaded 12 waypoints") and version == "8"
+
+
+def test_a_forged_load_click_when_loading_is_restricted(monkeypatch):
+    monkeypatch.setattr(load_area, "load", pytest.fail)
+    settings = dataclasses.replace(Settings(), admin_token="secret")
+    said, version = registered(FakeStore(), settings)["load_data"](1, None)
+    assert "Loading is restricted to the operator" in said[0] and version is no_update
+
+
+def submit(store, chart="orientation", clicks=1):
+    charts_ = ["map", "orientation"]
+    formats = ["png", "svg"]
+    request = flask.Flask(__name__).test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    with request, triggered(f'{{"chart":"{chart}","type":"{ids.EXPORT_BUTTON}"}}.n_clicks'):
+        return registered(store)["submit_export"](
+            [clicks, clicks], formats, [ids.export_format(c) for c in charts_], [14, 16], None, []
+        )
+
+
+def test_an_export_needs_a_dataset_and_the_store(dataset):
+    assert submit(FakeStore(None)) == (no_update, "Load the data before exporting.")
+    for error in DOWN:
+        assert submit(FakeStore(error=error)) == (no_update, STORE_DOWN)
+    assert submit(FakeStore(dataset), chart="pie")[1].startswith("Cannot export: ")
+    # past validation it needs Redis (rate limit, queue): down here
+    assert submit(FakeStore(dataset)) == (no_update, STORE_DOWN)
+    with pytest.raises(PreventUpdate):
+        submit(FakeStore(dataset), clicks=0)
+
+
+def test_the_export_list():
+    poll = registered(FakeStore())["poll_exports"]
+    assert poll(0, None) == ([], True)  # nothing to follow: the interval stops
+    assert poll(0, [7, None]) == ([], True)
+    items, disabled = poll(1, ["job-1"])  # Redis unreachable: said, and polling goes on
+    assert [i.children for i in items] == [STORE_DOWN] and disabled is False
+    assert MAX_PAGE_EXPORTS == 10

@@ -1,0 +1,57 @@
+"""The current dataset for a callback, or the callback's friendly answer when there is none.
+
+Every callback that reads the dataset answers the same two situations its own way: the
+data store (Redis) unreachable, and nothing loaded yet. :func:`current_or` reads the
+dataset once and gives back either the dataset or the answer the callback chose for that
+situation (:data:`PREVENT`: no update at all).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TypeVar, overload
+
+import redis
+from dash.exceptions import PreventUpdate
+
+from dashboard.data.store import Dataset, DatasetStore, StoreError
+
+STORE_DOWN = "The data store (Redis) is not reachable right now; showing nothing new until it is back."
+STORE_FULL = (
+    "Loading failed: the data store (Redis) is out of memory, so the new data was not saved; the data shown stays."
+)
+
+#: What reading the store raises while Redis is away (or the store cannot answer).
+STORE_ERRORS = (redis.RedisError, StoreError)
+
+T = TypeVar("T")
+
+
+class _Prevent(enum.Enum):
+    PREVENT = "prevent"
+
+
+#: As a fallback answer: leave every output as it is (Dash's PreventUpdate).
+PREVENT = _Prevent.PREVENT
+
+
+@overload
+def current_or(store: DatasetStore, *, down: _Prevent, empty: _Prevent) -> Dataset: ...
+@overload
+def current_or(store: DatasetStore, *, down: T | _Prevent, empty: T | _Prevent) -> Dataset | T: ...
+def current_or(store: DatasetStore, *, down: T | _Prevent, empty: T | _Prevent) -> Dataset | T:
+    """The current dataset; ``down`` when the store is unreachable, ``empty`` when no
+    dataset was ever loaded (either may be :data:`PREVENT`, which raises PreventUpdate)."""
+    try:
+        dataset = store.current()
+    except STORE_ERRORS:
+        return _answer(down)
+    if dataset is None:
+        return _answer(empty)
+    return dataset
+
+
+def _answer(answer: T | _Prevent) -> T:
+    if isinstance(answer, _Prevent):
+        raise PreventUpdate
+    return answer

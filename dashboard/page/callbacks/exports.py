@@ -1,0 +1,106 @@
+"""Chart exports: the per-chart "Export" buttons submit a job; the list polls their status."""
+
+from __future__ import annotations
+
+import flask
+import redis
+from dash import ALL, Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard import exports
+from dashboard.data.store import Dataset, DatasetStore
+from dashboard.page import ids
+from dashboard.page.callbacks.current import STORE_DOWN, STORE_ERRORS, current_or
+from dashboard.page.pieces import export_item
+from dashboard.page.ranges import range_within, sol_bounds
+from dashboard.settings import Settings
+
+#: The page lists (and polls) at most this many of the session's exports, newest first.
+MAX_PAGE_EXPORTS = 10
+#: Job statuses that keep the list polling.
+STILL_RUNNING = ("queued", "started", "deferred", "scheduled")
+NO_DATASET = "Load the data before exporting."
+
+
+def register(app, store: DatasetStore, settings: Settings) -> None:
+    register_submit(app, store, settings)
+    register_poll(app, store)
+
+
+def register_submit(app, store: DatasetStore, settings: Settings) -> None:
+    export_settings = exports.export_settings(settings)
+
+    @app.callback(
+        Output(ids.EXPORT_JOBS, "data"),
+        Output(ids.EXPORT_MESSAGE, "children"),
+        Input({"type": ids.EXPORT_BUTTON, "chart": ALL}, "n_clicks"),
+        State({"type": ids.EXPORT_FORMAT, "chart": ALL}, "value"),
+        State({"type": ids.EXPORT_FORMAT, "chart": ALL}, "id"),
+        State(ids.SOL_RANGE, "value"),
+        State(ids.SELECTION, "data"),
+        State(ids.EXPORT_JOBS, "data"),
+        prevent_initial_call=True,
+        # While one submission is in flight the buttons are disabled: Dash keeps only the
+        # newest answer of a callback, so a second click meanwhile would queue an export
+        # whose id never reached the page's list.
+        running=[(Output({"type": ids.EXPORT_BUTTON, "chart": ALL}, "disabled"), True, False)],
+    )
+    def submit_export(clicks, formats, format_ids, sol_range, selection, jobs):
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks or []):
+            raise PreventUpdate
+        chart = trigger.get("chart")
+        fmt = next((f for f, i in zip(formats, format_ids, strict=False) if i.get("chart") == chart), "png")
+        dataset = current_or(store, down=(no_update, STORE_DOWN), empty=(no_update, NO_DATASET))
+        if not isinstance(dataset, Dataset):
+            return dataset
+        try:
+            lo, hi = sol_bounds(dataset)
+            a, b = range_within(sol_range, lo, hi)
+            picked = selection if isinstance(selection, list) and chart != "map" else None
+            request = exports.validate(
+                chart,
+                a,
+                b,
+                fmt,
+                selection=picked,
+                bounds=(lo, hi),
+                names=exports.selection_names(dataset.waypoints) if picked else None,
+            )
+            client = exports.client_key(flask.request.remote_addr)
+            exports.admit(
+                store.redis, store.prefix, client, settings.export_rate, settings.queue_max, settings.queue_client_max
+            )
+            job = exports.submit(store.redis, store.prefix, dataset.version, request, export_settings, client)
+            exports.note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
+        except exports.ExportError as exc:
+            return no_update, f"Cannot export: {exc}"
+        except exports.ExportBusy as exc:
+            return no_update, f"Not now: {exc}"
+        except STORE_ERRORS:
+            return no_update, STORE_DOWN
+        kept = [j for j in (jobs or []) if isinstance(j, str) and j != job.id]
+        return [job.id, *kept][:MAX_PAGE_EXPORTS], ""
+
+
+def register_poll(app, store: DatasetStore) -> None:
+    @app.callback(
+        Output(ids.EXPORT_LIST, "children"),
+        Output(ids.EXPORT_POLL, "disabled"),
+        Input(ids.EXPORT_POLL, "n_intervals"),
+        Input(ids.EXPORT_JOBS, "data"),
+    )
+    def poll_exports(_tick, jobs):
+        items, active = [], False
+        try:
+            for job_id in (jobs or [])[:MAX_PAGE_EXPORTS]:
+                if not isinstance(job_id, str):
+                    continue
+                info = exports.status(store.redis, job_id)
+                if info is None:
+                    continue  # expired
+                active = active or info["status"] in STILL_RUNNING
+                items.append(export_item(info))
+        except redis.RedisError:
+            return [html.Li(STORE_DOWN)], False  # keep polling: it may come back
+        return items, not active

@@ -1,0 +1,260 @@
+"""What the page says: the summary strip, the "now" card, a waypoint's details, the export
+list's lines, the outcome of a load, and where to load data when the button is withdrawn.
+
+``*_items``/``*_fields`` give (label, value) text pairs (tested without a browser); the
+``*_children`` functions wrap them in Dash HTML components.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from dash import html
+
+from dashboard.data.store import Dataset
+from dashboard.data.timeline import LAYER_LABELS, now, panorama_url
+from dashboard.figures import TITLES
+from dashboard.marstime import sol_start
+from dashboard.page import ids
+
+
+def load_restricted() -> list:
+    """Said where the "Load data" button would be when PTRACKER_ADMIN_TOKEN withdraws it."""
+    return [
+        "Loading is restricted to the operator: on the server run ",
+        html.Code("python -m dashboard load"),
+        " (in a container, the image's ",
+        html.Code("load"),
+        " command; in Kubernetes, a Job from the CronJob ",
+        html.Code("refresh-data"),
+        "), or send ",
+        html.Code('curl -X POST -H "Authorization: Bearer $PTRACKER_ADMIN_TOKEN" https://<this site>/load'),
+        " with the admin token.",
+    ]
+
+
+def _fmt_date(sol: int) -> str:
+    return sol_start(sol).strftime("%Y-%m-%d")
+
+
+# ---------------------------------------------------------------------------------------
+# the "now" card
+
+
+def _current_layer_text(current: dict) -> str:
+    """How fresh the current-position layer is, in words."""
+    text = {"off": "not read", "unavailable": "unavailable"}.get(current["status"], "")
+    if current["sol"] is not None:
+        return f"sol {current['sol']}" + (f" ({text}, previous kept)" if text else "")
+    return text or "none"
+
+
+def now_items(dataset: Dataset, when=None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The "now" card: (where the rover is, by the newest sol of any layer) and (how
+    fresh each layer is), as (label, value) pairs."""
+    info = now(dataset, when)
+    if info.get("sol") is None:
+        return [], []
+    elev = "unknown" if info["elev_geoid_m"] is None else f"{info['elev_geoid_m']:.1f} m"
+    legs = " (traverse legs)" if info["odometry_from"] == "traverse" else ""
+    where = [
+        ("Latest sol", f"sol {info['sol']}"),
+        ("Earth date", f"{info['earth_date']} UTC · {info['ago']}"),
+        ("Position", f"{info['lon']:.4f}° E, {info['lat']:.4f}° N"),
+        ("Elevation", elev),
+        ("Odometry", f"{info['odometry_km']:.2f} km{legs}"),
+        ("From", f"the {LAYER_LABELS.get(info['layer'], info['layer'])}"),
+    ]
+    layers = info["layers"]
+    traverse_max = layers["traverse"]["sol_max"]
+    fresh = [
+        ("Waypoints", f"to sol {layers['waypoints']['sol_max']}"),
+        ("Traverse", f"to sol {traverse_max}" if traverse_max is not None else "none"),
+        ("Current position", _current_layer_text(layers["current"])),
+    ]
+    return where, fresh
+
+
+def _pairs(items: list[tuple[str, str]], cls: str) -> html.Dl:
+    return html.Dl(
+        className=cls,
+        children=[
+            html.Div(
+                className="now-pair",
+                children=[html.Dt(label), html.Dd(value, id=ids.now_value(label))],
+            )
+            for label, value in items
+        ],
+    )
+
+
+def now_children(dataset: Dataset, when=None) -> list:
+    where, fresh = now_items(dataset, when)
+    if not where:
+        return []
+    return [
+        html.H2("Where the rover is now", id=ids.NOW_TITLE),
+        _pairs(where, "now-where"),
+        html.H3("Freshness of NASA's layers"),
+        _pairs(fresh, "now-fresh"),
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# the summary strip
+
+
+def summary_items(dataset: Dataset, last_load: dict | None = None) -> list[tuple[str, str]]:
+    """(label, value) pairs of the summary strip."""
+    wp, legs = dataset.waypoint_layer if "layer" in dataset.waypoints else dataset.waypoints, dataset.traverse
+    latest = wp.iloc[-1]
+    items = [
+        ("Latest waypoint", f"sol {int(latest['sol'])} · {_fmt_date(int(latest['sol']))} UTC"),
+        ("Odometry at that waypoint", f"{latest['dist_total_m'] / 1000:.2f} km"),
+        ("Elevation there", "unknown" if pd.isna(latest["elev_geoid"]) else f"{latest['elev_geoid']:.1f} m"),
+    ]
+    if len(legs):
+        driven = legs[legs["length_m"] > 0]
+        sol_max = legs["sol"].max()
+        to_sol = f" to sol {int(sol_max)}" if pd.notna(sol_max) else ""
+        items.append(("Drives (traverse)", f"{len(driven):,}{to_sol}, {legs['length_m'].sum() / 1000:.2f} km"))
+    meta = dataset.meta
+    loaded = meta.get("loaded_at", "?")
+    source = meta.get("layers", {}).get("waypoints", {}).get("source", "?")
+    items.append(("Data loaded", f"{loaded.replace('T', ' ').replace('Z', ' UTC')} from {source}"))
+    if last_load and not last_load.get("ok"):
+        items.append(("Last load attempt failed", f"{last_load.get('at', '')}: {last_load.get('error', '')}"))
+    return items
+
+
+def summary_children(dataset: Dataset, last_load: dict | None = None) -> list:
+    return [
+        html.Div(
+            className="summary-item",
+            children=[html.Span(label, className="summary-label"), html.Span(value, className="summary-value")],
+        )
+        for label, value in summary_items(dataset, last_load)
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# a waypoint's details
+
+
+def waypoint_fields(dataset: Dataset, rmc: str) -> list[tuple[str, str]] | None:
+    rows = dataset.waypoints[dataset.waypoints["rmc"] == rmc]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    fields = []
+    for name, value in row.items():
+        if pd.isna(value):
+            text = "—"
+        elif isinstance(value, float):
+            text = f"{value:.6g}" if name not in ("lat", "lon") else f"{value:.8f}"
+        else:
+            text = str(value)
+        fields.append((str(name), text))
+    fields.insert(1, ("earth_date", f"{_fmt_date(int(row['sol']))} (UTC, start of sol)"))
+    return fields
+
+
+def waypoint_panorama(dataset: Dataset, rmc: str) -> str | None:
+    """The absolute URL of a waypoint's NASA panorama (None when it has none)."""
+    rows = dataset.waypoints[dataset.waypoints["rmc"] == rmc]
+    if rows.empty or pd.isna(rows["image_url"].iloc[0]):
+        return None
+    layer = rows["layer"].iloc[0] if "layer" in rows and pd.notna(rows["layer"].iloc[0]) else "waypoints"
+    source = (dataset.meta or {}).get("layers", {}).get(layer, {}).get("source")
+    return panorama_url(rows["image_url"].iloc[0], source)
+
+
+def details_children(dataset: Dataset, rmc: str) -> list:
+    fields = waypoint_fields(dataset, rmc)
+    if fields is None:
+        return [html.P(f"Waypoint {rmc} is not in the current dataset.")]
+    pano = waypoint_panorama(dataset, rmc)
+    return [
+        html.H2(f"Waypoint {rmc}"),
+        html.P(
+            html.A(
+                "NASA panorama at this waypoint (JPG, opens in a new tab)",
+                href=pano,
+                id=ids.PANORAMA_LINK,
+                target="_blank",
+                rel="noopener noreferrer",
+            )
+        )
+        if pano
+        else html.P("No panorama for this waypoint.", className="muted"),
+        html.Table(
+            className="details-table",
+            children=[html.Tbody([html.Tr([html.Th(name, scope="row"), html.Td(text)]) for name, text in fields])],
+        ),
+    ]
+
+
+def selection_status(rmcs: list[str] | None) -> str:
+    """What the page says about the waypoints selected on the map."""
+    if not rmcs:
+        return ""
+    return f"{len(rmcs)} waypoint{'s' if len(rmcs) != 1 else ''} selected on the map"
+
+
+# ---------------------------------------------------------------------------------------
+# loading and exports
+
+
+def load_message(summary: dict) -> str:
+    """The outcome of a load from the page (``summary``: what dashboard.data.load.load returned)."""
+    wp, tr = summary["waypoints"], summary["traverse"]
+    cur: dict = summary.get("current") or {}
+    said = {
+        "newer": f", and the current position (sol {cur.get('sol')})",
+        "same": f", and the current position (sol {cur.get('sol')})",
+        "unavailable": "; the current position could not be read"
+        + (f" (kept sol {cur.get('sol')})" if cur.get("kept") else ""),
+        "older": "; the current position was older than the waypoints",
+    }.get(cur.get("status") or "", "")
+    return (
+        f"Loaded {wp['rows']} waypoints (sols {wp['sol_min']}–{wp['sol_max']}) "
+        f"and {tr['rows']} traverse segments (sols {tr['sol_min']}–{tr['sol_max']}){said}."
+    )
+
+
+def export_label(info: dict) -> str:
+    """An export's chart, format, range and selection, in words."""
+    params = info.get("params") or {}
+    chart = str(info.get("chart"))
+    label = (
+        f"{TITLES.get(chart, chart)} {str(params.get('fmt', '')).upper()}, "
+        f"sols {params.get('sol_min')}–{params.get('sol_max')}"
+    )
+    if params.get("selected"):
+        label += f" ({params['selected']} selected waypoints)"
+    return label
+
+
+def export_item(info: dict) -> html.Li:
+    """One line of the page's export list."""
+    label = export_label(info)
+    state = info["status"]
+    children: list = [html.Span(label, className="export-label")]
+    if state == "finished":
+        children += [
+            html.Span("done", className="export-status"),
+            html.A(
+                "Download",
+                href=f"/download/{info['id']}",
+                download=info.get("filename") or "",
+                className="export-download",
+            ),
+        ]
+    elif state == "failed":
+        children.append(html.Span(f"failed: {info.get('error')}", className="export-status export-status-failed"))
+    else:
+        stage = "queued" if state == "queued" else (info.get("stage") or state)
+        children += [
+            html.Progress(value=str(info.get("progress") or 0), max="100", **{"aria-label": f"{label}: {stage}"}),
+            html.Span(stage, className="export-status"),
+        ]
+    return html.Li(children, id=ids.export_item(info["id"]), className=f"export-item export-{state}")
