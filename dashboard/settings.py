@@ -21,6 +21,12 @@ OFF = ("off", "none", "no", "false", "0")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+#: Prefix of every Redis key the app owns (RQ keeps its own ``rq:`` keys).
+DEFAULT_KEY_PREFIX = "ptracker:"
+#: Seconds one export job may run (RQ's job timeout), and the least that is accepted.
+DEFAULT_EXPORT_TIMEOUT = 60
+MIN_EXPORT_TIMEOUT = 5
+
 
 class SettingsError(ValueError):
     """A configuration value that cannot be used."""
@@ -60,7 +66,7 @@ class Settings:
     #: Folder of the embedded Redis database (used only when ``redis_url`` is None).
     data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
     #: Prefix of every Redis key the app owns.
-    key_prefix: str = "ptracker:"
+    key_prefix: str = DEFAULT_KEY_PREFIX
     #: Fetch limits.
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
@@ -71,7 +77,7 @@ class Settings:
     #: Redis socket timeout for the web side (seconds).
     redis_socket_timeout: float = 1.0
     #: Exports: seconds one render may take, and how long a finished file is kept.
-    export_timeout: int = 60
+    export_timeout: int = DEFAULT_EXPORT_TIMEOUT
     export_ttl: int = 3600
     #: Exports a client may submit per minute, and the most jobs waiting in the queue.
     export_rate: int = 30
@@ -109,7 +115,7 @@ class Settings:
             max_bytes=int(_number(env, "PTRACKER_MAX_BYTES", defaults.max_bytes, 1024)),
             keep_versions=int(_number(env, "PTRACKER_KEEP_VERSIONS", defaults.keep_versions, 1)),
             redis_socket_timeout=_number(env, "PTRACKER_REDIS_TIMEOUT", defaults.redis_socket_timeout, 0.1),
-            export_timeout=int(_number(env, "PTRACKER_EXPORT_TIMEOUT", defaults.export_timeout, 5)),
+            export_timeout=int(_number(env, "PTRACKER_EXPORT_TIMEOUT", defaults.export_timeout, MIN_EXPORT_TIMEOUT)),
             export_ttl=int(_number(env, "PTRACKER_EXPORT_TTL", defaults.export_ttl, 60)),
             export_rate=int(_number(env, "PTRACKER_EXPORT_RATE", defaults.export_rate, 1)),
             queue_max=int(_number(env, "PTRACKER_QUEUE_MAX", defaults.queue_max, 1)),

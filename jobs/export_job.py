@@ -97,6 +97,7 @@ def export_chart(
         dataset.traverse,
         dataset.traverse_points,
         View.of(request.sol_min, request.sol_max, sols),
+        memo=dataset.memo,  # the map's path levels: built once per dataset version in this worker
         **options,
     )
     # vector traces (no WebGL bitmap in SVG/PDF), no more vertices than the file has pixels

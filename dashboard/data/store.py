@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 import orjson
@@ -33,6 +33,7 @@ import pandas as pd
 import redis
 
 from dashboard.data.parse import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
+from dashboard.settings import DEFAULT_KEY_PREFIX
 
 TABLES: dict[str, dict[str, str]] = {
     "waypoints": WAYPOINT_COLUMNS,
@@ -72,6 +73,19 @@ class Memo:
             self._values[key] = value
             self._bytes += size
         return value
+
+
+class MemoFn(Protocol):
+    """``memo(key, build)``: ``build()``'s value for ``key``, maybe remembered. The pure
+    code (figures, timeline) takes one so that what it derives from a dataset version
+    lives on that version (:meth:`Dataset.memo`), not in a module-level cache."""
+
+    def __call__(self, key: Hashable, build: Callable[[], T], /) -> T: ...
+
+
+def no_memo(key: Hashable, build: Callable[[], T]) -> T:
+    """The memo that remembers nothing: ``build()`` on every call."""
+    return build()
 
 
 class StoreError(RuntimeError):
@@ -158,7 +172,7 @@ def decode_frame(raw: bytes, columns: dict[str, str]) -> pd.DataFrame:
 
 
 class DatasetStore:
-    def __init__(self, client: redis.Redis, prefix: str = "ptracker:", keep_versions: int = 3):
+    def __init__(self, client: redis.Redis, prefix: str = DEFAULT_KEY_PREFIX, keep_versions: int = 3):
         if keep_versions < 1:
             raise ValueError("keep_versions must be at least 1")
         self.redis = client
