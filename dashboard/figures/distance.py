@@ -106,27 +106,16 @@ def _odometry(per_sol: pd.DataFrame, tr_all: pd.DataFrame, cur: pd.DataFrame, vi
     """The odometry lines (second y axis): the waypoints', the traverse legs' (dotted), and
     the current position's star."""
     odo = per_sol.assign(total_km=per_sol["total_m"] / 1000.0, layer="waypoints")
-    lines = {"yaxis": "y2", "mode": "lines"}
+    solid = {"color": PALETTE[1], "width": 2}
     data = [
-        series(
-            odo,
-            "sol",
-            "total_km",
-            "odometry (km)",
-            PALETTE[1],
-            "km",
-            view,
-            line={"color": PALETTE[1], "width": 2},
-            **lines,
-        )
+        series(odo, "sol", "total_km", "odometry (km)", PALETTE[1], "km", view, yaxis="y2", mode="lines", line=solid)
     ]
     if len(tr_all):
         legs = tr_all.assign(total_km=tr_all["total_m"] / 1000.0, layer="traverse")
         dotted = {"color": PALETTE[3], "width": 2, "dash": "dot"}
+        name = "odometry · traverse legs (km)"
         data.append(
-            series(
-                legs, "sol", "total_km", "odometry · traverse legs (km)", PALETTE[3], "km", view, line=dotted, **lines
-            )
+            series(legs, "sol", "total_km", name, PALETTE[3], "km", view, yaxis="y2", mode="lines", line=dotted)
         )
     if len(cur):
         at_end = cur.assign(total_km=cur["dist_total_m"] / 1000.0)
