@@ -42,8 +42,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, store: DatasetStore, settings: Settings) -> dict | None:
-    if args.command == "load" and args.if_empty and store.current_version() is not None:
-        return {**summarize(store.meta()), "status": "current"}
+    if args.command == "load" and args.if_empty:
+        loaded = store.meta()  # None: no dataset loaded yet
+        if loaded is not None:
+            return {**summarize(loaded), "status": "current"}
     if args.command == "load":
         return load(
             store,

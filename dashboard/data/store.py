@@ -31,6 +31,7 @@ import numpy as np
 import orjson
 import pandas as pd
 import redis
+from redis.typing import EncodableT
 
 from dashboard.data.parse import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
 from dashboard.settings import DEFAULT_KEY_PREFIX
@@ -168,6 +169,19 @@ def decode_frame(raw: bytes, columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _text(raw: object) -> str:
+    """A Redis reply as text (the client answers bytes: it does not decode)."""
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _bytes(raw: object) -> bytes:
+    if isinstance(raw, bytes):
+        return raw
+    if isinstance(raw, str):
+        return raw.encode()
+    raise StoreError(f"unexpected Redis reply {type(raw).__name__}")
+
+
 # ---------------------------------------------------------------------------------------
 
 
@@ -191,7 +205,7 @@ class DatasetStore:
     # reading ------------------------------------------------------------------------
     def current_version(self) -> str | None:
         raw = self.redis.get(self.key("dataset", "current"))
-        return raw.decode() if raw is not None else None
+        return _text(raw) if raw is not None else None
 
     def current(self) -> Dataset | None:
         """The current dataset, or None when none was ever loaded."""
@@ -216,10 +230,10 @@ class DatasetStore:
 
     def read(self, version: str) -> Dataset | None:
         """Decode one version, or None when it does not exist (any more)."""
-        fields = self.redis.hgetall(self._version_key(version))
-        if not fields:
+        raw = self.redis.hgetall(self._version_key(version))
+        if not raw:
             return None
-        fields = {k.decode(): v for k, v in fields.items()}
+        fields = {_text(k): _bytes(v) for k, v in raw.items()}
         meta = orjson.loads(fields["meta"])
         tables = {name: decode_frame(fields[name], columns) for name, columns in TABLES.items() if name in fields}
         current = tables.pop("current", None)
@@ -236,7 +250,7 @@ class DatasetStore:
 
     def versions(self) -> list[str]:
         """Kept versions, oldest first."""
-        return [v.decode() for v in self.redis.zrange(self.key("dataset", "versions"), 0, -1)]
+        return [_text(v) for v in self.redis.zrange(self.key("dataset", "versions"), 0, -1)]
 
     # writing ------------------------------------------------------------------------
     def save(
@@ -251,7 +265,7 @@ class DatasetStore:
         the waypoint layer alone; ``current`` the current-position layer (or None)."""
         if current is None:
             current = waypoints.iloc[0:0]
-        encoded = {
+        encoded: dict[EncodableT, EncodableT] = {
             "waypoints": encode_frame(waypoints, WAYPOINT_COLUMNS),
             "current": encode_frame(current, WAYPOINT_COLUMNS),
             "traverse": encode_frame(traverse, TRAVERSE_COLUMNS),
@@ -280,7 +294,7 @@ class DatasetStore:
 
     def _cleanup(self, current: str) -> None:
         versions_key = self.key("dataset", "versions")
-        old = [v.decode() for v in self.redis.zrange(versions_key, 0, -(self.keep_versions + 1))]
+        old = [_text(v) for v in self.redis.zrange(versions_key, 0, -(self.keep_versions + 1))]
         old = [v for v in old if v != current]
         if old:
             pipe = self.redis.pipeline(transaction=True)
