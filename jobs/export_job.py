@@ -83,6 +83,20 @@ def _selected_sols(job, dataset: Dataset, selection) -> list[int]:
     return sorted(int(s) for s in wp.loc[wp["rmc"].isin(names), "sol"].unique())
 
 
+def _render(job, figure: dict, request, max_bytes: int) -> bytes:
+    """The file's bytes from the warm browser; a final failure when over ``max_bytes``."""
+    timeout = render_timeout(job.timeout)
+    body = browser.to_image(figure, request.fmt, request.width, request.height, request.scale, timeout=timeout)
+    if len(body) > max_bytes:
+        raise _final(
+            job,
+            f"the rendered {request.fmt.upper()} is {_mb(len(body))}, over the limit of "
+            f"{_mb(max_bytes)} for one export: ask for a smaller width, height or scale"
+            + (", or PNG" if request.fmt != "png" else ""),
+        )
+    return body
+
+
 def export_chart(
     chart,
     sol_min,
@@ -127,25 +141,11 @@ def export_chart(
     # vector traces (no WebGL bitmap in SVG/PDF), no more vertices than the file has pixels
     figure = for_export(figure, request.width, request.height, request.scale)
     _progress(job, "rendering")
-    timeout = render_timeout(job.timeout)
-    body = browser.to_image(figure, request.fmt, request.width, request.height, request.scale, timeout=timeout)
-    if len(body) > int(max_bytes):
-        raise _final(
-            job,
-            f"the rendered {request.fmt.upper()} is {_mb(len(body))}, over the limit of "
-            f"{_mb(int(max_bytes))} for one export: ask for a smaller width, height or scale"
-            + (", or PNG" if request.fmt != "png" else ""),
-        )
+    body = _render(job, figure, request, int(max_bytes))
     _progress(job, "storing")
+    cost = len(body) + exports.JOB_OVERHEAD
     evicted = exports.account(
-        connection,
-        prefix,
-        job.id,
-        len(body) + exports.JOB_OVERHEAD,
-        client,
-        int(result_ttl),
-        int(budget),
-        int(client_budget),
+        connection, prefix, job.id, cost, client, int(result_ttl), int(budget), int(client_budget)
     )
     exports.evict(connection, prefix, evicted)
     connection.set(file_key(prefix, job.id), body, ex=int(result_ttl))
