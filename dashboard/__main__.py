@@ -18,6 +18,7 @@ from dashboard.data.load import LoadError, load, one_line, summarize
 from dashboard.data.store import DatasetStore, StoreError
 from dashboard.embedded_redis import EmbeddedRedisError
 from dashboard.redis_conn import session
+from dashboard.run import main as serve
 from dashboard.settings import Settings, SettingsError
 
 
@@ -62,9 +63,7 @@ def _run(args: argparse.Namespace, store: DatasetStore, settings: Settings) -> d
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
-        from dashboard.run import main as run
-
-        return run()
+        return serve()
     try:
         settings = Settings.from_env()
         with session(settings) as client:
