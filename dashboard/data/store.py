@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import orjson
@@ -33,60 +33,19 @@ import pandas as pd
 import redis
 from redis.typing import EncodableT
 
+from dashboard.data.memo import Memo, MemoFn, no_memo
 from dashboard.data.parse import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
 from dashboard.settings import DEFAULT_KEY_PREFIX
 
+__all__ = ["Dataset", "DatasetStore", "Memo", "MemoFn", "StoreError", "decode_frame", "encode_frame", "no_memo"]
+
+T = TypeVar("T")
 TABLES: dict[str, dict[str, str]] = {
     "waypoints": WAYPOINT_COLUMNS,
     "current": WAYPOINT_COLUMNS,  # 0 or 1 row: NASA's current-position layer
     "traverse": TRAVERSE_COLUMNS,
     "traverse_points": TRAVERSE_POINT_COLUMNS,
 }
-
-
-T = TypeVar("T")
-#: per-version memo bounds (:meth:`Dataset.memo`): a full /perseverance answer is ~240 KB
-MEMO_MAX_ENTRIES = 256
-MEMO_MAX_BYTES = 32 * 1024 * 1024
-
-
-class Memo:
-    """A small thread-safe memo, bounded by entry count and by the bytes of its ``bytes``
-    values: past either bound it starts over (a rebuild costs one computation, never a
-    wrong answer)."""
-
-    def __init__(self, max_entries: int = MEMO_MAX_ENTRIES, max_bytes: int = MEMO_MAX_BYTES):
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._values: dict = {}
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, build: Callable[[], T]) -> T:
-        with self._lock:
-            if key in self._values:
-                return self._values[key]
-        value = build()
-        size = len(value) if isinstance(value, bytes | bytearray) else 0
-        with self._lock:
-            if len(self._values) >= self.max_entries or self._bytes + size > self.max_bytes:
-                self._values.clear()
-                self._bytes = 0
-            self._values[key] = value
-            self._bytes += size
-        return value
-
-
-class MemoFn(Protocol):
-    """``memo(key, build)``: ``build()``'s value for ``key``, maybe remembered. The pure
-    code (figures, timeline) takes one so that what it derives from a dataset version
-    lives on that version (:meth:`Dataset.memo`), not in a module-level cache."""
-
-    def __call__(self, key: Hashable, build: Callable[[], T], /) -> T: ...
-
-
-def no_memo(key: Hashable, build: Callable[[], T]) -> T:
-    """The memo that remembers nothing: ``build()`` on every call."""
-    return build()
 
 
 class StoreError(RuntimeError):

@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlparse
 import numpy as np
 import pandas as pd
 
-from dashboard.data.store import MemoFn, no_memo
+from dashboard.data.memo import MemoFn, no_memo
 from dashboard.marstime import sol_start
 from dashboard.settings import NASA_MISSION_URL
 

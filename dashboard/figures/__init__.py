@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from dashboard.data.store import MemoFn, no_memo
+from dashboard.data.memo import MemoFn, no_memo
 from dashboard.figures.charts import elevation, elevation_distance, orientation, position
 from dashboard.figures.common import (
     BAR_BUDGET,

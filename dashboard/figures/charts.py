@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard.data.store import MemoFn, no_memo
+from dashboard.data.memo import MemoFn, no_memo
 from dashboard.data.timeline import traverse_only
 from dashboard.figures.common import (
     PALETTE,

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from dashboard.data.store import MemoFn, no_memo
+from dashboard.data.memo import MemoFn, no_memo
 from dashboard.data.timeline import traverse_by_sol
 from dashboard.figures.common import (
     BAR_BUDGET,

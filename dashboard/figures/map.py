@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dashboard.data.store import MemoFn, no_memo
+from dashboard.data.memo import MemoFn, no_memo
 from dashboard.data.timeline import LAYER_LABELS
 from dashboard.figures.common import (
     CURRENT_COLOR,
