@@ -43,6 +43,66 @@ def to_ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def per_route(wrk: str, base: str, args: argparse.Namespace, etag: str) -> None:
+    """Throughput and latency per route (and of a revalidation answered 304)."""
+    for route in ROUTES + [f"{REVALIDATED} (304)"]:
+        path, headers = route, {}
+        if route.endswith(" (304)"):
+            path, headers = route[:-6], {"If-None-Match": etag}
+        size = len(requests.get(base + path, headers=headers, timeout=5).content)
+        res = subprocess.run(
+            [
+                wrk,
+                "-t2",
+                f"-c{args.connections}",
+                f"-d{args.seconds}s",
+                "--latency",
+                *[a for k, v in headers.items() for a in ("-H", f"{k}: {v}")],
+                base + path,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=args.seconds + 30,
+        )
+        out = res.stdout
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        lat = {p: to_ms(re.search(rf"\s{p}%\s+([\d.]+\w+)", out).group(1)) for p in ("50", "90", "99")}
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        socket_errors = re.search(r"Socket errors: (.*)", out)
+        print(
+            f"  GET {route:28s} {rps:9.1f} req/s   p50 {lat['50']:7.2f} ms   p90 {lat['90']:7.2f} ms"
+            f"   p99 {lat['99']:7.2f} ms   {size:>8,} B"
+            + (f"   non-2xx {errors.group(1)}" if errors else "")
+            + (f"   socket errors: {socket_errors.group(1)}" if socket_errors else "")
+        )
+
+
+def ratio_rounds(wrk: str, base: str, args: argparse.Namespace, etag: str) -> None:
+    """The machine is shared and its load drifts: measure the ratio in interleaved rounds
+    (floor, data, 304, floor, ...) and compare medians."""
+    rounds: dict[str, list[float]] = {"/healthz": [], "/perseverance/position": [], f"{REVALIDATED} (304)": []}
+    for _ in range(args.rounds):
+        for route in rounds:
+            path, headers = route, []
+            if route.endswith(" (304)"):
+                path, headers = route[:-6], ["-H", f"If-None-Match: {etag}"]
+            res = subprocess.run(
+                [wrk, "-t2", f"-c{args.connections}", f"-d{args.round_seconds}s", *headers, base + path],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            rounds[route].append(float(re.search(r"Requests/sec:\s+([\d.]+)", res.stdout).group(1)))
+    med = {route: statistics.median(v) for route, v in rounds.items()}
+    print(f"  throughput ratio, {args.rounds} interleaved rounds of {args.round_seconds} s (medians):")
+    for route in ("/perseverance/position", f"{REVALIDATED} (304)"):
+        ratio = med[route] / med["/healthz"]
+        print(
+            f"    {route:28s} {med[route]:8.1f} req/s / /healthz {med['/healthz']:8.1f} req/s = {ratio:5.2f}"
+            f"   (target >= {RATIO_TARGET:.2f}: {'met' if ratio >= RATIO_TARGET else 'NOT met'})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
@@ -75,62 +135,9 @@ def main() -> None:
             print(f"REST benchmark: gunicorn 2 workers, wrk {args.connections} connections, {args.seconds} s per route")
             print(f"  dataset: {summary['waypoints']['rows']} waypoints, version {summary['version']}")
             etag = requests.get(base + REVALIDATED, timeout=5).headers["ETag"]
-            rates = {}
-            for route in ROUTES + [f"{REVALIDATED} (304)"]:
-                path, headers = route, {}
-                if route.endswith(" (304)"):
-                    path, headers = route[:-6], {"If-None-Match": etag}
-                size = len(requests.get(base + path, headers=headers, timeout=5).content)
-                res = subprocess.run(
-                    [
-                        wrk,
-                        "-t2",
-                        f"-c{args.connections}",
-                        f"-d{args.seconds}s",
-                        "--latency",
-                        *[a for k, v in headers.items() for a in ("-H", f"{k}: {v}")],
-                        base + path,
-                    ],
-                    capture_output=True,
-                    text=True,
-                    timeout=args.seconds + 30,
-                )
-                out = res.stdout
-                rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-                rates[route] = rps
-                lat = {p: to_ms(re.search(rf"\s{p}%\s+([\d.]+\w+)", out).group(1)) for p in ("50", "90", "99")}
-                errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-                socket_errors = re.search(r"Socket errors: (.*)", out)
-                print(
-                    f"  GET {route:28s} {rps:9.1f} req/s   p50 {lat['50']:7.2f} ms   p90 {lat['90']:7.2f} ms"
-                    f"   p99 {lat['99']:7.2f} ms   {size:>8,} B"
-                    + (f"   non-2xx {errors.group(1)}" if errors else "")
-                    + (f"   socket errors: {socket_errors.group(1)}" if socket_errors else "")
-                )
+            per_route(wrk, base, args, etag)
             print("  targets for /perseverance/position: >= 900 req/s (50x the original's ~18), p99 < 25 ms")
-            # The machine is shared and its load drifts: measure the ratio in interleaved
-            # rounds (floor, data, 304, floor, ...) and compare medians.
-            rounds = {"/healthz": [], "/perseverance/position": [], f"{REVALIDATED} (304)": []}
-            for _ in range(args.rounds):
-                for route in rounds:
-                    path, headers = route, []
-                    if route.endswith(" (304)"):
-                        path, headers = route[:-6], ["-H", f"If-None-Match: {etag}"]
-                    res = subprocess.run(
-                        [wrk, "-t2", f"-c{args.connections}", f"-d{args.round_seconds}s", *headers, base + path],
-                        capture_output=True,
-                        text=True,
-                        timeout=60,
-                    )
-                    rounds[route].append(float(re.search(r"Requests/sec:\s+([\d.]+)", res.stdout).group(1)))
-            med = {route: statistics.median(v) for route, v in rounds.items()}
-            print(f"  throughput ratio, {args.rounds} interleaved rounds of {args.round_seconds} s (medians):")
-            for route in ("/perseverance/position", f"{REVALIDATED} (304)"):
-                ratio = med[route] / med["/healthz"]
-                print(
-                    f"    {route:28s} {med[route]:8.1f} req/s / /healthz {med['/healthz']:8.1f} req/s = {ratio:5.2f}"
-                    f"   (target >= {RATIO_TARGET:.2f}: {'met' if ratio >= RATIO_TARGET else 'NOT met'})"
-                )
+            ratio_rounds(wrk, base, args, etag)
         drop_keys(client, prefix)
 
 

@@ -139,7 +139,7 @@ def main() -> None:
         lo, hi = sol_bounds(ds)  # the whole timeline: every layer's sols
         mid = (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)
         for rng_label, (a, b) in (("all sols", (lo, hi)), ("middle half", mid)):
-            med, worst, size = timed(lambda: callback_work(ds, a, b), args.repeat)
+            med, worst, size = timed(lambda ds=ds, a=a, b=b: callback_work(ds, a, b), args.repeat)
             rows.append((f"{label}, {rng_label} ({a}..{b})", med, worst, size))
     for label, med, worst, size in rows:
         print(f"  in-process  {label:38s} {med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB JSON")
@@ -161,7 +161,7 @@ def main() -> None:
         lo, hi = sol_bounds(store.current())
         for a, b in ((lo, hi), (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)):
             payload = chart_payload(app, a, b)
-            med, worst, (_, size) = timed(lambda: http_callback(app, payload), args.repeat)
+            med, worst, (_, size) = timed(lambda payload=payload: http_callback(app, payload), args.repeat)
             print(
                 f"  HTTP        real, POST /_dash-update-component ({a}..{b})"
                 f"{'':3s}{med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB response"

@@ -18,6 +18,7 @@ from dashboard.data.load import LoadError, load, one_line, summarize
 from dashboard.data.store import DatasetStore, StoreError
 from dashboard.embedded_redis import EmbeddedRedisError
 from dashboard.redis_conn import session
+from dashboard.run import main as serve
 from dashboard.settings import Settings, SettingsError
 
 
@@ -42,8 +43,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, store: DatasetStore, settings: Settings) -> dict | None:
-    if args.command == "load" and args.if_empty and store.current_version() is not None:
-        return {**summarize(store.meta()), "status": "current"}
+    if args.command == "load" and args.if_empty:
+        loaded = store.meta()  # None: no dataset loaded yet
+        if loaded is not None:
+            return {**summarize(loaded), "status": "current"}
     if args.command == "load":
         return load(
             store,
@@ -60,9 +63,7 @@ def _run(args: argparse.Namespace, store: DatasetStore, settings: Settings) -> d
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
-        from dashboard.run import main as run
-
-        return run()
+        return serve()
     try:
         settings = Settings.from_env()
         with session(settings) as client:

@@ -43,6 +43,9 @@ SOCKET_NAME = "redis.sock"
 #: AF_UNIX paths are limited to 107 bytes; longer data folders get a socket in the temp dir.
 MAX_SOCKET_PATH = 100
 START_TIMEOUT = 15.0
+#: While starting: how long one "are you up?" ping may take, and the pause between pings.
+PROBE_TIMEOUT = 2.0
+START_POLL_SECONDS = 0.05
 #: Saving the dataset on shutdown takes well under a second; a wedged server is killed after this.
 STOP_TIMEOUT = 60.0
 #: Snapshot at most a minute after a change, so a crash of the owner loses little.
@@ -107,7 +110,7 @@ class EmbeddedRedis:
 
     def _answers(self) -> bool:
         try:
-            with self.client(socket_timeout=2.0, retries=0) as probe:
+            with self.client(socket_timeout=PROBE_TIMEOUT, retries=0) as probe:
                 return bool(probe.ping())
         except (redis.RedisError, OSError):
             return False
@@ -153,7 +156,7 @@ class EmbeddedRedis:
                 if self.process.poll() is not None or time.monotonic() > end:
                     self._kill()
                     raise EmbeddedRedisError(f"the embedded Redis did not start; see {self.data_dir / LOG_NAME}")
-                time.sleep(0.05)
+                time.sleep(START_POLL_SECONDS)
         return self
 
     def stop(self) -> None:

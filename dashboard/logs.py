@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
+import logging.config
 import re
 import time
 import uuid
 
 from flask import Flask, Response, g, request
+
+from dashboard.settings import Settings
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("ptracker_request_id", default=None)
 VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -51,10 +53,10 @@ def formatter_config() -> dict:
     }
 
 
-def dict_config(level: str | None = None, stream: str = "ext://sys.stdout", text: bool = False) -> dict:
+def dict_config(level: str = Settings.log_level, stream: str = "ext://sys.stdout", text: bool = False) -> dict:
     """dictConfig for the root logger: JSON lines, or plain text lines when ``text`` (the
     handler keeps the name "json" either way, so gunicorn's loggers can point at it)."""
-    level = (level or os.environ.get("PTRACKER_LOG_LEVEL") or "INFO").upper()
+    level = level.upper()
     cfg = formatter_config()
     if text:
         cfg["formatters"]["json"] = {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"}
@@ -76,21 +78,17 @@ def dict_config(level: str | None = None, stream: str = "ext://sys.stdout", text
     return cfg
 
 
-def json_enabled() -> bool:
-    return os.environ.get("PTRACKER_LOG_FORMAT", "json").lower() != "text"
+def json_enabled(settings: Settings) -> bool:
+    return settings.log_format != "text"
 
 
-def configure(level: str | None = None) -> None:
-    """Root logger -> JSON lines on stdout (``PTRACKER_LOG_FORMAT=text`` keeps plain text)."""
-    import logging.config
-
-    if json_enabled():
-        logging.config.dictConfig(dict_config(level))
+def configure(settings: Settings) -> None:
+    """Root logger -> JSON lines on stdout at ``settings.log_level`` (``log_format`` "text":
+    plain text lines)."""
+    if json_enabled(settings):
+        logging.config.dictConfig(dict_config(settings.log_level))
     else:
-        logging.basicConfig(
-            level=(level or os.environ.get("PTRACKER_LOG_LEVEL") or "INFO").upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def new_request_id() -> str:
@@ -98,9 +96,11 @@ def new_request_id() -> str:
 
 
 def install(server: Flask, access: bool | None = None) -> None:
-    """Request ids in and out, and one JSON access line per request."""
+    """Request ids in and out, and one JSON access line per request (``access``: by
+    default as the app's settings, ``server.config["PTRACKER_SETTINGS"]``, say)."""
     if access is None:  # JSON only: in plain text gunicorn's own access line says it better
-        access = os.environ.get("PTRACKER_ACCESS_LOG", "1") != "0" and json_enabled()
+        settings = server.config.get("PTRACKER_SETTINGS") or Settings.from_env()
+        access = settings.access_log and json_enabled(settings)
 
     @server.before_request
     def _request_id():

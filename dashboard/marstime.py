@@ -52,7 +52,7 @@ def sol_instants(sols) -> list:
     ok = np.isfinite(sols)
     offsets = np.round(np.where(ok, sols, 0.0) * SOL_SECONDS * 1e3).astype("timedelta64[ms]")
     text = np.datetime_as_string(_EPOCH_MS + offsets, unit="s")
-    return [t if good else None for t, good in zip(text.tolist(), ok.tolist())]
+    return [t if good else None for t, good in zip(text.tolist(), ok.tolist(), strict=True)]
 
 
 def parse_utc(raw) -> datetime | None:

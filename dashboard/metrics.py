@@ -27,10 +27,23 @@ import logging
 import os
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from flask import Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
+from rq import Queue
 
+from dashboard.exports import QUEUE_NAME
 from dashboard.marstime import parse_utc
+from dashboard.settings import Settings
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -66,6 +79,9 @@ EXPORT_DURATION = Histogram(
 
 
 def multiprocess_dir() -> str | None:
+    """The multiprocess folder, read from the environment on purpose (not from Settings):
+    prometheus_client itself takes it from there, and gunicorn's config sets it in the
+    master (``on_starting``) after the settings were read."""
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
     return path if path and os.path.isdir(path) else None
 
@@ -102,10 +118,6 @@ class StateCollector:
                     rows.add_metric([], wp["rows"])
             else:
                 version.add_metric([], 0)
-            from rq import Queue
-
-            from dashboard.exports import QUEUE_NAME
-
             queue = Queue(QUEUE_NAME, connection=self.store.redis)
             depth.add_metric([], queue.count)
             jobs.add_metric(["queued"], queue.count)
@@ -127,13 +139,9 @@ def scrape(extra_collectors=()) -> bytes:
     """The exposition text: all processes' samples (multiprocess) or this process's."""
     path = multiprocess_dir()
     if path:
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=path)
     else:
-        from prometheus_client import REGISTRY
-
         registry = CollectorRegistry()
         for collector in list(REGISTRY._collector_to_names):  # this process's metrics
             registry.register(collector)
@@ -154,15 +162,11 @@ def _callback_name(callback_map) -> str:
 
 
 def request_json():
-    from flask import request
-
     return request.get_json(silent=True, cache=True)
 
 
 def install(server, store, callback_map=None) -> None:
     """``GET /metrics`` and per-request counters/histograms on the Flask server."""
-    from flask import Response, g, request
-
     state = StateCollector(store)
 
     @server.before_request
@@ -188,8 +192,8 @@ def install(server, store, callback_map=None) -> None:
             CALLBACK_LATENCY.labels(_callback_name(callback_map), status).observe(elapsed)
         return resp
 
-    settings = server.config.get("PTRACKER_SETTINGS")
-    hide_behind_proxy = bool(getattr(settings, "proxy_count", 0)) and os.environ.get("PTRACKER_METRICS_PUBLIC") != "1"
+    settings: Settings = server.config.get("PTRACKER_SETTINGS") or Settings.from_env()
+    hide_behind_proxy = bool(settings.proxy_count) and not settings.metrics_public
 
     def metrics_view():
         # Prometheus scrapes the pod or container directly; through the public proxy (which
@@ -211,12 +215,8 @@ def observe_export(chart: str, fmt: str, outcome: str, seconds: float) -> None:
 
 def serve_worker_metrics(port: int, addr: str = "0.0.0.0") -> None:
     """The worker's own /metrics on ``port`` (Kubernetes scrapes each worker pod)."""
-    from prometheus_client import start_http_server
-
     path = multiprocess_dir()
     if path:
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=path)
         start_http_server(port, addr=addr, registry=registry)

@@ -11,22 +11,28 @@ from __future__ import annotations
 import atexit
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import redis
 
 from dashboard.embedded_redis import EmbeddedRedis
 from dashboard.settings import Settings
 
+#: Seconds a pooled connection may sit idle before it is pinged before use.
+HEALTH_CHECK_SECONDS = 15
 
-def from_url(settings: Settings) -> redis.Redis:
-    extra = {"password": settings.redis_password} if settings.redis_password else {}
-    return redis.Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_socket_timeout,
-        socket_connect_timeout=settings.redis_socket_timeout,
-        health_check_interval=15,
-        **extra,
-    )
+
+def from_url(settings: Settings, blocking: bool = False) -> redis.Redis:
+    """A client of ``settings.redis_url`` (with ``redis_password`` when given). The web
+    side's has short socket timeouts (``redis_socket_timeout``), so a request answers 503
+    quickly while Redis is away; a ``blocking`` one (the export worker's: it waits in
+    BLMOVE for jobs) has none of its own, and RQ sets the one its wait needs."""
+    if not settings.redis_url:
+        raise ValueError("no REDIS_URL: use connect() or session() for the embedded Redis")
+    extra: dict[str, Any] = {"password": settings.redis_password} if settings.redis_password else {}
+    if not blocking:
+        extra.update(socket_timeout=settings.redis_socket_timeout, socket_connect_timeout=settings.redis_socket_timeout)
+    return redis.Redis.from_url(settings.redis_url, health_check_interval=HEALTH_CHECK_SECONDS, **extra)
 
 
 @contextmanager

@@ -26,6 +26,10 @@ from dashboard.settings import PROJECT_ROOT, Settings
 
 #: gunicorn's graceful timeout (20 s) and the worker's warm shutdown fit well inside this.
 STOP_TIMEOUT = 30
+#: How often the supervisor looks whether a child (web, worker) has exited.
+SUPERVISE_POLL_SECONDS = 0.2
+#: gunicorn's port and address under ``run`` unless PORT / HOST say otherwise (local only).
+DEFAULT_PORT, DEFAULT_HOST = "8050", "127.0.0.1"
 
 
 def procfile_command(process: str) -> list[str]:
@@ -65,15 +69,15 @@ def serve(settings: Settings, env: dict[str, str]) -> int:
                 print(f"could not load data: {exc}\nthe page will offer a 'Load data' button", flush=True)
         else:
             print(f"dataset version {store.current_version()} already loaded", flush=True)
-    env.setdefault("PORT", "8050")
+    env.setdefault("PORT", DEFAULT_PORT)
     # One Prometheus multiprocess directory for gunicorn's workers and the export worker:
     # GET /metrics then also shows the worker's export series.
     metrics_dir = None
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="ptracker-metrics-")
         env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    env.setdefault("HOST", "127.0.0.1")
-    shown = "127.0.0.1" if env["HOST"] in ("0.0.0.0", "::") else env["HOST"]
+    env.setdefault("HOST", DEFAULT_HOST)
+    shown = DEFAULT_HOST if env["HOST"] in ("0.0.0.0", "::") else env["HOST"]
     print(f"serving on http://{shown}:{env['PORT']}/ (bound to {env['HOST']}; Ctrl-C stops)", flush=True)
     procs = [subprocess.Popen(procfile_command(name), cwd=PROJECT_ROOT, env=env) for name in ("web", "worker")]
     stopping = False
@@ -88,7 +92,7 @@ def serve(settings: Settings, env: dict[str, str]) -> int:
     signal.signal(signal.SIGTERM, stop_all)
     try:
         while not stopping and all(p.poll() is None for p in procs):
-            time.sleep(0.2)
+            time.sleep(SUPERVISE_POLL_SECONDS)
     except KeyboardInterrupt:  # Ctrl-C: the children got the SIGINT too (same process group)
         pass
     finally:

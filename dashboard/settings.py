@@ -21,12 +21,20 @@ OFF = ("off", "none", "no", "false", "0")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+#: Prefix of every Redis key the app owns (RQ keeps its own ``rq:`` keys).
+DEFAULT_KEY_PREFIX = "ptracker:"
+#: Seconds one export job may run (RQ's job timeout), and the least that is accepted.
+DEFAULT_EXPORT_TIMEOUT = 60
+MIN_EXPORT_TIMEOUT = 5
+
 
 class SettingsError(ValueError):
     """A configuration value that cannot be used."""
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    """The one parser of numbers in the environment: unset or blank gives ``default``;
+    anything else must be a number of at least ``minimum`` (SettingsError otherwise)."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -37,6 +45,11 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     if not value >= minimum:  # also refuses NaN
         raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
     return value
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    """:func:`_number`, as a whole number (a fraction is cut off)."""
+    return int(_number(env, name, default, minimum))
 
 
 def _current_source(raw: str | None) -> str | None:
@@ -60,7 +73,7 @@ class Settings:
     #: Folder of the embedded Redis database (used only when ``redis_url`` is None).
     data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
     #: Prefix of every Redis key the app owns.
-    key_prefix: str = "ptracker:"
+    key_prefix: str = DEFAULT_KEY_PREFIX
     #: Fetch limits.
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
@@ -71,7 +84,7 @@ class Settings:
     #: Redis socket timeout for the web side (seconds).
     redis_socket_timeout: float = 1.0
     #: Exports: seconds one render may take, and how long a finished file is kept.
-    export_timeout: int = 60
+    export_timeout: int = DEFAULT_EXPORT_TIMEOUT
     export_ttl: int = 3600
     #: Exports a client may submit per minute, and the most jobs waiting in the queue.
     export_rate: int = 30
@@ -89,39 +102,104 @@ class Settings:
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted
     #: (0: none; the client is the TCP peer).
     proxy_count: int = 0
+    #: HTTP caching of data answers: Cache-Control max-age and stale-while-revalidate
+    #: (seconds), and how long a web process reuses the current version before asking Redis.
+    cache_max_age: int = 60
+    cache_stale: int = 300
+    version_ttl: float = 1.0
+    #: Logs: root level, ``json`` lines or plain ``text``, the app's own access line.
+    log_level: str = "INFO"
+    log_format: str = "json"
+    access_log: bool = True
+    #: Serve /metrics to requests that came through the proxy too (PTRACKER_METRICS_PUBLIC=1).
+    metrics_public: bool = False
+    #: Export worker: seconds added to a job's timeout for its heartbeat (RQ adds 60),
+    #: seconds between registry clean-ups (RQ: 600), its registration's TTL (RQ: 420).
+    heartbeat_grace: int = 15
+    maintenance_interval: int = 30
+    worker_ttl: int = 60
+    #: Export worker: start Chromium at start (False: at the first export).
+    warm_browser: bool = True
+    #: Export worker: its own /metrics port (0: none) and address.
+    worker_metrics_port: int = 0
+    worker_metrics_addr: str = "0.0.0.0"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Every setting from the environment (README "Configuration"): one reader for the
+        web processes, the CLI and the export worker. SettingsError names a bad value."""
         env = os.environ if env is None else env
-        defaults = cls()
-        data_dir = env.get("PTRACKER_DATA_DIR") or ""
-        return cls(
-            waypoints_source=env.get("PTRACKER_WAYPOINTS_SOURCE") or NASA_WAYPOINTS_URL,
-            traverse_source=env.get("PTRACKER_TRAVERSE_SOURCE") or NASA_TRAVERSE_URL,
-            current_source=_current_source(env.get("PTRACKER_CURRENT_SOURCE")),
-            redis_url=env.get("REDIS_URL") or None,
-            redis_password=env.get("REDIS_PASSWORD") or None,
-            data_dir=Path(data_dir).resolve() if data_dir else defaults.data_dir,
-            key_prefix=env.get("PTRACKER_KEY_PREFIX") or defaults.key_prefix,
-            connect_timeout=_number(env, "PTRACKER_CONNECT_TIMEOUT", defaults.connect_timeout, 0.1),
-            read_timeout=_number(env, "PTRACKER_READ_TIMEOUT", defaults.read_timeout, 0.1),
-            fetch_deadline=_number(env, "PTRACKER_FETCH_DEADLINE", defaults.fetch_deadline, 0.1),
-            max_bytes=int(_number(env, "PTRACKER_MAX_BYTES", defaults.max_bytes, 1024)),
-            keep_versions=int(_number(env, "PTRACKER_KEEP_VERSIONS", defaults.keep_versions, 1)),
-            redis_socket_timeout=_number(env, "PTRACKER_REDIS_TIMEOUT", defaults.redis_socket_timeout, 0.1),
-            export_timeout=int(_number(env, "PTRACKER_EXPORT_TIMEOUT", defaults.export_timeout, 5)),
-            export_ttl=int(_number(env, "PTRACKER_EXPORT_TTL", defaults.export_ttl, 60)),
-            export_rate=int(_number(env, "PTRACKER_EXPORT_RATE", defaults.export_rate, 1)),
-            queue_max=int(_number(env, "PTRACKER_QUEUE_MAX", defaults.queue_max, 1)),
-            queue_client_max=int(_number(env, "PTRACKER_QUEUE_CLIENT_MAX", defaults.queue_client_max, 1)),
-            export_max_bytes=int(_number(env, "PTRACKER_EXPORT_MAX_BYTES", defaults.export_max_bytes, 1024)),
-            export_budget=int(_number(env, "PTRACKER_EXPORT_BUDGET", defaults.export_budget, 1024 * 1024)),
-            export_client_budget=int(
-                _number(env, "PTRACKER_EXPORT_CLIENT_BUDGET", defaults.export_client_budget, 64 * 1024)
-            ),
-            admin_token=env.get("PTRACKER_ADMIN_TOKEN") or None,
-            proxy_count=int(_number(env, "PTRACKER_PROXY_COUNT", defaults.proxy_count, 0)),
-        )
+        return cls(**_sources(env), **_redis(env), **_exports(env), **_web(env), **_worker(env))
 
     def replace(self, **changes) -> Settings:
         return replace(self, **changes)
+
+
+_DEFAULTS = Settings()
+
+
+def _sources(env: Mapping[str, str]) -> dict:
+    d = _DEFAULTS
+    return {
+        "waypoints_source": env.get("PTRACKER_WAYPOINTS_SOURCE") or NASA_WAYPOINTS_URL,
+        "traverse_source": env.get("PTRACKER_TRAVERSE_SOURCE") or NASA_TRAVERSE_URL,
+        "current_source": _current_source(env.get("PTRACKER_CURRENT_SOURCE")),
+        "connect_timeout": _number(env, "PTRACKER_CONNECT_TIMEOUT", d.connect_timeout, 0.1),
+        "read_timeout": _number(env, "PTRACKER_READ_TIMEOUT", d.read_timeout, 0.1),
+        "fetch_deadline": _number(env, "PTRACKER_FETCH_DEADLINE", d.fetch_deadline, 0.1),
+        "max_bytes": _whole(env, "PTRACKER_MAX_BYTES", d.max_bytes, 1024),
+    }
+
+
+def _redis(env: Mapping[str, str]) -> dict:
+    d = _DEFAULTS
+    data_dir = env.get("PTRACKER_DATA_DIR") or ""
+    return {
+        "redis_url": env.get("REDIS_URL") or None,
+        "redis_password": env.get("REDIS_PASSWORD") or None,
+        "data_dir": Path(data_dir).resolve() if data_dir else d.data_dir,
+        "key_prefix": env.get("PTRACKER_KEY_PREFIX") or d.key_prefix,
+        "keep_versions": _whole(env, "PTRACKER_KEEP_VERSIONS", d.keep_versions, 1),
+        "redis_socket_timeout": _number(env, "PTRACKER_REDIS_TIMEOUT", d.redis_socket_timeout, 0.1),
+    }
+
+
+def _exports(env: Mapping[str, str]) -> dict:
+    d = _DEFAULTS
+    return {
+        "export_timeout": _whole(env, "PTRACKER_EXPORT_TIMEOUT", d.export_timeout, MIN_EXPORT_TIMEOUT),
+        "export_ttl": _whole(env, "PTRACKER_EXPORT_TTL", d.export_ttl, 60),
+        "export_rate": _whole(env, "PTRACKER_EXPORT_RATE", d.export_rate, 1),
+        "queue_max": _whole(env, "PTRACKER_QUEUE_MAX", d.queue_max, 1),
+        "queue_client_max": _whole(env, "PTRACKER_QUEUE_CLIENT_MAX", d.queue_client_max, 1),
+        "export_max_bytes": _whole(env, "PTRACKER_EXPORT_MAX_BYTES", d.export_max_bytes, 1024),
+        "export_budget": _whole(env, "PTRACKER_EXPORT_BUDGET", d.export_budget, 1024 * 1024),
+        "export_client_budget": _whole(env, "PTRACKER_EXPORT_CLIENT_BUDGET", d.export_client_budget, 64 * 1024),
+    }
+
+
+def _web(env: Mapping[str, str]) -> dict:
+    d = _DEFAULTS
+    return {
+        "admin_token": env.get("PTRACKER_ADMIN_TOKEN") or None,
+        "proxy_count": _whole(env, "PTRACKER_PROXY_COUNT", d.proxy_count, 0),
+        "cache_max_age": _whole(env, "PTRACKER_CACHE_MAX_AGE", d.cache_max_age, 0),
+        "cache_stale": _whole(env, "PTRACKER_CACHE_STALE", d.cache_stale, 0),
+        "version_ttl": _number(env, "PTRACKER_VERSION_TTL", d.version_ttl, 0),
+        "log_level": (env.get("PTRACKER_LOG_LEVEL") or d.log_level).upper(),
+        "log_format": "text" if (env.get("PTRACKER_LOG_FORMAT") or "").strip().lower() == "text" else "json",
+        "access_log": env.get("PTRACKER_ACCESS_LOG", "1") != "0",
+        "metrics_public": env.get("PTRACKER_METRICS_PUBLIC") == "1",
+    }
+
+
+def _worker(env: Mapping[str, str]) -> dict:
+    d = _DEFAULTS
+    return {
+        "heartbeat_grace": _whole(env, "PTRACKER_HEARTBEAT_GRACE", d.heartbeat_grace, 0),
+        "maintenance_interval": _whole(env, "PTRACKER_MAINTENANCE_INTERVAL", d.maintenance_interval, 1),
+        "worker_ttl": _whole(env, "PTRACKER_WORKER_TTL", d.worker_ttl, 1),
+        "warm_browser": env.get("PTRACKER_WARM_BROWSER", "1") != "0",
+        "worker_metrics_port": _whole(env, "PTRACKER_WORKER_METRICS_PORT", d.worker_metrics_port, 0),
+        "worker_metrics_addr": env.get("PTRACKER_WORKER_METRICS_ADDR") or d.worker_metrics_addr,
+    }

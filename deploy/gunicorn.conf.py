@@ -18,11 +18,15 @@ accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG") == "1" else None
 errorlog = "-"
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from dashboard.logs import dict_config as _log_config  # noqa: E402
+from dashboard.settings import Settings  # noqa: E402
 
+# The app's settings, read once here as well: logging is configured by gunicorn (in the
+# master, before the app is loaded), so its level and format cannot wait for create_app.
 # JSON lines, or plain text with PTRACKER_LOG_FORMAT=text; either way the app's own loggers
 # (the access line included) reach stdout at PTRACKER_LOG_LEVEL.
-_text_logs = os.environ.get("PTRACKER_LOG_FORMAT", "json").lower() == "text"
-logconfig_dict = _log_config(text=_text_logs)
+_settings = Settings.from_env()
+_text_logs = _settings.log_format == "text"
+logconfig_dict = _log_config(_settings.log_level, text=_text_logs)
 # With a logconfig, gunicorn writes its access line whatever `accesslog` says: keep it for
 # plain text (the app's own access line is JSON-only), silence it next to the app's JSON one.
 _gunicorn_access = _text_logs or os.environ.get("GUNICORN_ACCESS_LOG") == "1"

@@ -1,7 +1,9 @@
 """The export worker: ``python -m jobs.worker`` (the Procfile's ``worker:`` line).
 
 An RQ ``SimpleWorker`` (no fork per job: the warm browser lives in this process) on the
-``exports`` queue of the Redis at ``REDIS_URL``, tuned so that a killed worker's job is
+``exports`` queue of the Redis at ``REDIS_URL``, configured by :class:`Settings` (read
+once from the environment, as the web side's) and connected through
+:mod:`dashboard.redis_conn`; tuned so that a killed worker's job is
 retried or failed within about two minutes instead of RQ's ~13:
 
 - a job's heartbeat lasts its timeout plus ``PTRACKER_HEARTBEAT_GRACE`` (RQ adds 60 s);
@@ -16,32 +18,28 @@ after any fork, so the first export does not pay for it.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import time
 
-import redis
 from rq import SimpleWorker
 
 from dashboard import exports, logs
+from dashboard.metrics import observe_export, serve_worker_metrics
+from dashboard.redis_conn import from_url
+from dashboard.settings import DEFAULT_EXPORT_TIMEOUT, DEFAULT_KEY_PREFIX, Settings, SettingsError
 from jobs import browser
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    try:
-        return int(raw) if raw.strip() else default
-    except ValueError:
-        sys.exit(f"error: {name}={raw!r} is not a whole number")
-
 
 #: Longest an idle worker waits in Redis before it looks at signals and its heartbeat.
 DEQUEUE_POLL_SECONDS = 2
+#: Loggers that say a dozen INFO lines per browser start and stop: WARNING and above only.
+CHATTY_LOGGERS = ("kaleido", "choreographer")
+#: The longest a chart or format name is written into a log line or a metric label.
+CHART_LABEL_CHARS, FORMAT_LABEL_CHARS = 32, 8
 
 
 class ExportWorker(SimpleWorker):
-    heartbeat_grace = 15
+    heartbeat_grace = Settings.heartbeat_grace
 
     @property
     def dequeue_timeout(self) -> int:
@@ -70,7 +68,8 @@ class ExportWorker(SimpleWorker):
             kwargs = job.kwargs or {}
         except Exception:  # not JSON (an old pickled job): RQ's own handling fails it
             kwargs = {}
-        chart, fmt = str(kwargs.get("chart", "unknown"))[:32], str(kwargs.get("fmt", "png"))[:8]
+        chart = str(kwargs.get("chart", "unknown"))[:CHART_LABEL_CHARS]
+        fmt = str(kwargs.get("fmt", "png"))[:FORMAT_LABEL_CHARS]
         t0 = time.perf_counter()
         ok = False
         try:
@@ -81,8 +80,6 @@ class ExportWorker(SimpleWorker):
             seconds = time.perf_counter() - t0
             outcome = "ok" if ok else "failed"
             try:
-                from dashboard.metrics import observe_export
-
                 observe_export(chart, fmt, outcome, seconds)
             except Exception:  # metrics must never fail a job
                 self.log.warning("export metrics not recorded", exc_info=True)
@@ -121,22 +118,23 @@ class ExportWorker(SimpleWorker):
             if job.get_status() != "failed" or exports.unreadable(job):
                 return
             kwargs = job.kwargs
+            prefix = kwargs.get("prefix", DEFAULT_KEY_PREFIX)
             evicted = exports.account(
                 self.connection,
-                kwargs.get("prefix", "ptracker:"),
+                prefix,
                 job.id,
                 exports.JOB_OVERHEAD,
                 str(kwargs.get("client", "unknown")),
-                int(job.failure_ttl or 86400),
-                int(kwargs.get("budget")),
-                int(kwargs.get("client_budget")),
+                int(job.failure_ttl or exports.ExportSettings.failure_ttl),
+                int(kwargs["budget"]),
+                int(kwargs["client_budget"]),
             )
-            exports.evict(self.connection, kwargs.get("prefix", "ptracker:"), [e for e in evicted if e != job.id])
+            exports.evict(self.connection, prefix, [e for e in evicted if e != job.id])
         except Exception:  # bookkeeping only: never let it stop the worker
             self.log.warning("could not account the failed export %s", job.id, exc_info=True)
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
-        timeout = job.timeout if job.timeout and job.timeout > 0 else 60
+        timeout = job.timeout if job.timeout and job.timeout > 0 else DEFAULT_EXPORT_TIMEOUT
         return int(timeout) + self.heartbeat_grace
 
 
@@ -147,39 +145,44 @@ def main() -> int:
     early_stop: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: early_stop.append(signum))
-    logs.configure(os.environ.get("PTRACKER_LOG_LEVEL", "INFO"))  # JSON lines (PTRACKER_LOG_FORMAT=text: plain)
-    for chatty in ("kaleido", "choreographer"):  # a dozen INFO lines per browser start and stop
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    logs.configure(settings)  # JSON lines (PTRACKER_LOG_FORMAT=text: plain)
+    for chatty in CHATTY_LOGGERS:
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    url = os.environ.get("REDIS_URL")
-    if not url:
+    if not settings.redis_url:
         print("error: REDIS_URL is not set (make run sets it for its embedded Redis)", file=sys.stderr)
         return 1
-    password = os.environ.get("REDIS_PASSWORD")
-    metrics_port = _env_int("PTRACKER_WORKER_METRICS_PORT", 0)
-    if metrics_port:
-        from dashboard.metrics import serve_worker_metrics
-
-        serve_worker_metrics(metrics_port, os.environ.get("PTRACKER_WORKER_METRICS_ADDR", "0.0.0.0"))
-    connection = redis.Redis.from_url(url, health_check_interval=15, **({"password": password} if password else {}))
-    ExportWorker.heartbeat_grace = _env_int("PTRACKER_HEARTBEAT_GRACE", 15)
-    ExportWorker.early_stop = early_stop
-    worker = ExportWorker(
-        [exports.queue(connection)],
-        connection=connection,
-        serializer=exports.SERIALIZER,
-        worker_ttl=_env_int("PTRACKER_WORKER_TTL", 60),
-        maintenance_interval=_env_int("PTRACKER_MAINTENANCE_INTERVAL", 30),
-    )
-    if os.environ.get("PTRACKER_WARM_BROWSER", "1") != "0":
+    if settings.worker_metrics_port:
+        serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_addr)
+    worker = build_worker(settings, early_stop)
+    if settings.warm_browser:
         browser.start()
         if worker.early_stop:
             browser.stop()
             return 0
     try:
-        worker.work(logging_level=os.environ.get("PTRACKER_LOG_LEVEL", "INFO"))
+        worker.work(logging_level=settings.log_level)
     finally:
         browser.stop()
     return 0
+
+
+def build_worker(settings: Settings, early_stop: list[int]) -> ExportWorker:
+    """The worker on the export queue, with a blocking client of ``settings.redis_url``."""
+    connection = from_url(settings, blocking=True)
+    ExportWorker.heartbeat_grace = settings.heartbeat_grace
+    ExportWorker.early_stop = early_stop
+    return ExportWorker(
+        [exports.queue(connection)],
+        connection=connection,
+        serializer=exports.SERIALIZER,
+        worker_ttl=settings.worker_ttl,
+        maintenance_interval=settings.maintenance_interval,
+    )
 
 
 if __name__ == "__main__":

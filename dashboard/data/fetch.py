@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import requests
 
 from dashboard import __version__
+from dashboard.settings import Settings
 
 USER_AGENT = f"PerseveranceTracker/{__version__} (Mars 2020 rover dashboard) python-requests/{requests.__version__}"
 _CHUNK = 64 * 1024
@@ -224,3 +226,22 @@ def _read_body(resp, url: str, end: float, deadline: float, read_timeout: float,
 def _short(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def iso(ts: float) -> str:
+    """A Unix time as ISO 8601 UTC to the second (``2024-05-01T12:00:00Z``)."""
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def fetch_layer(source: str, prev: dict | None, settings: Settings) -> Fetched:
+    """Fetch one layer within the settings' limits; conditional on ``prev``'s validators
+    (the stored copy's metadata) when given."""
+    return fetch(
+        source,
+        etag=prev.get("etag") if prev else None,
+        last_modified=prev.get("last_modified") if prev else None,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        deadline=settings.fetch_deadline,
+        max_bytes=settings.max_bytes,
+    )

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import UTC, datetime
+from typing import Any
 
+import pandas as pd
 import redis
 
-from dashboard.data.fetch import FetchError, fetch
+from dashboard.data.current import current_summary, current_text, fetched_body, load_current
+from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
 from dashboard.data.parse import DataError, Layer, parse_traverse, parse_waypoints
-from dashboard.data.store import DatasetStore
+from dashboard.data.store import Dataset, DatasetStore
 from dashboard.settings import OFF, Settings
 
 LAYERS = ("waypoints", "traverse")
@@ -32,29 +34,11 @@ class LoadError(RuntimeError):
     """A load failed; the message says which source and why. The current dataset is kept."""
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _sol_range(frame) -> tuple[int | None, int | None]:
     sols = frame["sol"].dropna()
     if sols.empty:
         return None, None
     return int(sols.min()), int(sols.max())
-
-
-def _fetch(source: str, prev: dict | None, settings: Settings):
-    """Fetch one layer within the settings' limits; conditional on ``prev``'s validators
-    when the stored copy came from the same source."""
-    return fetch(
-        source,
-        etag=prev.get("etag") if prev else None,
-        last_modified=prev.get("last_modified") if prev else None,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        deadline=settings.fetch_deadline,
-        max_bytes=settings.max_bytes,
-    )
 
 
 def load(
@@ -83,7 +67,7 @@ def load(
         try:
             summary = _load_locked(store, settings, sources, force)
         except (FetchError, DataError) as exc:
-            store.record_load({"ok": False, "error": str(exc), "at": _iso(time.time()), "sources": sources})
+            store.record_load({"ok": False, "error": str(exc), "at": iso(time.time()), "sources": sources})
             raise LoadError(str(exc)) from exc
         except redis.exceptions.OutOfMemoryError:
             # Say what happened where people look (the page's summary, /load's answer).
@@ -93,7 +77,7 @@ def load(
                 store.record_load(
                     {
                         "ok": False,
-                        "at": _iso(time.time()),
+                        "at": iso(time.time()),
                         "sources": sources,
                         "error": "Redis is out of memory (maxmemory reached): the new data was not saved",
                     }
@@ -102,7 +86,7 @@ def load(
                 pass
             raise
         summary["seconds"] = round(time.monotonic() - started, 3)
-        store.record_load({"ok": True, "at": _iso(time.time()), **summary})
+        store.record_load({"ok": True, "at": iso(time.time()), **summary})
         return summary
     finally:
         try:
@@ -115,164 +99,85 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
     current = store.current()
     previous = current.meta.get("layers", {}) if current is not None else {}
     layers: dict[str, dict] = {}
-    frames: dict[str, object] = {}
+    frames: dict[str, pd.DataFrame] = {}
     changed = current is None or force
     for name in LAYERS:
         source = sources[name]
         prev = previous.get(name)
-        reusable = prev is not None and prev.get("source") == source and not force
-        fetched = _fetch(source, prev if reusable else None, settings)
-        if reusable and (fetched.not_modified or fetched.sha256 == prev.get("sha256")):
-            layers[name] = {**prev, "checked_at": _iso(fetched.fetched_at)}
-            if name == "waypoints":
-                frames["waypoints"] = current.waypoint_layer
-            else:
-                frames["traverse"], frames["traverse_points"] = current.traverse, current.traverse_points
+        stored = prev if prev is not None and prev.get("source") == source and not force else None
+        fetched = fetch_layer(source, stored, settings)
+        if (
+            stored is not None
+            and current is not None
+            and (fetched.not_modified or fetched.sha256 == stored.get("sha256"))
+        ):
+            layers[name] = {**stored, "checked_at": iso(fetched.fetched_at)}
+            frames.update(_stored_frames(name, current))
             continue
-        if fetched.not_modified:  # 304 to validators we did not send: a broken server
-            raise FetchError(source, "server answered 304 Not Modified to an unconditional request")
-        layer: Layer = (parse_waypoints if name == "waypoints" else parse_traverse)(fetched.body, source)
-        if name == "waypoints":
-            frames["waypoints"] = layer.frame
-        else:
-            frames["traverse"], frames["traverse_points"] = layer.frame, layer.points
-        sol_min, sol_max = _sol_range(layer.frame)
-        layers[name] = {
-            "source": source,
-            "name": layer.name,
-            "etag": fetched.etag,
-            "last_modified": fetched.last_modified,
-            "sha256": fetched.sha256,
-            "bytes": len(fetched.body),
-            "fetched_at": _iso(fetched.fetched_at),
-            "checked_at": _iso(fetched.fetched_at),
-            "features": layer.features,
-            "rows": len(layer.frame),
-            "points": len(layer.points) if layer.points is not None else None,
-            "skipped": layer.skipped,
-            "sol_min": sol_min,
-            "sol_max": sol_max,
-        }
+        layers[name], parsed = _parse_layer(name, source, fetched)
+        frames.update(parsed)
         changed = True
 
     previous_current = current.current if current is not None else None
-    cur_frame, layers["current"] = _load_current(
+    cur_frame, layers["current"] = load_current(
         settings, sources["current"], previous.get("current"), previous_current, frames["waypoints"], force
     )
     if layers["current"].get("sha256") != (previous.get("current") or {}).get("sha256"):
         changed = True  # a new current position, or none any more (a kept one keeps its sha256)
-    if not changed:
+    if not changed and current is not None:
         summary = {**summarize(current.meta), "status": "unchanged"}
-        summary["current"] = _current_summary(layers["current"])  # what this attempt found
+        summary["current"] = current_summary(layers["current"])  # what this attempt found
         return summary
     digest = hashlib.sha256("".join(layers[n].get("sha256") or "" for n in (*LAYERS, "current")).encode()).hexdigest()
-    meta = {"loaded_at": _iso(time.time()), "sha256": digest, "layers": layers}
+    meta = {"loaded_at": iso(time.time()), "sha256": digest, "layers": layers}
     dataset = store.save(frames["waypoints"], frames["traverse"], frames["traverse_points"], meta, current=cur_frame)
     return {**summarize(dataset.meta), "status": "loaded"}
 
 
-def _load_current(settings: Settings, source: str | None, prev: dict | None, prev_frame, waypoints, force: bool):
-    """The optional current-position layer: (frame or None, its metadata). Never raises
-    for the layer's own problems; says in ``status`` what happened."""
-    prev = prev or {}
-    kept = prev_frame if prev_frame is not None and len(prev_frame) else None
+def _stored_frames(name: str, current: Dataset) -> dict[str, pd.DataFrame]:
+    """A layer's frames as the current dataset holds them (its source did not change)."""
+    if name == "waypoints":
+        return {"waypoints": current.waypoint_layer}
+    return {"traverse": current.traverse, "traverse_points": current.traverse_points}
 
-    def keep(status: str, **extra):
-        info = {
-            **{k: prev.get(k) for k in ("name", "etag", "last_modified", "sha256", "fetched_at")},
-            "source": source,
-            "status": status,
-            **extra,
-        }
-        if kept is not None:
-            row = kept.iloc[-1]
-            info.update(sol=int(row["sol"]), rmc=str(row["rmc"]), kept_sol=int(row["sol"]))
-        else:
-            info.update(sol=None, rmc=None, sha256=None, kept_sol=None)
-        return kept, info
 
-    if not source:
-        return None, {"source": None, "status": "off", "sol": None, "rmc": None, "sha256": None}
-    last_wp = int(waypoints["sol"].max()) if len(waypoints) else None
-    reusable = prev.get("source") == source and not force and kept is not None
-    try:
-        fetched = _fetch(source, prev if reusable else None, settings)
-        if reusable and (fetched.not_modified or fetched.sha256 == prev.get("sha256")):
-            frame = kept
-            row = frame.iloc[-1]
-            status = (
-                "newer"
-                if last_wp is None or int(row["sol"]) > last_wp
-                else ("same" if int(row["sol"]) == last_wp else "older")
-            )
-            if status == "older":
-                return keep("older", error=f"sol {int(row['sol'])} is older than the last waypoint (sol {last_wp})")
-            return frame, {**prev, "status": status, "checked_at": _iso(fetched.fetched_at), "kept_sol": None}
-        if fetched.not_modified:
-            raise FetchError(source, "server answered 304 Not Modified to an unconditional request")
-        layer = parse_waypoints(fetched.body, source, layer="current")
-    except (FetchError, DataError) as exc:
-        return keep("unavailable", error=str(exc), problem=exc.problem)
-    frame = layer.frame.iloc[[-1]].reset_index(drop=True)  # one feature; the newest if more
-    sol = int(frame["sol"].iloc[0])
-    if last_wp is not None and sol < last_wp:
-        return keep("older", error=f"sol {sol} is older than the last waypoint (sol {last_wp})")
-    status = "newer" if last_wp is None or sol > last_wp else "same"
-    return frame, {
+def _parse_layer(name: str, source: str, fetched: Fetched) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """A fetched layer parsed: (its metadata, its frames)."""
+    body = fetched_body(fetched)  # a 304 to validators we did not send: a broken server
+    layer: Layer = (parse_waypoints if name == "waypoints" else parse_traverse)(body, source)
+    if name == "waypoints":
+        frames = {"waypoints": layer.frame}
+    else:
+        frames = {"traverse": layer.frame}
+        if layer.points is not None:
+            frames["traverse_points"] = layer.points
+    sol_min, sol_max = _sol_range(layer.frame)
+    meta = {
         "source": source,
-        "status": status,
         "name": layer.name,
         "etag": fetched.etag,
         "last_modified": fetched.last_modified,
         "sha256": fetched.sha256,
-        "bytes": len(fetched.body),
-        "fetched_at": _iso(fetched.fetched_at),
-        "checked_at": _iso(fetched.fetched_at),
+        "bytes": len(body),
+        "fetched_at": iso(fetched.fetched_at),
+        "checked_at": iso(fetched.fetched_at),
         "features": layer.features,
-        "rows": 1,
+        "rows": len(layer.frame),
+        "points": len(layer.points) if layer.points is not None else None,
         "skipped": layer.skipped,
-        "sol": sol,
-        "rmc": str(frame["rmc"].iloc[0]),
-        "kept_sol": None,
+        "sol_min": sol_min,
+        "sol_max": sol_max,
     }
-
-
-def _current_summary(layer: dict | None) -> dict:
-    layer = layer or {"status": "off", "source": None}
-    out = {
-        "status": layer.get("status"),
-        "sol": layer.get("sol"),
-        "rmc": layer.get("rmc"),
-        "source": layer.get("source"),
-    }
-    if layer.get("kept_sol") is not None:
-        out["kept"] = True
-    if layer.get("error"):
-        out["error"] = layer["error"]
-    if layer.get("problem"):
-        out["problem"] = layer["problem"]
-    return out
-
-
-def _current_text(cur: dict) -> str:
-    status, sol = cur.get("status"), cur.get("sol")
-    kept = f"kept sol {sol}" if cur.get("kept") else "none kept"
-    if status == "newer":
-        return f"current position sol {sol} (after the last waypoint)"
-    if status == "same":
-        return f"current position sol {sol} (at the last waypoint)"
-    if status == "older":
-        return f"current position older than the waypoints, {kept}"
-    if status == "unavailable":
-        problem = cur.get("problem") or "see --json"
-        problem = problem if len(problem) <= 60 else problem[:59] + "…"
-        return f"current position unavailable ({problem}), {kept}"
-    return "no current-position layer"
+    return meta, frames
 
 
 def summarize(meta: dict) -> dict:
     """The public summary of a dataset's metadata (CLI --json, POST /load)."""
-    out = {"version": meta.get("version"), "loaded_at": meta.get("loaded_at"), "sha256": meta.get("sha256")}
+    out: dict[str, Any] = {
+        "version": meta.get("version"),
+        "loaded_at": meta.get("loaded_at"),
+        "sha256": meta.get("sha256"),
+    }
     for name in LAYERS:
         layer = meta["layers"][name]
         out[name] = {
@@ -284,17 +189,18 @@ def summarize(meta: dict) -> dict:
         }
         if layer.get("points") is not None:
             out[name]["points"] = layer["points"]
-    out["current"] = _current_summary(meta["layers"].get("current"))
+    out["current"] = current_summary(meta["layers"].get("current"))
     return out
 
 
 def one_line(summary: dict) -> str:
     wp, tr = summary["waypoints"], summary["traverse"]
     skipped = wp["skipped"] + tr["skipped"]
-    verb = {"unchanged": "unchanged, still"}.get(summary.get("status"), summary.get("status", "loaded"))
+    status = summary.get("status", "loaded")
+    verb = "unchanged, still" if status == "unchanged" else status
     return (
         f"{verb} version {summary['version']}: {wp['rows']} waypoints (sols {wp['sol_min']}..{wp['sol_max']}), "
         f"{tr['rows']} traverse segments (sols {tr['sol_min']}..{tr['sol_max']}), "
-        f"{_current_text(summary.get('current') or {})}, "
+        f"{current_text(summary.get('current') or {})}, "
         f"{skipped} feature{'s' if skipped != 1 else ''} skipped"
     )

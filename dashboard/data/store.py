@@ -31,47 +31,21 @@ import numpy as np
 import orjson
 import pandas as pd
 import redis
+from redis.typing import EncodableT
 
+from dashboard.data.memo import Memo, MemoFn, no_memo
 from dashboard.data.parse import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
+from dashboard.settings import DEFAULT_KEY_PREFIX
 
+__all__ = ["Dataset", "DatasetStore", "Memo", "MemoFn", "StoreError", "decode_frame", "encode_frame", "no_memo"]
+
+T = TypeVar("T")
 TABLES: dict[str, dict[str, str]] = {
     "waypoints": WAYPOINT_COLUMNS,
     "current": WAYPOINT_COLUMNS,  # 0 or 1 row: NASA's current-position layer
     "traverse": TRAVERSE_COLUMNS,
     "traverse_points": TRAVERSE_POINT_COLUMNS,
 }
-
-
-T = TypeVar("T")
-#: per-version memo bounds (:meth:`Dataset.memo`): a full /perseverance answer is ~240 KB
-MEMO_MAX_ENTRIES = 256
-MEMO_MAX_BYTES = 32 * 1024 * 1024
-
-
-class Memo:
-    """A small thread-safe memo, bounded by entry count and by the bytes of its ``bytes``
-    values: past either bound it starts over (a rebuild costs one computation, never a
-    wrong answer)."""
-
-    def __init__(self, max_entries: int = MEMO_MAX_ENTRIES, max_bytes: int = MEMO_MAX_BYTES):
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._values: dict = {}
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable, build: Callable[[], T]) -> T:
-        with self._lock:
-            if key in self._values:
-                return self._values[key]
-        value = build()
-        size = len(value) if isinstance(value, bytes | bytearray) else 0
-        with self._lock:
-            if len(self._values) >= self.max_entries or self._bytes + size > self.max_bytes:
-                self._values.clear()
-                self._bytes = 0
-            self._values[key] = value
-            self._bytes += size
-        return value
 
 
 class StoreError(RuntimeError):
@@ -154,11 +128,24 @@ def decode_frame(raw: bytes, columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _text(raw: object) -> str:
+    """A Redis reply as text (the client answers bytes: it does not decode)."""
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _bytes(raw: object) -> bytes:
+    if isinstance(raw, bytes):
+        return raw
+    if isinstance(raw, str):
+        return raw.encode()
+    raise StoreError(f"unexpected Redis reply {type(raw).__name__}")
+
+
 # ---------------------------------------------------------------------------------------
 
 
 class DatasetStore:
-    def __init__(self, client: redis.Redis, prefix: str = "ptracker:", keep_versions: int = 3):
+    def __init__(self, client: redis.Redis, prefix: str = DEFAULT_KEY_PREFIX, keep_versions: int = 3):
         if keep_versions < 1:
             raise ValueError("keep_versions must be at least 1")
         self.redis = client
@@ -177,7 +164,7 @@ class DatasetStore:
     # reading ------------------------------------------------------------------------
     def current_version(self) -> str | None:
         raw = self.redis.get(self.key("dataset", "current"))
-        return raw.decode() if raw is not None else None
+        return _text(raw) if raw is not None else None
 
     def current(self) -> Dataset | None:
         """The current dataset, or None when none was ever loaded."""
@@ -202,10 +189,10 @@ class DatasetStore:
 
     def read(self, version: str) -> Dataset | None:
         """Decode one version, or None when it does not exist (any more)."""
-        fields = self.redis.hgetall(self._version_key(version))
-        if not fields:
+        raw = self.redis.hgetall(self._version_key(version))
+        if not raw:
             return None
-        fields = {k.decode(): v for k, v in fields.items()}
+        fields = {_text(k): _bytes(v) for k, v in raw.items()}
         meta = orjson.loads(fields["meta"])
         tables = {name: decode_frame(fields[name], columns) for name, columns in TABLES.items() if name in fields}
         current = tables.pop("current", None)
@@ -222,7 +209,7 @@ class DatasetStore:
 
     def versions(self) -> list[str]:
         """Kept versions, oldest first."""
-        return [v.decode() for v in self.redis.zrange(self.key("dataset", "versions"), 0, -1)]
+        return [_text(v) for v in self.redis.zrange(self.key("dataset", "versions"), 0, -1)]
 
     # writing ------------------------------------------------------------------------
     def save(
@@ -237,7 +224,7 @@ class DatasetStore:
         the waypoint layer alone; ``current`` the current-position layer (or None)."""
         if current is None:
             current = waypoints.iloc[0:0]
-        encoded = {
+        encoded: dict[EncodableT, EncodableT] = {
             "waypoints": encode_frame(waypoints, WAYPOINT_COLUMNS),
             "current": encode_frame(current, WAYPOINT_COLUMNS),
             "traverse": encode_frame(traverse, TRAVERSE_COLUMNS),
@@ -266,7 +253,7 @@ class DatasetStore:
 
     def _cleanup(self, current: str) -> None:
         versions_key = self.key("dataset", "versions")
-        old = [v.decode() for v in self.redis.zrange(versions_key, 0, -(self.keep_versions + 1))]
+        old = [_text(v) for v in self.redis.zrange(versions_key, 0, -(self.keep_versions + 1))]
         old = [v for v in old if v != current]
         if old:
             pipe = self.redis.pipeline(transaction=True)

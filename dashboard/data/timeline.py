@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlparse
 import numpy as np
 import pandas as pd
 
+from dashboard.data.memo import MemoFn, no_memo
 from dashboard.marstime import sol_start
 from dashboard.settings import NASA_MISSION_URL
 
@@ -32,19 +33,22 @@ def sol_bounds(dataset) -> tuple[int, int]:
     return int(both.min()), int(both.max())
 
 
-_BY_SOL_CACHE: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+#: the key of :func:`traverse_by_sol`'s table in a dataset version's memo
+BY_SOL_MEMO_KEY = ("timeline", "traverse_by_sol")
+BY_SOL_COLUMNS = ["sol", "lon", "lat", "elev", "driven_m", "total_m"]
 
 
-def traverse_by_sol(traverse: pd.DataFrame | None, points: pd.DataFrame | None) -> pd.DataFrame:
+def traverse_by_sol(traverse: pd.DataFrame | None, points: pd.DataFrame | None, memo: MemoFn = no_memo) -> pd.DataFrame:
     """One row per sol of the traverse: where its last leg ended (lon, lat, elevation of
     the last vertex), the length driven that sol (m) and the legs' cumulative length (m).
-    Memoised per points table (tables are not mutated)."""
-    columns = ["sol", "lon", "lat", "elev", "driven_m", "total_m"]
+    Built once per dataset version through ``memo`` (the version's :meth:`Dataset.memo`,
+    whose frames these are); without one, on every call."""
     if traverse is None or points is None or not len(traverse) or not len(points):
-        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "sol" else "float64") for c in columns})
-    cached = _BY_SOL_CACHE.get(id(points))
-    if cached is not None and cached[0] is points:
-        return cached[1]
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "sol" else "float64") for c in BY_SOL_COLUMNS})
+    return memo(BY_SOL_MEMO_KEY, lambda: _by_sol(traverse, points))
+
+
+def _by_sol(traverse: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
     legs = traverse[traverse["sol"].notna()]
     seg = points["seg"].to_numpy()
     last = np.flatnonzero(np.append(seg[1:] != seg[:-1], True))  # each leg's last vertex
@@ -65,16 +69,17 @@ def traverse_by_sol(traverse: pd.DataFrame | None, points: pd.DataFrame | None) 
         driven_m=("length_m", lambda s: s.fillna(0).sum()),
     )
     per_sol["total_m"] = per_sol["driven_m"].cumsum()
-    out = per_sol.reset_index()[columns]
-    if len(_BY_SOL_CACHE) > 8:
-        _BY_SOL_CACHE.clear()
-    _BY_SOL_CACHE[id(points)] = (points, out)
-    return out
+    return per_sol.reset_index()[BY_SOL_COLUMNS]
 
 
-def traverse_only(waypoints: pd.DataFrame, traverse: pd.DataFrame | None, points: pd.DataFrame | None) -> pd.DataFrame:
+def traverse_only(
+    waypoints: pd.DataFrame,
+    traverse: pd.DataFrame | None,
+    points: pd.DataFrame | None,
+    memo: MemoFn = no_memo,
+) -> pd.DataFrame:
     """The traverse's sols on which no waypoint (of any layer) exists."""
-    by_sol = traverse_by_sol(traverse, points)
+    by_sol = traverse_by_sol(traverse, points, memo)
     if by_sol.empty:
         return by_sol
     return by_sol[~by_sol["sol"].isin(waypoints["sol"].unique())]
@@ -119,8 +124,8 @@ def now(dataset, when: datetime | None = None) -> dict:
     """Where the rover is now, by the newest sol of any layer, and each layer's freshness."""
     when = when or datetime.now(UTC)
     wp = dataset.waypoints
-    layer_wp = wp[wp["layer"].fillna("waypoints") != "current"]
-    by_sol = traverse_by_sol(dataset.traverse, dataset.traverse_points)
+    layer_wp = dataset.waypoint_layer
+    by_sol = traverse_by_sol(dataset.traverse, dataset.traverse_points, dataset.memo)
     current = dataset.current if dataset.current is not None else wp.iloc[0:0]
     wp_last = int(wp["sol"].max()) if len(wp) else None
     tr_last = int(by_sol["sol"].max()) if len(by_sol) else None

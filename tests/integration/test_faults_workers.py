@@ -34,7 +34,39 @@ def test_repeated_worker_kills_lose_no_export(redis_client, store, settings, sta
             if times[1] is None and exports.status(redis_client, job_id)["status"] != "started":
                 times[1] = time.monotonic()
 
-    for _ in range(3):  # kill each new worker as soon as it is rendering an export
+    worker = _kill_running_workers(jobs, worker, start_worker, victims, notice)
+    window = TIMEOUT + GRACE + MAINTENANCE
+    while any(t[1] is None for t in victims.values()):
+        notice()
+        late = [time.monotonic() - t[0] for t in victims.values() if t[1] is None]
+        assert max(late, default=0) < window + 10, "an abandoned job was not noticed"
+        time.sleep(0.1)
+    detections = [noticed - killed for killed, noticed in victims.values()]
+    infos = _wait_until_all_ended(redis_client, jobs)
+    finished = [i for i in infos if i["status"] == "finished"]
+    failed = [i for i in infos if i["status"] == "failed"]
+    for info in failed:
+        assert info["error"] == "the worker rendering this export stopped (killed or crashed) before finishing"
+    retried = [i for i in infos if i["retries_left"] is not None and i["retries_left"] < 2]
+    assert len(finished) + len(failed) == 20 and len(retried) >= 1
+    fresh = exports.submit(redis_client, store.prefix, version, validate("map", 13, 18, "svg"), tuned)
+    end = time.monotonic() + 60
+    while exports.status(redis_client, fresh.id)["status"] != "finished":
+        assert time.monotonic() < end
+        time.sleep(0.2)
+    assert len(detections) >= 2, "fewer than two kills landed on a running export"
+    print(
+        f"\n{len(detections)} kills: 0 of 20 jobs lost; {len(finished)} finished ({len(retried)} after a retry), "
+        f"{len(failed)} failed "
+        f"with the reason; abandoned job noticed after {', '.join(f'{d:.1f}' for d in detections)} s "
+        f"(window {TIMEOUT}+{GRACE}+{MAINTENANCE} s)"
+    )
+
+
+def _kill_running_workers(jobs, worker, start_worker, victims: dict, notice):
+    """Three times: SIGKILL the worker (and its browser) as soon as it renders an export
+    not killed before, and start a new one. Returns the last worker."""
+    for _ in range(3):
         end = time.monotonic() + 60
         victim = None
         while victim is None:
@@ -51,35 +83,16 @@ def test_repeated_worker_kills_lose_no_export(redis_client, store, settings, sta
         victims[victim.id] = [time.monotonic(), None]
         worker.wait(10)
         worker = start_worker(PTRACKER_WARM_BROWSER="0")
-    window = TIMEOUT + GRACE + MAINTENANCE
-    while any(t[1] is None for t in victims.values()):
-        notice()
-        late = [time.monotonic() - t[0] for t in victims.values() if t[1] is None]
-        assert max(late, default=0) < window + 10, "an abandoned job was not noticed"
-        time.sleep(0.1)
-    detections = [noticed - killed for killed, noticed in victims.values()]
+    return worker
+
+
+def _wait_until_all_ended(redis_client, jobs) -> list[dict]:
+    """Every job's status once all are finished or failed (none lost on the way)."""
     end = time.monotonic() + 120
     while True:
         infos = [exports.status(redis_client, j.id) for j in jobs]
         assert all(i is not None for i in infos), "a job was lost"
         if all(i["status"] in ("finished", "failed") for i in infos):
-            break
+            return infos
         assert time.monotonic() < end, [i["status"] for i in infos]
         time.sleep(0.2)
-    finished = [i for i in infos if i["status"] == "finished"]
-    failed = [i for i in infos if i["status"] == "failed"]
-    for info in failed:
-        assert info["error"] == "the worker rendering this export stopped (killed or crashed) before finishing"
-    retried = [i for i in infos if i["retries_left"] is not None and i["retries_left"] < 2]
-    assert len(finished) + len(failed) == 20 and len(retried) >= 1
-    fresh = exports.submit(redis_client, store.prefix, version, validate("map", 13, 18, "svg"), tuned)
-    end = time.monotonic() + 60
-    while exports.status(redis_client, fresh.id)["status"] != "finished":
-        assert time.monotonic() < end
-        time.sleep(0.2)
-    assert len(detections) >= 2, "fewer than two kills landed on a running export"
-    print(
-        f"\n{len(detections)} kills: 0 of 20 jobs lost; {len(finished)} finished ({len(retried)} after a retry), {len(failed)} failed "
-        f"with the reason; abandoned job noticed after {', '.join(f'{d:.1f}' for d in detections)} s "
-        f"(window {TIMEOUT}+{GRACE}+{MAINTENANCE} s)"
-    )

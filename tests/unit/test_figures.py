@@ -253,14 +253,17 @@ def test_earth_date_axis(frames):
 
 
 def test_traverse_fills_sols_without_waypoints(frames):
+    from dashboard.data.store import Memo
     from dashboard.data.timeline import traverse_by_sol, traverse_only
 
     wp, legs, pts = frames
-    by_sol = traverse_by_sol(legs, pts)
+    memo = Memo().get  # a dataset version's memo (Dataset.memo)
+    by_sol = traverse_by_sol(legs, pts, memo)
     assert by_sol["sol"].tolist() == [14, 15, 16, 17]
     assert by_sol["total_m"].tolist() == pytest.approx([6.25, 42.64, 42.64, 93.84])
     assert by_sol["lon"].iloc[-1] == pytest.approx(77.4521) and by_sol["elev"].iloc[-1] == pytest.approx(-2568.9)
-    assert traverse_by_sol(legs, pts) is by_sol  # memoised per table
+    assert traverse_by_sol(legs, pts, memo) is by_sol  # memoised per dataset version
+    assert traverse_by_sol(legs, pts).equals(by_sol)  # without a memo: the same table, built again
     few = wp[wp["sol"] <= 15]
     only = traverse_only(few, legs, pts)
     assert only["sol"].tolist() == [16, 17]
@@ -286,3 +289,29 @@ def test_mission_folder_and_panoramas():
     assert panorama_url("Layers/mosaics/N.jpg", None) == "https://mars.nasa.gov/mmgis-maps/M20/Layers/mosaics/N.jpg"
     assert panorama_url("https://x.example/p.jpg", None) == "https://x.example/p.jpg"
     assert panorama_url(None, None) is None and panorama_url(float("nan"), None) is None
+
+
+def test_map_path_levels_are_cached_on_the_dataset_version(frames):
+    """The map's path levels live in the memo it is given (a dataset version's), not in a
+    module-level cache; the figure is the same with or without one."""
+    from dashboard.data.store import Memo
+    from dashboard.data.timeline import BY_SOL_MEMO_KEY
+
+    wp, legs, pts = frames
+    memo = Memo()
+    calls = []
+
+    def counting(key, build):
+        calls.append(key)
+        return memo.get(key, build)
+
+    first = build("map", wp, legs, pts, View.of(13, 18), memo=counting)
+    again = build("map", wp, legs, pts, View.of(14, 16), memo=counting)
+    assert calls.count(figures.PATH_MEMO_KEY) == 2 and len(memo._values) == 1
+    levels = memo.get(figures.PATH_MEMO_KEY, lambda: None)
+    assert levels is not None and levels[0].sol.tolist() == sorted(levels[0].sol.tolist())
+    assert build("map", wp, legs, pts, View.of(13, 18)) == first
+    assert build("map", wp, legs, pts, View.of(14, 16)) == again
+    build("distance", wp, legs, pts, View.of(13, 18), memo=counting)
+    assert BY_SOL_MEMO_KEY in memo._values
+    assert not [name for name in vars(figures) if name.endswith("_CACHE")]  # no module-level caches
