@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 TEMPLATE = ROOT / "deploy" / "nginx" / "default.conf.template"
 #: What compose gives the official image's envsubst step (deploy/compose.yaml, service nginx).

@@ -6,7 +6,7 @@ import pytest
 
 from dashboard.app import create_app
 from dashboard.data.load import load
-from tests.conftest import FIXTURES, SHARED_DATA, free_port
+from tests.helpers import FIXTURES, SHARED_DATA, free_port
 
 
 @pytest.fixture

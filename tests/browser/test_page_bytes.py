@@ -8,8 +8,7 @@ import sys
 
 from dashboard.data.load import load
 from dashboard.run import procfile_command
-from tests.conftest import ROOT, free_port
-from tests.integration.test_web_process import stop, wait_http
+from tests.helpers import ROOT, free_port, stop, wait_http
 
 sys.path.insert(0, str(ROOT / "bench"))
 

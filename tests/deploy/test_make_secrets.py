@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 FAKE_KUBECTL = r'''#!PYTHON
 """Records every call (argv, stdin) and keeps Secrets in a JSON file, like a cluster would."""

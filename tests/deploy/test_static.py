@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests import nginx
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 DEPLOY = ROOT / "deploy"
 BIN = Path(sys.executable).parent

@@ -8,7 +8,7 @@ import sys
 
 import orjson
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def run(args, redis_url, key_prefix, **env):

@@ -17,7 +17,7 @@ import pytest
 import redis
 import yaml
 
-from tests.conftest import ROOT, free_port
+from tests.helpers import ROOT, free_port
 
 PASSWORD = "p4ss-for-this-test-only"
 

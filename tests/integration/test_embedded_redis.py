@@ -18,8 +18,7 @@ import pytest
 import redis
 
 from dashboard.embedded_redis import EmbeddedRedis, socket_path
-from tests.conftest import ROOT, free_port
-from tests.integration.test_web_process import check_page_assets, wait_http
+from tests.helpers import ROOT, check_page_assets, free_port, wait_http
 
 
 def embedded_env(tmp_path, fixture_path, **extra) -> dict[str, str]:

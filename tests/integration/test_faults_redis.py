@@ -22,8 +22,7 @@ from dashboard.data.load import load
 from dashboard.data.store import DatasetStore
 from dashboard.run import procfile_command
 from dashboard.settings import Settings
-from tests.conftest import FIXTURES, ROOT, free_port
-from tests.integration.test_web_process import stop
+from tests.helpers import FIXTURES, ROOT, free_port, stop
 
 pytestmark = pytest.mark.faults
 

@@ -14,8 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dashboard.data.load import load
 from dashboard.page import ids
 from dashboard.run import procfile_command
-from tests.conftest import ROOT, free_port
-from tests.integration.test_web_process import stop, wait_http
+from tests.helpers import ROOT, free_port, stop, wait_http
 
 
 def samples(text: str) -> list[tuple[str, dict, float]]:

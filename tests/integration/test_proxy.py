@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from dashboard.run import procfile_command
-from tests.conftest import ROOT, free_port
+from tests.helpers import ROOT, free_port
 from tests.nginx import Nginx
 
 SLOW_CLIENTS = 50

@@ -10,37 +10,10 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 
 from dashboard.run import procfile_command
-from tests.conftest import ROOT, free_port
-
-
-def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> requests.Response:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            out = proc.stdout.read() if proc.stdout else ""
-            pytest.fail(f"process exited with {proc.returncode}:\n{out[-3000:]}")
-        try:
-            resp = requests.get(url, timeout=5)
-            if resp.status_code == 200:
-                return resp
-        except requests.RequestException:  # not listening yet, or workers still booting
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{url} did not answer within {timeout} s")
-
-
-def stop(proc: subprocess.Popen) -> str:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        out, _ = proc.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    return out or ""
+from tests.helpers import ROOT, free_port, stop, wait_http
 
 
 def check_page_assets(base: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dashboard.data.parse import parse_traverse, parse_waypoints
 from dashboard.data.store import Dataset, merge_current
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 
 def small_dataset() -> Dataset:

@@ -14,7 +14,7 @@ from dashboard.figures import BUILDERS, View, build, path_xy, thin_indices, valu
 
 @pytest.fixture(scope="module")
 def frames():
-    from tests.conftest import FIXTURES
+    from tests.helpers import FIXTURES
 
     wp = parse_waypoints((FIXTURES / "waypoints_v2024.json").read_bytes(), "wp").frame
     tr = parse_traverse((FIXTURES / "traverse_v2026.json").read_bytes(), "tr")
@@ -205,7 +205,7 @@ def test_path_breaks_only_at_real_gaps():
 def late_current(frames):
     """The fixtures plus a current position at sol 200: far after the last waypoint (18)."""
     from dashboard.data.store import merge_current
-    from tests.conftest import FIXTURES
+    from tests.helpers import FIXTURES
 
     cur = parse_waypoints((FIXTURES / "current_v2026.json").read_bytes(), "cur", layer="current").frame
     cur = cur.assign(sol=200)

@@ -10,7 +10,7 @@ import pytest
 from werkzeug import Response
 
 from dashboard.data.fetch import USER_AGENT, FetchError, fetch
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 BODY = b'{"type": "FeatureCollection", "features": []}'
 
