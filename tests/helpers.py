@@ -4,10 +4,12 @@ test modules import these from here, never from a conftest."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,22 @@ def stop(proc: subprocess.Popen) -> str:
         proc.kill()
         out, _ = proc.communicate()
     return out or ""
+
+
+def check_page_assets(base: str) -> None:
+    """Every script and stylesheet the page names is served, by every worker."""
+    html = requests.get(base + "/", headers={"Accept": "text/html"}, timeout=5).text
+    assert "<title>Perseverance Tracker</title>" in html
+    urls = re.findall(r'(?:src|href)="(/[^"]+)"', html)
+    assert any("dash_renderer" in u for u in urls)
+
+    def status(url: str) -> tuple[str, int]:
+        with requests.Session() as fresh:  # a new connection each time
+            return url, fresh.get(base + url, timeout=10).status_code
+
+    # many parallel connections, as a browser opens them: every worker gets some
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(status, urls * 6))
+    assert [r for r in results if r[1] != 200] == []
+    layout = requests.get(base + "/_dash-layout", timeout=5)
+    assert layout.status_code == 200 and "sol-range" in layout.text
