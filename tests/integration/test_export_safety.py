@@ -100,7 +100,7 @@ def test_job_data_and_results_are_json(redis_client, store, loaded, start_worker
     assert data[0] == "jobs.export_job.export_chart" and data[3]["selection"] == req.selection
     meta = json.loads(raw[b"meta"])
     assert meta["params"]["selected"] == 3 and "selection" not in meta["params"]
-    result = exports._fetch(redis_client, job.id).latest_result()
+    result = exports.fetch(redis_client, job.id).latest_result()
     assert result.return_value["bytes"] > 0  # metadata; the file is its own key
     assert redis_client.ttl(exports.file_key(store.prefix, job.id)) > 0
 
