@@ -20,12 +20,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
 
+from dash.fingerprint import check_fingerprint
 from flask import Flask, Response, g, request
+from flask_compress import Compress
 
 from dashboard.marstime import parse_utc
 
@@ -176,7 +179,6 @@ def install_compression(server: Flask) -> None:
     """brotli/gzip for the app's text answers. Call it before any other ``after_request``
     hook is registered: Flask runs them in reverse order, so compression then runs last
     and sees the final body and headers (the ETag included)."""
-    from flask_compress import Compress
 
     server.config.setdefault("COMPRESS_MIMETYPES", COMPRESS_MIMETYPES)
     server.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
@@ -190,8 +192,6 @@ def install_compression(server: Flask) -> None:
 
 
 def options_from_env(env=None) -> dict:
-    import os
-
     env = os.environ if env is None else env
 
     def num(name, default):
@@ -210,14 +210,13 @@ def options_from_env(env=None) -> dict:
 
 def install(server: Flask, store, *, max_age: int = 60, stale: int = 300, version_ttl: float = 1.0) -> None:
     """Validators and Cache-Control on data answers (304 before the view), immutable Dash assets."""
-    from dash.fingerprint import check_fingerprint
-
     cache_control = f"public, max-age={max_age}, stale-while-revalidate={stale}, stale-if-error=86400"
     server.config["PTRACKER_VERSION_TTL"] = version_ttl
 
     @server.before_request
     def _conditional():
-        vary = DATA_ENDPOINTS.get(request.endpoint)
+        endpoint = request.endpoint or ""
+        vary = DATA_ENDPOINTS.get(endpoint)
         if vary is None or request.method not in ("GET", "HEAD"):
             return None
         try:
@@ -227,7 +226,7 @@ def install(server: Flask, store, *, max_age: int = 60, stale: int = 300, versio
             return None
         if dataset is None:
             return None
-        tag = etag_for(dataset, request.endpoint, vary)
+        tag = etag_for(dataset, endpoint, vary)
         g.ptracker_dataset = dataset
         g.ptracker_etag = tag
         g.ptracker_vary_accept = vary

@@ -13,7 +13,7 @@ from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from rq.job import Job
 
-from dashboard.exports.queue import queue
+from dashboard.exports.queue import as_text, queue
 
 #: an IPv6 client counts by its /64 (one home or host gets a whole /64)
 IPV6_CLIENT_PREFIX = 64
@@ -105,7 +105,7 @@ def pending(connection: redis.Redis, prefix: str, client: str) -> int:
     """How many of the client's exports are waiting or rendering (ended ones are dropped
     from its list here)."""
     key = pending_key(prefix, client)
-    ids = [raw.decode() for raw in connection.zrange(key, 0, -1)]
+    ids = [as_text(raw) for raw in connection.zrange(key, 0, -1)]
     if not ids:
         return 0
     pipe = connection.pipeline(transaction=False)

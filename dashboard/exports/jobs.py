@@ -237,8 +237,9 @@ def download(connection: redis.Redis, prefix: str, job_id: str) -> tuple[bytes, 
     if job is None or unreadable(job) or job.get_status() != JobStatus.FINISHED:
         return None
     body = connection.get(file_key(prefix, job_id))
-    if body is None:
+    if not isinstance(body, bytes):  # expired (None), or not a file this app wrote
         return None
     params = job.get_meta().get("params") or {}
-    fmt = params.get("fmt", "png")
-    return body, FORMATS.get(fmt, "application/octet-stream"), job.get_meta().get("filename", f"{job_id}.{fmt}")
+    fmt = str(params.get("fmt", "png"))
+    filename = str(job.get_meta().get("filename") or f"{job_id}.{fmt}")
+    return body, FORMATS.get(fmt, "application/octet-stream"), filename

@@ -8,6 +8,7 @@ import time
 import redis
 
 from dashboard.exports.jobs import status
+from dashboard.exports.queue import as_text
 
 #: how many exports the list keeps
 RECENT_JOBS = 100
@@ -44,7 +45,7 @@ def recent(connection: redis.Redis, prefix: str) -> list[dict]:
     key = _recent_key(prefix)
     out, gone = [], []
     for raw in connection.zrevrange(key, 0, RECENT_JOBS - 1):
-        job_id = raw.decode()
+        job_id = as_text(raw)
         info = status(connection, job_id)
         if info is None:
             gone.append(job_id)
