@@ -208,6 +208,23 @@ def options_from_env(env=None) -> dict:
     }
 
 
+def _validator_hit(tag: str, loaded: datetime | None) -> str | None:
+    """The ETag the request's If-None-Match (or If-Modified-Since) matches, or None."""
+    inm = request.headers.get("If-None-Match")
+    if inm:
+        return _matches(inm, tag)
+    if loaded is not None and request.if_modified_since is not None:
+        return f'"{tag}"' if loaded <= request.if_modified_since else None
+    return None
+
+
+def _immutable_assets(resp: Response) -> None:
+    """Dash's fingerprinted component scripts never change under their name: cache them for a year."""
+    if request.path.startswith("/_dash-component-suites/") and resp.status_code == 200:
+        if check_fingerprint(request.path.rsplit("/", 1)[-1])[1]:
+            resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+
+
 def install(server: Flask, store, *, max_age: int = 60, stale: int = 300, version_ttl: float = 1.0) -> None:
     """Validators and Cache-Control on data answers (304 before the view), immutable Dash assets."""
     cache_control = f"public, max-age={max_age}, stale-while-revalidate={stale}, stale-if-error=86400"
@@ -231,12 +248,7 @@ def install(server: Flask, store, *, max_age: int = 60, stale: int = 300, versio
         g.ptracker_etag = tag
         g.ptracker_vary_accept = vary
         loaded = _loaded_at(dataset)
-        inm = request.headers.get("If-None-Match")
-        hit = None
-        if inm:
-            hit = _matches(inm, tag)
-        elif loaded is not None and request.if_modified_since is not None:
-            hit = f'"{tag}"' if loaded <= request.if_modified_since else None
+        hit = _validator_hit(tag, loaded)
         if hit is None:
             return None
         resp = Response(status=304)
@@ -258,7 +270,6 @@ def install(server: Flask, store, *, max_age: int = 60, stale: int = 300, versio
             resp.headers["Cache-Control"] = cache_control
             if g.get("ptracker_vary_accept"):
                 resp.vary.add("Accept")
-        elif request.path.startswith("/_dash-component-suites/") and resp.status_code == 200:
-            if check_fingerprint(request.path.rsplit("/", 1)[-1])[1]:
-                resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        else:
+            _immutable_assets(resp)
         return resp
