@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dashboard import logs, metrics
 from dashboard.api import http_cache
-from dashboard.api.routes import install as install_api
+from dashboard.api.server import install as install_api
 from dashboard.data.store import DatasetStore, StoreError
 from dashboard.page.callbacks import STORE_DOWN, register_callbacks
 from dashboard.page.guard import install as install_guard

@@ -161,11 +161,17 @@ def check_chart(chart, xkey, ykey) -> None:
     if not isinstance(chart, str) or chart not in CHARTS:
         raise ExportError(f"unknown chart {chart!r}; choose one of: {', '.join(CHARTS)}")
     if chart == "xy":
-        for name, key in (("xkey", xkey), ("ykey", ykey)):
-            if not isinstance(key, str) or key not in FIELDS:
-                raise ExportError(f"unknown {name} {key!r}; choose one of: {', '.join(FIELDS)}")
+        check_field("xkey", xkey)
+        check_field("ykey", ykey)
     elif xkey is not None or ykey is not None:
         raise ExportError(f"xkey/ykey apply to the 'xy' chart only, not {chart!r}")
+
+
+def check_field(name: str, key) -> str:
+    """A waypoint field an "xy" chart can draw (``name`` is xkey or ykey)."""
+    if not isinstance(key, str) or key not in FIELDS:
+        raise ExportError(f"unknown {name} {key!r}; choose one of: {', '.join(FIELDS)}")
+    return key
 
 
 def check_format(fmt) -> str:

@@ -18,6 +18,7 @@ import math
 import orjson
 from flask import Flask, request
 
+from dashboard.api.responses import error
 from dashboard.exports import FORMATS, MAX_SELECTION
 from dashboard.figures import BUILDERS
 from dashboard.page import ids
@@ -239,8 +240,6 @@ def check(body: bytes, callback_map) -> None:
 
 
 def install(server: Flask, callback_map) -> None:
-    from dashboard.api.routes import error
-
     @server.before_request
     def _guard_callbacks():
         if request.path != CALLBACK_PATH or request.method != "POST":
