@@ -37,6 +37,9 @@ HELP_EXAMPLES = (
     "  curl -OJ localhost:8050/download/<id from the answer>\n"
 )
 HELP_PATH_WIDTH = 35
+#: the document's tags, in the order /help lists them
+DATA, EXPORTS, SERVICE = ("data",), ("exports",), ("service",)
+TAG_ORDER = (*DATA, *EXPORTS, *SERVICE)
 #: request bodies that may be left out (every field has a default)
 OPTIONAL_BODIES = {"ExportBody"}
 
@@ -130,14 +133,22 @@ def document() -> dict[str, Any]:
 
 
 def help_text() -> str:
-    """``/help``: every documented route, one line each, then examples."""
+    """``/help``: every documented route, one line each (by tag: data, exports, service),
+    then examples."""
     lines = [HELP_TITLE, "", _help_line(*HELP_ROOT), _help_line("GET", "/help", "this help")]
-    for path, operations in document()["paths"].items():
-        if path == "/help":
-            continue
-        shown = path.replace("{job_id}", "<id>")
-        lines += [_help_line(method.upper(), shown, op["summary"]) for method, op in operations.items()]
+    table = [
+        (method.upper(), path.replace("{job_id}", "<id>"), op["summary"], _tag_rank(op))
+        for path, operations in document()["paths"].items()
+        for method, op in operations.items()
+        if path != "/help"
+    ]
+    lines += [_help_line(method, path, summary) for method, path, summary, _ in sorted(table, key=lambda r: r[3])]
     return "\n".join(lines) + "\n\n" + HELP_EXAMPLES
+
+
+def _tag_rank(operation: dict) -> int:
+    tags = operation.get("tags") or []
+    return TAG_ORDER.index(tags[0]) if tags and tags[0] in TAG_ORDER else len(TAG_ORDER)
 
 
 def _help_line(method: str, path: str, summary: str) -> str:

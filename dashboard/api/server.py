@@ -10,15 +10,19 @@ from flask import Flask, Response, current_app, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from dashboard.api import routes
+from dashboard.api import export_routes, routes
 from dashboard.api.answers import Error
-from dashboard.api.docs import Answers, describe_endpoint, help_text
+from dashboard.api.blueprint import api
+from dashboard.api.docs import SERVICE, Answers, describe_endpoint, help_text
 from dashboard.api.models import MAX_BODY, explain
 from dashboard.api.responses import error, method_not_allowed
 from dashboard.page.guard import CALLBACK_PATH, MAX_CALLBACK_BODY
 
+#: importing these puts their routes on the blueprint (:data:`dashboard.api.blueprint.api`)
+ROUTE_MODULES = (routes, export_routes)
 #: Paths that belong to Dash (its page, scripts, callbacks) rather than the API.
 DASH_PREFIXES = ("/_dash-", "/assets/", "/_favicon", "/_reload-hash", "/_alive")
+METRICS_SUMMARY = "Prometheus metrics (text exposition format)"
 METRICS = Answers(
     content={"HTTP_200": {"text/plain": {"type": "string"}}},
     HTTP_404=(Error, "not published through the public proxy (Prometheus scrapes the pod directly)"),
@@ -91,9 +95,11 @@ def install(server: Flask, script_hashes: Iterable[str] = ()) -> None:
     """Register the API, its JSON error handling and the security headers on the
     dashboard's Flask server (after ``metrics.install``: /metrics is documented too)."""
     server.config["MAX_CONTENT_LENGTH"] = MAX_CALLBACK_BODY  # the API's own routes allow MAX_BODY
-    routes.register(server)
+    server.register_blueprint(api)
     if "metrics" in server.view_functions:
-        describe_endpoint(server, "metrics", ("GET",), "Prometheus metrics (text exposition format)", resp=METRICS)
+        describe_endpoint(
+            server, "metrics", ("GET",), "Prometheus metrics (text exposition format)", resp=METRICS, tags=SERVICE
+        )
     csp = content_security_policy(script_hashes)
 
     @server.after_request
