@@ -4,9 +4,9 @@ schemathesis run in tests/integration/test_api_schema.py checks they agree)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from dashboard.data.parse import WAYPOINT_COLUMNS
 
@@ -66,9 +66,8 @@ def _column_type(dtype: str) -> Any:
 
 
 #: a waypoint's properties: the normalised columns (missing values null)
-WaypointProperties: type[BaseModel] = create_model(  # type: ignore[call-overload]
-    "WaypointProperties", **{name: (_column_type(dtype), None) for name, dtype in WAYPOINT_COLUMNS.items()}
-)
+_COLUMNS: dict[str, Any] = {name: (_column_type(dtype), None) for name, dtype in WAYPOINT_COLUMNS.items()}
+WaypointProperties = create_model("WaypointProperties", **_COLUMNS)
 
 
 class Point(BaseModel):
@@ -78,7 +77,7 @@ class Point(BaseModel):
 
 class Feature(BaseModel):
     type: Literal["Feature"]
-    properties: WaypointProperties  # type: ignore[valid-type]
+    properties: Annotated[dict[str, Any], WithJsonSchema(WaypointProperties.model_json_schema())]
     geometry: Point
 
 
