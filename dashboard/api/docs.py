@@ -21,8 +21,10 @@ from typing import Any
 from flask import Flask
 from spectree import Response as SpecResponse
 from spectree import SecurityScheme, SpecTree
+from spectree._types import NamingStrategy
 from spectree.models import SecureType, SecuritySchemeData
 from spectree.plugins.flask_plugin import FlaskPlugin
+from spectree.utils import get_model_key
 
 from dashboard import __version__
 from dashboard.api.answers import Error
@@ -59,8 +61,8 @@ class Answers(SpecResponse):
         super().__init__(*codes, **code_models)
         self.content, self.headers = content or {}, headers or {}
 
-    def generate_spec(self, naming_strategy: Any = None) -> dict[str, Any]:
-        out = super().generate_spec(naming_strategy) if naming_strategy else super().generate_spec()
+    def generate_spec(self, naming_strategy: NamingStrategy = get_model_key) -> dict[str, Any]:
+        out = super().generate_spec(naming_strategy)
         for code, media in self.content.items():
             entry = out.setdefault(code[len("HTTP_") :], {"description": self.get_code_description(code)})
             entry.setdefault("content", {}).update({kind: {"schema": schema} for kind, schema in media.items()})
@@ -161,7 +163,7 @@ NOT_MODIFIED = (
     "not modified: If-None-Match names the current ETag (or If-Modified-Since is not older than the dataset's "
     "load); no body"
 )
-NO_DATA = "no dataset loaded, or Redis unreachable"
+NO_DATA = (Error, "no dataset loaded, or Redis unreachable")
 REDIS_AWAY = "Redis unreachable"
 
 
@@ -172,7 +174,7 @@ def data_answers(ok: Any = None, content: dict[str, dict] | None = None, **more:
         HTTP_200=(ok, "the data") if ok is not None else (None, "the data"),
         HTTP_304=(None, NOT_MODIFIED),
         HTTP_400=(Error, "bad query parameter"),
-        HTTP_503=(Error, NO_DATA),
+        HTTP_503=NO_DATA,
         content={"HTTP_200": content} if content else None,
         headers={"HTTP_304": {"ETag": "the current ETag", "Cache-Control": "how long to reuse the answer"}},
         **more,

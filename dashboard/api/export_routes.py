@@ -96,7 +96,9 @@ def jobs_create():
     "/jobs/list",
     "GET",
     tags=EXPORTS,
-    resp=Answers(HTTP_200=(list[answers.ListedJob], "exports"), HTTP_503=NO_REDIS),
+    resp=Answers(
+        HTTP_200=(list[answers.ListedJob], "exports"), HTTP_400=(answers.Error, "a query parameter"), HTTP_503=NO_REDIS
+    ),
 )
 def jobs_list():
     """recent exports with their status"""

@@ -16,7 +16,7 @@ from flask import Response, request
 
 from dashboard.api import answers, render
 from dashboard.api.blueprint import ALL_METHODS, dataset, route, settings, store
-from dashboard.api.docs import DATA, REDIS_AWAY, SERVICE, Answers, data_answers, document, help_text
+from dashboard.api.docs import DATA, NO_DATA, REDIS_AWAY, SERVICE, Answers, data_answers, document, help_text
 from dashboard.api.models import MAX_BODY as MAX_BODY  # re-exported: tests/deploy/test_static.py reads it here
 from dashboard.api.models import FeaturesQuery, NoQuery, RangeQuery, parse_query
 from dashboard.api.responses import ApiError, error, json_response
@@ -127,7 +127,9 @@ def latest_sol():
     return Response(f"Most recent data waypoint is at Sol-{sol}", content_type="text/plain; charset=utf-8")
 
 
-@route("/perseverance/current", "GET", tags=DATA, resp=data_answers(answers.Now))
+@route(
+    "/perseverance/current", "GET", tags=DATA, resp=Answers(HTTP_200=(answers.Now, "the rover now"), HTTP_503=NO_DATA)
+)
 def current_position():
     """where the rover is now (newest sol of any layer) and each layer's freshness
 
