@@ -66,7 +66,13 @@ def _column_type(dtype: str) -> Any:
 
 
 #: a waypoint's properties: the normalised columns (missing values null)
-_COLUMNS: dict[str, Any] = {name: (_column_type(dtype), None) for name, dtype in WAYPOINT_COLUMNS.items()}
+def _column(dtype: str) -> tuple[Any, Any]:
+    """(type, default): never-missing columns (ints, flags) are required, the rest nullable."""
+    kind = _column_type(dtype)
+    return (kind, ...) if kind in (int, bool) else (kind, None)
+
+
+_COLUMNS: dict[str, Any] = {name: _column(dtype) for name, dtype in WAYPOINT_COLUMNS.items()}
 WaypointProperties = create_model("WaypointProperties", **_COLUMNS)
 
 

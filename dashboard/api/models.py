@@ -30,6 +30,14 @@ SHOWN_TYPE_CHARS = 60
 
 _SOL = WithJsonSchema({"type": ["integer", "string"], "description": "a sol: a whole number or a numeric string"})
 _QUERY_INT = WithJsonSchema({"type": "integer"})
+
+
+def _absent(schema: dict[str, Any]) -> None:
+    """An optional field whose absence means "the default" but whose schema has no null:
+    the document names no ``default`` (``null`` would not fit the schema)."""
+    schema.pop("default", None)
+
+
 _PIXELS = WithJsonSchema({"type": ["integer", "null"], "minimum": MIN_PX, "maximum": MAX_PX})
 
 
@@ -55,8 +63,12 @@ class NoQuery(_Model):
 class RangeQuery(NoQuery):
     """A sol range: both ends optional, whole numbers (``13.0`` is 13)."""
 
-    sol_min: Annotated[int | None, _QUERY_INT] = Field(None, description="first sol to include")
-    sol_max: Annotated[int | None, _QUERY_INT] = Field(None, description="last sol to include")
+    sol_min: Annotated[int | None, _QUERY_INT] = Field(
+        None, description="first sol to include", json_schema_extra=_absent
+    )
+    sol_max: Annotated[int | None, _QUERY_INT] = Field(
+        None, description="last sol to include", json_schema_extra=_absent
+    )
 
     @field_validator("sol_min", "sol_max", mode="before")
     @classmethod
@@ -100,8 +112,12 @@ class ExportBody(_Model):
     fmt: Annotated[str, WithJsonSchema({"type": "string", "enum": list(FORMATS), "default": "png"})] = Field(
         "png", alias="format"
     )
-    sol_min: Annotated[int | None, _SOL] = Field(None, alias="start", description="first sol")
-    sol_max: Annotated[int | None, _SOL] = Field(None, alias="end", description="last sol")
+    sol_min: Annotated[int | None, _SOL] = Field(
+        None, alias="start", description="first sol (absent: the data's first)", json_schema_extra=_absent
+    )
+    sol_max: Annotated[int | None, _SOL] = Field(
+        None, alias="end", description="last sol (absent: the data's last)", json_schema_extra=_absent
+    )
     width: Annotated[
         int | None,
         WithJsonSchema(

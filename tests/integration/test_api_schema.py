@@ -16,6 +16,7 @@ import redis
 import schemathesis
 from hypothesis import HealthCheck
 from hypothesis import settings as hsettings
+from openapi_spec_validator import validate as validate_openapi
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from dashboard.app import create_app
@@ -45,6 +46,7 @@ def wsgi_app(store, settings):
 def test_the_document_is_openapi_3_1_and_names_its_models(wsgi_app):
     doc = wsgi_app.test_client().get("/openapi.json").get_json()
     assert doc == DOCUMENT  # the document the run below uses is the one the app serves
+    validate_openapi(doc)  # a valid OpenAPI 3.1 document
     assert doc["openapi"] == "3.1.0" and doc["info"]["title"] == "Perseverance Tracker API"
     schemas = doc["components"]["schemas"]
     assert {"ExportBody", "JobBody", "Error", "Feature", "Job", "Now", "LoadSummary"} <= set(schemas)
