@@ -24,7 +24,7 @@ from spectree import SecurityScheme, SpecTree
 from spectree._types import NamingStrategy
 from spectree.models import SecureType, SecuritySchemeData
 from spectree.plugins.flask_plugin import FlaskPlugin
-from spectree.utils import get_model_key
+from spectree.utils import get_model_key, parse_code
 
 from dashboard import __version__
 from dashboard.api.answers import Error
@@ -60,9 +60,11 @@ class Answers(SpecResponse):
     ) -> None:
         super().__init__(*codes, **code_models)
         self.content, self.headers = content or {}, headers or {}
+        #: spectree adds its validation-error answer to every route; document only these
+        self.declared = {parse_code(c) for c in (*codes, *code_models, *self.content)}
 
     def generate_spec(self, naming_strategy: NamingStrategy = get_model_key) -> dict[str, Any]:
-        out = super().generate_spec(naming_strategy)
+        out = {code: entry for code, entry in super().generate_spec(naming_strategy).items() if code in self.declared}
         for code, media in self.content.items():
             entry = out.setdefault(code[len("HTTP_") :], {"description": self.get_code_description(code)})
             entry.setdefault("content", {}).update({kind: {"schema": schema} for kind, schema in media.items()})
@@ -102,7 +104,7 @@ spec = SpecTree(
 def describe(view: Callable, fn: Callable, methods: Iterable[str], **doc: Any) -> None:
     """Document ``view`` (registered on the server; it calls ``fn``) for ``methods``:
     ``doc`` is spectree's ``validate`` arguments (query, json, resp, security...). The
-    summary is the first paragraph of ``fn``'s docstring, the description the rest."""
+    summary is the first paragraph of ``view``'s docstring, the description the rest."""
     documented = spec.validate(skip_validation=True, **doc)(fn)
     view.__wrapped__ = documented  # type: ignore[attr-defined]
     view.api_methods = tuple(methods)  # type: ignore[attr-defined]
@@ -118,7 +120,7 @@ def describe_endpoint(server: Flask, endpoint: str, methods: Iterable[str], summ
 
     view.__doc__ = summary
     view.__name__ = original.__name__
-    describe(view, view, methods, **doc)
+    describe(view, original, methods, **doc)
     server.view_functions[endpoint] = view
 
 
