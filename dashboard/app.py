@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dashboard import logs, metrics
 from dashboard.api import http_cache
-from dashboard.api.routes import install as install_api
+from dashboard.api.server import install as install_api
 from dashboard.data.store import DatasetStore, StoreError
 from dashboard.page.callbacks import STORE_DOWN, register_callbacks
 from dashboard.page.guard import install as install_guard
@@ -33,7 +33,8 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     server = flask.Flask(__name__)
     if settings.proxy_count:  # behind N trusted proxies: the client is who they say it is
         n = settings.proxy_count
-        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)
+        # Flask's documented way to add WSGI middleware (mypy sees a method being replaced)
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     server.config["PTRACKER_SETTINGS"] = settings
     server.config["PTRACKER_STORE"] = store
     # Order matters: compression's after_request hook first (it then runs last); request

@@ -20,12 +20,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
 
+from dash.fingerprint import check_fingerprint
 from flask import Flask, Response, g, request
+from flask_compress import Compress
 
 from dashboard.marstime import parse_utc
 
@@ -176,7 +179,6 @@ def install_compression(server: Flask) -> None:
     """brotli/gzip for the app's text answers. Call it before any other ``after_request``
     hook is registered: Flask runs them in reverse order, so compression then runs last
     and sees the final body and headers (the ETag included)."""
-    from flask_compress import Compress
 
     server.config.setdefault("COMPRESS_MIMETYPES", COMPRESS_MIMETYPES)
     server.config.setdefault("COMPRESS_ALGORITHM", ["br", "gzip"])
@@ -190,8 +192,6 @@ def install_compression(server: Flask) -> None:
 
 
 def options_from_env(env=None) -> dict:
-    import os
-
     env = os.environ if env is None else env
 
     def num(name, default):
@@ -208,16 +208,32 @@ def options_from_env(env=None) -> dict:
     }
 
 
+def _validator_hit(tag: str, loaded: datetime | None) -> str | None:
+    """The ETag the request's If-None-Match (or If-Modified-Since) matches, or None."""
+    inm = request.headers.get("If-None-Match")
+    if inm:
+        return _matches(inm, tag)
+    if loaded is not None and request.if_modified_since is not None:
+        return f'"{tag}"' if loaded <= request.if_modified_since else None
+    return None
+
+
+def _immutable_assets(resp: Response) -> None:
+    """Dash's fingerprinted component scripts never change under their name: cache them for a year."""
+    if request.path.startswith("/_dash-component-suites/") and resp.status_code == 200:
+        if check_fingerprint(request.path.rsplit("/", 1)[-1])[1]:
+            resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+
+
 def install(server: Flask, store, *, max_age: int = 60, stale: int = 300, version_ttl: float = 1.0) -> None:
     """Validators and Cache-Control on data answers (304 before the view), immutable Dash assets."""
-    from dash.fingerprint import check_fingerprint
-
     cache_control = f"public, max-age={max_age}, stale-while-revalidate={stale}, stale-if-error=86400"
     server.config["PTRACKER_VERSION_TTL"] = version_ttl
 
     @server.before_request
     def _conditional():
-        vary = DATA_ENDPOINTS.get(request.endpoint)
+        endpoint = request.endpoint or ""
+        vary = DATA_ENDPOINTS.get(endpoint)
         if vary is None or request.method not in ("GET", "HEAD"):
             return None
         try:
@@ -227,17 +243,12 @@ def install(server: Flask, store, *, max_age: int = 60, stale: int = 300, versio
             return None
         if dataset is None:
             return None
-        tag = etag_for(dataset, request.endpoint, vary)
+        tag = etag_for(dataset, endpoint, vary)
         g.ptracker_dataset = dataset
         g.ptracker_etag = tag
         g.ptracker_vary_accept = vary
         loaded = _loaded_at(dataset)
-        inm = request.headers.get("If-None-Match")
-        hit = None
-        if inm:
-            hit = _matches(inm, tag)
-        elif loaded is not None and request.if_modified_since is not None:
-            hit = f'"{tag}"' if loaded <= request.if_modified_since else None
+        hit = _validator_hit(tag, loaded)
         if hit is None:
             return None
         resp = Response(status=304)
@@ -259,7 +270,6 @@ def install(server: Flask, store, *, max_age: int = 60, stale: int = 300, versio
             resp.headers["Cache-Control"] = cache_control
             if g.get("ptracker_vary_accept"):
                 resp.vary.add("Accept")
-        elif request.path.startswith("/_dash-component-suites/") and resp.status_code == 200:
-            if check_fingerprint(request.path.rsplit("/", 1)[-1])[1]:
-                resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        else:
+            _immutable_assets(resp)
         return resp

@@ -18,6 +18,7 @@ import math
 import orjson
 from flask import Flask, request
 
+from dashboard.api.responses import error
 from dashboard.exports import FORMATS, MAX_SELECTION
 from dashboard.figures import BUILDERS
 from dashboard.page import ids
@@ -31,6 +32,8 @@ MAX_CALLBACK_BODY = 1024 * 1024
 MAX_DEPTH = 32
 MAX_SOL = 10_000_000
 MAX_COUNT = 1_000_000_000  # n_clicks and friends
+MAX_EXPORT_LIST = 100  # export ids the page keeps
+MAX_QUERY = 2048  # characters of the page address's query string
 
 
 class BadCallback(ValueError):
@@ -85,21 +88,29 @@ GRAPH_EVENTS = {"clickData", "selectedData", "hoverData"}
 
 def _check_value(component, prop: str, value) -> None:
     if isinstance(component, dict):  # pattern-matching ids: the export controls
-        chart = component.get("chart")
-        if component.get("type") in (ids.EXPORT_BUTTON, ids.EXPORT_FORMAT) and chart not in BUILDERS:
-            raise BadCallback(f"unknown chart {chart!r}; choose one of: {', '.join(BUILDERS)}")
+        _check_export_control(component, prop, value)
+    elif prop in COUNTS:
+        _count(value, f"{prop} of {component}"[:120])
+    elif prop in GRAPH_EVENTS:
+        _graph_event(value, prop)
+    else:
+        _check_plain(component, prop, value)
+
+
+def _check_export_control(component: dict, prop: str, value) -> None:
+    chart = component.get("chart")
+    if component.get("type") in (ids.EXPORT_BUTTON, ids.EXPORT_FORMAT) and chart not in BUILDERS:
+        raise BadCallback(f"unknown chart {chart!r}; choose one of: {', '.join(BUILDERS)}")
     if prop in COUNTS:
         _count(value, f"{prop} of {component}"[:120])
-        return
-    if isinstance(component, dict):
-        if prop == "value" and value is not None and not (isinstance(value, str) and value in FORMATS):
-            raise BadCallback(f"unknown format {str(value)[:40]!r}; choose one of: {', '.join(FORMATS)}")
-        if prop == "id" and value != component:
-            raise BadCallback("a component's id property must be its id")
-        return
-    if prop in GRAPH_EVENTS:
-        _graph_event(value, prop)
-    elif component == ids.SOL_RANGE and prop == "value" and value is not None:
+    elif prop == "value" and value is not None and not (isinstance(value, str) and value in FORMATS):
+        raise BadCallback(f"unknown format {str(value)[:40]!r}; choose one of: {', '.join(FORMATS)}")
+    elif prop == "id" and value != component:
+        raise BadCallback("a component's id property must be its id")
+
+
+def _check_plain(component: str, prop: str, value) -> None:
+    if component == ids.SOL_RANGE and prop == "value" and value is not None:
         if not isinstance(value, list) or len(value) != 2:
             raise BadCallback("sol range must be a list of two sols")
         for end in value:
@@ -109,9 +120,9 @@ def _check_value(component, prop: str, value) -> None:
     elif component == ids.SELECTION:
         _strings(value, "the selection", MAX_SELECTION)
     elif component == ids.EXPORT_JOBS:
-        _strings(value, "the export list", 100)
+        _strings(value, "the export list", MAX_EXPORT_LIST)
     elif component == ids.URL:
-        _text(value, "the page address's query", 2048)
+        _text(value, "the page address's query", MAX_QUERY)
     elif component == ids.TIME_AXIS and prop == "value" and value not in (None, "sol", "date"):
         raise BadCallback(f"the time axis is 'sol' or 'date', not {str(value)[:40]!r}")
     elif component == ids.DATA_VERSION:
@@ -170,7 +181,7 @@ def _check_items(supplied, declared: list[dict], what: str, names: set[str]) -> 
         raise BadCallback(
             f"callback request's {what} must be a list of {len(declared)} item(s), as the callback declares"
         )
-    for entry, spec in zip(supplied, declared):
+    for entry, spec in zip(supplied, declared, strict=True):
         want_id = _declared_id(spec["id"])
         if _is_pattern(want_id):
             if not isinstance(entry, list) or len(entry) > 100:
@@ -199,7 +210,7 @@ def _declared_outputs(output: str) -> list[str]:
     return [output]
 
 
-def check(body: bytes, callback_map) -> None:
+def _payload(body: bytes) -> dict:
     if len(body) > MAX_CALLBACK_BODY:
         raise BadCallback(f"callback request is over {MAX_CALLBACK_BODY:,} bytes")
     try:
@@ -210,19 +221,17 @@ def check(body: bytes, callback_map) -> None:
         raise BadCallback(f"callback request is nested more than {MAX_DEPTH} levels deep")
     if not isinstance(payload, dict) or not isinstance(payload.get("output"), str):
         raise BadCallback("callback request must be an object naming its output")
-    cb = callback_map.get(payload["output"])
-    if cb is None:
-        raise BadCallback(f"unknown callback output {payload['output'][:100]!r}")
-    for key in ("inputs", "state", "changedPropIds"):
-        if not isinstance(payload.get(key, []), list):
-            raise BadCallback(f"callback request's {key} must be a list")
+    return payload
+
+
+def _check_outputs(payload: dict) -> None:
     declared_outputs = _declared_outputs(payload["output"])
     outputs = payload.get("outputs")
     if isinstance(outputs, dict) and len(declared_outputs) == 1:
         outputs = [outputs]
     if not isinstance(outputs, list) or len(outputs) != len(declared_outputs):
         raise BadCallback(f"callback request's outputs must list the {len(declared_outputs)} output(s) it names")
-    for item, name in zip(outputs, declared_outputs):
+    for item, name in zip(outputs, declared_outputs, strict=True):
         if (
             not isinstance(item, dict)
             or not isinstance(item.get("id"), str)
@@ -230,6 +239,17 @@ def check(body: bytes, callback_map) -> None:
             or f"{item['id']}.{item['property']}" != name
         ):
             raise BadCallback("callback request's outputs must be the ones its output names")
+
+
+def check(body: bytes, callback_map) -> None:
+    payload = _payload(body)
+    cb = callback_map.get(payload["output"])
+    if cb is None:
+        raise BadCallback(f"unknown callback output {payload['output'][:100]!r}")
+    for key in ("inputs", "state", "changedPropIds"):
+        if not isinstance(payload.get(key, []), list):
+            raise BadCallback(f"callback request's {key} must be a list")
+    _check_outputs(payload)
     names: set[str] = set()
     _check_items(payload.get("inputs", []), cb["inputs"], "inputs", names)
     _check_items(payload.get("state", []), cb["state"], "state", set())
@@ -239,8 +259,6 @@ def check(body: bytes, callback_map) -> None:
 
 
 def install(server: Flask, callback_map) -> None:
-    from dashboard.api.routes import error
-
     @server.before_request
     def _guard_callbacks():
         if request.path != CALLBACK_PATH or request.method != "POST":

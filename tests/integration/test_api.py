@@ -240,11 +240,17 @@ def test_openapi_document_names_every_route(client, app):
     assert doc["openapi"].startswith("3.")
     documented = set(doc["paths"])
     rules = {
-        r.rule.replace("<path:job_id>", "{id}")
+        r.rule.replace("<path:job_id>", "{job_id}")
         for r in app.server.url_map.iter_rules()
-        if r.endpoint.startswith("api.") and "<path:rest>" not in r.rule
+        if (r.endpoint.startswith("api.") and "<path:rest>" not in r.rule) or r.endpoint == "metrics"
     }
     assert rules == documented
+    # each route's document names only the methods it serves, and /help lists the same routes
+    assert set(doc["paths"]["/perseverance"]) == {"get"} and set(doc["paths"]["/load"]) == {"post"}
+    help_text = client.get("/help").data.decode()
+    for path, operations in doc["paths"].items():
+        for method in operations:
+            assert f"{method.upper():<5} {path.replace('{job_id}', '<id>')} " in help_text, (method, path)
 
 
 def test_current_route_and_sol_with_the_current_layer(client, store, settings, fixture_path):

@@ -129,13 +129,12 @@ def test_security_headers_on_pages_api_and_errors(store, settings, loaded):
 
 
 def test_errors_leak_nothing(store, settings, loaded, monkeypatch):
-    from dashboard.api import routes as api
+    from dashboard.api import render
 
     def boom():
         raise RuntimeError("secret internals /etc/shadow")
 
-    monkeypatch.setattr(api, "_filtered", lambda dataset: boom())
-    monkeypatch.setattr(api, "_CACHE", {})  # an earlier test may have cached this range
+    monkeypatch.setattr(render, "filtered", lambda dataset, query: boom())  # answers are memoised per store: fresh
     client = create_app(settings, store).server.test_client()
     resp = client.get("/perseverance/position?sol_min=13")
     assert resp.status_code == 500

@@ -17,7 +17,6 @@ from rq import Queue
 from rq.serializers import DefaultSerializer
 
 from dashboard import exports
-from dashboard.api import routes as api
 from dashboard.app import create_app
 from dashboard.data.load import load
 from dashboard.exports import validate
@@ -100,7 +99,7 @@ def test_job_data_and_results_are_json(redis_client, store, loaded, start_worker
     assert data[0] == "jobs.export_job.export_chart" and data[3]["selection"] == req.selection
     meta = json.loads(raw[b"meta"])
     assert meta["params"]["selected"] == 3 and "selection" not in meta["params"]
-    result = exports._fetch(redis_client, job.id).latest_result()
+    result = exports.fetch(redis_client, job.id).latest_result()
     assert result.return_value["bytes"] > 0  # metadata; the file is its own key
     assert redis_client.ttl(exports.file_key(store.prefix, job.id)) > 0
 
@@ -191,8 +190,8 @@ def test_export_posts_need_json(client, redis_client):
     assert exports.queue(redis_client).count == 0
 
 
-def test_junk_query_parameters_are_400s_and_cannot_defeat_the_cache(client, monkeypatch):
-    monkeypatch.setattr(api, "_CACHE", {})
+def test_junk_query_parameters_are_400s_and_cannot_defeat_the_cache(client, store):
+    dataset = store.current()  # the app's dataset object: its answers are memoised on it
     for path in (
         "/perseverance",
         "/perseverance/position",
@@ -211,12 +210,12 @@ def test_junk_query_parameters_are_400s_and_cannot_defeat_the_cache(client, monk
         "/perseverance/waypoints.geojson",
         "/perseverance",
     ):
-        before = len(api._CACHE)
+        before = len(dataset._memo._values)
         bodies = {
             client.get(path + q).data
             for q in ("", "?sol_min=0", "?sol_min=13.0&sol_max=18", "?sol_max=99999", "?sol_min=-5&sol_max=1e6")
         }
-        assert len(bodies) == 1 and len(api._CACHE) == before + 1, path
+        assert len(bodies) == 1 and len(dataset._memo._values) == before + 1, path
 
 
 def test_csv_text_cells_cannot_run_as_formulas(store, settings, tmp_path):

@@ -185,3 +185,26 @@ def test_the_web_side_never_imports_kaleido():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_request_export_is_the_one_submit_path(redis_client, store, settings, dataset):
+    """What the page's Export button and the REST routes both call: validate against the
+    dataset, admit the client, queue, count it as the client's pending export."""
+    lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
+    picked = sorted(set(dataset.waypoints["rmc"].astype(str)))[:2]
+    kwargs = {"store": store, "settings": settings, "address": "2001:db8:5::7"}
+    job = exports.request_export(dataset, "orientation", lo, hi, "svg", selection=picked, **kwargs)
+    assert job.id.startswith("export-orientation-") and job.get_meta()["params"]["selected"] == 2
+    assert exports.pending(redis_client, store.prefix, "2001:db8:5::/64") == 1
+    assert exports.recent(redis_client, store.prefix) == []  # the page's exports are not listed
+    again = exports.request_export(dataset, "orientation", lo, hi, "svg", selection=picked, **kwargs)
+    assert again.id == job.id  # the same request on the same version: the same job
+    listed = exports.request_export(dataset, "map", lo, hi, "png", listed=True, **kwargs)
+    assert [j["id"] for j in exports.recent(redis_client, store.prefix)] == [listed.id]
+    with pytest.raises(exports.ExportError, match="not in this dataset"):
+        exports.request_export(dataset, "orientation", lo, hi, selection=["made_up"], **kwargs)
+    with pytest.raises(exports.ExportError, match="unknown format"):
+        exports.request_export(dataset, "map", lo, hi, "exe", **kwargs)
+    with pytest.raises(exports.ExportBusy) as busy:
+        exports.request_export(dataset, "map", lo, hi, "pdf", **{**kwargs, "settings": settings.replace(queue_max=1)})
+    assert busy.value.http_status == 503 and busy.value.retry_after > 0

@@ -1,0 +1,155 @@
+"""The REST API's export routes: queue an image, follow it, fetch the file.
+
+Both the page and these routes submit through :func:`dashboard.exports.request_export`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Response, request
+
+from dashboard import exports
+from dashboard.api import answers, render
+from dashboard.api.blueprint import dataset, route, settings, store
+from dashboard.api.docs import EXPORTS, REDIS_AWAY, Answers, export_answers
+from dashboard.api.models import ExportBody, JobBody, NoQuery, parse_body, parse_query
+from dashboard.api.responses import ApiError, json_response, retry_later
+
+JOB_ID = re.compile(r"^export-[a-z_]{1,32}-[0-9a-f]{20}$")
+#: seconds a client should wait when the same export is being queued by another request
+RETRY_CONFLICT = 2
+EXPORT_ROUTES = {
+    "/perseverance/orientation/yaw": ("xy", "sol", "yaw", "queue an image of yaw by sol"),
+    "/perseverance/orientation/pitch": ("xy", "sol", "pitch", "queue an image of pitch by sol"),
+    "/perseverance/orientation/roll": ("xy", "sol", "roll", "queue an image of roll by sol"),
+    "/perseverance/position/longitude": ("xy", "sol", "lon", "queue an image of longitude by sol"),
+    "/perseverance/position/latitude": ("xy", "sol", "lat", "queue an image of latitude by sol"),
+    "/perseverance/position/map": ("map", None, None, "queue an image of the traverse map"),
+}
+NO_REDIS = (answers.Error, REDIS_AWAY)
+
+
+def _queue_export(chart: str, xkey: str | None, ykey: str | None, body: ExportBody) -> Response:
+    """Submit through :func:`dashboard.exports.request_export` (the page's path too); the
+    sols default to, and are narrowed to, the waypoints' range."""
+    found = dataset()
+    sols = found.waypoints["sol"]
+    first, last = int(sols.min()), int(sols.max())
+    try:
+        job = exports.request_export(
+            found,
+            chart,
+            first if body.sol_min is None else body.sol_min,
+            last if body.sol_max is None else body.sol_max,
+            body.fmt,
+            store=store(),
+            settings=settings(),
+            address=request.remote_addr,
+            width=body.width,
+            height=body.height,
+            scale=body.scale,
+            xkey=xkey,
+            ykey=ykey,
+            bounds=(first, last),
+            listed=True,
+        )
+    except exports.ExportConflict as exc:
+        return retry_later(409, str(exc), RETRY_CONFLICT)
+    except exports.ExportError as exc:
+        raise ApiError(400, str(exc).replace("sol_min", "start").replace("sol_max", "end")) from None
+    except exports.ExportBusy as exc:
+        return retry_later(exc.http_status, str(exc), exc.retry_after)
+    payload = {
+        "id": job.id,
+        "status": exports.describe(job)["status"],
+        "status_url": f"/jobs/{job.id}",
+        "download_url": f"/download/{job.id}",
+        "chart": (job.meta or {}).get("chart", chart),
+        "params": (job.meta or {}).get("params"),
+    }
+    return json_response(payload, 202, headers={"Location": f"/jobs/{job.id}"})
+
+
+def _register_export_routes() -> None:
+    for rule, (chart, xkey, ykey, summary) in EXPORT_ROUTES.items():
+
+        def view(chart=chart, xkey=xkey, ykey=ykey):
+            return _queue_export(chart, xkey, ykey, parse_body(ExportBody))
+
+        view.__name__ = "export_" + rule.rsplit("/", 1)[1]
+        view.__doc__ = summary
+        route(rule, "POST", tags=EXPORTS, json=ExportBody, resp=export_answers(answers.Accepted))(view)
+
+
+_register_export_routes()
+
+
+@route("/jobs", "POST", tags=EXPORTS, json=JobBody, resp=export_answers(answers.Accepted))
+def jobs_create():
+    """queue any field against another {"type": "way", "xkey": "lon", "ykey": "yaw", "start": 0, "end": 400}"""
+    body = parse_body(JobBody)
+    return _queue_export("xy", body.xkey, body.ykey, body)
+
+
+@route(
+    "/jobs/list",
+    "GET",
+    tags=EXPORTS,
+    resp=Answers(
+        HTTP_200=(list[answers.ListedJob], "exports"), HTTP_400=(answers.Error, "a query parameter"), HTTP_503=NO_REDIS
+    ),
+)
+def jobs_list():
+    """recent exports with their status"""
+    parse_query(NoQuery)
+    return json_response(exports.recent(store().redis, store().prefix))
+
+
+def _known_export(job_id: str) -> dict:
+    if not JOB_ID.match(job_id):
+        raise ApiError(404, f"no export with id {job_id!r}")
+    info = exports.status(store().redis, job_id)
+    if info is None:
+        raise ApiError(404, f"no export with id {job_id!r} (unknown, or expired)")
+    return info
+
+
+JOB_ANSWERS = Answers(
+    HTTP_200=(answers.Job, "status"),
+    HTTP_404=(answers.Error, "unknown or expired id"),
+    HTTP_422=(answers.Error, "a job whose stored data is not JSON (an old or forged pickled job): refused, never run"),
+    HTTP_503=NO_REDIS,
+)
+
+
+@route("/jobs/<path:job_id>", "GET", tags=EXPORTS, resp=JOB_ANSWERS)
+def job_status(job_id: str):
+    """one export's status and progress"""
+    info = _known_export(job_id)
+    if info["status"] == "unreadable":
+        raise ApiError(422, f"export {job_id}: {info['error']}", status="unreadable")
+    return json_response(info)
+
+
+DOWNLOAD_ANSWERS = Answers(
+    HTTP_404=(answers.Error, "unknown or expired id"),
+    HTTP_409=(answers.Error, "not finished yet (status and error included)"),
+    HTTP_503=NO_REDIS,
+    content={"HTTP_200": {kind: {"type": "string", "format": "binary"} for kind in exports.FORMATS.values()}},
+)
+
+
+@route("/download/<path:job_id>", "GET", tags=EXPORTS, resp=DOWNLOAD_ANSWERS)
+def download(job_id: str):
+    """the image (409 while not finished)"""
+    info = _known_export(job_id)
+    if info["status"] != "finished":
+        raise ApiError(
+            409, f"export {job_id} is {info['status']}, not finished", status=info["status"], detail=info["error"]
+        )
+    got = exports.download(store().redis, store().prefix, job_id)
+    if got is None:
+        raise ApiError(404, f"the file of export {job_id} has expired; export it again")
+    body, content_type, filename = got
+    return Response(body, content_type=content_type, headers=render.attachment(filename))

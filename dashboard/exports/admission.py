@@ -1,0 +1,127 @@
+"""Who may queue an export now: a rate per client, a share of the queue per client, a
+queue cap. Counts live in Redis, so every web process shares them."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+
+import redis
+from limits import RateLimitItemPerMinute
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
+from rq.job import Job
+
+from dashboard.exports.queue import as_text, queue
+
+#: an IPv6 client counts by its /64 (one home or host gets a whole /64)
+IPV6_CLIENT_PREFIX = 64
+#: longest client key kept from an address that does not parse
+MAX_CLIENT_KEY = 64
+#: Retry-After (seconds) when the queue is full / when the client has its share waiting
+RETRY_QUEUE_FULL = 30
+RETRY_SHARE_USED = 10
+#: a moving minute, plus one second: the longest a rate-limited client waits
+MAX_RATE_RETRY = 61
+ACTIVE_STATUSES = (b"queued", b"started", b"deferred", b"scheduled")
+DEFAULT_CLIENT_QUEUE_MAX = 10
+#: seconds a client's list of pending exports is kept
+DEFAULT_PENDING_TTL = 3600
+
+
+class ExportBusy(RuntimeError):
+    """Too many exports right now (per client, or in the queue); try again later."""
+
+    def __init__(self, message: str, retry_after: int, http_status: int):
+        super().__init__(message)
+        self.retry_after, self.http_status = retry_after, http_status
+
+
+def client_key(address: str | None) -> str:
+    """Who a request counts as for rate limits, queue shares and byte budgets: an IPv4
+    address as is, an IPv6 client by its /64 (one home or host gets a whole /64, so
+    counting single IPv6 addresses would give it 2**64 budgets)."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return "unknown" if not address else address[:MAX_CLIENT_KEY]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))
+    return str(ip)
+
+
+_LIMITERS: dict[tuple, MovingWindowRateLimiter] = {}
+
+
+def _limiter(connection: redis.Redis, prefix: str) -> MovingWindowRateLimiter:
+    """A moving-window rate limiter (the ``limits`` package) kept in this Redis, so every
+    web process shares the counts."""
+    key = (id(connection.connection_pool), prefix)
+    limiter = _LIMITERS.get(key)
+    if limiter is None:
+        storage = RedisStorage("redis://", connection_pool=connection.connection_pool, key_prefix=f"{prefix}limits")
+        limiter = _LIMITERS[key] = MovingWindowRateLimiter(storage)
+    return limiter
+
+
+def pending_key(prefix: str, client: str) -> str:
+    return f"{prefix}export:pending:{client}"
+
+
+def admit(
+    connection: redis.Redis,
+    prefix: str,
+    client: str,
+    rate: int,
+    queue_max: int,
+    client_queue_max: int = DEFAULT_CLIENT_QUEUE_MAX,
+) -> None:
+    """Refuse (ExportBusy) a submission over the client's rate (a moving minute), when
+    the client already has its share of the queue waiting, or when the queue is full.
+    ``client`` is :func:`client_key` of the address."""
+    item = RateLimitItemPerMinute(rate)
+    limiter = _limiter(connection, prefix)
+    if not limiter.hit(item, "export", client):
+        reset = limiter.get_window_stats(item, "export", client).reset_time
+        retry = max(1, min(MAX_RATE_RETRY, math.ceil(reset - time.time())))
+        raise ExportBusy(f"too many exports: at most {rate} a minute; try again in {retry} s", retry, 429)
+    waiting = queue(connection).count
+    if waiting >= queue_max:
+        raise ExportBusy(f"the export queue is full ({waiting} waiting); try again shortly", RETRY_QUEUE_FULL, 503)
+    share = min(client_queue_max, queue_max)
+    mine = pending(connection, prefix, client)
+    if mine >= share:
+        raise ExportBusy(
+            f"you have {mine} exports waiting or rendering; at most {share} at a time: try again when one has finished",
+            RETRY_SHARE_USED,
+            429,
+        )
+
+
+def pending(connection: redis.Redis, prefix: str, client: str) -> int:
+    """How many of the client's exports are waiting or rendering (ended ones are dropped
+    from its list here)."""
+    key = pending_key(prefix, client)
+    ids = [as_text(raw) for raw in connection.zrange(key, 0, -1)]
+    if not ids:
+        return 0
+    pipe = connection.pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hget(Job.key_for(job_id), "status")
+    done = [j for j, st in zip(ids, pipe.execute(), strict=True) if st not in ACTIVE_STATUSES]
+    if done:
+        connection.zrem(key, *done)
+    return len(ids) - len(done)
+
+
+def note_pending(
+    connection: redis.Redis, prefix: str, client: str, job_id: str, ttl: int = DEFAULT_PENDING_TTL
+) -> None:
+    key = pending_key(prefix, client)
+    pipe = connection.pipeline(transaction=False)
+    pipe.zadd(key, {job_id: time.time()})
+    pipe.expire(key, ttl)
+    pipe.execute()
