@@ -43,7 +43,9 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     logs.install(server)
     callback_map: dict = {}
     metrics.install(server, store, callback_map)
-    http_cache.install(server, store, **http_cache.options_from_env())
+    http_cache.install(
+        server, store, max_age=settings.cache_max_age, stale=settings.cache_stale, version_ttl=settings.version_ttl
+    )
     app = dash.Dash(
         __name__,
         server=server,

@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -189,23 +188,6 @@ def install_compression(server: Flask) -> None:
     server.config.setdefault("COMPRESS_CACHE_KEY", _compress_cache_key)
     server.config.setdefault("COMPRESS_CACHE_BACKEND", _CompressedCache)
     Compress(server)
-
-
-def options_from_env(env=None) -> dict:
-    env = os.environ if env is None else env
-
-    def num(name, default):
-        raw = (env.get(name) or "").strip()
-        try:
-            return type(default)(float(raw)) if raw else default
-        except ValueError:
-            raise ValueError(f"{name}={raw!r} is not a number") from None
-
-    return {
-        "max_age": num("PTRACKER_CACHE_MAX_AGE", 60),
-        "stale": num("PTRACKER_CACHE_STALE", 300),
-        "version_ttl": num("PTRACKER_VERSION_TTL", 1.0),
-    }
 
 
 def _validator_hit(tag: str, loaded: datetime | None) -> str | None:

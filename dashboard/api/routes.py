@@ -17,7 +17,6 @@ from flask import Response, request
 from dashboard.api import answers, render
 from dashboard.api.blueprint import ALL_METHODS, dataset, route, settings, store
 from dashboard.api.docs import DATA, NO_DATA, REDIS_AWAY, SERVICE, Answers, data_answers, document, help_text
-from dashboard.api.models import MAX_BODY as MAX_BODY  # re-exported: tests/deploy/test_static.py reads it here
 from dashboard.api.models import FeaturesQuery, NoQuery, RangeQuery, parse_query
 from dashboard.api.responses import ApiError, error, json_response
 from dashboard.data.load import LoadError, load

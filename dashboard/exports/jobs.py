@@ -20,8 +20,8 @@ from rq.job import Job, JobStatus
 from dashboard.exports.queue import JOB_FUNCTION, UNREADABLE, fetch, file_key, forget, queue, unreadable
 from dashboard.exports.request import FORMATS, ExportError, ExportRequest
 from dashboard.logs import request_id_var
+from dashboard.settings import Settings
 
-MIB = 1024 * 1024
 #: seconds the claim on a job id lasts while one request queues it
 CLAIM_SECONDS = 10
 #: how long (CLAIM_WAITS x CLAIM_POLL s) a second identical request waits for the first
@@ -32,16 +32,19 @@ MAX_REASON = 300
 
 @dataclass(frozen=True)
 class ExportSettings:
-    job_timeout: int = 60  # seconds one render may take
-    result_ttl: int = 3600  # how long a finished export (and its file) is kept
+    """What the job side needs of :class:`~dashboard.settings.Settings`; the defaults are
+    Settings' own (one definition each)."""
+
+    job_timeout: int = Settings.export_timeout  # seconds one render may take
+    result_ttl: int = Settings.export_ttl  # how long a finished export (and its file) is kept
     failure_ttl: int = 86400  # how long a failed export is kept, with its reason
     retries: int = 1  # an abandoned (worker killed) or failed render is tried once more
-    max_bytes: int = 10 * MIB  # the largest file one export may produce
-    budget: int = 192 * MIB  # bytes all finished exports may hold in Redis
-    client_budget: int = 32 * MIB  # bytes one client's finished exports may hold
+    max_bytes: int = Settings.export_max_bytes  # the largest file one export may produce
+    budget: int = Settings.export_budget  # bytes all finished exports may hold in Redis
+    client_budget: int = Settings.export_client_budget  # bytes one client's finished exports may hold
 
 
-def export_settings(settings) -> ExportSettings:
+def export_settings(settings: Settings) -> ExportSettings:
     """The export settings of a :class:`dashboard.settings.Settings`."""
     return ExportSettings(
         job_timeout=settings.export_timeout,

@@ -16,7 +16,7 @@ from dashboard.settings import Settings
 
 def request_export(
     dataset: Dataset,
-    chart: str,
+    chart: object,  # validated here: anything a client sent
     sol_min,
     sol_max,
     fmt="png",

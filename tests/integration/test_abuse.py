@@ -24,7 +24,7 @@ from dashboard import exports
 from dashboard.data.load import load
 from dashboard.figures import BUILDERS
 from dashboard.run import procfile_command
-from tests.conftest import ROOT, SHARED_DATA, TUNED_WORKER, free_port
+from tests.helpers import ROOT, SHARED_DATA, TUNED_WORKER, free_port
 from tests.integration.test_web_process import stop, wait_http
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -214,7 +214,7 @@ def test_a_flood_of_exports_is_contained(stack, redis_client, key_prefix, store)
             with ThreadPoolExecutor(8) as pool:
                 list(
                     pool.map(
-                        lambda a: (
+                        lambda a, wave=wave: (
                             rest_svg(a[1], 3800 + 3 * a[0] + wave, "png" if a[0] % 2 else "svg"),
                             forged(a[1], names[: 50 + a[0] + wave], "elevation"),
                         ),
@@ -260,7 +260,8 @@ def test_a_flood_of_exports_is_contained(stack, redis_client, key_prefix, store)
         redis_client.hget(f"rq:job:{j.decode()}", "status") for j in redis_client.zrange("rq:failed:exports", 0, -1)
     ]
     print(
-        f"\nflood: requests by status {codes}; rendered {rendered}, files kept {files}, finished jobs kept {finished}, failed kept "
+        f"\nflood: requests by status {codes}; rendered {rendered}, files kept {files}, "
+        f"finished jobs kept {finished}, failed kept "
         f"{len(failed)}; budget in use {budget:,} B; Redis used_memory baseline {baseline:,} B, peak "
         f"{memory.peak:,} B (+{grown:,} B, bound {BOUND:,} B) over {memory.samples} samples"
     )

@@ -21,22 +21,6 @@ EXPORT_ROUTES = [
 ]
 
 
-@pytest.fixture
-def app(settings, store):
-    return create_app(settings, store)
-
-
-@pytest.fixture
-def client(app):
-    return app.server.test_client()
-
-
-@pytest.fixture
-def loaded(store, settings):
-    load(store, settings)  # fixtures: 8 waypoints, sols 13..18
-    return store.current()
-
-
 def is_json_error(resp, status, text=""):
     assert resp.status_code == status, resp.data[:300]
     assert resp.content_type == "application/json"

@@ -9,13 +9,6 @@ from rq import Queue
 
 from dashboard import exports
 from dashboard.app import create_app
-from dashboard.data.load import load
-
-
-@pytest.fixture
-def loaded(store, settings):
-    load(store, settings)
-    return store.current()
 
 
 def test_load_needs_the_admin_token_when_one_is_set(store, settings, loaded):

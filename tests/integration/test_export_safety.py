@@ -20,20 +20,15 @@ from dashboard import exports
 from dashboard.app import create_app
 from dashboard.data.load import load
 from dashboard.exports import validate
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 pytestmark = pytest.mark.faults
 
 
 @pytest.fixture
-def loaded(store, settings):
-    load(store, settings)
-    return store.current()
-
-
-@pytest.fixture
-def client(store, settings, loaded):
-    return create_app(settings, store).server.test_client()
+def client(client, loaded):
+    """The shared test client, with the fixture files loaded."""
+    return client
 
 
 def wait_status(redis_client, job_id, wanted=("finished", "failed", "unreadable"), timeout=60):
@@ -221,7 +216,7 @@ def test_junk_query_parameters_are_400s_and_cannot_defeat_the_cache(client, stor
 def test_csv_text_cells_cannot_run_as_formulas(store, settings, tmp_path):
     doc = json.loads((FIXTURES / "waypoints_v2024.json").read_text())
     notes = ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "plain -text"]
-    for feature, note in zip(doc["features"], notes):
+    for feature, note in zip(doc["features"], notes, strict=False):
         feature["properties"]["note"] = note
     source = tmp_path / "waypoints.json"
     source.write_text(json.dumps(doc))

@@ -16,7 +16,7 @@ from dashboard.app import create_app
 from dashboard.data.load import load
 from dashboard.exports import ExportSettings, validate
 from dashboard.figures import BUILDERS, TITLES
-from tests.conftest import SHARED_DATA
+from tests.helpers import SHARED_DATA
 
 
 @pytest.fixture

@@ -8,17 +8,15 @@ import logging
 import orjson
 import pytest
 
-from dashboard.app import create_app
-from dashboard.data.load import load
 from dashboard.page import ids
 
 pytestmark = pytest.mark.faults
 
 
 @pytest.fixture
-def client(store, settings):
-    load(store, settings)
-    return create_app(settings, store).server.test_client()
+def client(client, loaded):
+    """The shared test client, with the fixture files loaded."""
+    return client
 
 
 def payload(client, output_has: str, values: dict, changed: list[str]) -> dict:

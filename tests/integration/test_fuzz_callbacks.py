@@ -17,7 +17,7 @@ from dashboard.app import create_app
 from dashboard.data.load import load
 from dashboard.figures import values
 from dashboard.page.guard import MAX_CALLBACK_BODY
-from tests.conftest import SHARED_DATA
+from tests.helpers import SHARED_DATA
 
 pytestmark = pytest.mark.faults
 
@@ -132,9 +132,9 @@ def test_the_body_limit_is_sized_from_the_largest_real_selection(real_app, share
 
 
 @pytest.fixture
-def client(store, settings):
-    load(store, settings)
-    return create_app(settings, store).server.test_client()
+def client(client, loaded):
+    """The shared test client, with the fixture files loaded."""
+    return client
 
 
 def post(client, body) -> tuple[int, dict | None]:
@@ -216,6 +216,30 @@ GRAPH_EVENT = st.fixed_dictionaries(
 TRIED = {"bodies": 0, "by_status": {}}
 
 
+def value_strategies(prop: str) -> list:
+    """Values to try for a callback property: any JSON, plus the shapes the app expects."""
+    choices = [JSON]
+    if prop in ("clickData", "selectedData"):
+        choices.append(GRAPH_EVENT)
+    if prop in ("n_clicks", "n_intervals", "n_submit", "n_blur"):
+        choices.append(st.integers(min_value=-5, max_value=10**12))
+    if prop == "value":
+        choices.append(
+            st.lists(st.integers(-(10**8), 10**8) | st.floats(allow_nan=False, allow_infinity=False), max_size=3)
+        )
+        choices.append(st.sampled_from(["png", "svg", "pdf", "exe"]))
+    if prop == "data":
+        choices.append(st.lists(st.sampled_from(["3_110", "4_0", "made_up", "export-map-00"]), max_size=5))
+    return choices
+
+
+def prop_key(component_id) -> str:
+    """A component id as Dash writes it in changedPropIds (a dict id as sorted JSON)."""
+    if isinstance(component_id, str):
+        return component_id
+    return orjson.dumps(component_id, option=orjson.OPT_SORT_KEYS).decode()
+
+
 @st.composite
 def forged_bodies(draw, callbacks):
     cb = draw(st.sampled_from(callbacks))
@@ -227,24 +251,9 @@ def forged_bodies(draw, callbacks):
             for item in entry:
                 fill(item)
             return
-        prop = entry["property"]
-        choices = [JSON]
-        if prop in ("clickData", "selectedData"):
-            choices.append(GRAPH_EVENT)
-        if prop in ("n_clicks", "n_intervals", "n_submit", "n_blur"):
-            choices.append(st.integers(min_value=-5, max_value=10**12))
-        if prop == "value":
-            choices.append(
-                st.lists(st.integers(-(10**8), 10**8) | st.floats(allow_nan=False, allow_infinity=False), max_size=3)
-            )
-            choices.append(st.sampled_from(["png", "svg", "pdf", "exe"]))
-        if prop == "data":
-            choices.append(st.lists(st.sampled_from(["3_110", "4_0", "made_up", "export-map-00"]), max_size=5))
-        entry["value"] = draw(st.one_of(*choices))
+        entry["value"] = draw(st.one_of(*value_strategies(entry["property"])))
         if draw(st.booleans()):
-            changed.append(
-                f"{entry['id'] if isinstance(entry['id'], str) else orjson.dumps(entry['id'], option=orjson.OPT_SORT_KEYS).decode()}.{prop}"
-            )
+            changed.append(f"{prop_key(entry['id'])}.{entry['property']}")
 
     for entry in body["inputs"] + body["state"]:
         fill(entry)

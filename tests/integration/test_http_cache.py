@@ -22,17 +22,6 @@ DATA_ROUTES = [
 ]
 
 
-@pytest.fixture
-def client(settings, store):
-    return create_app(settings, store).server.test_client()
-
-
-@pytest.fixture
-def loaded(store, settings):
-    load(store, settings)
-    return store.current()
-
-
 @pytest.mark.parametrize("path", DATA_ROUTES)
 def test_data_answers_carry_validators_and_revalidate_with_304(client, loaded, path):
     first = client.get(path)

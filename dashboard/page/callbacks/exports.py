@@ -28,8 +28,6 @@ def register(app, store: DatasetStore, settings: Settings) -> None:
 
 
 def register_submit(app, store: DatasetStore, settings: Settings) -> None:
-    export_settings = exports.export_settings(settings)
-
     @app.callback(
         Output(ids.EXPORT_JOBS, "data"),
         Output(ids.EXPORT_MESSAGE, "children"),
@@ -55,24 +53,19 @@ def register_submit(app, store: DatasetStore, settings: Settings) -> None:
         if not isinstance(dataset, Dataset):
             return dataset
         try:
-            lo, hi = sol_bounds(dataset)
-            a, b = range_within(sol_range, lo, hi)
+            a, b = range_within(sol_range, *sol_bounds(dataset))
             picked = selection if isinstance(selection, list) and chart != "map" else None
-            request = exports.validate(
+            job = exports.request_export(
+                dataset,
                 chart,
                 a,
                 b,
                 fmt,
                 selection=picked,
-                bounds=(lo, hi),
-                names=exports.selection_names(dataset.waypoints) if picked else None,
+                store=store,
+                settings=settings,
+                address=flask.request.remote_addr,
             )
-            client = exports.client_key(flask.request.remote_addr)
-            exports.admit(
-                store.redis, store.prefix, client, settings.export_rate, settings.queue_max, settings.queue_client_max
-            )
-            job = exports.submit(store.redis, store.prefix, dataset.version, request, export_settings, client)
-            exports.note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
         except exports.ExportError as exc:
             return no_update, f"Cannot export: {exc}"
         except exports.ExportBusy as exc:
