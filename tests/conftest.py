@@ -24,7 +24,7 @@ from dashboard.data.load import load
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.run import procfile_command
 from dashboard.settings import Settings
-from tests.helpers import FIXTURES, ROOT, SHARED_DATA, free_port
+from tests.helpers import FIXTURES, ROOT, SHARED_DATA, TUNED_WORKER, free_port
 
 # Selenium must use the Debian chromedriver on PATH, never try to download one.
 os.environ.setdefault("SE_OFFLINE", "true")
@@ -121,10 +121,6 @@ def loaded(store, settings) -> Dataset:
     dataset = store.current()
     assert dataset is not None
     return dataset
-
-
-#: Worker tuning for tests: abandoned jobs noticed within seconds, not minutes.
-TUNED_WORKER = {"PTRACKER_HEARTBEAT_GRACE": "2", "PTRACKER_MAINTENANCE_INTERVAL": "1", "PTRACKER_WORKER_TTL": "15"}
 
 
 @pytest.fixture

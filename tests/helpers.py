@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
+#: Worker tuning for tests: abandoned jobs noticed within seconds, not minutes.
+TUNED_WORKER = {"PTRACKER_HEARTBEAT_GRACE": "2", "PTRACKER_MAINTENANCE_INTERVAL": "1", "PTRACKER_WORKER_TTL": "15"}
+
 
 def free_port() -> int:
     """A TCP port nothing listens on right now (for servers the tests start)."""
