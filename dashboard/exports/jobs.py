@@ -106,8 +106,10 @@ def submit(
 
 
 def _requeue(job: Job) -> Job | None:
-    """A failed (readable) job put back on the queue under its id, or None."""
-    if job.get_status() != JobStatus.FAILED or unreadable(job):
+    """A failed (readable) job put back on the queue under its id, or None. A job queued
+    under another function name (an older release's, before an upgrade renamed it) is not
+    requeued: it would fail again; it is forgotten and queued afresh instead."""
+    if job.get_status() != JobStatus.FAILED or unreadable(job) or job.func_name != JOB_FUNCTION:
         return None
     try:
         again = job.requeue()

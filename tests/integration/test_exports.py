@@ -208,3 +208,19 @@ def test_request_export_is_the_one_submit_path(redis_client, store, settings, da
     with pytest.raises(exports.ExportBusy) as busy:
         exports.request_export(dataset, "map", lo, hi, "pdf", **{**kwargs, "settings": settings.replace(queue_max=1)})
     assert busy.value.http_status == 503 and busy.value.retry_after > 0
+
+
+def test_a_failed_job_of_an_older_release_is_queued_afresh(redis_client, store, dataset):
+    """A job queued under the function name of a release before the rename fails in the new
+    worker; asked for again, it is queued under today's name instead of requeued as it was."""
+    lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
+    request = validate("elevation", lo, hi, "png")
+    queue = Queue(exports.QUEUE_NAME, connection=redis_client, serializer=exports.SERIALIZER)
+    old = queue.enqueue("jobs.export.render", kwargs=request.kwargs(), job_id=request.job_id(dataset.version))
+    queue.remove(old)  # as a worker takes it, and fails it:
+    old.set_status("failed")
+    queue.failed_job_registry.add(old, exc_string="ModuleNotFoundError: No module named 'jobs.export'")
+    again = exports.submit(redis_client, store.prefix, dataset.version, request)
+    assert again.id == old.id
+    assert again.func_name == exports.JOB_FUNCTION == "jobs.export_job.export_chart"
+    assert again.get_status().value == "queued"
