@@ -90,7 +90,7 @@ bench: setup-dev system-deps-test
 	$(BIN)/python bench/bench_load_run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # The image built and started without Docker (buildah; a Debian stand-in for the base
 # image when docker.io cannot be reached). See README "Deployment".

@@ -35,7 +35,9 @@ from dashboard.data.parse import parse_traverse, parse_waypoints  # noqa: E402
 from dashboard.data.store import Dataset, DatasetStore, merge_current  # noqa: E402
 from dashboard.figures import BUILDERS  # noqa: E402
 from dashboard.page import ids  # noqa: E402
-from dashboard.page.callbacks import chart_figures, now_children, sol_bounds, summary_children  # noqa: E402
+from dashboard.page.callbacks.charts import chart_figures  # noqa: E402
+from dashboard.page.pieces import now_children, summary_children  # noqa: E402
+from dashboard.page.ranges import sol_bounds  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 
 

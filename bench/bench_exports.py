@@ -34,8 +34,9 @@ from common import ROOT, drop_keys, private_redis, real_sources  # noqa: E402
 
 from dashboard import exports  # noqa: E402
 from dashboard.data.load import load  # noqa: E402
+from dashboard.data.memo import Memo  # noqa: E402
 from dashboard.data.parse import parse_traverse, parse_waypoints  # noqa: E402
-from dashboard.data.store import DatasetStore, Memo  # noqa: E402
+from dashboard.data.store import DatasetStore  # noqa: E402
 from dashboard.figures import View, build  # noqa: E402
 from dashboard.run import procfile_command  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402

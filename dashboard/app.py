@@ -40,9 +40,9 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     # Order matters: compression's after_request hook first (it then runs last); request
     # ids and metrics before the cache's 304 short-cut, so those answers are counted too.
     http_cache.install_compression(server)
-    logs.install(server)
+    logs.install(server, settings)
     callback_map: dict = {}
-    metrics.install(server, store, callback_map)
+    metrics.install(server, store, settings, callback_map)
     http_cache.install(
         server, store, max_age=settings.cache_max_age, stale=settings.cache_stale, version_ttl=settings.version_ttl
     )

@@ -95,12 +95,10 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def install(server: Flask, access: bool | None = None) -> None:
-    """Request ids in and out, and one JSON access line per request (``access``: by
-    default as the app's settings, ``server.config["PTRACKER_SETTINGS"]``, say)."""
-    if access is None:  # JSON only: in plain text gunicorn's own access line says it better
-        settings = server.config.get("PTRACKER_SETTINGS") or Settings.from_env()
-        access = settings.access_log and json_enabled(settings)
+def install(server: Flask, settings: Settings) -> None:
+    """Request ids in and out, and one JSON access line per request when the settings ask
+    for it (JSON only: in plain text gunicorn's own access line says it better)."""
+    access = settings.access_log and json_enabled(settings)
 
     @server.before_request
     def _request_id():

@@ -165,7 +165,7 @@ def request_json():
     return request.get_json(silent=True, cache=True)
 
 
-def install(server, store, callback_map=None) -> None:
+def install(server, store, settings: Settings, callback_map=None) -> None:
     """``GET /metrics`` and per-request counters/histograms on the Flask server."""
     state = StateCollector(store)
 
@@ -192,7 +192,6 @@ def install(server, store, callback_map=None) -> None:
             CALLBACK_LATENCY.labels(_callback_name(callback_map), status).observe(elapsed)
         return resp
 
-    settings: Settings = server.config.get("PTRACKER_SETTINGS") or Settings.from_env()
     hide_behind_proxy = bool(settings.proxy_count) and not settings.metrics_public
 
     def metrics_view():

@@ -24,7 +24,7 @@ from dashboard.data.load import load
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.run import procfile_command
 from dashboard.settings import Settings
-from tests.helpers import FIXTURES, ROOT, SHARED_DATA, TUNED_WORKER, free_port
+from tests.helpers import FIXTURES, ROOT, SHARED_DATA, TUNED_WORKER
 
 # Selenium must use the Debian chromedriver on PATH, never try to download one.
 os.environ.setdefault("SE_OFFLINE", "true")
@@ -32,7 +32,6 @@ os.environ.setdefault("SE_OFFLINE", "true")
 # they start) never reach the internet unless a test names a source itself.
 os.environ.setdefault("PTRACKER_CURRENT_SOURCE", "off")
 
-__all__ = ["FIXTURES", "ROOT", "SHARED_DATA", "free_port"]  # still importable from here; prefer tests.helpers
 
 redis_server = factories.redis_proc(port=None)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
-from dashboard.data.parse import WAYPOINT_COLUMNS
+from dashboard.data.schema import WAYPOINT_COLUMNS
 
 Layer = Literal["waypoints", "current", "traverse"]
 

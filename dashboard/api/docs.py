@@ -33,6 +33,9 @@ from dashboard.api.answers import Error
 HELP_TITLE = "Perseverance Tracker: routes (all on this server's port)"
 HELP_ROOT = ("GET", "/", "the dashboard (plain clients get this help)")
 HELP_EXAMPLES = (
+    "Export bodies (POST /perseverance/.../<field> and /jobs):\n"
+    """  {"start": 0, "end": 400}   the sol range; optional: "format" png|svg|pdf, "width", "height", "scale";\n"""
+    """  /jobs also "type" and the two fields, e.g. {"type": "way", "xkey": "lon", "ykey": "yaw"}\n\n"""
     "Example:\n"
     "  curl localhost:8050/perseverance/orientation/yaw -X POST -H 'Content-Type: application/json'"
     """ -d '{"start":"0","end":"400"}'\n"""

@@ -38,9 +38,6 @@ def _absent(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-_PIXELS = WithJsonSchema({"type": ["integer", "null"], "minimum": MIN_PX, "maximum": MAX_PX})
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
     #: what an unknown name is called in errors ("field", "query parameter")

@@ -10,7 +10,7 @@ import orjson
 import pandas as pd
 
 from dashboard.api.models import RangeQuery
-from dashboard.data.parse import WAYPOINT_COLUMNS
+from dashboard.data.schema import WAYPOINT_COLUMNS
 from dashboard.data.store import Dataset
 
 #: A cell starting with one of these is run as a formula by spreadsheet programs.

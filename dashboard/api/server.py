@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import Flask, Response, current_app, request
-from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from dashboard.api import export_routes, routes
 from dashboard.api.answers import Error
 from dashboard.api.blueprint import api
 from dashboard.api.docs import SERVICE, Answers, describe_endpoint, help_text
-from dashboard.api.models import MAX_BODY, explain
+from dashboard.api.models import MAX_BODY
 from dashboard.api.responses import error, method_not_allowed
 from dashboard.page.guard import CALLBACK_PATH, MAX_CALLBACK_BODY
 
@@ -86,20 +85,13 @@ def _unexpected(exc: Exception) -> Response:
     return error(500, "internal error; it has been logged")
 
 
-def _invalid(exc: ValidationError) -> Response:
-    """A request model's failure that reached no route's own reading: the same JSON 400."""
-    return error(400, explain(exc))
-
-
 def install(server: Flask, script_hashes: Iterable[str] = ()) -> None:
     """Register the API, its JSON error handling and the security headers on the
     dashboard's Flask server (after ``metrics.install``: /metrics is documented too)."""
     server.config["MAX_CONTENT_LENGTH"] = MAX_CALLBACK_BODY  # the API's own routes allow MAX_BODY
     server.register_blueprint(api)
     if "metrics" in server.view_functions:
-        describe_endpoint(
-            server, "metrics", ("GET",), "Prometheus metrics (text exposition format)", resp=METRICS, tags=SERVICE
-        )
+        describe_endpoint(server, "metrics", ("GET",), METRICS_SUMMARY, resp=METRICS, tags=SERVICE)
     csp = content_security_policy(script_hashes)
 
     @server.after_request
@@ -111,5 +103,4 @@ def install(server: Flask, script_hashes: Iterable[str] = ()) -> None:
 
     server.before_request(_api_first)
     server.register_error_handler(HTTPException, _http_error)
-    server.register_error_handler(ValidationError, _invalid)
     server.register_error_handler(Exception, _unexpected)

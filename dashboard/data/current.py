@@ -8,7 +8,8 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
-from dashboard.data.parse import DataError, parse_waypoints
+from dashboard.data.parse import parse_waypoints
+from dashboard.data.schema import DataError
 from dashboard.settings import Settings
 
 #: the longest problem quoted in the one-line summary

@@ -23,7 +23,8 @@ import redis
 
 from dashboard.data.current import current_summary, current_text, fetched_body, load_current
 from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
-from dashboard.data.parse import DataError, Layer, parse_traverse, parse_waypoints
+from dashboard.data.parse import parse_traverse, parse_waypoints
+from dashboard.data.schema import DataError, Layer
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.settings import OFF, Settings
 

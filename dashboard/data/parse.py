@@ -17,11 +17,9 @@ import pandas as pd
 
 from dashboard.data.geojson import decode, feature_parts, line_parts, point_of, valid_lonlat
 from dashboard.data.schema import (
-    SENTINEL,
     TRAVERSE_COLUMNS,
     TRAVERSE_POINT_COLUMNS,
     WAYPOINT_COLUMNS,
-    WAYPOINT_LAYERS,
     WAYPOINT_NUMERIC,
     DataError,
     Layer,
@@ -33,18 +31,7 @@ from dashboard.data.schema import (
     typed,
 )
 
-__all__ = [
-    "SENTINEL",
-    "TRAVERSE_COLUMNS",
-    "TRAVERSE_POINT_COLUMNS",
-    "WAYPOINT_COLUMNS",
-    "WAYPOINT_LAYERS",
-    "DataError",
-    "Layer",
-    "parse_traverse",
-    "parse_waypoints",
-    "to_number",
-]
+__all__ = ["parse_traverse", "parse_waypoints"]
 
 
 def parse_waypoints(body: bytes, source: str = "waypoints", layer: str = "waypoints") -> Layer:

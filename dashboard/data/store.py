@@ -33,11 +33,11 @@ import pandas as pd
 import redis
 from redis.typing import EncodableT
 
-from dashboard.data.memo import Memo, MemoFn, no_memo
-from dashboard.data.parse import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
+from dashboard.data.memo import Memo
+from dashboard.data.schema import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
 from dashboard.settings import DEFAULT_KEY_PREFIX
 
-__all__ = ["Dataset", "DatasetStore", "Memo", "MemoFn", "StoreError", "decode_frame", "encode_frame", "no_memo"]
+__all__ = ["Dataset", "DatasetStore", "StoreError", "decode_frame", "encode_frame"]
 
 T = TypeVar("T")
 TABLES: dict[str, dict[str, str]] = {

@@ -12,7 +12,7 @@ from selenium.webdriver.common.keys import Keys
 
 from dashboard.page import ids
 from dashboard.page.ranges import sol_bounds
-from tests.browser.test_dashboard import counts, n_all, wait_counts
+from tests.browser.helpers import counts, n_all, wait_counts
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"  # `make axe`: axe-core 4.14.1, MPL-2.0
 

@@ -24,8 +24,7 @@ from dashboard import exports
 from dashboard.data.load import load
 from dashboard.figures import BUILDERS
 from dashboard.run import procfile_command
-from tests.helpers import ROOT, SHARED_DATA, TUNED_WORKER, free_port
-from tests.integration.test_web_process import stop, wait_http
+from tests.helpers import ROOT, SHARED_DATA, TUNED_WORKER, free_port, stop, wait_http
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 

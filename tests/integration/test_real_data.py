@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from dashboard.data.load import load
-from dashboard.data.parse import WAYPOINT_COLUMNS, parse_traverse, parse_waypoints
+from dashboard.data.parse import parse_traverse, parse_waypoints
+from dashboard.data.schema import WAYPOINT_COLUMNS
 
 pytestmark = pytest.mark.realdata
 
@@ -71,7 +72,9 @@ def test_the_whole_drive_and_where_the_rover_is_now(store, settings, shared_data
     """Waypoints to sol 1110, traverse and current position to sol 1840: one timeline."""
     from dashboard.app import create_app
     from dashboard.figures import values
-    from dashboard.page.callbacks import chart_figures, now_items, sol_bounds
+    from dashboard.page.callbacks.charts import chart_figures
+    from dashboard.page.pieces import now_items
+    from dashboard.page.ranges import sol_bounds
 
     summary = load(
         store,

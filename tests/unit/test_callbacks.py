@@ -16,7 +16,6 @@ from dash.exceptions import PreventUpdate
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-import dashboard.page.callbacks as callbacks_package
 from dashboard.data.load import LoadError
 from dashboard.data.store import StoreError
 from dashboard.figures import BUILDERS, values
@@ -81,14 +80,6 @@ def test_chart_figures_cover_every_chart(dataset):
     figs = chart_figures(dataset, 14, 16, [14])
     assert list(figs) == list(BUILDERS)
     assert len(values(figs["orientation"]["data"][0]["x"])) == 1
-
-
-def test_the_old_names_stay_importable():
-    for name in callbacks_package.__all__:
-        assert getattr(callbacks_package, name) is not None
-    assert {"STORE_DOWN", "register_callbacks", "sol_bounds", "chart_figures", "now_items"} <= set(
-        callbacks_package.__all__
-    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -9,15 +9,8 @@ import orjson
 import pandas as pd
 import pytest
 
-from dashboard.data.parse import (
-    TRAVERSE_COLUMNS,
-    TRAVERSE_POINT_COLUMNS,
-    WAYPOINT_COLUMNS,
-    DataError,
-    parse_traverse,
-    parse_waypoints,
-    to_number,
-)
+from dashboard.data.parse import parse_traverse, parse_waypoints
+from dashboard.data.schema import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS, DataError, to_number
 
 
 def read(fixture_path, name: str) -> bytes:
@@ -289,7 +282,8 @@ def test_traverse_without_lines_is_rejected(fixture_path):
 def test_dataset_memo_builds_once_per_version_and_stays_bounded():
     import pandas as pd
 
-    from dashboard.data.store import Dataset, Memo
+    from dashboard.data.memo import Memo
+    from dashboard.data.store import Dataset
 
     empty = pd.DataFrame()
     ds = Dataset("1", {}, empty, empty, empty)

@@ -253,7 +253,7 @@ def test_earth_date_axis(frames):
 
 
 def test_traverse_fills_sols_without_waypoints(frames):
-    from dashboard.data.store import Memo
+    from dashboard.data.memo import Memo
     from dashboard.data.timeline import traverse_by_sol, traverse_only
 
     wp, legs, pts = frames
@@ -294,7 +294,7 @@ def test_mission_folder_and_panoramas():
 def test_map_path_levels_are_cached_on_the_dataset_version(frames):
     """The map's path levels live in the memo it is given (a dataset version's), not in a
     module-level cache; the figure is the same with or without one."""
-    from dashboard.data.store import Memo
+    from dashboard.data.memo import Memo
     from dashboard.data.timeline import BY_SOL_MEMO_KEY
 
     wp, legs, pts = frames
