@@ -63,3 +63,8 @@ def connect(settings: Settings) -> redis.Redis:
     server = EmbeddedRedis(settings.data_dir).start()
     atexit.register(server.stop)
     return server.client(socket_timeout=settings.redis_socket_timeout)
+
+
+def as_text(raw: object) -> str:
+    """A Redis reply as text (this app's clients answer bytes: they do not decode)."""
+    return raw.decode() if isinstance(raw, bytes) else str(raw)

@@ -79,8 +79,7 @@ def _selected_sols(job, dataset: Dataset, selection) -> list[int]:
         names = exports.decode_selection(selection, exports.selection_names(dataset.waypoints))
     except ExportError as exc:
         raise _final(job, str(exc)) from None
-    wp = dataset.waypoints
-    return sorted(int(s) for s in wp.loc[wp["rmc"].isin(names), "sol"].unique())
+    return dataset.sols_of(names)
 
 
 def _render(job, figure: dict, request, max_bytes: int) -> bytes:

@@ -39,7 +39,11 @@ CHART_LABEL_CHARS, FORMAT_LABEL_CHARS = 32, 8
 
 
 class ExportWorker(SimpleWorker):
-    heartbeat_grace = Settings.heartbeat_grace
+    def __init__(self, *args, heartbeat_grace: int = Settings.heartbeat_grace, early_stop=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.heartbeat_grace = heartbeat_grace
+        #: signals received before RQ installed its handlers (see main)
+        self.early_stop: list[int] = early_stop if early_stop is not None else []
 
     @property
     def dequeue_timeout(self) -> int:
@@ -47,9 +51,6 @@ class ExportWorker(SimpleWorker):
         # hands to one of kaleido's threads only sets Python's flag; the main thread runs
         # RQ's handler when its BLMOVE returns. Waking every few seconds bounds that wait.
         return DEQUEUE_POLL_SECONDS
-
-    #: signals received before RQ installed its handlers (see main)
-    early_stop: list[int] = []
 
     def _install_signal_handlers(self) -> None:
         # RQ's (private) hook, called by work() after bootstrap; tests/unit/test_worker.py
@@ -174,10 +175,10 @@ def main() -> int:
 def build_worker(settings: Settings, early_stop: list[int]) -> ExportWorker:
     """The worker on the export queue, with a blocking client of ``settings.redis_url``."""
     connection = from_url(settings, blocking=True)
-    ExportWorker.heartbeat_grace = settings.heartbeat_grace
-    ExportWorker.early_stop = early_stop
     return ExportWorker(
         [exports.queue(connection)],
+        heartbeat_grace=settings.heartbeat_grace,
+        early_stop=early_stop,
         connection=connection,
         serializer=exports.SERIALIZER,
         worker_ttl=settings.worker_ttl,

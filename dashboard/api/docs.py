@@ -169,7 +169,7 @@ NOT_MODIFIED = (
     "load); no body"
 )
 NO_DATA = (Error, "no dataset loaded, or Redis unreachable")
-REDIS_AWAY = "Redis unreachable"
+NO_REDIS = (Error, "Redis unreachable")
 
 
 def data_answers(ok: Any = None, content: dict[str, dict] | None = None, **more: Any) -> Answers:

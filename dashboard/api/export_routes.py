@@ -12,7 +12,7 @@ from flask import Response, request
 from dashboard import exports
 from dashboard.api import answers, render
 from dashboard.api.blueprint import dataset, route, settings, store
-from dashboard.api.docs import EXPORTS, REDIS_AWAY, Answers, export_answers
+from dashboard.api.docs import EXPORTS, NO_REDIS, Answers, export_answers
 from dashboard.api.models import ExportBody, JobBody, NoQuery, parse_body, parse_query
 from dashboard.api.responses import ApiError, json_response, retry_later
 
@@ -27,7 +27,6 @@ EXPORT_ROUTES = {
     "/perseverance/position/latitude": ("xy", "sol", "lat", "queue an image of latitude by sol"),
     "/perseverance/position/map": ("map", None, None, "queue an image of the traverse map"),
 }
-NO_REDIS = (answers.Error, REDIS_AWAY)
 
 
 def _queue_export(chart: str, xkey: str | None, ykey: str | None, body: ExportBody) -> Response:

@@ -16,7 +16,7 @@ from flask import Response, request
 
 from dashboard.api import answers, render
 from dashboard.api.blueprint import ALL_METHODS, dataset, route, settings, store
-from dashboard.api.docs import DATA, NO_DATA, REDIS_AWAY, SERVICE, Answers, data_answers, document, help_text
+from dashboard.api.docs import DATA, NO_DATA, NO_REDIS, SERVICE, Answers, data_answers, document, help_text
 from dashboard.api.models import FeaturesQuery, NoQuery, RangeQuery, parse_query
 from dashboard.api.responses import ApiError, error, json_response
 from dashboard.data.load import LoadError, load
@@ -25,7 +25,6 @@ from dashboard.data.timeline import now
 from dashboard.marstime import sol_date
 
 TEXT = {"text/plain": {"type": "string"}}
-NO_REDIS = (answers.Error, REDIS_AWAY)
 
 
 @route("/help", "GET", tags=SERVICE, resp=Answers(content={"HTTP_200": TEXT}))

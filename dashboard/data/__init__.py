@@ -1,5 +1,6 @@
-"""NASA's layers, step by step: :mod:`.fetch` (bytes from a URL or a file), :mod:`.parse`
-(bytes to normalised frames; with :mod:`.schema`, the columns and value coercion, and
-:mod:`.geojson`, reading the documents), :mod:`.store` (frames to and from Redis, versioned),
-:mod:`.load` (the three steps together: the ``load`` command, ``POST /load`` and the page's
-button) and :mod:`.timeline` (views across the layers: the sol range, "now")."""
+"""NASA's layers, step by step: :mod:`.fetch` (bytes from a URL or a file), :mod:`.geojson`
+(reading the documents), :mod:`.parse` with :mod:`.schema` (bytes to normalised frames),
+:mod:`.store` (frames to and from Redis, versioned; :mod:`.memo`: values cached per
+version) and :mod:`.load` (the steps together, with :mod:`.current` for the optional
+current-position layer: the ``load`` command, ``POST /load`` and the page's button);
+:mod:`.timeline` derives views across the layers (the sol range, "now")."""

@@ -35,6 +35,7 @@ from redis.typing import EncodableT
 
 from dashboard.data.memo import Memo
 from dashboard.data.schema import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
+from dashboard.redis_conn import as_text
 from dashboard.settings import DEFAULT_KEY_PREFIX
 
 __all__ = ["Dataset", "DatasetStore", "StoreError", "decode_frame", "encode_frame"]
@@ -68,6 +69,11 @@ class Dataset:
     #: values derived from this version (pre-serialised answers, the map's path levels),
     #: built once and dropped with the dataset when a newer version replaces it
     _memo: Memo = field(default_factory=lambda: Memo(), init=False, repr=False, compare=False)
+
+    def sols_of(self, rmcs: list[str]) -> list[int]:
+        """The sols of the named waypoints (``rmc``), ascending, each once."""
+        wp = self.waypoints
+        return sorted(int(s) for s in wp.loc[wp["rmc"].isin(rmcs), "sol"].unique())
 
     def memo(self, key: Hashable, build: Callable[[], T]) -> T:
         """``build()``'s value for ``key``, computed once per dataset version (per process).
@@ -128,11 +134,6 @@ def decode_frame(raw: bytes, columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _text(raw: object) -> str:
-    """A Redis reply as text (the client answers bytes: it does not decode)."""
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
 def _bytes(raw: object) -> bytes:
     if isinstance(raw, bytes):
         return raw
@@ -164,7 +165,7 @@ class DatasetStore:
     # reading ------------------------------------------------------------------------
     def current_version(self) -> str | None:
         raw = self.redis.get(self.key("dataset", "current"))
-        return _text(raw) if raw is not None else None
+        return as_text(raw) if raw is not None else None
 
     def current(self) -> Dataset | None:
         """The current dataset, or None when none was ever loaded."""
@@ -192,7 +193,7 @@ class DatasetStore:
         raw = self.redis.hgetall(self._version_key(version))
         if not raw:
             return None
-        fields = {_text(k): _bytes(v) for k, v in raw.items()}
+        fields = {as_text(k): _bytes(v) for k, v in raw.items()}
         meta = orjson.loads(fields["meta"])
         tables = {name: decode_frame(fields[name], columns) for name, columns in TABLES.items() if name in fields}
         current = tables.pop("current", None)
@@ -209,7 +210,7 @@ class DatasetStore:
 
     def versions(self) -> list[str]:
         """Kept versions, oldest first."""
-        return [_text(v) for v in self.redis.zrange(self.key("dataset", "versions"), 0, -1)]
+        return [as_text(v) for v in self.redis.zrange(self.key("dataset", "versions"), 0, -1)]
 
     # writing ------------------------------------------------------------------------
     def save(
@@ -253,7 +254,7 @@ class DatasetStore:
 
     def _cleanup(self, current: str) -> None:
         versions_key = self.key("dataset", "versions")
-        old = [_text(v) for v in self.redis.zrange(versions_key, 0, -(self.keep_versions + 1))]
+        old = [as_text(v) for v in self.redis.zrange(versions_key, 0, -(self.keep_versions + 1))]
         old = [v for v in old if v != current]
         if old:
             pipe = self.redis.pipeline(transaction=True)

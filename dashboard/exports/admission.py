@@ -13,7 +13,8 @@ from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from rq.job import Job
 
-from dashboard.exports.queue import as_text, queue
+from dashboard.exports.queue import queue
+from dashboard.redis_conn import as_text
 
 #: an IPv6 client counts by its /64 (one home or host gets a whole /64)
 IPV6_CLIENT_PREFIX = 64

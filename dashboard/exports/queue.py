@@ -35,11 +35,6 @@ def file_key(prefix: str, job_id: str) -> str:
     return f"{prefix}export:file:{job_id}"
 
 
-def as_text(raw: object) -> str:
-    """A Redis reply (bytes from this app's clients) as text."""
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
 def fetch(connection: redis.Redis, job_id: str) -> Job | None:
     try:
         return Job.fetch(job_id, connection=connection, serializer=SERIALIZER)

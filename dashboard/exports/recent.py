@@ -8,7 +8,7 @@ import time
 import redis
 
 from dashboard.exports.jobs import status
-from dashboard.exports.queue import as_text
+from dashboard.redis_conn import as_text
 
 #: how many exports the list keeps
 RECENT_JOBS = 100

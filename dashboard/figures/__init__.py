@@ -35,69 +35,35 @@ from dashboard.data.memo import MemoFn, no_memo
 from dashboard.figures.charts import elevation, elevation_distance, orientation, position
 from dashboard.figures.common import (
     BAR_BUDGET,
-    CURRENT_COLOR,
-    GAP_DEGREES,
-    GAP_SOLS,
-    GL_THRESHOLD,
     MAP_POINT_BUDGET,
-    PALETTE,
     PATH_BUDGET,
     SERIES_BUDGET,
-    SOL_COLORSCALE,
-    TEMPLATE,
     Figure,
     View,
     arr,
-    in_range,
-    split_current,
     thin_indices,
-    time_x,
     values,
 )
-from dashboard.figures.distance import distance, per_sol_distance
+from dashboard.figures.distance import distance
 from dashboard.figures.fields import FIELDS, xy
-from dashboard.figures.map import PATH_MEMO_KEY, path_levels, path_xy, traverse_map
-from dashboard.figures.series import data_gaps
+from dashboard.figures.map import PATH_MEMO_KEY, path_xy, traverse_map
 
 __all__ = [
     "BAR_BUDGET",
     "BUILDERS",
-    "CURRENT_COLOR",
     "EXPORT_ONLY",
     "FIELDS",
-    "GAP_DEGREES",
-    "GAP_SOLS",
-    "GL_THRESHOLD",
     "MAP_POINT_BUDGET",
-    "PALETTE",
     "PATH_BUDGET",
     "PATH_MEMO_KEY",
     "SERIES_BUDGET",
-    "SOL_COLORSCALE",
-    "TEMPLATE",
     "TITLES",
-    "Figure",
-    "MemoFn",
     "View",
     "arr",
     "build",
-    "data_gaps",
-    "distance",
-    "elevation",
-    "elevation_distance",
-    "in_range",
-    "no_memo",
-    "orientation",
-    "path_levels",
     "path_xy",
-    "per_sol_distance",
-    "position",
-    "split_current",
     "thin_indices",
-    "time_x",
-    "traverse_map",
     "values",
-    "xy",
 ]
 
 #: Chart name -> builder. The names are the ones the page, the API and exports use.

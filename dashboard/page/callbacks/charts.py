@@ -21,10 +21,7 @@ EMPTY_ANSWER = (*KEEP_CHARTS, [], [], "", False, True, True)
 
 def sols_of(dataset: Dataset, rmcs: list[str] | None) -> list[int] | None:
     """The sols of the named waypoints (None for no selection)."""
-    if not rmcs:
-        return None
-    wp = dataset.waypoints
-    return sorted(int(s) for s in wp.loc[wp["rmc"].isin(rmcs), "sol"].unique())
+    return dataset.sols_of(rmcs) if rmcs else None
 
 
 def chart_figures(
