@@ -30,6 +30,7 @@ from flask import Flask, Response, g, request
 from flask_compress import Compress
 
 from dashboard.marstime import parse_utc
+from dashboard.settings import Settings
 
 #: Endpoints whose GET answers depend only on (dataset version, query, [Accept]).
 DATA_ENDPOINTS = {
@@ -207,7 +208,14 @@ def _immutable_assets(resp: Response) -> None:
             resp.headers["Cache-Control"] = "public, max-age=31536000, immutable"
 
 
-def install(server: Flask, store, *, max_age: int = 60, stale: int = 300, version_ttl: float = 1.0) -> None:
+def install(
+    server: Flask,
+    store,
+    *,
+    max_age: int = Settings.cache_max_age,
+    stale: int = Settings.cache_stale,
+    version_ttl: float = Settings.version_ttl,
+) -> None:
     """Validators and Cache-Control on data answers (304 before the view), immutable Dash assets."""
     cache_control = f"public, max-age={max_age}, stale-while-revalidate={stale}, stale-if-error=86400"
     server.config["PTRACKER_VERSION_TTL"] = version_ttl

@@ -59,10 +59,10 @@ def fetch(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
-    connect_timeout: float = 5.0,
-    read_timeout: float = 20.0,
-    deadline: float = 60.0,
-    max_bytes: int = 50 * 1024 * 1024,
+    connect_timeout: float = Settings.connect_timeout,
+    read_timeout: float = Settings.read_timeout,
+    deadline: float = Settings.fetch_deadline,
+    max_bytes: int = Settings.max_bytes,
     session: requests.Session | None = None,
 ) -> Fetched:
     """Return the bytes of ``source`` (URL or path); raise :class:`FetchError` otherwise.

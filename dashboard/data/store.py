@@ -36,7 +36,7 @@ from redis.typing import EncodableT
 from dashboard.data.memo import Memo
 from dashboard.data.schema import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
 from dashboard.redis_conn import as_text
-from dashboard.settings import DEFAULT_KEY_PREFIX
+from dashboard.settings import DEFAULT_KEY_PREFIX, Settings
 
 __all__ = ["Dataset", "DatasetStore", "StoreError", "decode_frame", "encode_frame"]
 
@@ -146,7 +146,9 @@ def _bytes(raw: object) -> bytes:
 
 
 class DatasetStore:
-    def __init__(self, client: redis.Redis, prefix: str = DEFAULT_KEY_PREFIX, keep_versions: int = 3):
+    def __init__(
+        self, client: redis.Redis, prefix: str = DEFAULT_KEY_PREFIX, keep_versions: int = Settings.keep_versions
+    ):
         if keep_versions < 1:
             raise ValueError("keep_versions must be at least 1")
         self.redis = client

@@ -15,6 +15,7 @@ from rq.job import Job
 
 from dashboard.exports.queue import queue
 from dashboard.redis_conn import as_text
+from dashboard.settings import Settings
 
 #: an IPv6 client counts by its /64 (one home or host gets a whole /64)
 IPV6_CLIENT_PREFIX = 64
@@ -26,9 +27,9 @@ RETRY_SHARE_USED = 10
 #: a moving minute, plus one second: the longest a rate-limited client waits
 MAX_RATE_RETRY = 61
 ACTIVE_STATUSES = (b"queued", b"started", b"deferred", b"scheduled")
-DEFAULT_CLIENT_QUEUE_MAX = 10
+DEFAULT_CLIENT_QUEUE_MAX = Settings.queue_client_max
 #: seconds a client's list of pending exports is kept
-DEFAULT_PENDING_TTL = 3600
+DEFAULT_PENDING_TTL = Settings.export_ttl
 
 
 class ExportBusy(RuntimeError):
