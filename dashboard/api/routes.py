@@ -98,8 +98,8 @@ def load_route():
 
 
 def _cached(found: Dataset, key: tuple, build, content_type: str, headers: dict | None = None) -> Response:
-    """A pre-serialised answer, built once per dataset version (``Dataset.memo``)."""
-    return Response(found.memo(key, build), content_type=content_type, headers=headers)
+    """A pre-serialised answer, built once per dataset version (``Dataset.answer``)."""
+    return Response(found.answer(key, build), content_type=content_type, headers=headers)
 
 
 @route("/perseverance", "GET", tags=DATA, query=FeaturesQuery, resp=data_answers(list[answers.Feature]))

@@ -9,7 +9,7 @@ from collections.abc import Callable, Hashable
 from typing import Protocol, TypeVar
 
 T = TypeVar("T")
-#: per-version memo bounds (:meth:`Dataset.memo`): a full /perseverance answer is ~240 KB
+#: per-version memo bounds (:meth:`Dataset.memo`, :meth:`Dataset.answer`): a full /perseverance answer is ~240 KB
 MEMO_MAX_ENTRIES = 256
 MEMO_MAX_BYTES = 32 * 1024 * 1024
 

@@ -69,6 +69,9 @@ class Dataset:
     #: values derived from this version (pre-serialised answers, the map's path levels),
     #: built once and dropped with the dataset when a newer version replaces it
     _memo: Memo = field(default_factory=lambda: Memo(), init=False, repr=False, compare=False)
+    #: pre-serialised answers, kept apart: their keys are the clients' queries, so a crawler
+    #: cycling through ranges starts this memo over, never the derived values above
+    _answers: Memo = field(default_factory=lambda: Memo(), init=False, repr=False, compare=False)
 
     def sols_of(self, rmcs: list[str]) -> list[int]:
         """The sols of the named waypoints (``rmc``), ascending, each once."""
@@ -80,6 +83,11 @@ class Dataset:
         Frames are never mutated, so a value derived from them stays true for the version's
         life."""
         return self._memo.get(key, build)
+
+    def answer(self, key: Hashable, build: Callable[[], bytes]) -> bytes:
+        """A pre-serialised API answer for ``key`` (a route and its normalised query), built
+        once per dataset version (per process), bounded (256 answers or 32 MB)."""
+        return self._answers.get(key, build)
 
     @property
     def waypoint_layer(self) -> pd.DataFrame:

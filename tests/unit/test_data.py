@@ -296,3 +296,19 @@ def test_dataset_memo_builds_once_per_version_and_stays_bounded():
     memo.get("a", lambda: b"123456")
     memo.get("b", lambda: b"123456")  # over the byte bound: starts over
     assert memo.get("a", lambda: b"rebuilt") == b"rebuilt"
+
+
+def test_answers_never_evict_the_values_derived_from_a_version():
+    import pandas as pd
+
+    from dashboard.data.memo import MEMO_MAX_ENTRIES
+    from dashboard.data.store import Dataset
+
+    empty = pd.DataFrame()
+    ds = Dataset("1", {}, empty, empty, empty)
+    builds = []
+    ds.memo("path levels", lambda: builds.append(1) or "levels")
+    for i in range(3 * MEMO_MAX_ENTRIES):  # a crawler cycling through sol ranges
+        ds.answer(("perseverance", i), lambda: b"{}")
+    assert ds.memo("path levels", lambda: builds.append(1) or "rebuilt") == "levels"
+    assert builds == [1]
