@@ -205,12 +205,12 @@ def test_junk_query_parameters_are_400s_and_cannot_defeat_the_cache(client, stor
         "/perseverance/waypoints.geojson",
         "/perseverance",
     ):
-        before = len(dataset._memo._values)
+        before = len(dataset._answers._values)
         bodies = {
             client.get(path + q).data
             for q in ("", "?sol_min=0", "?sol_min=13.0&sol_max=18", "?sol_max=99999", "?sol_min=-5&sol_max=1e6")
         }
-        assert len(bodies) == 1 and len(dataset._memo._values) == before + 1, path
+        assert len(bodies) == 1 and len(dataset._answers._values) == before + 1, path
 
 
 def test_csv_text_cells_cannot_run_as_formulas(store, settings, tmp_path):
