@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from dashboard.run import procfile_command
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -28,6 +30,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_procfile(name: str, env: dict, *, own_session: bool = False) -> subprocess.Popen:
+    """The Procfile's ``name`` command (web, worker) from the project root, output as text on
+    a pipe; ``own_session``: in a process group of its own (so it can be signalled whole)."""
+    return subprocess.Popen(
+        procfile_command(name),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=own_session,
+    )
 
 
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> requests.Response:

@@ -97,6 +97,16 @@ def load_route():
     return json_response(summary)
 
 
+def _waypoints_file(ext: str, content_type: str, body) -> Response:
+    """The (filtered) waypoints as a downloadable file: ``body(frame, version)``, cached."""
+    query = parse_query(RangeQuery)
+    found = dataset()
+    frame = render.filtered(found, query)
+    headers = render.attachment(render.data_filename(frame, ext))
+    key = (ext, *render.range_key(found, query))
+    return _cached(found, key, lambda: body(frame, found.version), content_type, headers)
+
+
 def _cached(found: Dataset, key: tuple, build, content_type: str, headers: dict | None = None) -> Response:
     """A pre-serialised answer, built once per dataset version (``Dataset.answer``)."""
     return Response(found.answer(key, build), content_type=content_type, headers=headers)
@@ -165,12 +175,7 @@ def position():
 )
 def waypoints_csv():
     """the (filtered) waypoints as CSV"""
-    query = parse_query(RangeQuery)
-    found = dataset()
-    frame = render.filtered(found, query)
-    headers = render.attachment(render.data_filename(frame, "csv"))
-    key = ("csv", *render.range_key(found, query))
-    return _cached(found, key, lambda: render.csv_bytes(frame), "text/csv; charset=utf-8", headers)
+    return _waypoints_file("csv", "text/csv; charset=utf-8", lambda frame, _version: render.csv_bytes(frame))
 
 
 @route(
@@ -182,12 +187,7 @@ def waypoints_csv():
 )
 def waypoints_geojson():
     """the (filtered) waypoints as a GeoJSON FeatureCollection"""
-    query = parse_query(RangeQuery)
-    found = dataset()
-    frame = render.filtered(found, query)
-    headers = render.attachment(render.data_filename(frame, "geojson"))
-    key = ("geojson", *render.range_key(found, query))
-    return _cached(found, key, lambda: render.geojson_bytes(frame, found.version), "application/geo+json", headers)
+    return _waypoints_file("geojson", "application/geo+json", render.geojson_bytes)
 
 
 @route("/openapi.json", "GET", tags=SERVICE, resp=Answers(HTTP_200=(answers.Document, "OpenAPI document")))

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 from dashboard.data.load import load
-from dashboard.run import procfile_command
-from tests.helpers import ROOT, free_port, stop, wait_http
+from tests.helpers import ROOT, free_port, start_procfile, stop, wait_http
 
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -26,9 +24,7 @@ def test_first_load_is_under_2_mb_and_a_second_load_under_100_kb(redis_url, key_
         "HOST": "127.0.0.1",
         "WEB_CONCURRENCY": "2",
     }
-    web = subprocess.Popen(
-        procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    web = start_procfile("web", env)
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz", web)
         result = measure(f"http://127.0.0.1:{port}/")

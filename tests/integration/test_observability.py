@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 
 import requests
@@ -13,8 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dashboard.data.load import load
 from dashboard.page import ids
-from dashboard.run import procfile_command
-from tests.helpers import ROOT, free_port, stop, wait_http
+from tests.helpers import free_port, start_procfile, stop, wait_http
 
 
 def samples(text: str) -> list[tuple[str, dict, float]]:
@@ -69,18 +67,8 @@ def test_metrics_and_json_logs_with_request_ids(redis_url, key_prefix, redis_cli
         "PTRACKER_WORKER_METRICS_ADDR": "127.0.0.1",
     }
     env.pop("PTRACKER_LOG_FORMAT", None)
-    web = subprocess.Popen(
-        procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    worker = subprocess.Popen(
-        procfile_command("worker"),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    web = start_procfile("web", env)
+    worker = start_procfile("worker", env, own_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/healthz", web)

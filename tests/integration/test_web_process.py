@@ -11,7 +11,7 @@ import time
 import requests
 
 from dashboard.run import procfile_command
-from tests.helpers import ROOT, check_page_assets, free_port, stop, wait_http
+from tests.helpers import ROOT, check_page_assets, free_port, start_procfile, stop, wait_http
 
 
 def test_procfile_web_command_serves_the_page_from_every_worker(redis_url, key_prefix, redis_client, store, settings):
@@ -94,18 +94,8 @@ def test_procfile_web_and_worker_answer_health_and_an_export(redis_url, key_pref
         "HOST": "127.0.0.1",
         "WEB_CONCURRENCY": "2",
     }
-    web = subprocess.Popen(
-        procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    worker = subprocess.Popen(
-        procfile_command("worker"),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    web = start_procfile("web", env)
+    worker = start_procfile("worker", env, own_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         assert wait_http(base + "/healthz", web).json() == {"status": "ok", "checks": {"process": "ok"}}
@@ -154,18 +144,8 @@ def test_the_original_readme_curl_lines_against_a_real_server(redis_url, key_pre
         "PTRACKER_WAYPOINTS_SOURCE": str(ROOT / "tests" / "fixtures" / "waypoints_v2024.json"),
         "PTRACKER_TRAVERSE_SOURCE": str(ROOT / "tests" / "fixtures" / "traverse_v2026.json"),
     }
-    web = subprocess.Popen(
-        procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    worker = subprocess.Popen(
-        procfile_command("worker"),
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    web = start_procfile("web", env)
+    worker = start_procfile("worker", env, own_session=True)
     host = f"127.0.0.1:{port}"
 
     def sh(*args) -> str:
