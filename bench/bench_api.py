@@ -34,7 +34,7 @@ from dashboard.settings import Settings  # noqa: E402
 ROUTES = ["/perseverance/position", "/perseverance", "/perseverance/orientation", "/healthz"]
 #: The same data route revalidated by a browser or a CDN (If-None-Match: the ETag it holds).
 REVALIDATED = "/perseverance"
-#: Target (issue 15): a cached data route serves at least this share of /healthz's rate.
+#: Target: a cached data route serves at least this share of /healthz's rate.
 RATIO_TARGET = 0.8
 
 

@@ -8,7 +8,7 @@ Two measurements:
 2. end to end on the real data: POST /_dash-update-component to the real app (Flask test
    client, private redis-server), i.e. what the server spends per slider move.
 
-Targets (issue 3): real data < 50 ms and < 1 MB; 100x data < 250 ms and < 3 MB.
+Targets: real data < 50 ms and < 1 MB; 100x data < 250 ms and < 3 MB.
 The 100x dataset repeats the real one 100 times, each copy shifted by the mission's sol
 span (sols, site numbers and odometry continue), traverse included (3.4 M vertices).
 """

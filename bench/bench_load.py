@@ -3,8 +3,8 @@
     make bench            (or: .venv/bin/python bench/bench_load.py [--repeat N])
 
 Uses REDIS_URL when set (keys under a throw-away prefix, removed afterwards); otherwise
-starts a private redis-server on a free loopback port. Data: ../shared/data (or
-PTRACKER_SHARED_DATA). Prints figures; asserts nothing. Targets (issue 2): full load
+starts a private redis-server on a free loopback port. Data: NASA's real files
+(PTRACKER_SHARED_DATA). Prints figures; asserts nothing. Targets: full load
 under 1 s, warm read under 1 ms.
 """
 

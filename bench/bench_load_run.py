@@ -1,4 +1,4 @@
-"""Load run (issue 7, promise 7): 60 s, 20 simulated users (locust, headless) mixing page
+"""Load run: 60 s, 20 simulated users (locust, headless) mixing page
 loads, slider callbacks, data routes and exports, against gunicorn (2 workers) and two
 export workers, on a private redis-server with NASA's real files loaded.
 

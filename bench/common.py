@@ -24,7 +24,8 @@ from dashboard.run import procfile_command  # noqa: E402
 
 
 def real_sources() -> tuple[str, str]:
-    """(waypoints, traverse) sources: PTRACKER_*_SOURCE, else NASA's files in ../shared/data."""
+    """(waypoints, traverse) sources: PTRACKER_*_SOURCE, else NASA's files in the shared data folder
+    (PTRACKER_SHARED_DATA)."""
     data = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
     wp = os.environ.get("PTRACKER_WAYPOINTS_SOURCE") or str(data / "M20_waypoints.json")
     tr = os.environ.get("PTRACKER_TRAVERSE_SOURCE") or str(data / "M20_traverse.json")
@@ -35,7 +36,7 @@ def real_sources() -> tuple[str, str]:
 
 
 def real_current() -> str | None:
-    """The current-position source: PTRACKER_CURRENT_SOURCE, else NASA's file in ../shared/data
+    """The current-position source: PTRACKER_CURRENT_SOURCE, else NASA's file in the shared data folder
     (None when neither exists: the benchmarks never fetch it from NASA)."""
     data = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
     src = os.environ.get("PTRACKER_CURRENT_SOURCE") or str(data / "M20_waypoints_current.json")

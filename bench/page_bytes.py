@@ -8,7 +8,7 @@ selenium) with a fresh profile, waits until every chart has been drawn, and adds
 bytes on the wire from Chrome's DevTools Network events (``Network.loadingFinished``'s
 ``encodedDataLength``: headers + compressed body; answers served from the browser's
 cache count 0). Then it loads the same page again in the same browser (a new navigation,
-not a forced reload) and counts again. Targets (issue 15): cold <= 2 MB, warm < 100 KB.
+not a forced reload) and counts again. Targets: cold <= 2 MB, warm < 100 KB.
 
 :func:`measure` is also used by tests/browser/test_page_bytes.py.
 """

@@ -17,7 +17,7 @@ import redis
 from dashboard.data.load import LoadError, load, one_line, summarize
 from dashboard.data.store import DatasetStore, StoreError
 from dashboard.embedded_redis import EmbeddedRedisError
-from dashboard.redis_conn import session
+from dashboard.redis_conn import in_words, session
 from dashboard.run import main as serve
 from dashboard.settings import Settings, SettingsError
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except redis.RedisError as exc:
-        print(f"error: Redis is not reachable ({exc})", file=sys.stderr)
+        print(f"error: {in_words(exc)} ({exc})", file=sys.stderr)
         return 1
     except (EmbeddedRedisError, OSError) as exc:  # the embedded server could not start
         print(f"error: {exc}", file=sys.stderr)

@@ -43,9 +43,7 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     logs.install(server, settings)
     callback_map: dict = {}
     metrics.install(server, store, settings, callback_map)
-    http_cache.install(
-        server, store, max_age=settings.cache_max_age, stale=settings.cache_stale, version_ttl=settings.version_ttl
-    )
+    http_cache.install(server, store, max_age=settings.cache_max_age, stale=settings.cache_stale)
     app = dash.Dash(
         __name__,
         server=server,

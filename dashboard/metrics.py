@@ -41,7 +41,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from rq import Queue
 
-from dashboard.exports import QUEUE_NAME
+from dashboard.exports.queue import QUEUE_NAME
+from dashboard.http import CALLBACK_PATH
 from dashboard.marstime import parse_utc
 from dashboard.settings import Settings
 
@@ -188,7 +189,7 @@ def install(server, store, settings: Settings, callback_map=None) -> None:
         method = request.method if request.method in KNOWN_METHODS else "other"
         HTTP_REQUESTS.labels(method, rule, status).inc()
         HTTP_LATENCY.labels(method, rule, status).observe(elapsed)
-        if request.path == "/_dash-update-component" and callback_map is not None:
+        if request.path == CALLBACK_PATH and callback_map is not None:
             CALLBACK_LATENCY.labels(_callback_name(callback_map), status).observe(elapsed)
         return resp
 

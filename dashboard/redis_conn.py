@@ -20,6 +20,15 @@ from dashboard.settings import Settings
 
 #: Seconds a pooled connection may sit idle before it is pinged before use.
 HEALTH_CHECK_SECONDS = 15
+#: Redis failures in words, said the same way by the API, the page and the CLI (each adds
+#: what it does about it).
+REDIS_AWAY = "the data store (Redis) is not reachable"
+REDIS_FULL = "the data store (Redis) is out of memory (its maxmemory is reached), so nothing was saved"
+
+
+def in_words(exc: BaseException) -> str:
+    """What a Redis failure means to a person: :data:`REDIS_FULL` or :data:`REDIS_AWAY`."""
+    return REDIS_FULL if isinstance(exc, redis.exceptions.OutOfMemoryError) else REDIS_AWAY
 
 
 def from_url(settings: Settings, blocking: bool = False) -> redis.Redis:

@@ -1,6 +1,6 @@
 """Configuration, read once from the environment into an immutable object.
 
-Every variable is documented in README.md ("Configuration"). Tests build their own
+Every variable is documented in docs/configuration.md. Tests build their own
 ``Settings(...)`` instead of touching ``os.environ``.
 """
 
@@ -86,6 +86,8 @@ class Settings:
     #: Exports: seconds one render may take, and how long a finished file is kept.
     export_timeout: int = DEFAULT_EXPORT_TIMEOUT
     export_ttl: int = 3600
+    #: Exports: how many times a failed or abandoned (worker killed) render is tried again.
+    export_retries: int = 1
     #: Exports a client may submit per minute, and the most jobs waiting in the queue.
     export_rate: int = 30
     queue_max: int = 200
@@ -102,11 +104,9 @@ class Settings:
     #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted
     #: (0: none; the client is the TCP peer).
     proxy_count: int = 0
-    #: HTTP caching of data answers: Cache-Control max-age and stale-while-revalidate
-    #: (seconds), and how long a web process reuses the current version before asking Redis.
+    #: HTTP caching of data answers: Cache-Control max-age and stale-while-revalidate (seconds).
     cache_max_age: int = 60
     cache_stale: int = 300
-    version_ttl: float = 1.0
     #: Logs: root level, ``json`` lines or plain ``text``, the app's own access line.
     log_level: str = "INFO"
     log_format: str = "json"
@@ -126,7 +126,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Every setting from the environment (README "Configuration"): one reader for the
+        """Every setting from the environment (docs/configuration.md): one reader for the
         web processes, the CLI and the export worker. SettingsError names a bad value."""
         env = os.environ if env is None else env
         return cls(**_sources(env), **_redis(env), **_exports(env), **_web(env), **_worker(env))
@@ -169,6 +169,7 @@ def _exports(env: Mapping[str, str]) -> dict:
     return {
         "export_timeout": _whole(env, "PTRACKER_EXPORT_TIMEOUT", d.export_timeout, MIN_EXPORT_TIMEOUT),
         "export_ttl": _whole(env, "PTRACKER_EXPORT_TTL", d.export_ttl, 60),
+        "export_retries": _whole(env, "PTRACKER_EXPORT_RETRIES", d.export_retries, 0),
         "export_rate": _whole(env, "PTRACKER_EXPORT_RATE", d.export_rate, 1),
         "queue_max": _whole(env, "PTRACKER_QUEUE_MAX", d.queue_max, 1),
         "queue_client_max": _whole(env, "PTRACKER_QUEUE_CLIENT_MAX", d.queue_client_max, 1),
@@ -185,7 +186,6 @@ def _web(env: Mapping[str, str]) -> dict:
         "proxy_count": _whole(env, "PTRACKER_PROXY_COUNT", d.proxy_count, 0),
         "cache_max_age": _whole(env, "PTRACKER_CACHE_MAX_AGE", d.cache_max_age, 0),
         "cache_stale": _whole(env, "PTRACKER_CACHE_STALE", d.cache_stale, 0),
-        "version_ttl": _number(env, "PTRACKER_VERSION_TTL", d.version_ttl, 0),
         "log_level": (env.get("PTRACKER_LOG_LEVEL") or d.log_level).upper(),
         "log_format": "text" if (env.get("PTRACKER_LOG_FORMAT") or "").strip().lower() == "text" else "json",
         "access_log": env.get("PTRACKER_ACCESS_LOG", "1") != "0",

@@ -23,12 +23,17 @@ import sys
 import time
 
 from rq import SimpleWorker
+from rq.exceptions import DeserializationError
 
-from dashboard import exports, logs
+from dashboard import logs
+from dashboard.exports import browser
+from dashboard.exports.budget import JOB_OVERHEAD, Budgets
+from dashboard.exports.errors import ExportFailed
+from dashboard.exports.job import worker_settings
+from dashboard.exports.queue import FAILURE_TTL, SERIALIZER, UNREADABLE, queue, unreadable
 from dashboard.metrics import observe_export, serve_worker_metrics
 from dashboard.redis_conn import from_url
-from dashboard.settings import DEFAULT_EXPORT_TIMEOUT, DEFAULT_KEY_PREFIX, Settings, SettingsError
-from jobs import browser
+from dashboard.settings import DEFAULT_EXPORT_TIMEOUT, Settings, SettingsError
 
 #: Longest an idle worker waits in Redis before it looks at signals and its heartbeat.
 DEQUEUE_POLL_SECONDS = 2
@@ -39,9 +44,10 @@ CHART_LABEL_CHARS, FORMAT_LABEL_CHARS = 32, 8
 
 
 class ExportWorker(SimpleWorker):
-    def __init__(self, *args, heartbeat_grace: int = Settings.heartbeat_grace, early_stop=None, **kwargs):
+    def __init__(self, *args, settings: Settings, early_stop=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.heartbeat_grace = heartbeat_grace
+        self.settings = settings
+        self.heartbeat_grace = settings.heartbeat_grace
         #: signals received before RQ installed its handlers (see main)
         self.early_stop: list[int] = early_stop if early_stop is not None else []
 
@@ -63,14 +69,15 @@ class ExportWorker(SimpleWorker):
     def perform_job(self, job, queue, execution) -> bool:
         """RQ's perform_job inside the request id of the request that queued the job (from
         ``job.meta``; its log lines carry it), timed for ``ptracker_export_*``."""
-        request_id = (job.meta or {}).get("request_id")  # put there by exports.submit
+        request_id = (job.meta or {}).get("request_id")  # put there by dashboard.exports.submit
         token = logs.request_id_var.set(request_id)
         try:
-            kwargs = job.kwargs or {}
+            asked = (job.kwargs or {}).get("request") or {}
         except Exception:  # not JSON (an old pickled job): RQ's own handling fails it
-            kwargs = {}
-        chart = str(kwargs.get("chart", "unknown"))[:CHART_LABEL_CHARS]
-        fmt = str(kwargs.get("fmt", "png"))[:FORMAT_LABEL_CHARS]
+            asked = {}
+        asked = asked if isinstance(asked, dict) else {}
+        chart = str(asked.get("chart", "unknown"))[:CHART_LABEL_CHARS]
+        fmt = str(asked.get("fmt", "png"))[:FORMAT_LABEL_CHARS]
         t0 = time.perf_counter()
         ok = False
         try:
@@ -102,9 +109,9 @@ class ExportWorker(SimpleWorker):
     def handle_exception(self, job, *exc_info):
         # A refused export (too large, dataset dropped) or a job whose data is not JSON
         # is an expected outcome, said in the job's error: one line, not a traceback.
-        kind = exc_info[0] if exc_info else None
-        if kind is not None and kind.__name__ in ("ExportFailed", "DeserializationError"):
-            reason = exports.UNREADABLE if kind.__name__ == "DeserializationError" else str(exc_info[1])
+        value = exc_info[1] if len(exc_info) > 1 else None
+        if isinstance(value, ExportFailed | DeserializationError):
+            reason = UNREADABLE if isinstance(value, DeserializationError) else str(value)
             self.log.warning("export %s failed: %s", job.id, reason)
             return
         super().handle_exception(job, *exc_info)
@@ -116,21 +123,12 @@ class ExportWorker(SimpleWorker):
         # A failed export is kept (with its reason) for its failure TTL: charge it to
         # its client's budget like a finished one, so failures cannot pile up unbounded.
         try:
-            if job.get_status() != "failed" or exports.unreadable(job):
+            if job.get_status() != "failed" or unreadable(job):
                 return
-            kwargs = job.kwargs
-            prefix = kwargs.get("prefix", DEFAULT_KEY_PREFIX)
-            evicted = exports.account(
-                self.connection,
-                prefix,
-                job.id,
-                exports.JOB_OVERHEAD,
-                str(kwargs.get("client", "unknown")),
-                int(job.failure_ttl or exports.ExportSettings.failure_ttl),
-                int(kwargs["budget"]),
-                int(kwargs["client_budget"]),
-            )
-            exports.evict(self.connection, prefix, [e for e in evicted if e != job.id])
+            client = str(job.kwargs.get("client", "unknown"))
+            budgets = Budgets.of(self.connection, self.settings)
+            evicted = budgets.charge(job.id, JOB_OVERHEAD, client, int(job.failure_ttl or FAILURE_TTL))
+            budgets.evict([e for e in evicted if e != job.id])
         except Exception:  # bookkeeping only: never let it stop the worker
             self.log.warning("could not account the failed export %s", job.id, exc_info=True)
 
@@ -147,7 +145,7 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: early_stop.append(signum))
     try:
-        settings = Settings.from_env()
+        settings = worker_settings()  # the jobs read the same object
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -176,11 +174,11 @@ def build_worker(settings: Settings, early_stop: list[int]) -> ExportWorker:
     """The worker on the export queue, with a blocking client of ``settings.redis_url``."""
     connection = from_url(settings, blocking=True)
     return ExportWorker(
-        [exports.queue(connection)],
-        heartbeat_grace=settings.heartbeat_grace,
+        [queue(connection)],
+        settings=settings,
         early_stop=early_stop,
         connection=connection,
-        serializer=exports.SERIALIZER,
+        serializer=SERIALIZER,
         worker_ttl=settings.worker_ttl,
         maintenance_interval=settings.maintenance_interval,
     )

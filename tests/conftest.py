@@ -123,7 +123,9 @@ def loaded(store, settings) -> Dataset:
 
 
 @pytest.fixture
-def start_worker(redis_url, tmp_path):
+def start_worker(redis_url, key_prefix, tmp_path):
+    """Start the Procfile's export worker on the test's Redis and key prefix (``env`` adds
+    or overrides its environment, e.g. ``PTRACKER_EXPORT_MAX_BYTES="2000"``)."""
     procs = []
 
     def start(**env):
@@ -133,7 +135,7 @@ def start_worker(redis_url, tmp_path):
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "REDIS_URL": redis_url, **TUNED_WORKER, **env},
+            env={**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix, **TUNED_WORKER, **env},
             start_new_session=True,
         )
         procs.append(proc)

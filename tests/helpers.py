@@ -1,5 +1,19 @@
-"""Plain helpers shared by the tests (paths, ports, processes). Fixtures live in conftest.py;
-test modules import these from here, never from a conftest."""
+"""Plain helpers shared by the tests (paths, ports, processes, the Procfile's environment,
+the real-data settings). Fixtures live in conftest.py; test modules import these from here,
+never from a conftest.
+
+Tests use no private attribute of this project's code. They touch a library's internals
+only where it guards a hook we rely on, and only these:
+
+- RQ's ``SimpleWorker._install_signal_handlers`` (tests/unit/test_worker.py): the export
+  worker extends it to honour a Ctrl-C that came before RQ was ready; the test fails first
+  if an RQ upgrade renames it.
+- Dash's ``dash._callback_context.context_value`` and ``dash._utils.AttributeDict``
+  (tests/unit/test_callbacks.py): Dash's own documented way to call a callback that reads
+  ``ctx`` as a plain function.
+- plotly.js's ``gd._fullData`` / ``gd._fullLayout`` (browser tests): the figure as plotly.js
+  drew it (typed arrays decoded, defaults applied), which is what the user sees.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +29,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from dashboard.exports.submit import submit
 from dashboard.run import procfile_command
+from dashboard.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -91,3 +107,34 @@ def check_page_assets(base: str) -> None:
     assert [r for r in results if r[1] != 200] == []
     layout = requests.get(base + "/_dash-layout", timeout=5)
     assert layout.status_code == 200 and "sol-range" in layout.text
+
+
+def queue_export(store, version: str, request, **settings):
+    """Queue ``request`` (an ExportRequest) on ``version`` as the web side does, with the
+    store's key prefix and any Settings field given (``export_timeout=8``...)."""
+    return submit(store.redis, version, request, Settings(key_prefix=store.prefix, **settings))
+
+
+def procfile_env(redis_url: str, key_prefix: str, port: int | None = None, **extra: str) -> dict[str, str]:
+    """The environment a platform gives the Procfile's processes: the Redis, the key prefix
+    and, for ``web``, its ``port`` on loopback with two gunicorn workers. ``extra`` adds or
+    overrides variables."""
+    env = {**os.environ, "REDIS_URL": redis_url, "PTRACKER_KEY_PREFIX": key_prefix}
+    env.update({"HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"})
+    if port is not None:
+        env["PORT"] = str(port)
+    env.update(extra)
+    return env
+
+
+def real_data(settings: Settings, *, current: bool = False) -> Settings:
+    """``settings`` with NASA's real files (SHARED_DATA) as the sources when they are there,
+    unchanged otherwise; ``current`` adds the current-position layer."""
+    if not (SHARED_DATA / "M20_waypoints.json").exists():
+        return settings
+    return settings.replace(
+        waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
+        traverse_source=str(SHARED_DATA / "M20_traverse.json"),
+        current_source=str(SHARED_DATA / "M20_waypoints_current.json") if current else settings.current_source,
+        max_bytes=20 * 1024 * 1024,
+    )

@@ -2,8 +2,9 @@
 
 Each route answers JSON 405 (with Allow) to the methods it does not serve, instead of
 letting Dash's catch-all page route take them, and turns the errors it may meet
-(:class:`ApiError`, Redis away or full, the store failing) into JSON answers. Its
-document (``/openapi.json``) is declared with it (:func:`dashboard.api.docs.describe`).
+(:class:`ApiError`, a feature's error, Redis away or full) into JSON answers
+(:func:`dashboard.api.errors.answer_error`). Its document (``/openapi.json``) is declared
+with it (:func:`dashboard.api.openapi.document_route`).
 """
 
 from __future__ import annotations
@@ -12,34 +13,26 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-import redis
 from flask import Blueprint, current_app, g, request
 
-from dashboard.api.docs import describe
-from dashboard.api.http_cache import current_dataset
-from dashboard.api.responses import ApiError, api_error, error, method_not_allowed, retry_later
-from dashboard.data.store import Dataset, DatasetStore, StoreError
+from dashboard.api.errors import ApiError, answer_error
+from dashboard.api.openapi import document_route
+from dashboard.data.store import Dataset, DatasetStore
+from dashboard.http import method_not_allowed
 from dashboard.settings import Settings
 
 api = Blueprint("api", __name__)
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
-#: Retry-After (seconds) when Redis is out of memory
-RETRY_REDIS_FULL = 60
-REDIS_FULL = "the data store (Redis) is out of memory (its maxmemory is reached): nothing was saved; try again later"
-REDIS_AWAY = "the data store (Redis) is not reachable; try again shortly"
 
 
 def _answer(fn: Callable, kwargs: dict) -> Any:
     try:
         return fn(**kwargs)
-    except ApiError as exc:
-        return api_error(exc)
-    except redis.exceptions.OutOfMemoryError:
-        return retry_later(503, REDIS_FULL, RETRY_REDIS_FULL)
-    except redis.RedisError:
-        return error(503, REDIS_AWAY)
-    except StoreError as exc:
-        return error(503, str(exc))
+    except Exception as exc:
+        answer = answer_error(exc)
+        if answer is None:
+            raise
+        return answer
 
 
 def route(rule: str, *methods: str, hidden: bool = False, **doc: Any) -> Callable[[Callable], Callable]:
@@ -56,7 +49,7 @@ def route(rule: str, *methods: str, hidden: bool = False, **doc: Any) -> Callabl
             return _answer(fn, kwargs)
 
         if not hidden:
-            describe(view, fn, methods, **doc)
+            document_route(view, fn, methods, **doc)
         api.add_url_rule(rule, fn.__name__, view, methods=ALL_METHODS, provide_automatic_options=False)
         return view
 
@@ -77,7 +70,7 @@ def dataset() -> Dataset:
     failed = g.pop("ptracker_store_error", None)  # this request's read already failed
     if failed is not None:
         raise failed
-    found = g.get("ptracker_dataset") or current_dataset(store(), current_app.config.get("PTRACKER_VERSION_TTL", 0))
+    found = g.get("ptracker_dataset") or store().current()
     if found is None:
         raise ApiError(503, "no dataset loaded yet: POST /load to load it")
     return found

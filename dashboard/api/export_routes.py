@@ -1,6 +1,7 @@
 """The REST API's export routes: queue an image, follow it, fetch the file.
 
-Both the page and these routes submit through :func:`dashboard.exports.request_export`.
+Both the page and these routes submit through :func:`dashboard.exports.submit.request_export`;
+the errors it raises get their status in ``errors.py``.
 """
 
 from __future__ import annotations
@@ -9,16 +10,20 @@ import re
 
 from flask import Response, request
 
-from dashboard import exports
-from dashboard.api import answers, render
+from dashboard.api import schemas, serialize
 from dashboard.api.blueprint import dataset, route, settings, store
-from dashboard.api.docs import EXPORTS, NO_REDIS, Answers, export_answers
-from dashboard.api.models import ExportBody, JobBody, NoQuery, parse_body, parse_query
-from dashboard.api.responses import ApiError, json_response, retry_later
+from dashboard.api.errors import ApiError
+from dashboard.api.openapi import EXPORTS, NO_REDIS, Answers, export_answers
+from dashboard.api.schemas import ExportBody, JobBody, NoQuery, parse_body, parse_query
+from dashboard.exports.errors import ExportError
+from dashboard.exports.request import FORMATS
+from dashboard.exports.status import download as export_file
+from dashboard.exports.status import job_status as public_status
+from dashboard.exports.status import recent, status_of
+from dashboard.exports.submit import request_export
+from dashboard.http import json_response
 
 JOB_ID = re.compile(r"^export-[a-z_]{1,32}-[0-9a-f]{20}$")
-#: seconds a client should wait when the same export is being queued by another request
-RETRY_CONFLICT = 2
 EXPORT_ROUTES = {
     "/perseverance/orientation/yaw": ("xy", "sol", "yaw", "queue an image of yaw by sol"),
     "/perseverance/orientation/pitch": ("xy", "sol", "pitch", "queue an image of pitch by sol"),
@@ -30,38 +35,37 @@ EXPORT_ROUTES = {
 
 
 def _queue_export(chart: str, xkey: str | None, ykey: str | None, body: ExportBody) -> Response:
-    """Submit through :func:`dashboard.exports.request_export` (the page's path too); the
-    sols default to, and are narrowed to, the waypoints' range."""
+    """Submit through :func:`dashboard.exports.submit.request_export` (the page's path too);
+    the sols default to, and are narrowed to, the waypoints' range."""
     found = dataset()
     sols = found.waypoints["sol"]
     first, last = int(sols.min()), int(sols.max())
+    fields = {
+        "chart": chart,
+        "sol_min": first if body.sol_min is None else body.sol_min,
+        "sol_max": last if body.sol_max is None else body.sol_max,
+        "fmt": body.fmt,
+        "width": body.width,
+        "height": body.height,
+        "scale": body.scale,
+        "xkey": xkey,
+        "ykey": ykey,
+    }
     try:
-        job = exports.request_export(
+        job = request_export(
             found,
-            chart,
-            first if body.sol_min is None else body.sol_min,
-            last if body.sol_max is None else body.sol_max,
-            body.fmt,
+            fields,
             store=store(),
             settings=settings(),
             address=request.remote_addr,
-            width=body.width,
-            height=body.height,
-            scale=body.scale,
-            xkey=xkey,
-            ykey=ykey,
             bounds=(first, last),
             listed=True,
         )
-    except exports.ExportConflict as exc:
-        return retry_later(409, str(exc), RETRY_CONFLICT)
-    except exports.ExportError as exc:
-        raise ApiError(400, str(exc).replace("sol_min", "start").replace("sol_max", "end")) from None
-    except exports.ExportBusy as exc:
-        return retry_later(exc.http_status, str(exc), exc.retry_after)
+    except ExportError as exc:  # the API's body names the sols start and end
+        raise ExportError(str(exc).replace("sol_min", "start").replace("sol_max", "end")) from None
     payload = {
         "id": job.id,
-        "status": exports.describe(job)["status"],
+        "status": public_status(job)["status"],
         "status_url": f"/jobs/{job.id}",
         "download_url": f"/download/{job.id}",
         "chart": (job.meta or {}).get("chart", chart),
@@ -78,13 +82,13 @@ def _register_export_routes() -> None:
 
         view.__name__ = "export_" + rule.rsplit("/", 1)[1]
         view.__doc__ = summary
-        route(rule, "POST", tags=EXPORTS, json=ExportBody, resp=export_answers(answers.Accepted))(view)
+        route(rule, "POST", tags=EXPORTS, json=ExportBody, resp=export_answers(schemas.Accepted))(view)
 
 
 _register_export_routes()
 
 
-@route("/jobs", "POST", tags=EXPORTS, json=JobBody, resp=export_answers(answers.Accepted))
+@route("/jobs", "POST", tags=EXPORTS, json=JobBody, resp=export_answers(schemas.Accepted))
 def jobs_create():
     """queue any field against another {"type": "way", "xkey": "lon", "ykey": "yaw", "start": 0, "end": 400}"""
     body = parse_body(JobBody)
@@ -96,28 +100,28 @@ def jobs_create():
     "GET",
     tags=EXPORTS,
     resp=Answers(
-        HTTP_200=(list[answers.ListedJob], "exports"), HTTP_400=(answers.Error, "a query parameter"), HTTP_503=NO_REDIS
+        HTTP_200=(list[schemas.ListedJob], "exports"), HTTP_400=(schemas.Error, "a query parameter"), HTTP_503=NO_REDIS
     ),
 )
 def jobs_list():
     """recent exports with their status"""
     parse_query(NoQuery)
-    return json_response(exports.recent(store().redis, store().prefix))
+    return json_response(recent(store().redis, store().prefix))
 
 
 def _known_export(job_id: str) -> dict:
     if not JOB_ID.match(job_id):
         raise ApiError(404, f"no export with id {job_id!r}")
-    info = exports.status(store().redis, job_id)
+    info = status_of(store().redis, job_id)
     if info is None:
         raise ApiError(404, f"no export with id {job_id!r} (unknown, or expired)")
     return info
 
 
 JOB_ANSWERS = Answers(
-    HTTP_200=(answers.Job, "status"),
-    HTTP_404=(answers.Error, "unknown or expired id"),
-    HTTP_422=(answers.Error, "a job whose stored data is not JSON (an old or forged pickled job): refused, never run"),
+    HTTP_200=(schemas.Job, "status"),
+    HTTP_404=(schemas.Error, "unknown or expired id"),
+    HTTP_422=(schemas.Error, "a job whose stored data is not JSON (an old or forged pickled job): refused, never run"),
     HTTP_503=NO_REDIS,
 )
 
@@ -132,10 +136,10 @@ def job_status(job_id: str):
 
 
 DOWNLOAD_ANSWERS = Answers(
-    HTTP_404=(answers.Error, "unknown or expired id"),
-    HTTP_409=(answers.Error, "not finished yet (status and error included)"),
+    HTTP_404=(schemas.Error, "unknown or expired id"),
+    HTTP_409=(schemas.Error, "not finished yet (status and error included)"),
     HTTP_503=NO_REDIS,
-    content={"HTTP_200": {kind: {"type": "string", "format": "binary"} for kind in exports.FORMATS.values()}},
+    content={"HTTP_200": {kind: {"type": "string", "format": "binary"} for kind in FORMATS.values()}},
 )
 
 
@@ -147,8 +151,8 @@ def download(job_id: str):
         raise ApiError(
             409, f"export {job_id} is {info['status']}, not finished", status=info["status"], detail=info["error"]
         )
-    got = exports.download(store().redis, store().prefix, job_id)
+    got = export_file(store().redis, store().prefix, job_id)
     if got is None:
         raise ApiError(404, f"the file of export {job_id} has expired; export it again")
     body, content_type, filename = got
-    return Response(body, content_type=content_type, headers=render.attachment(filename))
+    return Response(body, content_type=content_type, headers=serialize.attachment(filename))

@@ -12,16 +12,14 @@
   ETag it compresses; such tags match too.
 - Fingerprinted Dash assets (``/_dash-component-suites/...v4_4_1m1700000000.js``) get
   ``public, max-age=31536000, immutable``: a new Dash version changes the URL.
-- The current dataset version is read from Redis at most once per ``version_ttl``
-  seconds per process (default 1 s) for these routes: a new load is visible within
-  that time; a load made through this very store object is visible at once.
+- The current dataset version is read from Redis (one GET) on every data request, so
+  every web process answers from the new version as soon as a load has switched it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections import OrderedDict
 from datetime import datetime
 
@@ -56,45 +54,11 @@ COMPRESS_MIMETYPES = [
     "image/vnd.microsoft.icon",
 ]
 ENCODING_SUFFIXES = (":br", ":gzip", ":deflate", ":zstd")
-_VERSION_SEEN = "_ptracker_version_seen"
-
-
-def current_dataset(store, ttl: float):
-    """``store.current()``, reusing the last answer for ``ttl`` seconds (per store object).
-
-    A dataset saved through the same store object replaces ``store._cache`` and so is seen
-    at once; one loaded by another process is seen within ``ttl``. "No dataset" is never
-    remembered, so the first load shows up immediately."""
-    now = time.monotonic()
-    seen = getattr(store, _VERSION_SEEN, None)
-    if seen is not None and now - seen[0] < ttl and getattr(store, "_cache", None) is seen[1]:
-        return seen[1]
-    dataset = store.current()
-    if dataset is not None:
-        setattr(store, _VERSION_SEEN, (now, dataset))
-    return dataset
-
-
-_TAGS: dict[tuple, str] = {}
 
 
 def etag_for(dataset, endpoint: str, vary_accept: bool) -> str:
     """The answer's strong ETag: the dataset (content hash and version), the route, the
-    normalised query (arguments sorted) and, for /perseverance/sol, the negotiated type.
-    Memoised per raw query string (the normalising costs more than the lookup)."""
-    accept = request.headers.get("Accept", "") if vary_accept else ""
-    if len(request.query_string) > 256 or len(accept) > 256:  # a client's long junk is never kept
-        return _etag(dataset, endpoint, vary_accept)
-    memo = (dataset.version, dataset.meta.get("sha256"), endpoint, request.query_string, accept)
-    tag = _TAGS.get(memo)
-    if tag is None:
-        if len(_TAGS) > 4096:
-            _TAGS.clear()
-        tag = _TAGS[memo] = _etag(dataset, endpoint, vary_accept)
-    return tag
-
-
-def _etag(dataset, endpoint: str, vary_accept: bool) -> str:
+    normalised query (arguments sorted) and, for /perseverance/sol, the negotiated type."""
     args = sorted((k, v) for k, v in request.args.items(multi=True))
     key = [dataset.meta.get("sha256") or "", dataset.version, endpoint, repr(args)]
     if vary_accept:
@@ -103,21 +67,8 @@ def _etag(dataset, endpoint: str, vary_accept: bool) -> str:
     return f"v{dataset.version}-{digest}"
 
 
-_LOADED: dict[str, datetime | None] = {}
-
-
 def _loaded_at(dataset) -> datetime | None:
-    raw = dataset.meta.get("loaded_at")
-    if raw in _LOADED:
-        return _LOADED[raw]
-    if len(_LOADED) > 64:
-        _LOADED.clear()
-    _LOADED[raw] = when = _parse_loaded(raw)
-    return when
-
-
-def _parse_loaded(raw) -> datetime | None:
-    when = parse_utc(raw)
+    when = parse_utc(dataset.meta.get("loaded_at"))
     return None if when is None else when.replace(microsecond=0)
 
 
@@ -171,7 +122,7 @@ class _CompressedCache:
 
 def _compress_cache_key(req) -> str | None:
     if req.path.startswith("/_dash-component-suites/"):
-        return req.full_path
+        return req.path  # not full_path: a junk query string must not make it compress again
     return g.get("ptracker_etag")
 
 
@@ -214,11 +165,9 @@ def install(
     *,
     max_age: int = Settings.cache_max_age,
     stale: int = Settings.cache_stale,
-    version_ttl: float = Settings.version_ttl,
 ) -> None:
     """Validators and Cache-Control on data answers (304 before the view), immutable Dash assets."""
     cache_control = f"public, max-age={max_age}, stale-while-revalidate={stale}, stale-if-error=86400"
-    server.config["PTRACKER_VERSION_TTL"] = version_ttl
 
     @server.before_request
     def _conditional():
@@ -227,7 +176,7 @@ def install(
         if vary is None or request.method not in ("GET", "HEAD"):
             return None
         try:
-            dataset = current_dataset(store, version_ttl)
+            dataset = store.current()
         except Exception as exc:  # Redis away: the view answers 503 in words, without asking again
             g.ptracker_store_error = exc  # (a second try would double the wait on a frozen Redis)
             return None

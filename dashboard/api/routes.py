@@ -1,9 +1,10 @@
 """The REST API's routes: the original tracker's data routes, loading, health, /help and
 the document (the export routes: ``export_routes.py``).
 
-How a route is registered and answers errors: ``blueprint.py``; its requests:
-``models.py``; its bodies: ``render.py``; the document and /help: ``docs.py``; what the
-server does around the routes (404s, limits, headers): ``server.py``.
+How a route is registered and answers errors: ``blueprint.py`` and ``errors.py``; its
+requests and answers: ``schemas.py``; its bodies: ``serialize.py``; the document and
+/help: ``openapi.py``; what the server does around the routes (404s, limits, headers):
+``server.py``.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ import orjson
 import redis
 from flask import Response, request
 
-from dashboard.api import answers, render
+from dashboard.api import schemas, serialize
 from dashboard.api.blueprint import ALL_METHODS, dataset, route, settings, store
-from dashboard.api.docs import DATA, NO_DATA, NO_REDIS, SERVICE, Answers, data_answers, document, help_text
-from dashboard.api.models import FeaturesQuery, NoQuery, RangeQuery, parse_query
-from dashboard.api.responses import ApiError, error, json_response
-from dashboard.data.load import LoadError, load
+from dashboard.api.errors import ApiError
+from dashboard.api.openapi import DATA, NO_DATA, NO_REDIS, SERVICE, Answers, data_answers, document, help_text
+from dashboard.api.schemas import FeaturesQuery, NoQuery, RangeQuery, parse_query
+from dashboard.data.load import LoadBusy, LoadError, load
 from dashboard.data.store import Dataset, StoreError
 from dashboard.data.timeline import now
+from dashboard.http import json_response
 from dashboard.marstime import sol_date
 
 TEXT = {"text/plain": {"type": "string"}}
@@ -33,7 +35,7 @@ def help_route():
     return Response(help_text(), content_type="text/plain; charset=utf-8")
 
 
-@route("/healthz", "GET", tags=SERVICE, resp=Answers(HTTP_200=(answers.Health, "alive")))
+@route("/healthz", "GET", tags=SERVICE, resp=Answers(HTTP_200=(schemas.Health, "alive")))
 def healthz():
     """liveness: the process is not stuck
 
@@ -42,7 +44,7 @@ def healthz():
     return json_response({"status": "ok", "checks": {"process": "ok"}})
 
 
-@route("/readyz", "GET", tags=SERVICE, resp=Answers(HTTP_200=(answers.Readiness, "ready")))
+@route("/readyz", "GET", tags=SERVICE, resp=Answers(HTTP_200=(schemas.Readiness, "ready")))
 def readyz():
     """readiness: this process can serve requests
 
@@ -72,10 +74,10 @@ def _require_admin() -> None:
 
 
 LOAD_ANSWERS = Answers(
-    HTTP_200=(answers.LoadSummary, "loaded, or unchanged"),
-    HTTP_401=(answers.Error, "the admin token is required and was missing or wrong"),
-    HTTP_409=(answers.Error, "a load is already running"),
-    HTTP_502=(answers.Error, "a source failed; the previous dataset stays current"),
+    HTTP_200=(schemas.LoadSummary, "loaded, or unchanged"),
+    HTTP_401=(schemas.Error, "the admin token is required and was missing or wrong"),
+    HTTP_409=(schemas.Error, "a load is already running"),
+    HTTP_502=(schemas.Error, "a source failed; the previous dataset stays current"),
     HTTP_503=NO_REDIS,
 )
 
@@ -88,12 +90,12 @@ def load_route():
     _require_admin()
     try:
         summary = load(store(), settings())
+    except LoadBusy:
+        raise
     except LoadError as exc:
-        if "already running" in str(exc):
-            return error(409, str(exc))
         current = store().current_version()
         detail = "the previous dataset stays current" if current else "no dataset is loaded"
-        return error(502, str(exc), current_version=current, detail=detail)
+        raise ApiError.of(exc, current_version=current, detail=detail) from None
     return json_response(summary)
 
 
@@ -101,9 +103,9 @@ def _waypoints_file(ext: str, content_type: str, body) -> Response:
     """The (filtered) waypoints as a downloadable file: ``body(frame, version)``, cached."""
     query = parse_query(RangeQuery)
     found = dataset()
-    frame = render.filtered(found, query)
-    headers = render.attachment(render.data_filename(frame, ext))
-    key = (ext, *render.range_key(found, query))
+    frame = serialize.filtered(found, query)
+    headers = serialize.attachment(serialize.data_filename(frame, ext))
+    key = (ext, *serialize.range_key(found, query))
     return _cached(found, key, lambda: body(frame, found.version), content_type, headers)
 
 
@@ -112,19 +114,22 @@ def _cached(found: Dataset, key: tuple, build, content_type: str, headers: dict 
     return Response(found.answer(key, build), content_type=content_type, headers=headers)
 
 
-@route("/perseverance", "GET", tags=DATA, query=FeaturesQuery, resp=data_answers(list[answers.Feature]))
+@route("/perseverance", "GET", tags=DATA, query=FeaturesQuery, resp=data_answers(list[schemas.Feature]))
 def perseverance():
     """waypoints as GeoJSON features (?start=N skips N; ?sol_min=&sol_max=)"""
     query = parse_query(FeaturesQuery)
     found = dataset()
     start = min(query.start, len(found.waypoints))
-    key = ("features", start, *render.range_key(found, query))
+    key = ("features", start, *serialize.range_key(found, query))
     return _cached(
-        found, key, lambda: orjson.dumps(render.features(render.filtered(found, query))[start:]), "application/json"
+        found,
+        key,
+        lambda: orjson.dumps(serialize.features(serialize.filtered(found, query))[start:]),
+        "application/json",
     )
 
 
-@route("/perseverance/sol", "GET", tags=DATA, resp=data_answers(answers.Sol, content=TEXT))
+@route("/perseverance/sol", "GET", tags=DATA, resp=data_answers(schemas.Sol, content=TEXT))
 def latest_sol():
     """ "Most recent data waypoint is at Sol-N" (JSON with Accept: application/json)"""
     parse_query(NoQuery)
@@ -136,7 +141,7 @@ def latest_sol():
 
 
 @route(
-    "/perseverance/current", "GET", tags=DATA, resp=Answers(HTTP_200=(answers.Now, "the rover now"), HTTP_503=NO_DATA)
+    "/perseverance/current", "GET", tags=DATA, resp=Answers(HTTP_200=(schemas.Now, "the rover now"), HTTP_503=NO_DATA)
 )
 def current_position():
     """where the rover is now (newest sol of any layer) and each layer's freshness
@@ -150,17 +155,17 @@ def current_position():
 def _columns(columns: list[str], key: str) -> Response:
     query = parse_query(RangeQuery)
     found = dataset()
-    build = lambda: render.columns_json(render.filtered(found, query), columns)  # noqa: E731
-    return _cached(found, (key, *render.range_key(found, query)), build, "application/json")
+    build = lambda: serialize.columns_json(serialize.filtered(found, query), columns)  # noqa: E731
+    return _cached(found, (key, *serialize.range_key(found, query)), build, "application/json")
 
 
-@route("/perseverance/orientation", "GET", tags=DATA, query=RangeQuery, resp=data_answers(list[answers.Orientation]))
+@route("/perseverance/orientation", "GET", tags=DATA, query=RangeQuery, resp=data_answers(list[schemas.Orientation]))
 def orientation():
     """[{"sol", "yaw_rad", "pitch", "roll"}] (yaw in radians)"""
     return _columns(["sol", "yaw_rad", "pitch", "roll"], "orientation")
 
 
-@route("/perseverance/position", "GET", tags=DATA, query=RangeQuery, resp=data_answers(list[answers.Position]))
+@route("/perseverance/position", "GET", tags=DATA, query=RangeQuery, resp=data_answers(list[schemas.Position]))
 def position():
     """[{"sol", "lon", "lat"}]"""
     return _columns(["sol", "lon", "lat"], "position")
@@ -175,7 +180,7 @@ def position():
 )
 def waypoints_csv():
     """the (filtered) waypoints as CSV"""
-    return _waypoints_file("csv", "text/csv; charset=utf-8", lambda frame, _version: render.csv_bytes(frame))
+    return _waypoints_file("csv", "text/csv; charset=utf-8", lambda frame, _version: serialize.csv_bytes(frame))
 
 
 @route(
@@ -187,10 +192,10 @@ def waypoints_csv():
 )
 def waypoints_geojson():
     """the (filtered) waypoints as a GeoJSON FeatureCollection"""
-    return _waypoints_file("geojson", "application/geo+json", render.geojson_bytes)
+    return _waypoints_file("geojson", "application/geo+json", serialize.geojson_bytes)
 
 
-@route("/openapi.json", "GET", tags=SERVICE, resp=Answers(HTTP_200=(answers.Document, "OpenAPI document")))
+@route("/openapi.json", "GET", tags=SERVICE, resp=Answers(HTTP_200=(schemas.Document, "OpenAPI document")))
 def openapi():
     """OpenAPI 3 description of all of the above"""
     return json_response(document())

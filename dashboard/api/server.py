@@ -10,12 +10,10 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from dashboard.api import export_routes, routes
-from dashboard.api.answers import Error
 from dashboard.api.blueprint import api
-from dashboard.api.docs import SERVICE, Answers, describe_endpoint, help_text
-from dashboard.api.models import MAX_BODY
-from dashboard.api.responses import error, method_not_allowed
-from dashboard.page.guard import CALLBACK_PATH, MAX_CALLBACK_BODY
+from dashboard.api.openapi import SERVICE, Answers, document_endpoint, help_text
+from dashboard.api.schemas import Error
+from dashboard.http import CALLBACK_PATH, MAX_BODY, MAX_CALLBACK_BODY, error, method_not_allowed
 
 #: importing these puts their routes on the blueprint (:data:`dashboard.api.blueprint.api`)
 ROUTE_MODULES = (routes, export_routes)
@@ -91,7 +89,7 @@ def install(server: Flask, script_hashes: Iterable[str] = ()) -> None:
     server.config["MAX_CONTENT_LENGTH"] = MAX_CALLBACK_BODY  # the API's own routes allow MAX_BODY
     server.register_blueprint(api)
     if "metrics" in server.view_functions:
-        describe_endpoint(server, "metrics", ("GET",), METRICS_SUMMARY, resp=METRICS, tags=SERVICE)
+        document_endpoint(server, "metrics", ("GET",), METRICS_SUMMARY, resp=METRICS, tags=SERVICE)
     csp = content_security_policy(script_hashes)
 
     @server.after_request

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlparse
 import requests
 
 from dashboard import __version__
+from dashboard.data.schema import source_label
 from dashboard.settings import Settings
 
 USER_AGENT = f"PerseveranceTracker/{__version__} (Mars 2020 rover dashboard) python-requests/{requests.__version__}"
@@ -26,10 +27,11 @@ _CHUNK = 64 * 1024
 
 
 class FetchError(Exception):
-    """A source could not be fetched. The message names the source and the problem."""
+    """A source could not be fetched. The message names the source (by its
+    :func:`~dashboard.data.schema.source_label`) and the problem."""
 
     def __init__(self, source: str, problem: str):
-        super().__init__(f"{source}: {problem}")
+        super().__init__(f"{source_label(source)}: {problem}")
         self.source = source
         self.problem = problem
 

@@ -35,6 +35,10 @@ class LoadError(RuntimeError):
     """A load failed; the message says which source and why. The current dataset is kept."""
 
 
+class LoadBusy(LoadError):
+    """Another load is running; this one did not start."""
+
+
 def _sol_range(frame) -> tuple[int | None, int | None]:
     sols = frame["sol"].dropna()
     if sols.empty:
@@ -63,7 +67,7 @@ def load(
     started = time.monotonic()
     lock = store.load_lock()
     if not lock.acquire():
-        raise LoadError("another load is already running; try again when it has finished")
+        raise LoadBusy("another load is already running; try again when it has finished")
     try:
         try:
             summary = _load_locked(store, settings, sources, force)

@@ -1,8 +1,7 @@
 """Parse NASA's MMGIS GeoJSON layers and normalise them into pandas DataFrames.
 
-Pure code: bytes in, frames out. Every shape NASA has published (see
-``shared/data/PROVENANCE.md``) maps onto one schema (:mod:`.schema`; DESIGN.md, "The
-normalised data model"); what cannot be understood raises :class:`DataError` naming the
+Pure code: bytes in, frames out. Every shape NASA has published (docs/data.md lists them)
+maps onto one schema (:mod:`.schema`); what cannot be understood raises :class:`DataError` naming the
 source and the problem. A single bad feature among good ones is skipped and counted,
 never fatal. :mod:`.geojson` reads the documents; the schema's names are re-exported here.
 """
@@ -23,7 +22,7 @@ from dashboard.data.schema import (
     WAYPOINT_NUMERIC,
     DataError,
     Layer,
-    describe,
+    skipped_text,
     to_final,
     to_int,
     to_number,
@@ -129,14 +128,14 @@ def _image_url(props: dict) -> str | None:
 def _check_fields(source: str, seen_fields: set[str], any_rows: bool, skipped: Counter, total: int) -> None:
     """DataError when a required field is missing in every feature, or no row is usable."""
     if not any_rows and not seen_fields:  # not one feature had properties to look at
-        raise DataError(source, f"no usable features: {describe(skipped, total)}")
+        raise DataError(source, f"no usable features: {skipped_text(skipped, total)}")
     for required, label in (("sol", "'sol'"), ("lon", "'lon'/'lat' (or a Point geometry)")):
         if required not in seen_fields:
             raise DataError(source, f"required field {label} is missing in every feature")
     if not ({"site", "drive"} <= seen_fields or "rmc" in seen_fields):
         raise DataError(source, "required fields 'site'/'drive' (or 'RMC') are missing in every feature")
     if not any_rows:
-        raise DataError(source, f"no usable features: {describe(skipped, total)}")
+        raise DataError(source, f"no usable features: {skipped_text(skipped, total)}")
 
 
 def _fix_odometry(frame: pd.DataFrame) -> None:
@@ -188,7 +187,7 @@ def parse_traverse(body: bytes, source: str = "traverse") -> Layer:
             }
         )
     if not legs:
-        raise DataError(source, f"no usable features: {describe(skipped, len(features))}")
+        raise DataError(source, f"no usable features: {skipped_text(skipped, len(features))}")
     frame = pd.DataFrame.from_records(legs, columns=list(TRAVERSE_COLUMNS))
     xyz = np.concatenate(coords_all)
     points = pd.DataFrame(

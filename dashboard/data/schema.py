@@ -1,12 +1,14 @@
-"""The normalised schema of NASA's layers (DESIGN.md, "The normalised data model"): the
-columns and their dtypes, the property names NASA has used, and the coercion of one JSON
-value into a column's type. Pure code."""
+"""The normalised schema of NASA's layers (docs/data.md, "The normalised data model"): the
+columns and their dtypes, the property names NASA has used, the coercion of one JSON
+value into a column's type, and how a layer's source is named to people. Pure code."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import PurePath
+from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
@@ -98,11 +100,25 @@ TRUE_WORDS = {"y", "yes", "true", "t", "1", "final", "end"}
 FALSE_WORDS = {"m", "n", "no", "false", "f", "0", "mid"}
 
 
+def source_label(source: str | None) -> str | None:
+    """A layer's source as a person needs it, never a server's own paths: a URL's host and
+    file name (``mars.nasa.gov … M20_waypoints.json``), or ``local file M20_waypoints.json``."""
+    if not source:
+        return None
+    url = urlparse(source)
+    if url.scheme.lower() in ("http", "https"):
+        name = PurePath(unquote(url.path)).name
+        return f"{url.hostname} … {name}" if name else str(url.hostname)
+    path = unquote(url.path) if url.scheme.lower() == "file" else source
+    return f"local file {PurePath(path).name}"
+
+
 class DataError(ValueError):
-    """A layer that cannot be understood. The message names the source and the problem."""
+    """A layer that cannot be understood. The message names the source (by its
+    :func:`source_label`) and the problem."""
 
     def __init__(self, source: str, problem: str):
-        super().__init__(f"{source}: {problem}")
+        super().__init__(f"{source_label(source)}: {problem}")
         self.source = source
         self.problem = problem
 
@@ -195,6 +211,6 @@ def typed(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def describe(skipped: Counter, total: int) -> str:
+def skipped_text(skipped: Counter, total: int) -> str:
     reasons = ", ".join(f"{count} {reason}" for reason, count in skipped.most_common())
     return f"all {total} features were skipped ({reasons})" if reasons else f"{total} features, none usable"

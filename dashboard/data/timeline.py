@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.data.memo import MemoFn, no_memo
+from dashboard.data.schema import source_label
 from dashboard.marstime import sol_start
 from dashboard.settings import NASA_MISSION_URL
 
@@ -163,13 +164,13 @@ def now(dataset, when: datetime | None = None) -> dict:
         "layers": {
             "waypoints": {
                 "sol_max": int(layer_wp["sol"].max()) if len(layer_wp) else None,
-                "source": (meta_layers.get("waypoints") or {}).get("source"),
+                "source": source_label((meta_layers.get("waypoints") or {}).get("source")),
             },
-            "traverse": {"sol_max": tr_last, "source": (meta_layers.get("traverse") or {}).get("source")},
+            "traverse": {"sol_max": tr_last, "source": source_label((meta_layers.get("traverse") or {}).get("source"))},
             "current": {
                 "sol": int(current["sol"].max()) if len(current) else None,
                 "status": cur_meta.get("status", "off" if not len(current) else "newer"),
-                "source": cur_meta.get("source"),
+                "source": source_label(cur_meta.get("source")),
             },
         },
         "loaded_at": (dataset.meta or {}).get("loaded_at"),

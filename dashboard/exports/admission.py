@@ -13,6 +13,7 @@ from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 from rq.job import Job
 
+from dashboard.exports.errors import QueueFull, RateLimited, ShareUsed
 from dashboard.exports.queue import queue
 from dashboard.redis_conn import as_text
 from dashboard.settings import Settings
@@ -30,14 +31,6 @@ ACTIVE_STATUSES = (b"queued", b"started", b"deferred", b"scheduled")
 DEFAULT_CLIENT_QUEUE_MAX = Settings.queue_client_max
 #: seconds a client's list of pending exports is kept
 DEFAULT_PENDING_TTL = Settings.export_ttl
-
-
-class ExportBusy(RuntimeError):
-    """Too many exports right now (per client, or in the queue); try again later."""
-
-    def __init__(self, message: str, retry_after: int, http_status: int):
-        super().__init__(message)
-        self.retry_after, self.http_status = retry_after, http_status
 
 
 def client_key(address: str | None) -> str:
@@ -81,25 +74,24 @@ def admit(
     queue_max: int,
     client_queue_max: int = DEFAULT_CLIENT_QUEUE_MAX,
 ) -> None:
-    """Refuse (ExportBusy) a submission over the client's rate (a moving minute), when
-    the client already has its share of the queue waiting, or when the queue is full.
-    ``client`` is :func:`client_key` of the address."""
+    """Refuse a submission over the client's rate (a moving minute: RateLimited), when the
+    client already has its share of the queue waiting (ShareUsed), or when the queue is
+    full (QueueFull). ``client`` is :func:`client_key` of the address."""
     item = RateLimitItemPerMinute(rate)
     limiter = _limiter(connection, prefix)
     if not limiter.hit(item, "export", client):
         reset = limiter.get_window_stats(item, "export", client).reset_time
         retry = max(1, min(MAX_RATE_RETRY, math.ceil(reset - time.time())))
-        raise ExportBusy(f"too many exports: at most {rate} a minute; try again in {retry} s", retry, 429)
+        raise RateLimited(f"too many exports: at most {rate} a minute; try again in {retry} s", retry)
     waiting = queue(connection).count
     if waiting >= queue_max:
-        raise ExportBusy(f"the export queue is full ({waiting} waiting); try again shortly", RETRY_QUEUE_FULL, 503)
+        raise QueueFull(f"the export queue is full ({waiting} waiting); try again shortly", RETRY_QUEUE_FULL)
     share = min(client_queue_max, queue_max)
     mine = pending(connection, prefix, client)
     if mine >= share:
-        raise ExportBusy(
+        raise ShareUsed(
             f"you have {mine} exports waiting or rendering; at most {share} at a time: try again when one has finished",
             RETRY_SHARE_USED,
-            429,
         )
 
 

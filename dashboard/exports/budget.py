@@ -1,8 +1,8 @@
 """Byte budgets of finished exports: per client and in total, the oldest evicted first.
 
 Finished files live in their own keys (:func:`dashboard.exports.queue.file_key`); the
-worker charges each one here (:func:`account`) and deletes what the budgets evict
-(:func:`evict`)."""
+worker charges each one here (:meth:`Budgets.charge`) and deletes what the budgets evict
+(:meth:`Budgets.evict`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import time
 
 import redis
 
-from dashboard.exports.queue import fetch, file_key, forget
+from dashboard.exports.queue import fetch_job, file_key, forget
+from dashboard.redis_conn import as_text
+from dashboard.settings import Settings
 
 #: What one export costs in Redis besides its file (job hash, result, registry entries,
 #: budget bookkeeping), charged against the budgets so that the number of kept jobs is
@@ -63,45 +65,51 @@ return evicted
 """
 
 
-def _budget_base(prefix: str) -> str:
-    return f"{prefix}export:budget:"
+class Budgets:
+    """The byte budgets of finished exports in one Redis: ``total`` bytes for everyone,
+    ``per_client`` for each client (:func:`~dashboard.exports.admission.client_key`)."""
 
+    def __init__(self, connection: redis.Redis, prefix: str, total: int, per_client: int):
+        self.connection, self.prefix = connection, prefix
+        self.total, self.per_client = int(total), int(per_client)
+        self._base = f"{prefix}export:budget:"
 
-def account(
-    connection: redis.Redis, prefix: str, job_id: str, size: int, client: str, ttl: int, budget: int, client_budget: int
-) -> list[str]:
-    """Charge ``size`` bytes for a finished (or failed) export to its client and to the
-    total, atomically (one Lua script). Entries are scored by when they expire (now +
-    ``ttl``); expired ones are forgotten first; then the client's oldest exports, and then
-    anyone's oldest, are chosen for eviction until both budgets hold the new one. Returns
-    the ids to evict (:func:`evict`)."""
-    base = _budget_base(prefix)
-    keys = [base + "files", base + "sizes", base + "owners", base + "total", base + "client:" + client]
-    evicted = connection.eval(
-        _ACCOUNT,
-        len(keys),
-        *keys,
-        job_id,
-        int(size),
-        client,
-        time.time(),
-        int(ttl),
-        int(budget),
-        int(client_budget),
-        base + "client:",
-    )
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in evicted]
+    @classmethod
+    def of(cls, connection: redis.Redis, settings: Settings) -> Budgets:
+        return cls(connection, settings.key_prefix, settings.export_budget, settings.export_client_budget)
 
+    def charge(self, job_id: str, size: int, client: str, ttl: int) -> list[str]:
+        """Charge ``size`` bytes for a finished (or failed) export to its client and to the
+        total, atomically (one Lua script). Entries are scored by when they expire (now +
+        ``ttl``); expired ones are forgotten first; then the client's oldest exports, and
+        then anyone's oldest, are chosen for eviction until both budgets hold the new one.
+        Returns the ids to evict (:meth:`evict`)."""
+        base = self._base
+        keys = [base + "files", base + "sizes", base + "owners", base + "total", base + "client:" + client]
+        evicted = self.connection.eval(
+            _ACCOUNT,
+            len(keys),
+            *keys,
+            job_id,
+            int(size),
+            client,
+            time.time(),
+            int(ttl),
+            self.total,
+            self.per_client,
+            base + "client:",
+        )
+        return [as_text(v) for v in evicted]
 
-def evict(connection: redis.Redis, prefix: str, job_ids: list[str]) -> None:
-    """Delete evicted exports: the file and the job with its result."""
-    for job_id in job_ids:
-        connection.delete(file_key(prefix, job_id))
-        job = fetch(connection, job_id)
-        if job is not None:
-            forget(connection, job)
+    def evict(self, job_ids: list[str]) -> None:
+        """Delete evicted exports: the file and the job with its result."""
+        for job_id in job_ids:
+            self.connection.delete(file_key(self.prefix, job_id))
+            job = fetch_job(self.connection, job_id)
+            if job is not None:
+                forget(self.connection, job)
 
-
-def budget_usage(connection: redis.Redis, prefix: str) -> int:
-    raw = connection.get(_budget_base(prefix) + "total")
-    return int(raw) if raw is not None else 0
+    def usage(self) -> int:
+        """Bytes charged to the total budget now."""
+        raw = self.connection.get(self._base + "total")
+        return int(raw) if raw is not None else 0

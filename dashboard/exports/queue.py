@@ -14,7 +14,13 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 QUEUE_NAME = "exports"
-JOB_FUNCTION = "jobs.export_job.export_chart"
+#: The job, by dotted name: the web process never imports the worker side (nor kaleido).
+JOB_FUNCTION = "dashboard.exports.job.export_chart"
+#: Called by RQ when a job fails, in the worker or when its worker was found dead.
+FAILURE_CALLBACK = "dashboard.exports.job.on_failure"
+#: how long a failed export is kept, with its reason
+FAILURE_TTL = 86400
+
 
 #: The one serializer of the export queue, its jobs and their results (web and worker).
 SERIALIZER = JSONSerializer
@@ -35,7 +41,8 @@ def file_key(prefix: str, job_id: str) -> str:
     return f"{prefix}export:file:{job_id}"
 
 
-def fetch(connection: redis.Redis, job_id: str) -> Job | None:
+def fetch_job(connection: redis.Redis, job_id: str) -> Job | None:
+    """The export job of ``job_id``, or None when there is none (any more)."""
     try:
         return Job.fetch(job_id, connection=connection, serializer=SERIALIZER)
     except NoSuchJobError:

@@ -1,7 +1,11 @@
 """What an export is: the request, checked and normalised before anything is queued.
 
+:class:`ExportRequest` is the whole contract between the web side and the worker: made by
+:func:`validate` once, stored as the job's JSON (:meth:`ExportRequest.to_json`) and read
+back by the job (:meth:`ExportRequest.from_json`).
+
 Numbers are parsed here once (:func:`whole`, :func:`finite`) for the whole app: the
-export parameters, the REST bodies and query strings (``dashboard/api/models.py``) all
+export parameters, the REST bodies and query strings (``dashboard/api/schemas.py``) all
 accept JSON numbers and numeric strings (``"0"``), and refuse the rest in the same words.
 
 A map selection is stored once, as a bitmask over the waypoints of the dataset version it
@@ -14,11 +18,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import orjson
 
+from dashboard.exports.errors import ExportError
 from dashboard.figures import BUILDERS, EXPORT_ONLY, FIELDS, MAP_POINT_BUDGET, TITLES
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
@@ -33,10 +38,6 @@ SCALE_DIGITS = 4
 #: characters of a job id's hash
 JOB_ID_HASH_CHARS = 20
 CHARTS = [*BUILDERS, *EXPORT_ONLY]
-
-
-class ExportError(ValueError):
-    """A request that cannot be exported; the message says why, in words."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -129,9 +130,17 @@ class ExportRequest:
     xkey: str | None = None  # chart "xy": the fields on x and y
     ykey: str | None = None
 
-    def kwargs(self) -> dict:
-        """Plain (JSON) arguments for the job function."""
+    def to_json(self) -> dict:
+        """The request as plain JSON values: what the job stores and reads back."""
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: object) -> ExportRequest:
+        """The request a job stored (:meth:`to_json`); ExportError if it is not one."""
+        names = {f.name for f in fields(cls)}
+        if not isinstance(data, dict) or not names >= set(data) or not {"chart", "sol_min", "sol_max"} <= set(data):
+            raise ExportError("the stored export request is not one this release can read: export it again")
+        return cls(**data)
 
     def public(self) -> dict:
         """What a user needs to see about the request: the selection only as a count."""
@@ -140,7 +149,7 @@ class ExportRequest:
         return out
 
     def job_id(self, version: str) -> str:
-        digest = hashlib.sha256(orjson.dumps({"v": version, **self.kwargs()}, option=orjson.OPT_SORT_KEYS))
+        digest = hashlib.sha256(orjson.dumps({"v": version, **self.to_json()}, option=orjson.OPT_SORT_KEYS))
         return f"export-{self.chart}-{digest.hexdigest()[:JOB_ID_HASH_CHARS]}"
 
     @property

@@ -20,25 +20,25 @@ position, elevation), :mod:`.map` (the traverse map), :mod:`.distance` and
 :mod:`.fields` (the export-only field-against-field chart). What other code imports is
 re-exported here.
 
-What a builder derives from a dataset version's frames alone (the map's path levels,
-the traverse by sol) goes through an optional ``memo`` (``Dataset.memo``): built once
-per version and dropped with it. Without one, it is computed on every call.
+Every builder takes one :class:`ChartData` (a stored ``Dataset``, or :class:`Frames`) and
+a :class:`View`. What a builder derives from a dataset version's frames alone (the map's
+path levels, the traverse by sol) goes through the data's ``memo``: for a ``Dataset``
+built once per version and dropped with it; ``Frames`` keep theirs likewise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pandas as pd
-
-from dashboard.data.memo import MemoFn, no_memo
 from dashboard.figures.charts import elevation, elevation_distance, orientation, position
 from dashboard.figures.common import (
     BAR_BUDGET,
     MAP_POINT_BUDGET,
     PATH_BUDGET,
     SERIES_BUDGET,
+    ChartData,
     Figure,
+    Frames,
     View,
     arr,
     thin_indices,
@@ -53,6 +53,8 @@ __all__ = [
     "BUILDERS",
     "EXPORT_ONLY",
     "FIELDS",
+    "ChartData",
+    "Frames",
     "MAP_POINT_BUDGET",
     "PATH_BUDGET",
     "PATH_MEMO_KEY",
@@ -90,19 +92,8 @@ TITLES = {
 }
 
 
-def build(
-    chart: str,
-    waypoints: pd.DataFrame,
-    traverse: pd.DataFrame,
-    traverse_points: pd.DataFrame,
-    view: View,
-    *,
-    memo: MemoFn = no_memo,
-    **options,
-) -> Figure:
+def build(chart: str, dataset: ChartData, view: View, **options) -> Figure:
     """Build one chart by name (KeyError for an unknown name); ``options`` go to the
-    builder (``xkey``/``ykey`` for ``xy``). ``memo``: the frames' dataset version's
-    :meth:`Dataset.memo` (``memo=dataset.memo``), so what is derived from the frames alone
-    is built once per version; without it, on every call."""
+    builder (``xkey``/``ykey`` for ``xy``)."""
     builder = BUILDERS.get(chart) or EXPORT_ONLY[chart]
-    return builder(waypoints, view, traverse=traverse, traverse_points=traverse_points, memo=memo, **options)
+    return builder(dataset, view, **options)

@@ -4,12 +4,10 @@ position (a star)."""
 
 from __future__ import annotations
 
-import pandas as pd
-
-from dashboard.data.memo import MemoFn, no_memo
 from dashboard.data.timeline import traverse_only
 from dashboard.figures.common import (
     PALETTE,
+    ChartData,
     Figure,
     View,
     chart_layout,
@@ -23,7 +21,8 @@ from dashboard.figures.series import current_marker, data_gaps, gap_marks, serie
 from dashboard.marstime import sol_instants
 
 
-def orientation(waypoints: pd.DataFrame, view: View, **_) -> Figure:
+def orientation(dataset: ChartData, view: View) -> Figure:
+    waypoints = dataset.waypoints
     """Yaw, pitch, roll and tilt at each waypoint. Orientation exists only at waypoints:
     a long stretch without them is a visible gap with words saying why."""
     wp_all = in_range(waypoints, view)
@@ -56,17 +55,15 @@ def orientation(waypoints: pd.DataFrame, view: View, **_) -> Figure:
     return figure_of(data, layout, wp_all.empty)
 
 
-def position(
-    waypoints: pd.DataFrame,
-    view: View,
-    *,
-    traverse: pd.DataFrame | None = None,
-    traverse_points: pd.DataFrame | None = None,
-    memo: MemoFn = no_memo,
-    **_,
-) -> Figure:
+def position(dataset: ChartData, view: View) -> Figure:
     """Latitude and longitude at the waypoints; on sols without waypoints, where the
     traverse's last leg of the sol ended."""
+    waypoints, traverse, traverse_points, memo = (
+        dataset.waypoints,
+        dataset.traverse,
+        dataset.traverse_points,
+        dataset.memo,
+    )
     wp_all = in_range(waypoints, view)
     wp, cur = split_current(wp_all)
     tr = in_range(traverse_only(waypoints, traverse, traverse_points, memo), view)
@@ -94,15 +91,13 @@ def position(
     return figure_of(data, layout, wp_all.empty and tr.empty)
 
 
-def elevation(
-    waypoints: pd.DataFrame,
-    view: View,
-    *,
-    traverse: pd.DataFrame | None = None,
-    traverse_points: pd.DataFrame | None = None,
-    memo: MemoFn = no_memo,
-    **_,
-) -> Figure:
+def elevation(dataset: ChartData, view: View) -> Figure:
+    waypoints, traverse, traverse_points, memo = (
+        dataset.waypoints,
+        dataset.traverse,
+        dataset.traverse_points,
+        dataset.memo,
+    )
     wp_all = in_range(waypoints, view)
     wp, cur = split_current(wp_all)
     tr = in_range(traverse_only(waypoints, traverse, traverse_points, memo), view)
@@ -121,17 +116,15 @@ def elevation(
     return figure_of(data, layout, wp_all.empty and tr.empty)
 
 
-def elevation_distance(
-    waypoints: pd.DataFrame,
-    view: View,
-    *,
-    traverse: pd.DataFrame | None = None,
-    traverse_points: pd.DataFrame | None = None,
-    memo: MemoFn = no_memo,
-    **_,
-) -> Figure:
+def elevation_distance(dataset: ChartData, view: View) -> Figure:
     """Elevation against odometry: the waypoints' odometry; on sols without waypoints the
     traverse legs' cumulative length (a different measure, named so in the legend)."""
+    waypoints, traverse, traverse_points, memo = (
+        dataset.waypoints,
+        dataset.traverse,
+        dataset.traverse_points,
+        dataset.memo,
+    )
     wp_all = in_range(waypoints, view).assign(dist_km=lambda f: f["dist_total_m"] / 1000.0)
     wp, cur = split_current(wp_all)
     tr = in_range(traverse_only(waypoints, traverse, traverse_points, memo), view)

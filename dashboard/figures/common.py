@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from dashboard.data.memo import Memo
 from dashboard.marstime import sol_instants
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies.
@@ -47,6 +49,34 @@ TEMPLATE = {
 }
 
 Figure = dict  # {"data": [trace, ...], "layout": {...}}
+T = TypeVar("T")
+
+
+class ChartData(Protocol):
+    """What a figure builder draws from: a dataset version's frames and its memo (a
+    :class:`~dashboard.data.store.Dataset` is one; :class:`Frames` is one made of frames)."""
+
+    @property
+    def waypoints(self) -> pd.DataFrame: ...
+    @property
+    def traverse(self) -> pd.DataFrame | None: ...
+    @property
+    def traverse_points(self) -> pd.DataFrame | None: ...
+    def memo(self, key: Hashable, build: Callable[[], T], /) -> T: ...
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Frames to draw that belong to no stored version (tests, benchmarks): what builders
+    derive from them is kept with them, as a :class:`~dashboard.data.store.Dataset` keeps it."""
+
+    waypoints: pd.DataFrame
+    traverse: pd.DataFrame | None = None
+    traverse_points: pd.DataFrame | None = None
+    _memo: Memo = field(default_factory=Memo, init=False, repr=False, compare=False)
+
+    def memo(self, key: Hashable, build: Callable[[], T], /) -> T:
+        return self._memo.get(key, build)
 
 
 def arr(values, dtype: str = "f8") -> dict:

@@ -7,11 +7,11 @@ import math
 
 import pandas as pd
 
-from dashboard.data.memo import MemoFn, no_memo
 from dashboard.data.timeline import traverse_by_sol
 from dashboard.figures.common import (
     BAR_BUDGET,
     PALETTE,
+    ChartData,
     Figure,
     View,
     arr,
@@ -60,18 +60,16 @@ def _bars(per_sol: pd.DataFrame, name: str, color: str, layer: str, view: View) 
     }
 
 
-def distance(
-    waypoints: pd.DataFrame,
-    view: View,
-    *,
-    traverse: pd.DataFrame | None = None,
-    traverse_points: pd.DataFrame | None = None,
-    memo: MemoFn = no_memo,
-    **_,
-) -> Figure:
+def distance(dataset: ChartData, view: View) -> Figure:
     """Distance driven per sol (bars) and odometry (lines): from the waypoints where they
     exist, from the traverse's legs on the sols without them. The traverse's own odometry
     (its legs' cumulative length) is drawn over its whole span, dotted."""
+    waypoints, traverse, traverse_points, memo = (
+        dataset.waypoints,
+        dataset.traverse,
+        dataset.traverse_points,
+        dataset.memo,
+    )
     layer_wp, cur = split_current(waypoints)
     per_sol = in_range(per_sol_distance(layer_wp), view)
     tr_all = in_range(traverse_by_sol(traverse, traverse_points, memo), view)

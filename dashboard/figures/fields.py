@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 from dashboard.figures.common import (
     PALETTE,
     SERIES_BUDGET,
+    ChartData,
     Figure,
     View,
     arr,
@@ -43,7 +42,8 @@ FIELDS = {
 }
 
 
-def xy(waypoints: pd.DataFrame, view: View, *, xkey: str = "sol", ykey: str = "yaw", **_) -> Figure:
+def xy(dataset: ChartData, view: View, *, xkey: str = "sol", ykey: str = "yaw") -> Figure:
+    waypoints = dataset.waypoints
     """Any numeric waypoint field against another (the original tracker's charts)."""
     if xkey not in FIELDS or ykey not in FIELDS:
         raise KeyError(f"unknown field {xkey if xkey not in FIELDS else ykey!r}")

@@ -17,6 +17,7 @@ from dashboard.figures.common import (
     MAP_POINT_BUDGET,
     PATH_BUDGET,
     SOL_COLORSCALE,
+    ChartData,
     Figure,
     View,
     arr,
@@ -41,18 +42,16 @@ PARTS_PER_LEG = 10_000
 DEFAULT_LATITUDE = 18.4
 
 
-def traverse_map(
-    waypoints: pd.DataFrame,
-    view: View,
-    *,
-    traverse: pd.DataFrame | None = None,
-    traverse_points: pd.DataFrame | None = None,
-    memo: MemoFn = no_memo,
-    **_,
-) -> Figure:
+def traverse_map(dataset: ChartData, view: View) -> Figure:
     """The drive path with the waypoints on it, coloured by sol. The map always shows the
     whole sol range; a selection is drawn as selected points, not filtered away. The path's
     levels are built once per dataset version through ``memo`` (see :func:`path_xy`)."""
+    waypoints, traverse, traverse_points, memo = (
+        dataset.waypoints,
+        dataset.traverse,
+        dataset.traverse_points,
+        dataset.memo,
+    )
     wp_all = in_range(waypoints, view, use_selection=False)
     wp, cur = split_current(wp_all)
     data = []

@@ -18,17 +18,11 @@ import math
 import orjson
 from flask import Flask, request
 
-from dashboard.api.responses import error
-from dashboard.exports import FORMATS, MAX_SELECTION
+from dashboard.exports.request import FORMATS, MAX_SELECTION
 from dashboard.figures import BUILDERS
+from dashboard.http import CALLBACK_PATH, MAX_CALLBACK_BODY, error
 from dashboard.page import ids
 
-CALLBACK_PATH = "/_dash-update-component"
-#: Sized from the largest callback the page really sends: every waypoint of NASA's
-#: current data selected on the map (each point carries its hover text), by a lasso of
-#: 5,000 vertices, measured at 230,331 bytes (tests/integration/test_fuzz_callbacks.py
-#: measures it again). 1 MiB leaves room for more than four times as many waypoints.
-MAX_CALLBACK_BODY = 1024 * 1024
 MAX_DEPTH = 32
 MAX_SOL = 10_000_000
 MAX_COUNT = 1_000_000_000  # n_clicks and friends

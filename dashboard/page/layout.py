@@ -5,7 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard.data.store import Dataset
-from dashboard.exports import FORMATS
+from dashboard.exports.request import FORMATS
 from dashboard.figures import TITLES
 from dashboard.page import ids
 from dashboard.page.pieces import load_restricted

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from dash import html
 
+from dashboard.data.schema import source_label
 from dashboard.data.store import Dataset
 from dashboard.data.timeline import LAYER_LABELS, now, panorama_url
 from dashboard.figures import TITLES
@@ -119,7 +120,7 @@ def summary_items(dataset: Dataset, last_load: dict | None = None) -> list[tuple
         items.append(("Drives (traverse)", f"{len(driven):,}{to_sol}, {legs['length_m'].sum() / 1000:.2f} km"))
     meta = dataset.meta
     loaded = meta.get("loaded_at", "?")
-    source = meta.get("layers", {}).get("waypoints", {}).get("source", "?")
+    source = source_label(meta.get("layers", {}).get("waypoints", {}).get("source")) or "?"
     items.append(("Data loaded", f"{loaded.replace('T', ' ').replace('Z', ' UTC')} from {source}"))
     if last_load and not last_load.get("ok"):
         items.append(("Last load attempt failed", f"{last_load.get('at', '')}: {last_load.get('error', '')}"))

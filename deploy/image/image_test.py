@@ -20,7 +20,7 @@ SIGTERM and checks they exit within their grace periods. One line per check (PAS
 the exit status is non-zero on any failure. Needs root, buildah, redis-server, util-linux.
 
 Environment: PTRACKER_SHARED_DATA (folder with M20_waypoints.json and M20_traverse.json;
-default ../shared/data from the project root), PTRACKER_EXPECTED_SOL (default 1110),
+default: the shared data folder beside the checkout), PTRACKER_EXPECTED_SOL (default 1110),
 PTRACKER_TEST_IMAGE (default localhost/ptracker:test), PTRACKER_IMAGE_TEST_NO_BUILD=1 to
 test the image as it is, PTRACKER_IMAGE_TEST_KEEP=1 to keep the containers' logs.
 

@@ -6,19 +6,14 @@ import pytest
 
 from dashboard.app import create_app
 from dashboard.data.load import load
-from tests.helpers import FIXTURES, SHARED_DATA, free_port
+from tests.helpers import FIXTURES, SHARED_DATA, free_port, real_data
 
 
 @pytest.fixture
 def data_settings(settings):
     """Settings whose sources are NASA's real files when present, else the fixtures."""
     if (SHARED_DATA / "M20_waypoints.json").exists():
-        return settings.replace(
-            waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
-            traverse_source=str(SHARED_DATA / "M20_traverse.json"),
-            current_source=str(SHARED_DATA / "M20_waypoints_current.json"),
-            max_bytes=20 * 1024 * 1024,
-        )
+        return real_data(settings, current=True)
     return settings.replace(
         waypoints_source=str(FIXTURES / "waypoints_v2024.json"),
         traverse_source=str(FIXTURES / "traverse_v2026.json"),

@@ -1,4 +1,4 @@
-"""Issue 14 in the browser: the whole drive (every layer's sols), the "now" card, panorama
+"""In the browser: the whole drive (every layer's sols), the "now" card, panorama
 links, the Sol/Earth date switch, a phone-wide screen, keyboard use and axe-core."""
 
 from __future__ import annotations

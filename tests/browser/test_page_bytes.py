@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from dashboard.data.load import load
-from tests.helpers import ROOT, free_port, start_procfile, stop, wait_http
+from tests.helpers import ROOT, free_port, procfile_env, start_procfile, stop, wait_http
 
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -16,14 +15,7 @@ from page_bytes import COLD_LIMIT, WARM_LIMIT, measure  # noqa: E402
 def test_first_load_is_under_2_mb_and_a_second_load_under_100_kb(redis_url, key_prefix, store, data_settings):
     load(store, data_settings)  # NASA's real files when present
     port = free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "PTRACKER_KEY_PREFIX": key_prefix,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "2",
-    }
+    env = procfile_env(redis_url, key_prefix, port)
     web = start_procfile("web", env)
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz", web)

@@ -350,7 +350,7 @@ def test_egress_only_the_loader_reaches_the_internet():
 
 
 def test_ingress_matches_the_compose_proxy():
-    from dashboard.api.models import MAX_BODY
+    from dashboard.http import MAX_BODY
     from dashboard.page.guard import CALLBACK_PATH, MAX_CALLBACK_BODY
 
     by = {(d["kind"], d["metadata"]["name"]): d for d in k8s_docs()}
@@ -438,7 +438,7 @@ def test_nginx_t_is_not_vacuous(tmp_path):
 
 
 def test_nginx_body_limits_sit_just_above_the_apps():
-    from dashboard.api.models import MAX_BODY
+    from dashboard.http import MAX_BODY
     from dashboard.page.guard import MAX_CALLBACK_BODY
 
     text = nginx.TEMPLATE.read_text()

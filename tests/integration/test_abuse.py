@@ -1,4 +1,4 @@
-"""Issue 13: one client (or many) must not be able to exhaust the service.
+"""One client (or many) must not be able to exhaust the service.
 
 The attacks are performed for real against the Procfile's web (gunicorn) and worker on a
 private Redis: forged callback exports carrying huge made-up and real map selections,
@@ -20,11 +20,14 @@ import orjson
 import pytest
 import requests
 
-from dashboard import exports
 from dashboard.data.load import load
+from dashboard.exports.admission import client_key, pending_key
+from dashboard.exports.budget import Budgets
+from dashboard.exports.queue import queue
+from dashboard.exports.request import selection_names
 from dashboard.figures import BUILDERS
 from dashboard.run import procfile_command
-from tests.helpers import ROOT, SHARED_DATA, TUNED_WORKER, free_port, stop, wait_http
+from tests.helpers import ROOT, TUNED_WORKER, free_port, procfile_env, real_data, stop, wait_http
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -98,25 +101,9 @@ class Memory:
 @pytest.fixture
 def stack(redis_url, key_prefix, redis_client, store, settings, tmp_path):
     """The Procfile's web and worker, behind one trusted proxy hop, on real NASA data."""
-    if (SHARED_DATA / "M20_waypoints.json").exists():
-        settings = settings.replace(
-            waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
-            traverse_source=str(SHARED_DATA / "M20_traverse.json"),
-            max_bytes=20 << 20,
-        )
-    load(store, settings)
+    load(store, real_data(settings))
     port = free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "PTRACKER_KEY_PREFIX": key_prefix,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "2",
-        "PTRACKER_PROXY_COUNT": "1",
-        **LIMITS,
-        **TUNED_WORKER,
-    }
+    env = procfile_env(redis_url, key_prefix, port, PTRACKER_PROXY_COUNT="1", **LIMITS, **TUNED_WORKER)
     web = subprocess.Popen(
         procfile_command("web"),
         cwd=ROOT,
@@ -153,7 +140,7 @@ def stack(redis_url, key_prefix, redis_client, store, settings, tmp_path):
 def test_a_flood_of_exports_is_contained(stack, redis_client, key_prefix, store):
     base, dataset, worker_log = stack
     version, sha = dataset.version, dataset.meta["sha256"]
-    names = exports.selection_names(dataset.waypoints)
+    names = selection_names(dataset.waypoints)
     lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
     baseline = int(redis_client.info("memory")["used_memory"])
     codes: dict[str, dict[int, int]] = {}
@@ -224,18 +211,16 @@ def test_a_flood_of_exports_is_contained(stack, redis_client, key_prefix, store)
                 # (whether the share is still taken depends on how fast the worker drained
                 # the wave, so what is checked is where an admitted one is counted)
                 same_64 = [rest_svg(f"2001:db8:1::{i:x}", 3000 + i) for i in range(2, 6)]
-                one_64 = exports.pending_key(key_prefix, exports.client_key("2001:db8:1::1"))
+                one_64 = pending_key(key_prefix, client_key("2001:db8:1::1"))
                 for resp in same_64:
                     assert resp.status_code in (202, 429, 503), resp.text
                     if resp.status_code == 202:
                         assert redis_client.zscore(one_64, resp.json()["id"]) is not None
-                assert {exports.client_key(f"2001:db8:1::{i:x}") for i in range(1, 6)} == {"2001:db8:1::/64"}
+                assert {client_key(f"2001:db8:1::{i:x}") for i in range(1, 6)} == {"2001:db8:1::/64"}
             # queue_max, plus the requests being served at that moment (2 x 4 threads)
-            assert exports.queue(redis_client).count <= 12 + 8
+            assert queue(redis_client).count <= 12 + 8
             end = time.monotonic() + 150
-            while time.monotonic() < end and (
-                exports.queue(redis_client).count or redis_client.zcard("rq:wip:exports")
-            ):
+            while time.monotonic() < end and (queue(redis_client).count or redis_client.zcard("rq:wip:exports")):
                 time.sleep(1)
         # 4. a normal user's export still finishes and downloads
         user = requests.post(
@@ -251,7 +236,7 @@ def test_a_flood_of_exports_is_contained(stack, redis_client, key_prefix, store)
             time.sleep(0.3)
         assert got.status_code == 200 and got.content[:8] == b"\x89PNG\r\n\x1a\n"
     grown = memory.peak - baseline
-    budget = exports.budget_usage(redis_client, key_prefix)
+    budget = Budgets(redis_client, key_prefix, 0, 0).usage()
     finished = redis_client.zcard("rq:finished:exports")
     rendered = worker_log.read_text().count("Job OK")
     files = len(list(redis_client.scan_iter(match=f"{key_prefix}export:file:*")))

@@ -7,8 +7,8 @@ import re
 import pytest
 from rq import Queue
 
-from dashboard import exports
 from dashboard.app import create_app
+from dashboard.exports.queue import QUEUE_NAME
 
 
 def test_load_needs_the_admin_token_when_one_is_set(store, settings, loaded):
@@ -97,7 +97,7 @@ def test_a_full_queue_answers_503_with_retry_after(store, settings, loaded, redi
     resp = client.post("/perseverance/position/latitude", json={"start": 13, "end": 17})
     assert resp.status_code == 503 and resp.headers["Retry-After"] == "30"
     assert "queue is full" in resp.get_json()["error"]
-    assert Queue(exports.QUEUE_NAME, connection=redis_client).count == 2  # nothing more was queued
+    assert Queue(QUEUE_NAME, connection=redis_client).count == 2  # nothing more was queued
 
 
 def test_security_headers_on_pages_api_and_errors(store, settings, loaded):
@@ -122,12 +122,12 @@ def test_security_headers_on_pages_api_and_errors(store, settings, loaded):
 
 
 def test_errors_leak_nothing(store, settings, loaded, monkeypatch):
-    from dashboard.api import render
+    from dashboard.api import serialize
 
     def boom():
         raise RuntimeError("secret internals /etc/shadow")
 
-    monkeypatch.setattr(render, "filtered", lambda dataset, query: boom())  # answers are memoised per store: fresh
+    monkeypatch.setattr(serialize, "filtered", lambda dataset, query: boom())  # answers are memoised per store: fresh
     client = create_app(settings, store).server.test_client()
     resp = client.get("/perseverance/position?sol_min=13")
     assert resp.status_code == 500

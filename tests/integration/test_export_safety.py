@@ -1,4 +1,4 @@
-"""Issue 13, export job data and the API's smaller holes, each attack performed for real:
+"""Export job data and the API's smaller holes, each attack performed for real:
 a pickled job written into Redis by hand is never unpickled (web or worker); a job whose
 dataset version was dropped fails saying so; files over the size cap fail; the byte
 budgets evict the oldest; IPv6 clients count by /64 and each client has a share of the
@@ -16,11 +16,14 @@ import pytest
 from rq import Queue
 from rq.serializers import DefaultSerializer
 
-from dashboard import exports
+from dashboard.api import serialize
 from dashboard.app import create_app
 from dashboard.data.load import load
-from dashboard.exports import validate
-from tests.helpers import FIXTURES
+from dashboard.exports.budget import Budgets
+from dashboard.exports.queue import QUEUE_NAME, UNREADABLE, fetch_job, file_key, queue
+from dashboard.exports.request import selection_names, validate
+from dashboard.exports.status import status_of
+from tests.helpers import FIXTURES, queue_export
 
 pytestmark = pytest.mark.faults
 
@@ -34,11 +37,11 @@ def client(client, loaded):
 def wait_status(redis_client, job_id, wanted=("finished", "failed", "unreadable"), timeout=60):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        info = exports.status(redis_client, job_id)
+        info = status_of(redis_client, job_id)
         if info and info["status"] in wanted:
             return info
         time.sleep(0.2)
-    pytest.fail(f"{job_id} not done: {exports.status(redis_client, job_id)}")
+    pytest.fail(f"{job_id} not done: {status_of(redis_client, job_id)}")
 
 
 class Touch:
@@ -57,7 +60,7 @@ def test_a_pickled_job_is_refused_by_the_web_and_never_run_by_the_worker(
     marker = tmp_path / "pwned"
     job_id = "export-map-" + "ab" * 10
     # what an old (or forged) job looks like: RQ's default serializer is pickle
-    Queue(exports.QUEUE_NAME, connection=redis_client, serializer=DefaultSerializer).enqueue(
+    Queue(QUEUE_NAME, connection=redis_client, serializer=DefaultSerializer).enqueue(
         "jobs.export_job.export_chart", args=(Touch(marker),), job_id=job_id, meta={"chart": Touch(marker)}
     )
     redis_client.zadd(f"{store.prefix}export:recent", {job_id: time.time()})
@@ -66,7 +69,7 @@ def test_a_pickled_job_is_refused_by_the_web_and_never_run_by_the_worker(
     assert status.status_code == 422 and "not JSON" in status.get_json()["error"]
     listed = client.get("/jobs/list").get_json()
     assert [(j["id"], j["status"]) for j in listed] == [(job_id, "unreadable")]
-    assert listed[0]["error"] == exports.UNREADABLE
+    assert listed[0]["error"] == UNREADABLE
     assert client.get(f"/download/{job_id}").status_code == 409
     start_worker()
     end = time.monotonic() + 30
@@ -76,16 +79,16 @@ def test_a_pickled_job_is_refused_by_the_web_and_never_run_by_the_worker(
     assert not marker.exists()  # never unpickled, by the web or the worker
     assert client.get(f"/jobs/{job_id}").status_code == 422
     # the worker goes on with real work
-    fine = exports.submit(redis_client, store.prefix, loaded.version, validate("position", 13, 18, "png", 400, 320))
+    fine = queue_export(store, loaded.version, validate("position", 13, 18, "png", 400, 320))
     assert wait_status(redis_client, fine.id)["status"] == "finished"
     assert not marker.exists()
 
 
 def test_job_data_and_results_are_json(redis_client, store, loaded, start_worker):
     start_worker()
-    names = exports.selection_names(loaded.waypoints)
+    names = selection_names(loaded.waypoints)
     req = validate("distance", 13, 18, "png", 400, 320, selection=names[:3], names=names)
-    job = exports.submit(redis_client, store.prefix, loaded.version, req)
+    job = queue_export(store, loaded.version, req)
     assert wait_status(redis_client, job.id)["status"] == "finished"
     raw = redis_client.hgetall(f"rq:job:{job.id}")
     import zlib
@@ -94,14 +97,14 @@ def test_job_data_and_results_are_json(redis_client, store, loaded, start_worker
     assert data[0] == "jobs.export_job.export_chart" and data[3]["selection"] == req.selection
     meta = json.loads(raw[b"meta"])
     assert meta["params"]["selected"] == 3 and "selection" not in meta["params"]
-    result = exports.fetch(redis_client, job.id).latest_result()
+    result = fetch_job(redis_client, job.id).latest_result()
     assert result.return_value["bytes"] > 0  # metadata; the file is its own key
-    assert redis_client.ttl(exports.file_key(store.prefix, job.id)) > 0
+    assert redis_client.ttl(file_key(store.prefix, job.id)) > 0
 
 
 def test_a_job_on_a_dropped_dataset_version_fails_saying_so(redis_client, store, loaded, start_worker):
     start_worker()
-    job = exports.submit(redis_client, store.prefix, "999", validate("position", 13, 18, "png", 400, 320))
+    job = queue_export(store, "999", validate("position", 13, 18, "png", 400, 320))
     info = wait_status(redis_client, job.id)
     assert info["status"] == "failed"
     assert info["error"] == (
@@ -112,35 +115,32 @@ def test_a_job_on_a_dropped_dataset_version_fails_saying_so(redis_client, store,
 
 
 def test_an_export_over_the_byte_cap_fails_with_the_reason(redis_client, store, loaded, start_worker):
-    start_worker()
-    small = exports.ExportSettings(max_bytes=2_000)  # the thinned vector map of the fixtures is ~20 KB
-    job = exports.submit(
-        redis_client, store.prefix, loaded.version, validate("map", 13, 18, "svg", 2000, 1500, 2), small
-    )
+    start_worker(PTRACKER_EXPORT_MAX_BYTES="2000")  # the thinned vector map of the fixtures is ~20 KB
+    job = queue_export(store, loaded.version, validate("map", 13, 18, "svg", 2000, 1500, 2))
     info = wait_status(redis_client, job.id)
     assert info["status"] == "failed" and "over the limit of 0.0 MB for one export" in info["error"], info
-    assert redis_client.get(exports.file_key(store.prefix, job.id)) is None
+    assert redis_client.get(file_key(store.prefix, job.id)) is None
 
 
 def test_byte_budgets_evict_the_oldest_per_client_and_in_total(redis_client, store, loaded):
     p = store.prefix
     for i in range(3):  # client a: 3 x 400 of a 1,000 budget: its oldest goes
-        redis_client.set(exports.file_key(p, f"a{i}"), b"x")
-        assert exports.account(redis_client, p, f"a{i}", 400, "a", 3600, 2000, 1000) == ([] if i < 2 else ["a0"])
-    exports.evict(redis_client, p, ["a0"])
-    assert redis_client.get(exports.file_key(p, "a0")) is None
-    assert exports.budget_usage(redis_client, p) == 800
+        redis_client.set(file_key(p, f"a{i}"), b"x")
+        assert Budgets(redis_client, p, 2000, 1000).charge(f"a{i}", 400, "a", 3600) == ([] if i < 2 else ["a0"])
+    Budgets(redis_client, p, 0, 0).evict(["a0"])
+    assert redis_client.get(file_key(p, "a0")) is None
+    assert Budgets(redis_client, p, 0, 0).usage() == 800
     # client b: its own oldest goes when it is over its budget
-    assert exports.account(redis_client, p, "b0", 900, "b", 3600, 2000, 1000) == []
-    assert exports.account(redis_client, p, "b1", 900, "b", 3600, 2000, 1000) == ["b0"]
-    assert exports.budget_usage(redis_client, p) == 800 + 900
+    assert Budgets(redis_client, p, 2000, 1000).charge("b0", 900, "b", 3600) == []
+    assert Budgets(redis_client, p, 2000, 1000).charge("b1", 900, "b", 3600) == ["b0"]
+    assert Budgets(redis_client, p, 0, 0).usage() == 800 + 900
     # client c pushes the total over: anyone's oldest goes
-    assert exports.account(redis_client, p, "c0", 500, "c", 3600, 2000, 1000) == ["a1"]
-    assert exports.budget_usage(redis_client, p) == 400 + 900 + 500 <= 2000
+    assert Budgets(redis_client, p, 2000, 1000).charge("c0", 500, "c", 3600) == ["a1"]
+    assert Budgets(redis_client, p, 0, 0).usage() == 400 + 900 + 500 <= 2000
     # expired entries are forgotten (not evicted: they are gone already)
-    assert exports.account(redis_client, p, "d0", 100, "d", -1, 2000, 1000) == []
-    assert exports.account(redis_client, p, "d1", 100, "d", 3600, 2000, 1000) == []
-    assert exports.budget_usage(redis_client, p) == 400 + 900 + 500 + 100
+    assert Budgets(redis_client, p, 2000, 1000).charge("d0", 100, "d", -1) == []
+    assert Budgets(redis_client, p, 2000, 1000).charge("d1", 100, "d", 3600) == []
+    assert Budgets(redis_client, p, 0, 0).usage() == 400 + 900 + 500 + 100
 
 
 def test_ipv6_clients_count_by_their_64_and_each_has_a_share_of_the_queue(store, settings, loaded):
@@ -182,11 +182,14 @@ def test_export_posts_need_json(client, redis_client):
         resp = client.post("/perseverance/position/map", data=body, content_type=content_type)
         assert resp.status_code == 415 and "application/json" in resp.get_json()["error"], content_type
     assert client.post("/jobs", data="{}", content_type="text/plain").status_code == 415
-    assert exports.queue(redis_client).count == 0
+    assert queue(redis_client).count == 0
 
 
-def test_junk_query_parameters_are_400s_and_cannot_defeat_the_cache(client, store):
-    dataset = store.current()  # the app's dataset object: its answers are memoised on it
+def test_junk_query_parameters_are_400s_and_cannot_defeat_the_cache(client, store, monkeypatch):
+    built: list[str] = []
+    for name in ("features", "columns_json", "csv_bytes", "geojson_bytes"):  # count what is serialised
+        real = getattr(serialize, name)
+        monkeypatch.setattr(serialize, name, lambda *a, _real=real, _name=name: built.append(_name) or _real(*a))
     for path in (
         "/perseverance",
         "/perseverance/position",
@@ -205,12 +208,16 @@ def test_junk_query_parameters_are_400s_and_cannot_defeat_the_cache(client, stor
         "/perseverance/waypoints.geojson",
         "/perseverance",
     ):
-        before = len(dataset._answers._values)
+        first = client.get(path).data
+        before = len(built)
         bodies = {
-            client.get(path + q).data
-            for q in ("", "?sol_min=0", "?sol_min=13.0&sol_max=18", "?sol_max=99999", "?sol_min=-5&sol_max=1e6")
+            first,
+            *(
+                client.get(path + q).data
+                for q in ("?sol_min=0", "?sol_min=13.0&sol_max=18", "?sol_max=99999", "?sol_min=-5&sol_max=1e6")
+            ),
         }
-        assert len(bodies) == 1 and len(dataset._answers._values) == before + 1, path
+        assert len(bodies) == 1 and len(built) == before, path  # built once, answered five times
 
 
 def test_csv_text_cells_cannot_run_as_formulas(store, settings, tmp_path):

@@ -11,34 +11,32 @@ import xml.etree.ElementTree as ET
 import pytest
 from rq import Queue
 
-from dashboard import exports
 from dashboard.app import create_app
 from dashboard.data.load import load
-from dashboard.exports import ExportSettings, validate
+from dashboard.exports.admission import pending
+from dashboard.exports.errors import ExportError, QueueFull
+from dashboard.exports.queue import JOB_FUNCTION, QUEUE_NAME, SERIALIZER
+from dashboard.exports.request import validate
+from dashboard.exports.status import download, recent, status_of
+from dashboard.exports.submit import request_export
 from dashboard.figures import BUILDERS, TITLES
-from tests.helpers import SHARED_DATA
+from tests.helpers import queue_export, real_data
 
 
 @pytest.fixture
 def dataset(store, settings):
-    if (SHARED_DATA / "M20_waypoints.json").exists():
-        settings = settings.replace(
-            waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
-            traverse_source=str(SHARED_DATA / "M20_traverse.json"),
-            max_bytes=20 << 20,
-        )
-    load(store, settings)
+    load(store, real_data(settings))
     return store.current()
 
 
 def wait_done(redis_client, job_ids, timeout=90):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        infos = [exports.status(redis_client, j) for j in job_ids]
+        infos = [status_of(redis_client, j) for j in job_ids]
         if all(i and i["status"] in ("finished", "failed") for i in infos):
             return infos
         time.sleep(0.2)
-    pytest.fail(f"exports not done within {timeout} s: {[exports.status(redis_client, j) for j in job_ids]}")
+    pytest.fail(f"exports not done within {timeout} s: {[status_of(redis_client, j) for j in job_ids]}")
 
 
 def png_size(body: bytes) -> tuple[int, int]:
@@ -54,31 +52,31 @@ def test_every_chart_exports_the_current_figure(redis_client, store, dataset, st
     jobs = {}
     for i, chart in enumerate(BUILDERS):
         request = validate(chart, lo, hi, "png", 600 + 10 * i, 400, 1 if i % 2 else 2, bounds=(lo, hi))
-        jobs[chart] = (request, exports.submit(redis_client, store.prefix, version, request))
+        jobs[chart] = (request, queue_export(store, version, request))
     svg_req = validate("map", lo, hi, "svg", 800, 600)
     pdf_req = validate("distance", lo, hi, "pdf", 900, 500)
-    svg_job = exports.submit(redis_client, store.prefix, version, svg_req)
-    pdf_job = exports.submit(redis_client, store.prefix, version, pdf_req)
+    svg_job = queue_export(store, version, svg_req)
+    pdf_job = queue_export(store, version, pdf_req)
     ids = [job.id for _, job in jobs.values()] + [svg_job.id, pdf_job.id]
     infos = wait_done(redis_client, ids)
     assert [i["status"] for i in infos] == ["finished"] * len(ids), infos
     for chart, (request, job) in jobs.items():
-        body, content_type, filename = exports.download(redis_client, store.prefix, job.id)
+        body, content_type, filename = download(redis_client, store.prefix, job.id)
         assert content_type == "image/png" and filename == request.filename
         assert png_size(body) == (int(request.width * request.scale), int(request.height * request.scale)), chart
-    svg, content_type, _ = exports.download(redis_client, store.prefix, svg_job.id)
+    svg, content_type, _ = download(redis_client, store.prefix, svg_job.id)
     assert content_type == "image/svg+xml"
     root = ET.fromstring(svg)  # parses
     assert root.tag.endswith("svg") and root.get("width") == "800"
     text = "".join(root.itertext())
     assert f"{TITLES['map']} (sols {lo}–{hi})" in text  # the page's figure title
     assert "Longitude (°E)" in text
-    pdf, content_type, _ = exports.download(redis_client, store.prefix, pdf_job.id)
+    pdf, content_type, _ = download(redis_client, store.prefix, pdf_job.id)
     assert content_type == "application/pdf" and pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-1024:]
     # the same request on the same dataset is the same job: nothing is rendered again
-    again = exports.submit(redis_client, store.prefix, version, svg_req)
+    again = queue_export(store, version, svg_req)
     assert again.id == svg_job.id and again.get_status().value == "finished"
-    assert Queue(exports.QUEUE_NAME, connection=redis_client).count == 0
+    assert Queue(QUEUE_NAME, connection=redis_client).count == 0
 
 
 def test_download_route(redis_client, store, dataset, start_worker, settings):
@@ -87,7 +85,7 @@ def test_download_route(redis_client, store, dataset, start_worker, settings):
     request = validate("position", lo, hi, "png", 500, 300)
     app = create_app(settings, store)
     client = app.server.test_client()
-    job = exports.submit(redis_client, store.prefix, dataset.version, request)
+    job = queue_export(store, dataset.version, request)
     early = client.get(f"/download/{job.id}")
     assert early.status_code in (409, 200)
     if early.status_code == 409:
@@ -108,9 +106,9 @@ def test_a_killed_worker_loses_nothing(redis_client, store, dataset, start_worke
     worker within the tuned window, jobs queued behind it still run, new jobs run."""
     first = start_worker(PTRACKER_WARM_BROWSER="0")  # the first render starts the browser: a few seconds
     lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
-    tuned = ExportSettings(job_timeout=8, retries=1)
+    tuned = {"export_timeout": 8, "export_retries": 1}
     requests_ = [validate(c, lo, hi, "png", 400, 300) for c in ("map", "orientation", "position")]
-    jobs = [exports.submit(redis_client, store.prefix, dataset.version, r, tuned) for r in requests_]
+    jobs = [queue_export(store, dataset.version, r, **tuned) for r in requests_]
     end = time.monotonic() + 30
     while jobs[0].get_status().value != "started":
         assert time.monotonic() < end, "the first export never started"
@@ -121,21 +119,17 @@ def test_a_killed_worker_loses_nothing(redis_client, store, dataset, start_worke
     start_worker()
     infos = wait_done(redis_client, [j.id for j in jobs], timeout=60)
     assert [i["status"] for i in infos] == ["finished"] * 3, infos
-    assert exports.status(redis_client, jobs[0].id)["retries_left"] == 0  # it was retried once
+    assert status_of(redis_client, jobs[0].id)["retries_left"] == 0  # it was retried once
     # detected within job timeout + grace + maintenance (8 + 2 + 1 s), plus the re-render
     assert time.monotonic() - killed_at < 8 + 2 + 1 + 15
-    fresh = exports.submit(redis_client, store.prefix, dataset.version, validate("elevation", lo, hi), tuned)
+    fresh = queue_export(store, dataset.version, validate("elevation", lo, hi), **tuned)
     assert wait_done(redis_client, [fresh.id])[0]["status"] == "finished"
 
 
 def test_killed_twice_fails_with_a_clear_reason(redis_client, store, dataset, start_worker):
     lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
-    job = exports.submit(
-        redis_client,
-        store.prefix,
-        dataset.version,
-        validate("map", lo, hi, "png", 400, 300),
-        ExportSettings(job_timeout=6, retries=0),
+    job = queue_export(
+        store, dataset.version, validate("map", lo, hi, "png", 400, 300), export_timeout=6, export_retries=0
     )
     worker = start_worker(PTRACKER_WARM_BROWSER="0")
     end = time.monotonic() + 30
@@ -149,7 +143,7 @@ def test_killed_twice_fails_with_a_clear_reason(redis_client, store, dataset, st
     assert info["status"] == "failed"
     assert info["error"] == "the worker rendering this export stopped (killed or crashed) before finishing"
     # asking again re-queues it, and a healthy worker finishes it
-    again = exports.submit(redis_client, store.prefix, dataset.version, validate("map", lo, hi, "png", 400, 300))
+    again = queue_export(store, dataset.version, validate("map", lo, hi, "png", 400, 300))
     assert again.id == job.id
     assert wait_done(redis_client, [again.id])[0]["status"] == "finished"
 
@@ -163,9 +157,9 @@ def test_bad_parameters_queue_nothing(redis_client, store, dataset):
         ("map", lo, hi, "exe"),
         ("map", lo, hi, "png", 100000),
     ]:
-        with pytest.raises(exports.ExportError):
-            exports.submit(redis_client, store.prefix, dataset.version, validate(*args, bounds=(lo, hi)))
-    assert Queue(exports.QUEUE_NAME, connection=redis_client).count == 0
+        with pytest.raises(ExportError):
+            queue_export(store, dataset.version, validate(*args, bounds=(lo, hi)))
+    assert Queue(QUEUE_NAME, connection=redis_client).count == 0
 
 
 def test_the_web_side_never_imports_kaleido():
@@ -173,8 +167,10 @@ def test_the_web_side_never_imports_kaleido():
     import sys
 
     code = (
-        "import sys, dashboard.app, dashboard.exports, dashboard.api.routes, dashboard.wsgi; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kaleido', 'choreographer', 'jobs')))"
+        "import sys, dashboard.app, dashboard.exports.submit, dashboard.exports.status, dashboard.api.routes, "
+        "dashboard.wsgi; "
+        "worker_side = ('kaleido', 'choreographer', 'jobs', 'dashboard.exports.job', 'dashboard.exports.browser'); "
+        "print(sorted(m for m in sys.modules if m.startswith(worker_side)))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -193,21 +189,23 @@ def test_request_export_is_the_one_submit_path(redis_client, store, settings, da
     lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
     picked = sorted(set(dataset.waypoints["rmc"].astype(str)))[:2]
     kwargs = {"store": store, "settings": settings, "address": "2001:db8:5::7"}
-    job = exports.request_export(dataset, "orientation", lo, hi, "svg", selection=picked, **kwargs)
+    asked = {"chart": "orientation", "sol_min": lo, "sol_max": hi, "fmt": "svg", "selection": picked}
+    job = request_export(dataset, asked, **kwargs)
     assert job.id.startswith("export-orientation-") and job.get_meta()["params"]["selected"] == 2
-    assert exports.pending(redis_client, store.prefix, "2001:db8:5::/64") == 1
-    assert exports.recent(redis_client, store.prefix) == []  # the page's exports are not listed
-    again = exports.request_export(dataset, "orientation", lo, hi, "svg", selection=picked, **kwargs)
+    assert pending(redis_client, store.prefix, "2001:db8:5::/64") == 1
+    assert recent(redis_client, store.prefix) == []  # the page's exports are not listed
+    again = request_export(dataset, asked, **kwargs)
     assert again.id == job.id  # the same request on the same version: the same job
-    listed = exports.request_export(dataset, "map", lo, hi, "png", listed=True, **kwargs)
-    assert [j["id"] for j in exports.recent(redis_client, store.prefix)] == [listed.id]
-    with pytest.raises(exports.ExportError, match="not in this dataset"):
-        exports.request_export(dataset, "orientation", lo, hi, selection=["made_up"], **kwargs)
-    with pytest.raises(exports.ExportError, match="unknown format"):
-        exports.request_export(dataset, "map", lo, hi, "exe", **kwargs)
-    with pytest.raises(exports.ExportBusy) as busy:
-        exports.request_export(dataset, "map", lo, hi, "pdf", **{**kwargs, "settings": settings.replace(queue_max=1)})
-    assert busy.value.http_status == 503 and busy.value.retry_after > 0
+    the_map = {"chart": "map", "sol_min": lo, "sol_max": hi}
+    listed = request_export(dataset, the_map, listed=True, **kwargs)
+    assert [j["id"] for j in recent(redis_client, store.prefix)] == [listed.id]
+    with pytest.raises(ExportError, match="not in this dataset"):
+        request_export(dataset, {**asked, "selection": ["made_up"]}, **kwargs)
+    with pytest.raises(ExportError, match="unknown format"):
+        request_export(dataset, {**the_map, "fmt": "exe"}, **kwargs)
+    with pytest.raises(QueueFull) as busy:
+        request_export(dataset, {**the_map, "fmt": "pdf"}, **{**kwargs, "settings": settings.replace(queue_max=1)})
+    assert busy.value.retry_after > 0
 
 
 def test_a_failed_job_of_an_older_release_is_queued_afresh(redis_client, store, dataset):
@@ -215,12 +213,14 @@ def test_a_failed_job_of_an_older_release_is_queued_afresh(redis_client, store, 
     worker; asked for again, it is queued under today's name instead of requeued as it was."""
     lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
     request = validate("elevation", lo, hi, "png")
-    queue = Queue(exports.QUEUE_NAME, connection=redis_client, serializer=exports.SERIALIZER)
-    old = queue.enqueue("jobs.export.render", kwargs=request.kwargs(), job_id=request.job_id(dataset.version))
+    queue = Queue(QUEUE_NAME, connection=redis_client, serializer=SERIALIZER)
+    old = queue.enqueue(
+        "jobs.export_job.export_chart", kwargs=request.to_json(), job_id=request.job_id(dataset.version)
+    )
     queue.remove(old)  # as a worker takes it, and fails it:
     old.set_status("failed")
-    queue.failed_job_registry.add(old, exc_string="ModuleNotFoundError: No module named 'jobs.export'")
-    again = exports.submit(redis_client, store.prefix, dataset.version, request)
+    queue.failed_job_registry.add(old, exc_string="ModuleNotFoundError: No module named 'jobs.export_job'")
+    again = queue_export(store, dataset.version, request)
     assert again.id == old.id
-    assert again.func_name == exports.JOB_FUNCTION == "jobs.export_job.export_chart"
+    assert again.func_name == JOB_FUNCTION == "dashboard.exports.job.export_chart"
     assert again.get_status().value == "queued"

@@ -1,4 +1,4 @@
-"""Promise 4: forged requests to Dash's callback endpoint get a 4xx with the reason,
+"""Forged requests to Dash's callback endpoint get a 4xx with the reason,
 never a 500 or a traceback."""
 
 from __future__ import annotations

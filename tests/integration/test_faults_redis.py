@@ -1,4 +1,4 @@
-"""Promise 2: Redis killed and restarted (AOF on), or frozen with SIGSTOP for 30 s, while
+"""Redis killed and restarted (AOF on), or frozen with SIGSTOP for 30 s, while
 the web server (the Procfile's gunicorn) is being read: answers are 503 JSON within 2 s
 during the outage (no 500, no hang), the dataset and queued jobs survive, and service
 comes back by itself within 5 s of Redis."""
@@ -17,12 +17,13 @@ import redis
 import requests
 from rq import Queue
 
-from dashboard import exports
 from dashboard.data.load import load
 from dashboard.data.store import DatasetStore
+from dashboard.exports.queue import QUEUE_NAME
+from dashboard.exports.request import validate
 from dashboard.run import procfile_command
 from dashboard.settings import Settings
-from tests.helpers import FIXTURES, ROOT, free_port, stop
+from tests.helpers import FIXTURES, ROOT, free_port, queue_export, stop
 
 pytestmark = pytest.mark.faults
 
@@ -116,8 +117,7 @@ def web(aof):
     store = DatasetStore(client, prefix)
     load(store, settings)
     jobs = [
-        exports.submit(client, prefix, store.current_version(), exports.validate(c, 13, 18))
-        for c in ("map", "position", "orientation")
+        queue_export(store, store.current_version(), validate(c, 13, 18)) for c in ("map", "position", "orientation")
     ]
     port = free_port()
     env = {
@@ -167,7 +167,7 @@ def assert_survived(client, prefix, before) -> None:
     store = DatasetStore(client, prefix)
     meta = store.meta()
     assert meta["version"] == before["meta"]["version"] and meta["sha256"] == before["meta"]["sha256"]
-    assert Queue(exports.QUEUE_NAME, connection=client).job_ids == before["jobs"]
+    assert Queue(QUEUE_NAME, connection=client).job_ids == before["jobs"]
 
 
 def test_redis_killed_and_restarted(aof, web):

@@ -1,4 +1,4 @@
-"""Promise 3: an upstream that misbehaves never costs us the current dataset.
+"""An upstream that misbehaves never costs us the current dataset.
 
 A real local HTTP server (pytest-httpserver) answers POST /load's fetch in each bad way;
 each time the current dataset keeps its version and sha256, the error is said in words,

@@ -1,4 +1,4 @@
-"""Promise 1: workers SIGKILLed (with their Chromium) again and again while 20 exports
+"""Workers SIGKILLed (with their Chromium) again and again while 20 exports
 are queued or running: no job is lost, every one ends finished (retried if it was the
 one killed) or failed with a clear reason, within the tuned window; new jobs still run."""
 
@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from dashboard import exports
 from dashboard.data.load import load
-from dashboard.exports import ExportSettings, validate
+from dashboard.exports.request import validate
+from dashboard.exports.status import status_of
+from tests.helpers import queue_export
 
 pytestmark = pytest.mark.faults
 TIMEOUT, GRACE, MAINTENANCE = 8, 2, 1  # job timeout, heartbeat grace (TUNED_WORKER), clean-up interval
@@ -21,17 +22,17 @@ TIMEOUT, GRACE, MAINTENANCE = 8, 2, 1  # job timeout, heartbeat grace (TUNED_WOR
 def test_repeated_worker_kills_lose_no_export(redis_client, store, settings, start_worker):
     load(store, settings)
     version = store.current_version()
-    tuned = ExportSettings(job_timeout=TIMEOUT, retries=2)
+    tuned = {"export_timeout": TIMEOUT, "export_retries": 2}
     charts = ["map", "orientation", "position", "elevation", "elevation_distance", "distance"]
     requests_ = [validate(charts[i % 6], 13, 14 + i % 5, "png", 400 + 10 * i, 300) for i in range(20)]
-    jobs = [exports.submit(redis_client, store.prefix, version, r, tuned) for r in requests_]
+    jobs = [queue_export(store, version, r, **tuned) for r in requests_]
     assert len({j.id for j in jobs}) == 20
     worker = start_worker(PTRACKER_WARM_BROWSER="0")  # each new worker starts Chromium at its first job
     victims: dict[str, list] = {}  # job id -> [killed at, noticed at]
 
     def notice() -> None:
         for job_id, times in victims.items():
-            if times[1] is None and exports.status(redis_client, job_id)["status"] != "started":
+            if times[1] is None and status_of(redis_client, job_id)["status"] != "started":
                 times[1] = time.monotonic()
 
     worker = _kill_running_workers(jobs, worker, start_worker, victims, notice)
@@ -49,9 +50,9 @@ def test_repeated_worker_kills_lose_no_export(redis_client, store, settings, sta
         assert info["error"] == "the worker rendering this export stopped (killed or crashed) before finishing"
     retried = [i for i in infos if i["retries_left"] is not None and i["retries_left"] < 2]
     assert len(finished) + len(failed) == 20 and len(retried) >= 1
-    fresh = exports.submit(redis_client, store.prefix, version, validate("map", 13, 18, "svg"), tuned)
+    fresh = queue_export(store, version, validate("map", 13, 18, "svg"), **tuned)
     end = time.monotonic() + 60
-    while exports.status(redis_client, fresh.id)["status"] != "finished":
+    while status_of(redis_client, fresh.id)["status"] != "finished":
         assert time.monotonic() < end
         time.sleep(0.2)
     assert len(detections) >= 2, "fewer than two kills landed on a running export"
@@ -90,7 +91,7 @@ def _wait_until_all_ended(redis_client, jobs) -> list[dict]:
     """Every job's status once all are finished or failed (none lost on the way)."""
     end = time.monotonic() + 120
     while True:
-        infos = [exports.status(redis_client, j.id) for j in jobs]
+        infos = [status_of(redis_client, j.id) for j in jobs]
         assert all(i is not None for i in infos), "a job was lost"
         if all(i["status"] in ("finished", "failed") for i in infos):
             return infos

@@ -17,19 +17,14 @@ from dashboard.app import create_app
 from dashboard.data.load import load
 from dashboard.figures import values
 from dashboard.page.guard import MAX_CALLBACK_BODY
-from tests.helpers import SHARED_DATA
+from tests.helpers import real_data
 
 pytestmark = pytest.mark.faults
 
 
 @pytest.fixture
 def real_app(store, settings):
-    if (SHARED_DATA / "M20_waypoints.json").exists():
-        settings = settings.replace(
-            waypoints_source=str(SHARED_DATA / "M20_waypoints.json"),
-            traverse_source=str(SHARED_DATA / "M20_traverse.json"),
-            max_bytes=20 << 20,
-        )
+    settings = real_data(settings)
     load(store, settings)
     return create_app(settings, store)
 

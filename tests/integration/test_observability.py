@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dashboard.data.load import load
 from dashboard.page import ids
-from tests.helpers import free_port, start_procfile, stop, wait_http
+from tests.helpers import free_port, procfile_env, start_procfile, stop, wait_http
 
 
 def samples(text: str) -> list[tuple[str, dict, float]]:
@@ -55,17 +55,14 @@ def test_metrics_and_json_logs_with_request_ids(redis_url, key_prefix, redis_cli
     port, worker_port = free_port(), free_port()
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "PTRACKER_KEY_PREFIX": key_prefix,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "2",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "PTRACKER_WORKER_METRICS_PORT": str(worker_port),
-        "PTRACKER_WORKER_METRICS_ADDR": "127.0.0.1",
-    }
+    env = procfile_env(
+        redis_url,
+        key_prefix,
+        port,
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        PTRACKER_WORKER_METRICS_PORT=str(worker_port),
+        PTRACKER_WORKER_METRICS_ADDR="127.0.0.1",
+    )
     env.pop("PTRACKER_LOG_FORMAT", None)
     web = start_procfile("web", env)
     worker = start_procfile("worker", env, own_session=True)

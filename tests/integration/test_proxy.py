@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from dashboard.run import procfile_command
-from tests.helpers import ROOT, free_port
+from tests.helpers import ROOT, free_port, procfile_env
 from tests.nginx import Nginx
 
 SLOW_CLIENTS = 50
@@ -52,17 +52,7 @@ def web(redis_url, key_prefix, redis_client, store, settings, tmp_path):
 
     load(store, settings)
     port = free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "PTRACKER_KEY_PREFIX": key_prefix,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "2",
-        "WEB_THREADS": "4",
-        "PTRACKER_PROXY_COUNT": "1",
-        "PTRACKER_EXPORT_RATE": "2",
-    }
+    env = procfile_env(redis_url, key_prefix, port, WEB_THREADS="4", PTRACKER_PROXY_COUNT="1", PTRACKER_EXPORT_RATE="2")
     # a file, not a pipe nobody reads: one JSON access line per request would fill a pipe
     # within a few hundred requests and then block gunicorn's workers on their log writes
     log = open(tmp_path / "web.log", "w")

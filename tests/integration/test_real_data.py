@@ -1,4 +1,5 @@
-"""NASA's real files (../shared/data, or PTRACKER_SHARED_DATA); skipped when absent."""
+"""NASA's real files (PTRACKER_SHARED_DATA, by default the shared data folder beside the
+checkout); skipped when absent."""
 
 from __future__ import annotations
 

@@ -107,7 +107,8 @@ def test_keys_stay_under_the_prefix(store, layers, redis_client, key_prefix):
 
 
 def test_a_version_saved_before_the_current_layer_existed_still_reads(store, layers, redis_client, key_prefix):
-    """Versions written before issue 14 have no 'current' table and no 'layer' column."""
+    """Versions written by older releases (before the current-position layer) have no
+    'current' table and no 'layer' column."""
     wp, legs, points = layers
     dataset = store.save(wp, legs, points, {"loaded_at": "t", "layers": {}})
     key = f"{key_prefix}dataset:v:{dataset.version}"

@@ -10,8 +10,18 @@ import time
 
 import requests
 
+from dashboard.exports.request import validate
 from dashboard.run import procfile_command
-from tests.helpers import ROOT, check_page_assets, free_port, start_procfile, stop, wait_http
+from tests.helpers import (
+    ROOT,
+    check_page_assets,
+    free_port,
+    procfile_env,
+    queue_export,
+    start_procfile,
+    stop,
+    wait_http,
+)
 
 
 def test_procfile_web_command_serves_the_page_from_every_worker(redis_url, key_prefix, redis_client, store, settings):
@@ -19,14 +29,7 @@ def test_procfile_web_command_serves_the_page_from_every_worker(redis_url, key_p
 
     load(store, settings)
     port = free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "PTRACKER_KEY_PREFIX": key_prefix,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "2",
-    }
+    env = procfile_env(redis_url, key_prefix, port)
     proc = subprocess.Popen(
         procfile_command("web"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -82,18 +85,10 @@ def test_dashboard_run_uses_an_embedded_redis_and_loads_on_start(tmp_path, fixtu
 def test_procfile_web_and_worker_answer_health_and_an_export(redis_url, key_prefix, redis_client, store, settings):
     """The two Procfile processes, as a platform would start them: health, readiness,
     and one export rendered by the worker and downloaded from the web server."""
-    from dashboard import exports
     from dashboard.data.load import load
 
     port = free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "PTRACKER_KEY_PREFIX": key_prefix,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "2",
-    }
+    env = procfile_env(redis_url, key_prefix, port)
     web = start_procfile("web", env)
     worker = start_procfile("worker", env, own_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -107,8 +102,8 @@ def test_procfile_web_and_worker_answer_health_and_an_export(redis_url, key_pref
         }
         load(store, settings)
         assert requests.get(base + "/readyz", timeout=5).json()["checks"]["dataset"] == "version 1"
-        request = exports.validate("map", 13, 18, "png", 640, 480)
-        job = exports.submit(redis_client, key_prefix, store.current_version(), request)
+        request = validate("map", 13, 18, "png", 640, 480)
+        job = queue_export(store, store.current_version(), request)
         end = time.monotonic() + 60
         while True:
             resp = requests.get(f"{base}/download/{job.id}", timeout=5)
@@ -134,16 +129,13 @@ def test_the_original_readme_curl_lines_against_a_real_server(redis_url, key_pre
     curl = shutil.which("curl")
     assert curl, "curl is not installed (make test installs it)"
     port = free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "PTRACKER_KEY_PREFIX": key_prefix,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "2",
-        "PTRACKER_WAYPOINTS_SOURCE": str(ROOT / "tests" / "fixtures" / "waypoints_v2024.json"),
-        "PTRACKER_TRAVERSE_SOURCE": str(ROOT / "tests" / "fixtures" / "traverse_v2026.json"),
-    }
+    env = procfile_env(
+        redis_url,
+        key_prefix,
+        port,
+        PTRACKER_WAYPOINTS_SOURCE=str(ROOT / "tests" / "fixtures" / "waypoints_v2024.json"),
+        PTRACKER_TRAVERSE_SOURCE=str(ROOT / "tests" / "fixtures" / "traverse_v2026.json"),
+    )
     web = start_procfile("web", env)
     worker = start_procfile("worker", env, own_session=True)
     host = f"127.0.0.1:{port}"

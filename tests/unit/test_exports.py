@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.exports import MAX_SELECTION, ExportError, ExportRequest, client_key, decode_selection, validate
+from dashboard.exports.admission import client_key
+from dashboard.exports.errors import ExportError
+from dashboard.exports.request import MAX_SELECTION, ExportRequest, decode_selection, validate
 
 
 def test_defaults_and_normalisation():

@@ -9,7 +9,7 @@ import pytest
 
 from dashboard import figures
 from dashboard.data.parse import parse_traverse, parse_waypoints
-from dashboard.figures import BUILDERS, View, build, path_xy, thin_indices, values
+from dashboard.figures import BUILDERS, Frames, View, build, path_xy, thin_indices, values
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def frames():
 
 def make(chart, frames, lo, hi, sols=None):
     wp, legs, pts = frames
-    return build(chart, wp, legs, pts, View.of(lo, hi, sols))
+    return build(chart, Frames(wp, legs, pts), View.of(lo, hi, sols))
 
 
 def finite(spec) -> int:
@@ -161,10 +161,10 @@ def test_thinning_keeps_extremes():
 def test_large_series_use_webgl_and_stay_within_budget(frames):
     wp = frames[0]
     big = pd.concat([wp.assign(sol=wp["sol"] + 10 * k) for k in range(1000)], ignore_index=True)
-    fig = build("orientation", big, frames[1], frames[2], View.of(0, 20_000))
+    fig = build("orientation", Frames(big, frames[1], frames[2]), View.of(0, 20_000))
     assert all(t["type"] == "scattergl" for t in fig["data"])
     assert all(finite(t["x"]) <= figures.SERIES_BUDGET for t in fig["data"])  # plus NaN breaks at yaw wraps
-    bars = build("distance", big, frames[1], frames[2], View.of(0, 20_000))["data"][0]
+    bars = build("distance", Frames(big, frames[1], frames[2]), View.of(0, 20_000))["data"][0]
     assert len(values(bars["x"])) <= figures.BAR_BUDGET
 
 
@@ -240,14 +240,14 @@ def test_a_long_stretch_without_waypoints_is_a_gap_with_words(late_current):
 
 def test_earth_date_axis(frames):
     wp, legs, pts = frames
-    fig = build("orientation", wp, legs, pts, View.of(13, 18, time_axis="date"))
+    fig = build("orientation", Frames(wp, legs, pts), View.of(13, 18, time_axis="date"))
     assert fig["layout"]["xaxis"]["type"] == "date"
     assert titles(fig, "xaxis") == "Earth date (UTC, start of sol)"
     xs = fig["data"][0]["x"]
     assert xs[0] == "2021-03-03T12:58:53" and None in xs  # sol 13's start; the yaw wrap's break
     assert fig["data"][0]["text"][0] == "13"  # the hover still names the sol
     assert fig["data"][0]["hovertemplate"].startswith("Sol %{text} · %{x|%Y-%m-%d} (UTC)")
-    dist = build("distance", wp, legs, pts, View.of(13, 18, time_axis="date"))
+    dist = build("distance", Frames(wp, legs, pts), View.of(13, 18, time_axis="date"))
     assert dist["layout"]["xaxis"]["type"] == "date" and dist["data"][0]["x"][0].startswith("2021-03-03")
     assert View.of(1, 2, time_axis="junk").time_axis == "sol"
 
@@ -267,12 +267,12 @@ def test_traverse_fills_sols_without_waypoints(frames):
     few = wp[wp["sol"] <= 15]
     only = traverse_only(few, legs, pts)
     assert only["sol"].tolist() == [16, 17]
-    fig = build("position", few, legs, pts, View.of(13, 18))
+    fig = build("position", Frames(few, legs, pts), View.of(13, 18))
     names = [t["name"] for t in fig["data"]]
     assert names == ["latitude", "longitude", "latitude · traverse", "longitude · traverse"]
     assert values(fig["data"][2]["x"]).tolist() == [16, 17]
     assert "from the traverse layer" in fig["data"][2]["hovertemplate"]
-    dist = build("distance", few, legs, pts, View.of(13, 18))
+    dist = build("distance", Frames(few, legs, pts), View.of(13, 18))
     assert [t["name"] for t in dist["data"]][:2] == ["driven per sol (m)", "driven per sol · traverse (m)"]
     assert values(dist["data"][1]["y"]).tolist() == pytest.approx([0, 51.2])
 
@@ -292,26 +292,28 @@ def test_mission_folder_and_panoramas():
 
 
 def test_map_path_levels_are_cached_on_the_dataset_version(frames):
-    """The map's path levels live in the memo it is given (a dataset version's), not in a
-    module-level cache; the figure is the same with or without one."""
-    from dashboard.data.memo import Memo
+    """What a figure derives from a dataset version's frames alone (the map's path levels,
+    the traverse by sol) is built once per version, through the data's memo, not kept in a
+    module-level cache; the figure is the same either way."""
     from dashboard.data.timeline import BY_SOL_MEMO_KEY
 
-    wp, legs, pts = frames
-    memo = Memo()
-    calls = []
+    class Counting:
+        """Frames whose memo counts what it had to build."""
 
-    def counting(key, build):
-        calls.append(key)
-        return memo.get(key, build)
+        def __init__(self, inner: Frames):
+            self.inner, self.built = inner, []
+            self.waypoints, self.traverse, self.traverse_points = inner.waypoints, inner.traverse, inner.traverse_points
 
-    first = build("map", wp, legs, pts, View.of(13, 18), memo=counting)
-    again = build("map", wp, legs, pts, View.of(14, 16), memo=counting)
-    assert calls.count(figures.PATH_MEMO_KEY) == 2 and len(memo._values) == 1
-    levels = memo.get(figures.PATH_MEMO_KEY, lambda: None)
-    assert levels is not None and levels[0].sol.tolist() == sorted(levels[0].sol.tolist())
-    assert build("map", wp, legs, pts, View.of(13, 18)) == first
-    assert build("map", wp, legs, pts, View.of(14, 16)) == again
-    build("distance", wp, legs, pts, View.of(13, 18), memo=counting)
-    assert BY_SOL_MEMO_KEY in memo._values
+        def memo(self, key, build):
+            return self.inner.memo(key, lambda: self.built.append(key) or build())
+
+    data = Counting(Frames(*frames))
+    first = build("map", data, View.of(13, 18))
+    again = build("map", data, View.of(14, 16))
+    assert data.built == [figures.PATH_MEMO_KEY]
+    assert build("map", Frames(*frames), View.of(13, 18)) == first
+    assert build("map", Frames(*frames), View.of(14, 16)) == again
+    build("distance", data, View.of(13, 18))
+    build("distance", data, View.of(14, 16))
+    assert data.built == [figures.PATH_MEMO_KEY, BY_SOL_MEMO_KEY]
     assert not [name for name in vars(figures) if name.endswith("_CACHE")]  # no module-level caches

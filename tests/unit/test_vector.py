@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dashboard.figures import View, arr, build, values
-from jobs.vector import for_export, thin_keep
+from dashboard.exports.vector import for_export, thin_keep
+from dashboard.figures import Frames, View, arr, build, values
 
 
 def test_scattergl_becomes_scatter_and_the_page_figure_is_untouched():
@@ -59,5 +59,5 @@ def test_every_chart_of_the_fixtures_is_exportable(fixture_path):
     tr = parse_traverse(fixture_path("traverse_v2026.json").read_bytes())
     view = View.of(int(wp.sol.min()), int(wp.sol.max()))
     for chart in ("map", "orientation", "position", "elevation", "elevation_distance", "distance"):
-        out = for_export(build(chart, wp, tr.frame, tr.points, view), 1200, 600)
+        out = for_export(build(chart, Frames(wp, tr.frame, tr.points), view), 1200, 600)
         assert all(t.get("type") != "scattergl" for t in out["data"])

@@ -51,19 +51,19 @@ def test_the_worker_reads_its_environment_through_settings():
         "PTRACKER_METRICS_PUBLIC": "1",
         "PTRACKER_CACHE_MAX_AGE": "30",
         "PTRACKER_CACHE_STALE": "120",
-        "PTRACKER_VERSION_TTL": "0.5",
+        "PTRACKER_EXPORT_RETRIES": "3",
     }
     s = Settings.from_env(env)
     assert (s.redis_url, s.redis_password) == ("redis://example:6379/0", "secret")
     assert (s.heartbeat_grace, s.maintenance_interval, s.worker_ttl) == (20, 45, 90)
     assert (s.warm_browser, s.worker_metrics_port, s.worker_metrics_addr) == (False, 9150, "127.0.0.1")
     assert (s.log_level, s.log_format, s.access_log, s.metrics_public) == ("WARNING", "text", False, True)
-    assert (s.cache_max_age, s.cache_stale, s.version_ttl) == (30, 120, 0.5)
+    assert (s.cache_max_age, s.cache_stale, s.export_retries) == (30, 120, 3)
     defaults = Settings.from_env({})
-    assert defaults == Settings()  # the documented defaults (README "Configuration")
+    assert defaults == Settings()  # the documented defaults (docs/configuration.md)
     assert (defaults.heartbeat_grace, defaults.maintenance_interval, defaults.worker_ttl) == (15, 30, 60)
     assert defaults.warm_browser and defaults.worker_metrics_port == 0 and defaults.worker_metrics_addr == "0.0.0.0"
-    assert (defaults.cache_max_age, defaults.cache_stale, defaults.version_ttl) == (60, 300, 1.0)
+    assert (defaults.cache_max_age, defaults.cache_stale, defaults.export_retries) == (60, 300, 1)
     assert (defaults.log_level, defaults.log_format, defaults.access_log) == ("INFO", "json", True)
     for name, bad in (
         ("PTRACKER_WORKER_TTL", "soon"),
@@ -78,12 +78,11 @@ def test_one_key_prefix_and_export_timeout_default():
     import inspect
 
     from dashboard.data.store import DatasetStore
+    from dashboard.exports import job as export_job
     from dashboard.settings import DEFAULT_EXPORT_TIMEOUT, DEFAULT_KEY_PREFIX, Settings
-    from jobs import export_job
 
     assert Settings().key_prefix == DEFAULT_KEY_PREFIX == "ptracker:"
     assert inspect.signature(DatasetStore).parameters["prefix"].default == DEFAULT_KEY_PREFIX
-    assert inspect.signature(export_job.export_chart).parameters["prefix"].default == DEFAULT_KEY_PREFIX
     assert Settings().export_timeout == DEFAULT_EXPORT_TIMEOUT == 60
     assert export_job.render_timeout(None) == 30.0  # 60 s job: the render may take 30 s (the clamp's top)
     assert export_job.render_timeout(8) == 5.0 and export_job.render_timeout(20) == 15.0

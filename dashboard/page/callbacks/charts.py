@@ -29,8 +29,7 @@ def chart_figures(
 ) -> dict[str, dict]:
     """Every chart of the page for a range (and optional map selection)."""
     view = View.of(sol_min, sol_max, selection, time_axis)
-    tables = (dataset.waypoints, dataset.traverse, dataset.traverse_points)
-    return {name: build(name, *tables, view, memo=dataset.memo) for name in BUILDERS}
+    return {name: build(name, dataset, view) for name in BUILDERS}
 
 
 def register(app, store: DatasetStore) -> None:

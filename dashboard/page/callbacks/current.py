@@ -15,11 +15,10 @@ import redis
 from dash.exceptions import PreventUpdate
 
 from dashboard.data.store import Dataset, DatasetStore, StoreError
+from dashboard.redis_conn import REDIS_AWAY, REDIS_FULL
 
-STORE_DOWN = "The data store (Redis) is not reachable right now; showing nothing new until it is back."
-STORE_FULL = (
-    "Loading failed: the data store (Redis) is out of memory, so the new data was not saved; the data shown stays."
-)
+STORE_DOWN = f"{REDIS_AWAY[0].upper()}{REDIS_AWAY[1:]} right now; showing nothing new until it is back."
+STORE_FULL = f"Loading failed: {REDIS_FULL}; the data shown stays."
 
 #: What reading the store raises while Redis is away (or the store cannot answer).
 STORE_ERRORS = (redis.RedisError, StoreError)

@@ -7,8 +7,10 @@ import redis
 from dash import ALL, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import exports
 from dashboard.data.store import Dataset, DatasetStore
+from dashboard.exports.errors import ExportBusy, ExportConflict, ExportError
+from dashboard.exports.status import status_of
+from dashboard.exports.submit import request_export
 from dashboard.page import ids
 from dashboard.page.callbacks.current import STORE_DOWN, STORE_ERRORS, current_or
 from dashboard.page.pieces import export_item
@@ -55,20 +57,11 @@ def register_submit(app, store: DatasetStore, settings: Settings) -> None:
         try:
             a, b = range_within(sol_range, *sol_bounds(dataset))
             picked = selection if isinstance(selection, list) and chart != "map" else None
-            job = exports.request_export(
-                dataset,
-                chart,
-                a,
-                b,
-                fmt,
-                selection=picked,
-                store=store,
-                settings=settings,
-                address=flask.request.remote_addr,
-            )
-        except exports.ExportError as exc:
+            fields = {"chart": chart, "sol_min": a, "sol_max": b, "fmt": fmt, "selection": picked}
+            job = request_export(dataset, fields, store=store, settings=settings, address=flask.request.remote_addr)
+        except ExportError as exc:
             return no_update, f"Cannot export: {exc}"
-        except exports.ExportBusy as exc:
+        except (ExportBusy, ExportConflict) as exc:
             return no_update, f"Not now: {exc}"
         except STORE_ERRORS:
             return no_update, STORE_DOWN
@@ -89,7 +82,7 @@ def register_poll(app, store: DatasetStore) -> None:
             for job_id in (jobs or [])[:MAX_PAGE_EXPORTS]:
                 if not isinstance(job_id, str):
                     continue
-                info = exports.status(store.redis, job_id)
+                info = status_of(store.redis, job_id)
                 if info is None:
                     continue  # expired
                 active = active or info["status"] in STILL_RUNNING

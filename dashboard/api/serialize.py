@@ -1,5 +1,5 @@
-"""The data answers' bodies: waypoints as GeoJSON features, column lists, CSV with inert
-text cells, a GeoJSON FeatureCollection; and the rows and cache key of a sol range."""
+"""The data answers serialised: the rows and cache key of a sol range, waypoints as GeoJSON
+features, column lists as JSON, CSV with inert text cells, a GeoJSON FeatureCollection."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import io
 import orjson
 import pandas as pd
 
-from dashboard.api.models import RangeQuery
+from dashboard.api.schemas import RangeQuery
 from dashboard.data.schema import WAYPOINT_COLUMNS
 from dashboard.data.store import Dataset
 

@@ -1,7 +1,7 @@
-"""The API's answers: JSON bodies, JSON errors (``{"error": "...", ...}``), 405 with Allow.
-
-Every answer is JSON (or the file / text the route promises); errors carry the right
-status, never an HTML page or a traceback.
+"""What the whole HTTP server shares, below both the REST API and the page: JSON answers
+and errors, and the limits of the two kinds of request body (the API's JSON bodies and
+Dash's callback requests). Neither ``dashboard.api`` nor ``dashboard.page`` is imported
+here, so each may use it without pointing at the other.
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from collections.abc import Iterable
 import orjson
 from flask import Response, request
 
-#: 405 answers name the methods a client may use; these two are never worth suggesting
+#: Dash's callback endpoint (the page's only POST).
+CALLBACK_PATH = "/_dash-update-component"
+#: Sized from the largest callback the page really sends: every waypoint of NASA's
+#: current data selected on the map (each point carries its hover text), by a lasso of
+#: 5,000 vertices, measured at 230,331 bytes (tests/integration/test_fuzz_callbacks.py
+#: measures it again). 1 MiB leaves room for more than four times as many waypoints.
+MAX_CALLBACK_BODY = 1024 * 1024
+#: The largest JSON body an API route reads.
+MAX_BODY = 64 * 1024
+#: 405 answers name the methods a client may use; these two are never worth suggesting.
 UNLISTED_METHODS = ("OPTIONS", "TRACE")
-BEARER_CHALLENGE = 'Bearer realm="perseverance-tracker"'
-
-
-class ApiError(Exception):
-    """An answer in words: raised anywhere in a route, answered as a JSON error."""
-
-    def __init__(self, http_status: int, message: str, *, headers: dict | None = None, **extra):
-        super().__init__(message)
-        self.http_status, self.message, self.headers, self.extra = http_status, message, headers, extra
 
 
 def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
@@ -30,14 +30,8 @@ def json_response(payload, status: int = 200, headers: dict | None = None) -> Re
 
 
 def error(http_status: int, message: str, headers: dict | None = None, **extra) -> Response:
+    """A JSON error: ``{"error": message, **extra}``."""
     return json_response({"error": message, **extra}, http_status, headers=headers)
-
-
-def api_error(exc: ApiError) -> Response:
-    resp = error(exc.http_status, exc.message, headers=exc.headers, **exc.extra)
-    if exc.http_status == 401:
-        resp.headers["WWW-Authenticate"] = BEARER_CHALLENGE
-    return resp
 
 
 def retry_later(http_status: int, message: str, retry_after: int) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from dashboard.api.models import ExportBody, FeaturesQuery, JobBody, NoQuery, RangeQuery, explain
+from dashboard.api.schemas import ExportBody, FeaturesQuery, JobBody, NoQuery, RangeQuery, explain
 
 
 def failure(model, data) -> str:

@@ -4,10 +4,10 @@ The library is spectree (https://github.com/0b01001001/spectree): it documents p
 views from the server's own URL map and pydantic models, without taking over routing or
 error answers (flask-openapi3 and apiflask replace the Flask app or blueprint class and
 answer validation failures in their own shape). Its request validation is not used
-(``skip_validation``): the routes read their requests through ``dashboard/api/models.py``,
+(``skip_validation``): the routes read their requests through ``dashboard/api/schemas.py``,
 which answers in the API's words; spectree only reads the same models to describe them.
 
-A route declares its document with :func:`describe` (``dashboard/api/blueprint.py`` does
+A route declares its document with :func:`document_route` (``dashboard/api/blueprint.py`` does
 it for every API route); the view keeps running the route function directly, the
 description hangs off ``__wrapped__``, where spectree looks for it. ``/help`` is a
 plain-text table of the same document.
@@ -27,7 +27,7 @@ from spectree.plugins.flask_plugin import FlaskPlugin
 from spectree.utils import get_model_key, parse_code
 
 from dashboard import __version__
-from dashboard.api.answers import Error
+from dashboard.api.schemas import Error
 
 #: header, and a route table, of /help; then these examples
 HELP_TITLE = "Perseverance Tracker: routes (all on this server's port)"
@@ -91,7 +91,7 @@ class _Plugin(FlaskPlugin):
 spec = SpecTree(
     "flask",
     backend=_Plugin,
-    mode="strict",  # only what describe() declared: never Dash's own routes
+    mode="strict",  # only what document_route() declared: never Dash's own routes
     annotations=False,
     title="Perseverance Tracker API",
     version=__version__,
@@ -104,7 +104,7 @@ spec = SpecTree(
 )
 
 
-def describe(view: Callable, fn: Callable, methods: Iterable[str], **doc: Any) -> None:
+def document_route(view: Callable, fn: Callable, methods: Iterable[str], **doc: Any) -> None:
     """Document ``view`` (registered on the server; it calls ``fn``) for ``methods``:
     ``doc`` is spectree's ``validate`` arguments (query, json, resp, security...). The
     summary is the first paragraph of ``view``'s docstring, the description the rest."""
@@ -113,7 +113,7 @@ def describe(view: Callable, fn: Callable, methods: Iterable[str], **doc: Any) -
     view.api_methods = tuple(methods)  # type: ignore[attr-defined]
 
 
-def describe_endpoint(server: Flask, endpoint: str, methods: Iterable[str], summary: str, **doc: Any) -> None:
+def document_endpoint(server: Flask, endpoint: str, methods: Iterable[str], summary: str, **doc: Any) -> None:
     """Document a view registered elsewhere (``/metrics``): the server then calls it
     through a pass-through that carries the description."""
     original = server.view_functions[endpoint]
@@ -123,7 +123,7 @@ def describe_endpoint(server: Flask, endpoint: str, methods: Iterable[str], summ
 
     view.__doc__ = summary
     view.__name__ = original.__name__
-    describe(view, original, methods, **doc)
+    document_route(view, original, methods, **doc)
     server.view_functions[endpoint] = view
 
 

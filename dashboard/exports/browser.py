@@ -1,6 +1,7 @@
 """One warm headless browser per worker process, drawing plotly figures with kaleido.
 
-Measurements and reasons: ../shared/notes/kaleido.md. In short: kaleido's sync server
+Why it is drawn this way (the measurements are in docs/architecture.md, "Exports"):
+kaleido's sync server
 (started lazily, in the process that renders, never before a fork) with MathJax off is
 ~5x faster than a browser per image; skipping kaleido's reload of its tab after each
 figure saves another ~0.3 s per image. That reload is skipped through kaleido 1.5's
