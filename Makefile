@@ -26,7 +26,7 @@ IMAGE_REF := $(if $(REGISTRY),$(REGISTRY)/,)$(IMAGE):$(TAG)
 TEST_IMAGE ?= localhost/ptracker:test
 COMPOSE := docker compose -p perseverance-tracker -f deploy/compose.yaml
 
-.PHONY: axe lint test-fast run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete image image-test
+.PHONY: axe lint docs docs-serve test-fast run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete image image-test
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || deploy/ensure-debian-packages.sh python3-venv
@@ -59,11 +59,25 @@ test: setup-dev system-deps-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Lint (ruff: pycodestyle, pyflakes, bugbear, complexity, import order, pyupgrade; and its
-# formatter) and types (mypy over dashboard/ and jobs/), configured in pyproject.toml.
+# formatter) and types (mypy over dashboard/ and jobs/), configured in pyproject.toml; then
+# the documentation site built with --strict (a broken link or page, or an app whose
+# /openapi.json cannot be generated for the API reference, fails it). Offline.
+# NO_MKDOCS_2_WARNING silences mkdocs-material's banner about MkDocs 2.0.
+SITE_DIR := .site
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(MKDOCS) build --strict --site-dir $(SITE_DIR)
+
+# The documentation site (mkdocs.yml, docs/): built into SITE_DIR, or served with live
+# reload on http://127.0.0.1:8000/ while editing.
+docs: setup-dev
+	$(MKDOCS) build --strict --site-dir $(SITE_DIR)
+
+docs-serve: setup-dev
+	$(MKDOCS) serve
 
 # The unit tests only: pure code, no Redis, no browser, no subprocesses (a few seconds).
 test-fast: setup-dev
