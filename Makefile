@@ -18,7 +18,7 @@ TEST_DEBS := redis-server chromium chromium-driver docker-compose curl nginx get
 # Debian packages `make run` needs: Chromium, which the export worker draws with.
 RUN_DEBS := chromium
 
-# Container image and deployment (need Docker / kubectl; see README "Deployment").
+# Container image and deployment (need Docker / kubectl; see docs/deployment/).
 REGISTRY ?=
 IMAGE ?= ptracker
 TAG ?= latest
@@ -102,12 +102,13 @@ bench: setup-dev system-deps-test
 	$(BIN)/python bench/page_bytes.py
 	$(BIN)/python bench/bench_exports.py
 	$(BIN)/python bench/bench_load_run.py
+	$(BIN)/python bench/bench_caches.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .site
 
 # The image built and started without Docker (buildah; a Debian stand-in for the base
-# image when docker.io cannot be reached). See README "Deployment".
+# image when docker.io cannot be reached). See docs/deployment/image.md.
 image:
 	deploy/image/build.sh $(TEST_IMAGE)
 

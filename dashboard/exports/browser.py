@@ -1,8 +1,7 @@
 """One warm headless browser per worker process, drawing plotly figures with kaleido.
 
-Why it is drawn this way (the measurements are in docs/architecture.md, "Exports"):
-kaleido's sync server
-(started lazily, in the process that renders, never before a fork) with MathJax off is
+Why it is drawn this way (measurements: docs/architecture/decisions.md): kaleido's sync
+server (started lazily, in the process that renders, never before a fork) with MathJax off is
 ~5x faster than a browser per image; skipping kaleido's reload of its tab after each
 figure saves another ~0.3 s per image. That reload is skipped through kaleido 1.5's
 private ``Kaleido._return_kaleido_tab`` hook, guarded: if a later kaleido renames it,

@@ -248,7 +248,7 @@ def test_current_route_and_sol_with_the_current_layer(client, store, settings, f
     assert body["layers"]["current"] == {
         "sol": 19,
         "status": "newer",
-        "source": str(fixture_path("current_v2026.json")),
+        "source": "local file current_v2026.json",  # never a server path
     }
     # the current position is served as the newest waypoint, marked as coming from its layer
     assert client.get("/perseverance/sol").data == b"Most recent data waypoint is at Sol-19"

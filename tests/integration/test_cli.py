@@ -99,7 +99,7 @@ def test_failure_is_one_line_and_non_zero(redis_url, key_prefix, fixture_path, r
     assert res.returncode == 1
     assert res.stdout == ""
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: {bad}: got an HTML page, not JSON")
+    assert len(lines) == 1 and lines[0].startswith("error: local file bad_html.html: got an HTML page, not JSON")
 
 
 def test_info_without_data(redis_url, key_prefix, redis_client):
@@ -117,7 +117,7 @@ def test_unreachable_redis_is_one_line(key_prefix, fixture_path):
     )
     assert res.returncode == 1
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: Redis is not reachable")
+    assert len(lines) == 1 and lines[0].startswith("error: the data store (Redis) is not reachable")
 
 
 def test_bad_setting_is_one_line(redis_url, key_prefix):

@@ -94,7 +94,8 @@ def test_job_data_and_results_are_json(redis_client, store, loaded, start_worker
     import zlib
 
     data = json.loads(zlib.decompress(raw[b"data"]))  # the job's function and arguments
-    assert data[0] == "jobs.export_job.export_chart" and data[3]["selection"] == req.selection
+    assert data[0] == "dashboard.exports.job.export_chart" and data[3]["request"] == req.to_json()
+    assert data[3]["request"]["selection"] == req.selection and data[3]["version"] == loaded.version
     meta = json.loads(raw[b"meta"])
     assert meta["params"]["selected"] == 3 and "selection" not in meta["params"]
     result = fetch_job(redis_client, job.id).latest_result()

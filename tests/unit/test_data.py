@@ -243,7 +243,7 @@ def test_traverse_bad_vertices_are_dropped():
 def test_bad_waypoint_files_are_rejected_with_a_clear_error(fixture_path, name, message):
     with pytest.raises(DataError) as err:
         parse_waypoints(read(fixture_path, name), f"/data/{name}")
-    assert str(err.value).startswith(f"/data/{name}: ")
+    assert str(err.value).startswith(f"local file {name}: ")  # never the server path
     assert message in str(err.value)
 
 

@@ -51,7 +51,7 @@ def test_summary(dataset):
     assert items["Odometry at that waypoint"] == "0.13 km"
     assert items["Elevation there"] == "-2568.2 m"
     assert items["Drives (traverse)"] == "3 to sol 17, 0.09 km"
-    assert items["Data loaded"] == "2026-11-29 03:00:00 UTC from /data/wp.json"
+    assert items["Data loaded"] == "2026-11-29 03:00:00 UTC from local file wp.json"  # never a server path
     assert items["Last load attempt failed"] == "t: wp.json: HTTP 500"
     assert "Last load attempt failed" not in dict(summary_items(dataset, {"ok": True}))
     strip = summary_children(dataset)

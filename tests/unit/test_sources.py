@@ -10,6 +10,7 @@ import pytest
 from werkzeug import Response
 
 from dashboard.data.fetch import USER_AGENT, FetchError, fetch
+from dashboard.data.schema import source_label
 from tests.helpers import free_port
 
 BODY = b'{"type": "FeatureCollection", "features": []}'
@@ -90,7 +91,7 @@ def test_http_errors(httpserver, status, text):
     url = httpserver.url_for("/w.json")
     with pytest.raises(FetchError) as err:
         fetch(url)
-    assert str(err.value).startswith(f"{url}: {text}")
+    assert str(err.value).startswith(f"{source_label(url)}: {text}") and err.value.source == url
 
 
 def test_declared_length_over_the_cap(httpserver):
@@ -150,4 +151,4 @@ def test_nothing_listening():
     url = f"http://127.0.0.1:{free_port()}/w.json"
     with pytest.raises(FetchError) as err:
         fetch(url, connect_timeout=1.0)
-    assert str(err.value).startswith(f"{url}: cannot connect")
+    assert str(err.value).startswith(f"{source_label(url)}: cannot connect")
