@@ -108,11 +108,21 @@ def parse_crop(body: bytes, sidecar: dict | bytes, source: str = "terrain") -> C
             source, f"bad crop size: {len(body):,} bytes, expected {rows} x {cols} x 2 = {rows * cols * 2:,}"
         )
     tile = meta.get("source_tile") if isinstance(meta.get("source_tile"), str) else None
-    try:
-        tile_read(bbox, tile)  # the edges are on the grid, inside the tile named
-    except DataError as exc:
-        raise DataError(source, f"{exc.source}: {exc.problem}") from None
+    _placed(bbox, tile, source)
     return _crop(body, bbox, tile, source)
+
+
+def _placed(bbox: BBox, tile: str | None, source: str) -> None:
+    """DataError unless the edges are on the tiles' pixel grid and, when the sidecar names
+    its tile, inside that tile."""
+    corner = np.array([bbox.min_lon, bbox.max_lat]) * PPD
+    if np.any(np.abs(corner - np.round(corner)) > GRID):
+        raise DataError(source, f"bbox {bbox.as_sidecar()} is not on the 1/{PPD} degree pixel grid")
+    if tile is not None:
+        try:
+            tile_read(bbox, tile)
+        except DataError as exc:
+            raise DataError(source, f"{exc.source}: {exc.problem}") from None
 
 
 def _crop(body: bytes, bbox: BBox, tile: str | None, source: str) -> Crop:

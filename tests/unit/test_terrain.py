@@ -117,6 +117,21 @@ def test_a_crop_off_the_pixel_grid_is_refused():
     shifted = {**meta, "bbox": {k: v + 0.001 for k, v in meta["bbox"].items()}}
     with pytest.raises(DataError, match="not on the 1/128 degree pixel grid"):
         parse_crop(body, shifted)
+    with pytest.raises(DataError, match="not on the 1/128 degree pixel grid"):
+        parse_crop(body, {k: v for k, v in shifted.items() if k != "source_tile"})
+
+
+def test_a_crop_without_a_tile_name_may_straddle_tiles():
+    """Only the sidecar's own tile name ties a crop to one tile (2 x 2 pixels across 0 N, 90 E)."""
+    body = np.array([[-100, -90], [-80, -70]], dtype=">i2").tobytes()
+    meta = {
+        "pixels_per_degree": 128,
+        "bbox": {"minLon": 90 - 1 / 128, "minLat": -1 / 128, "maxLon": 90 + 1 / 128, "maxLat": 1 / 128},
+    }
+    crop = parse_crop(body, meta)
+    assert crop.source_tile is None and crop.heights.tolist() == [[-100, -90], [-80, -70]]
+    with pytest.raises(DataError, match="lies outside the tile"):
+        parse_crop(body, {**meta, "source_tile": "megt00n090hb.img"})
 
 
 # ---------------------------------------------------------------------------------------
