@@ -6,9 +6,9 @@ shows or hides the whole layer. Flights: one line per flight from the airfield i
 from (the previous flight's landing) to where it landed, its number at the line's middle
 (the hover there names flight, sol, Earth date, length flown, duration, maximum altitude
 and airfields; at the landing point when the take-off point is unknown), and the landing
-spots as airfield markers. Samples: one marker per site,
-its tubes in the hover. Inputs are the frames of :mod:`dashboard.data.ingenuity` and
-:mod:`dashboard.data.samples`. Plain-dict traces with typed arrays.
+spots as airfield markers. Samples: one marker per site, its tubes in the hover. Inputs
+are the frames of :mod:`dashboard.data.ingenuity` and :mod:`dashboard.data.samples`.
+Plain-dict traces with typed arrays.
 """
 
 from __future__ import annotations
