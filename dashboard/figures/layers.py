@@ -1,0 +1,185 @@
+"""Context layers drawn with the rover: Ingenuity's flights and the sample sites on a map,
+and the sample sols as vertical marks on the charts over time.
+
+Each layer's traces share a ``legendgroup`` with one legend entry, so one click on it
+shows or hides the whole layer. Flights: one line per flight from the airfield it took off
+from (the previous flight's landing) to where it landed, its number at the line's middle
+(the hover there names flight, sol, Earth date, length flown, duration, maximum altitude
+and airfields; at the landing point when the take-off point is unknown), and the landing
+spots as airfield markers. Samples: one marker per site, its tubes in the hover. Inputs
+are the frames of :mod:`dashboard.data.ingenuity` and :mod:`dashboard.data.samples`.
+Plain-dict traces with typed arrays.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from dashboard.data.terrain import along_track_m
+from dashboard.figures.common import PALETTE, View, arr, in_range
+from dashboard.marstime import sol_instants
+
+FLIGHT_GROUP, SAMPLE_GROUP = "ingenuity", "samples"
+FLIGHT_COLOR = PALETTE[4]  # reddish purple
+SAMPLE_COLOR = PALETTE[1]  # orange
+#: marker symbol per sample type (others: "circle")
+SAMPLE_SYMBOLS = {"Rock Core": "diamond", "Regolith": "square", "Atmospheric": "circle-open"}
+#: consecutive landings at one airfield within this distance (m) of its first share a marker
+SAME_SPOT_M = 25.0
+
+
+def _number(value: float, unit: str, fmt: str = ".1f") -> str:
+    return "unknown" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:{fmt}} {unit}"
+
+
+def _flight_hover(row) -> str:
+    date = "" if pd.isna(row.earth_date_text) else f" ({row.earth_date_text})"
+    head = "Ingenuity deployed" if row.deployment else f"Ingenuity flight {row.flight}"
+    text = f"{head}<br>Sol {row.sol}{date}"
+    if not row.deployment:
+        text += (
+            f"<br>{row.from_airfield} → {row.to_airfield}"
+            f"<br>flown {_number(row.distance_m, 'm')} in {_number(row.duration_s, 's', '.0f')}"
+            f"<br>up to {_number(row.max_alt_m, 'm', 'g')}"
+        )
+    return text
+
+
+def flight_traces(flights: pd.DataFrame, view: View | None = None, numbers: bool = True) -> list[dict]:
+    """Lines, numbers and airfields of the flights in the view's sol range (all without one)."""
+    shown = flights if view is None else in_range(flights, view, use_selection=False)
+    flown = shown[~shown["deployment"].to_numpy(dtype=bool) & shown["from_lon"].notna().to_numpy(dtype=bool)]
+    nan = np.full(len(flown), np.nan)
+    xs = np.column_stack([flown["from_lon"].to_numpy(float), flown["lon"].to_numpy(float), nan]).ravel()
+    ys = np.column_stack([flown["from_lat"].to_numpy(float), flown["lat"].to_numpy(float), nan]).ravel()
+    count = int((~shown["deployment"].to_numpy(dtype=bool)).sum())  # numbered flights
+    group = {"legendgroup": FLIGHT_GROUP}
+    lines = {
+        "type": "scatter",
+        "x": arr(xs, "f8"),
+        "y": arr(ys, "f8"),
+        "mode": "lines",
+        "name": f"Ingenuity: {count} flight{'s' if count != 1 else ''}",
+        "line": {"color": FLIGHT_COLOR, "width": 1.5, "dash": "dot"},
+        "hoverinfo": "skip",
+        "connectgaps": False,
+        "showlegend": True,
+        **group,
+    }
+    numbered = shown[~shown["deployment"].to_numpy(dtype=bool)]
+    known = numbered["from_lon"].notna().to_numpy(dtype=bool)  # else: at the landing point
+    middles = {
+        "type": "scatter",
+        "x": arr(np.where(known, (numbered["from_lon"] + numbered["lon"]) / 2, numbered["lon"])),
+        "y": arr(np.where(known, (numbered["from_lat"] + numbered["lat"]) / 2, numbered["lat"])),
+        "mode": "markers+text" if numbers else "markers",
+        "text": [str(f) for f in numbered["flight"].tolist()],
+        "textposition": "top center",
+        "textfont": {"size": 9, "color": FLIGHT_COLOR},
+        "marker": {"size": 5, "color": FLIGHT_COLOR},
+        "hovertext": [_flight_hover(row) for row in numbered.itertuples()],
+        "hovertemplate": "%{hovertext}<extra></extra>",
+        "name": "Ingenuity flight",
+        "showlegend": False,
+        **group,
+    }
+    return [lines, middles, _airfields(shown, group)]
+
+
+def _airfields(shown: pd.DataFrame, group: dict) -> dict:
+    """A marker per landing spot: consecutive landings at one airfield within SAME_SPOT_M
+    of the first share it (NASA keeps an airfield's name for landings ~200 m apart)."""
+    spots: list[list] = []  # [lon, lat, name, landings]
+    for row in shown.itertuples():
+        label = ("deployed" if row.deployment else f"flight {row.flight}") + f" (sol {row.sol})"
+        last = spots[-1] if spots else None
+        if last is not None and last[2] == row.to_airfield and _apart(last, row) <= SAME_SPOT_M:
+            last[3].append(label)
+        else:
+            spots.append([float(row.lon), float(row.lat), row.to_airfield, [label]])
+    lon, lat = [s[0] for s in spots], [s[1] for s in spots]
+    hover = [f"{'unnamed airfield' if pd.isna(s[2]) else s[2]}<br>{', '.join(s[3])}" for s in spots]
+    return {
+        "type": "scatter",
+        "x": arr(lon),
+        "y": arr(lat),
+        "mode": "markers",
+        "marker": {"symbol": "triangle-up", "size": 9, "color": "white", "line": {"width": 1.5, "color": FLIGHT_COLOR}},
+        "hovertext": hover,
+        "hovertemplate": "%{hovertext}<extra></extra>",
+        "name": "Ingenuity airfield",
+        "showlegend": False,
+        **group,
+    }
+
+
+def _apart(spot: list, row) -> float:
+    return float(along_track_m([spot[0], row.lon], [spot[1], row.lat])[-1])
+
+
+def _site_hover(rows: pd.DataFrame) -> str:
+    first = rows.iloc[0]
+    place = ", ".join(str(v) for v in (first["outcrop"], first["location"]) if not pd.isna(v))
+    tubes = "<br>".join(
+        f"{'tube ' + str(t) if not pd.isna(t) else 'tube'}: {n}, sol {s}"
+        + ("" if pd.isna(d) else f" ({d.date().isoformat()})")
+        for t, n, s, d in zip(rows["tube"], rows["name"], rows["sol"], rows["earth_date"], strict=True)
+    )
+    kind = "sample" if pd.isna(first["type"]) else str(first["type"])
+    return f"<b>{first['site_name']}</b><br>{kind}" + (f", {place}" if place else "") + f"<br>{tubes}"
+
+
+def sample_traces(samples: pd.DataFrame, view: View | None = None) -> list[dict]:
+    """One marker per sampling site with a tube filled in the view's sol range."""
+    shown = samples if view is None else in_range(samples, view, use_selection=False)
+    sites = [rows for _, rows in shown.groupby("site", sort=True)]
+    # the legend draws the first marker's symbol: the commonest type goes first
+    common = shown["type"].mode()
+    sites.sort(key=lambda rows: bool(len(common)) and rows["type"].iloc[0] != common.iloc[0])
+    tubes, plural = len(shown), "s" if len(sites) != 1 else ""
+    return [
+        {
+            "type": "scatter",
+            "x": arr([float(rows["lon"].iloc[0]) for rows in sites]),
+            "y": arr([float(rows["lat"].iloc[0]) for rows in sites]),
+            "mode": "markers",
+            "marker": {
+                "symbol": [SAMPLE_SYMBOLS.get(str(rows["type"].iloc[0]), "circle") for rows in sites],
+                "size": 11,
+                "color": SAMPLE_COLOR,
+                "line": {"width": 1, "color": "#333"},
+            },
+            "hovertext": [_site_hover(rows) for rows in sites],
+            "hovertemplate": "%{hovertext}<extra></extra>",
+            "name": f"samples: {tubes} tube{'s' if tubes != 1 else ''} at {len(sites)} site{plural}",
+            "legendgroup": SAMPLE_GROUP,
+            "showlegend": True,
+        }
+    ]
+
+
+def sample_sol_marks(samples: pd.DataFrame, view: View) -> list[dict]:
+    """Layout ``shapes``: a dotted vertical line at each sol a tube was filled on, within the
+    view's range, on a time axis of sols or of Earth dates (the sol's start, UTC)."""
+    shown = in_range(samples, view, use_selection=False)
+    sols = sorted({int(s) for s in shown["sol"]})
+    xs = sol_instants(sols) if view.time_axis == "date" else sols
+    names = {int(s): ", ".join(str(n) for n in rows["name"]) for s, rows in shown.groupby("sol")}
+    return [
+        {
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": x,
+            "x1": x,
+            "y0": 0,
+            "y1": 1,
+            "layer": "below",
+            "line": {"color": SAMPLE_COLOR, "width": 1, "dash": "dot"},
+            "name": f"sample sol {sol}: {names[sol]}",
+        }
+        for sol, x in zip(sols, xs, strict=True)
+    ]
