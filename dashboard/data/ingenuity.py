@@ -29,7 +29,7 @@ import pandas as pd
 
 from dashboard.data.context import between_sols, parse_date
 from dashboard.data.geojson import decode, feature_parts, point_of, valid_lonlat
-from dashboard.data.schema import DataError, Layer, describe, to_int, to_number, to_text, typed
+from dashboard.data.schema import DataError, Layer, skipped_text, to_int, to_number, to_text, typed
 from dashboard.data.terrain import along_track_m
 
 __all__ = ["FLIGHT_COLUMNS", "between_sols", "flight_summary", "parse_flights"]
@@ -86,7 +86,7 @@ def parse_flights(body: bytes, source: str = "ingenuity") -> Layer:
         else:
             rows.append(row)
     if not rows:
-        raise DataError(source, f"no usable flights: {describe(skipped, len(features))}")
+        raise DataError(source, f"no usable flights: {skipped_text(skipped, len(features))}")
     frame = pd.DataFrame.from_records(rows).sort_values("flight", kind="mergesort")
     duplicated = frame.duplicated("flight", keep="last")
     if duplicated.any():

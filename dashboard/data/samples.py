@@ -29,7 +29,7 @@ import pandas as pd
 
 from dashboard.data.context import between_sols, parse_dates
 from dashboard.data.geojson import decode, feature_parts, point_of, valid_lonlat
-from dashboard.data.schema import DataError, Layer, describe, to_number, to_text, typed
+from dashboard.data.schema import DataError, Layer, skipped_text, to_number, to_text, typed
 from dashboard.data.terrain import along_track_m
 
 __all__ = ["SAMPLE_COLUMNS", "between_sols", "parse_samples", "sample_summary", "tubes_filled"]
@@ -75,7 +75,7 @@ def parse_samples(body: bytes, source: str = "samples") -> Layer:
         else:
             rows.extend(tubes)
     if not rows:
-        raise DataError(source, f"no usable sample sites: {describe(skipped, len(features))}")
+        raise DataError(source, f"no usable sample sites: {skipped_text(skipped, len(features))}")
     frame = pd.DataFrame.from_records(rows)
     return Layer(name=name, features=len(features), frame=typed(frame, SAMPLE_COLUMNS), skipped=dict(skipped))
 
