@@ -23,6 +23,7 @@ import redis
 
 from dashboard.data.current import current_summary, current_text, fetched_body, load_current
 from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
+from dashboard.data.lock import LoadLock, LockLost
 from dashboard.data.parse import parse_traverse, parse_waypoints
 from dashboard.data.schema import DataError, Layer
 from dashboard.data.store import Dataset, DatasetStore
@@ -33,6 +34,15 @@ LAYERS = ("waypoints", "traverse")
 
 class LoadError(RuntimeError):
     """A load failed; the message says which source and why. The current dataset is kept."""
+
+
+class LoadBusy(LoadError):
+    """Another load holds the load lock: this one did not start (try again later)."""
+
+
+class LoadLost(LoadError):
+    """This load ran past its lock (stopped or cut off from Redis for longer than the
+    lock's lifetime) and another load may hold it: nothing was saved."""
 
 
 def _sol_range(frame) -> tuple[int | None, int | None]:
@@ -52,7 +62,9 @@ def load(
     force: bool = False,
 ) -> dict:
     """Load the layers; return a summary dict. Raise :class:`LoadError` when the
-    waypoints or the traverse fail (a failing current position does not fail the load)."""
+    waypoints or the traverse fail (a failing current position does not fail the load):
+    :class:`LoadBusy` when another load is running, :class:`LoadLost` when this one lost
+    the load lock before its data became current."""
     sources = {
         "waypoints": waypoints_source or settings.waypoints_source,
         "traverse": traverse_source or settings.traverse_source,
@@ -63,10 +75,13 @@ def load(
     started = time.monotonic()
     lock = store.load_lock()
     if not lock.acquire():
-        raise LoadError("another load is already running; try again when it has finished")
+        raise LoadBusy("another load is already running; try again when it has finished")
     try:
         try:
-            summary = _load_locked(store, settings, sources, force)
+            summary = _load_locked(store, settings, sources, force, lock)
+        except LockLost as exc:
+            # Not recorded: the load that holds the lock now reports its own outcome.
+            raise LoadLost(f"{exc}: nothing was saved, the current dataset is kept") from exc
         except (FetchError, DataError) as exc:
             store.record_load({"ok": False, "error": str(exc), "at": iso(time.time()), "sources": sources})
             raise LoadError(str(exc)) from exc
@@ -90,13 +105,10 @@ def load(
         store.record_load({"ok": True, "at": iso(time.time()), **summary})
         return summary
     finally:
-        try:
-            lock.release()
-        except Exception:  # expired or Redis gone: nothing left to release
-            pass
+        lock.release()  # only if still ours; never raises
 
 
-def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: bool) -> dict:
+def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: bool, lock: LoadLock) -> dict:
     current = store.current()
     previous = current.meta.get("layers", {}) if current is not None else {}
     layers: dict[str, dict] = {}
@@ -107,6 +119,7 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
         prev = previous.get(name)
         stored = prev if prev is not None and prev.get("source") == source and not force else None
         fetched = fetch_layer(source, stored, settings)
+        lock.check()  # lost while fetching: stop here rather than parse for nothing
         if (
             stored is not None
             and current is not None
@@ -131,7 +144,9 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
         return summary
     digest = hashlib.sha256("".join(layers[n].get("sha256") or "" for n in (*LAYERS, "current")).encode()).hexdigest()
     meta = {"loaded_at": iso(time.time()), "sha256": digest, "layers": layers}
-    dataset = store.save(frames["waypoints"], frames["traverse"], frames["traverse_points"], meta, current=cur_frame)
+    dataset = store.save(
+        frames["waypoints"], frames["traverse"], frames["traverse_points"], meta, current=cur_frame, lock=lock
+    )
     return {**summarize(dataset.meta), "status": "loaded"}
 
 
