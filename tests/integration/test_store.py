@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 
 import pandas as pd
 import pytest
+import redis
 
 from dashboard.data.load import LoadBusy, load
 from dashboard.data.parse import parse_traverse, parse_waypoints
 from dashboard.data.store import DatasetStore, LockLost
+from dashboard.embedded_redis import EmbeddedRedis, server_binary
 
 
 @pytest.fixture
@@ -198,3 +201,29 @@ def test_load_says_busy_by_its_type(store, settings):
     finally:
         lock.release()
     assert load(store, settings)["status"] == "loaded"
+
+
+@pytest.mark.parametrize("binary", [server_binary(), shutil.which("redis-server")], ids=["shipped", "system"])
+def test_a_full_redis_refuses_the_switch_as_out_of_memory(tmp_path, layers, binary):
+    """Redis fills up between the version number and the switch: the switch's refusal is
+    an OutOfMemoryError (what the routes answer 503 for) on Redis 6 and 7 alike, and
+    nothing of the version is written."""
+    if binary is None:
+        pytest.skip("no redis-server on PATH")
+    with EmbeddedRedis(tmp_path / "var", binary=binary) as server:
+        client = server.client()
+        store = DatasetStore(client, "p:")
+        store.save(*layers, {})
+        client.set("filler", b"x" * 2_000_000)
+        incr = client.incr
+
+        def incr_then_full(key):
+            value = incr(key)
+            client.config_set("maxmemory-policy", "noeviction")
+            client.config_set("maxmemory", 1024 * 1024)
+            return value
+
+        client.incr = incr_then_full
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            store.save(*layers, {})
+        assert store.current_version() == "1" and store.versions() == ["1"] and not client.exists("p:dataset:v:2")
