@@ -10,6 +10,12 @@ current position (NASA's ``M20_waypoints_current.json``, one feature) is optiona
 it cannot be fetched, is empty (NASA has served it empty) or is older than the last
 waypoint, the load goes on, the previous current position is kept if there was one, and
 the summary says which.
+
+One load at a time: a load holds the load lock (:mod:`.lock`) from before its first
+fetch until its version is current, renewed while it runs and freed within the lock's
+lifetime (30 s) if its process dies. A load that finds it held raises :class:`LoadBusy`;
+one that lost it (stopped or cut off from Redis for longer than that lifetime) raises
+:class:`LoadLost` and writes nothing: the store's switch checks the lock in the same step.
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ class DatasetStore:
 
     def meta(self, version: str | None = None) -> dict | None:
         """A version's metadata (the current one by default) without decoding frames."""
-        if version is None:
+        if not version:
             found = self._read_current(keys=[self.key("dataset", "current")], args=[self._version_key(""), "meta"])
             raw = found[1] if found is not None else None
         else:
