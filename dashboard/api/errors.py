@@ -11,7 +11,7 @@ from __future__ import annotations
 import redis
 from flask import Response
 
-from dashboard.data.load import LoadBusy, LoadError
+from dashboard.data.load import LoadBusy, LoadError, LoadLost
 from dashboard.data.store import StoreError
 from dashboard.exports.errors import ExportBusy, ExportConflict, ExportError, QueueFull, RateLimited, ShareUsed
 from dashboard.http import error, retry_later
@@ -24,6 +24,7 @@ RETRY_REDIS_FULL = 60
 #: The HTTP status of each feature error (the most specific class listed wins).
 STATUS: dict[type[BaseException], int] = {
     LoadBusy: 409,
+    LoadLost: 409,  # another load took over: nothing was saved; the current dataset is kept
     LoadError: 502,
     ExportError: 400,
     ExportConflict: 409,

@@ -10,6 +10,12 @@ current position (NASA's ``M20_waypoints_current.json``, one feature) is optiona
 it cannot be fetched, is empty (NASA has served it empty) or is older than the last
 waypoint, the load goes on, the previous current position is kept if there was one, and
 the summary says which.
+
+One load at a time: a load holds the load lock (:mod:`.lock`) from before its first
+fetch until its version is current, renewed while it runs and freed within the lock's
+lifetime (30 s) if its process dies. A load that finds it held raises :class:`LoadBusy`;
+one that lost it (stopped or cut off from Redis for longer than that lifetime) raises
+:class:`LoadLost` and writes nothing: the store's switch checks the lock in the same step.
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ import redis
 
 from dashboard.data.current import current_summary, current_text, fetched_body, load_current
 from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
+from dashboard.data.lock import LoadLock, LockLost
 from dashboard.data.parse import parse_traverse, parse_waypoints
 from dashboard.data.schema import DataError, Layer
 from dashboard.data.store import Dataset, DatasetStore
+from dashboard.redis_conn import REDIS_FULL
 from dashboard.settings import OFF, Settings
 
 LAYERS = ("waypoints", "traverse")
@@ -36,7 +44,12 @@ class LoadError(RuntimeError):
 
 
 class LoadBusy(LoadError):
-    """Another load is running; this one did not start."""
+    """Another load holds the load lock: this one did not start (try again later)."""
+
+
+class LoadLost(LoadError):
+    """This load ran past its lock (stopped or cut off from Redis for longer than the
+    lock's lifetime) and another load may hold it: nothing was saved."""
 
 
 def _sol_range(frame) -> tuple[int | None, int | None]:
@@ -56,7 +69,9 @@ def load(
     force: bool = False,
 ) -> dict:
     """Load the layers; return a summary dict. Raise :class:`LoadError` when the
-    waypoints or the traverse fail (a failing current position does not fail the load)."""
+    waypoints or the traverse fail (a failing current position does not fail the load):
+    :class:`LoadBusy` when another load is running, :class:`LoadLost` when this one lost
+    the load lock before its data became current."""
     sources = {
         "waypoints": waypoints_source or settings.waypoints_source,
         "traverse": traverse_source or settings.traverse_source,
@@ -70,7 +85,10 @@ def load(
         raise LoadBusy("another load is already running; try again when it has finished")
     try:
         try:
-            summary = _load_locked(store, settings, sources, force)
+            summary = _load_locked(store, settings, sources, force, lock)
+        except LockLost as exc:
+            # Not recorded: the load that holds the lock now reports its own outcome.
+            raise LoadLost(f"{exc}: nothing was saved, the current dataset is kept") from exc
         except (FetchError, DataError) as exc:
             store.record_load({"ok": False, "error": str(exc), "at": iso(time.time()), "sources": sources})
             raise LoadError(str(exc)) from exc
@@ -84,7 +102,7 @@ def load(
                         "ok": False,
                         "at": iso(time.time()),
                         "sources": sources,
-                        "error": "Redis is out of memory (maxmemory reached): the new data was not saved",
+                        "error": f"{REDIS_FULL}: the new data was not saved",
                     }
                 )
             except redis.RedisError:
@@ -94,13 +112,10 @@ def load(
         store.record_load({"ok": True, "at": iso(time.time()), **summary})
         return summary
     finally:
-        try:
-            lock.release()
-        except Exception:  # expired or Redis gone: nothing left to release
-            pass
+        lock.release()  # only if still ours; never raises
 
 
-def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: bool) -> dict:
+def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: bool, lock: LoadLock) -> dict:
     current = store.current()
     previous = current.meta.get("layers", {}) if current is not None else {}
     layers: dict[str, dict] = {}
@@ -111,6 +126,7 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
         prev = previous.get(name)
         stored = prev if prev is not None and prev.get("source") == source and not force else None
         fetched = fetch_layer(source, stored, settings)
+        lock.check()  # lost while fetching: stop here rather than parse for nothing
         if (
             stored is not None
             and current is not None
@@ -135,7 +151,9 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
         return summary
     digest = hashlib.sha256("".join(layers[n].get("sha256") or "" for n in (*LAYERS, "current")).encode()).hexdigest()
     meta = {"loaded_at": iso(time.time()), "sha256": digest, "layers": layers}
-    dataset = store.save(frames["waypoints"], frames["traverse"], frames["traverse_points"], meta, current=cur_frame)
+    dataset = store.save(
+        frames["waypoints"], frames["traverse"], frames["traverse_points"], meta, current=cur_frame, lock=lock
+    )
     return {**summarize(dataset.meta), "status": "loaded"}
 
 

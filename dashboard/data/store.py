@@ -7,39 +7,46 @@ Keys (all under the configured prefix, ``ptracker:`` by default)::
     dataset:versions   ZSET version -> sequence number, of the versions still kept
     dataset:v:<ver>    HASH: meta (JSON) + one encoded frame per table
     load:last          JSON outcome of the most recent load attempt (ok or error)
-    load:lock          held while a load runs, so two loads do not race
+    load:lock          held while a load runs, so two loads do not race (:mod:`.lock`)
 
-A version's hash is written and ``dataset:current`` pointed at it in one MULTI/EXEC
-transaction: a reader sees the old dataset or the new one, never half of one, and a load
-that fails before that transaction leaves the current dataset untouched. The newest
-``keep_versions`` versions are kept (the current one always); older hashes are deleted.
+A version's hash is written and ``dataset:current`` pointed at it in one Lua script (one
+atomic step): a reader sees the old dataset or the new one, never half of one, and a load
+that fails before that step leaves the current dataset untouched. A load passes its lock:
+the script then first checks that the lock still holds the load's token, and writes
+nothing when it does not (the lock expired and another load may hold it). Clean-up keeps
+the newest ``keep_versions`` versions and never deletes the one ``dataset:current`` names,
+read inside the clean-up script itself (another process may have switched meanwhile).
 
 Readers call :meth:`DatasetStore.current`: one GET of ``dataset:current``; when the
 version equals the cached one the cached :class:`Dataset` is returned as is (the frames
-are shared: treat them as read-only), otherwise the version's hash is read and decoded.
+are shared: treat them as read-only), otherwise the current version and its hash are read
+together in one script (never a version cleaned up between two reads) and decoded.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import numpy as np
 import orjson
 import pandas as pd
 import redis
 from redis.typing import EncodableT
 
+from dashboard.data.codec import decode_frame, encode_frame
+from dashboard.data.lock import LOCK_TTL, LoadLock, LockLost
 from dashboard.data.memo import Memo
 from dashboard.data.schema import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
+from dashboard.data.scripts import CLEANUP, READ_CURRENT, SWITCH
 from dashboard.redis_conn import as_text
 from dashboard.settings import DEFAULT_KEY_PREFIX, Settings
 
-__all__ = ["Dataset", "DatasetStore", "StoreError", "decode_frame", "encode_frame"]
+__all__ = ["Dataset", "DatasetStore", "LockLost", "StoreError", "decode_frame", "encode_frame"]
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 TABLES: dict[str, dict[str, str]] = {
     "waypoints": WAYPOINT_COLUMNS,
@@ -86,7 +93,8 @@ class Dataset:
 
     def answer(self, key: Hashable, build: Callable[[], bytes]) -> bytes:
         """A pre-serialised API answer for ``key`` (a route and its normalised query), built
-        once per dataset version (per process), bounded (256 answers or 32 MB)."""
+        once per dataset version (per process), bounded (256 answers or 32 MB). It pays: the
+        whole /perseverance answer takes 21 ms to build, a hit microseconds (bench/bench_caches.py)."""
         return self._answers.get(key, build)
 
     @property
@@ -110,38 +118,6 @@ def merge_current(waypoints: pd.DataFrame, current: pd.DataFrame | None) -> pd.D
     return pd.concat([waypoints, row], ignore_index=True)
 
 
-# ---------------------------------------------------------------------------------------
-# frame codec: columnar JSON, missing values as null. No pickle: Redis content is data.
-
-
-def encode_frame(frame: pd.DataFrame, columns: dict[str, str]) -> bytes:
-    data = {}
-    for name, dtype in columns.items():
-        col = frame[name]
-        if dtype in ("float64", "int64", "bool"):
-            data[name] = col.to_numpy(dtype=dtype)
-        else:  # str, Int64: lists with None for missing
-            data[name] = [None if pd.isna(v) else v for v in col.tolist()]
-    return orjson.dumps({"rows": len(frame), "columns": data}, option=orjson.OPT_SERIALIZE_NUMPY)
-
-
-def decode_frame(raw: bytes, columns: dict[str, str]) -> pd.DataFrame:
-    doc = orjson.loads(raw)
-    data = doc["columns"]
-    out = {}
-    for name, dtype in columns.items():
-        values = data.get(name, [None] * doc["rows"])
-        if dtype == "float64":
-            out[name] = np.array(values, dtype=np.float64)  # None -> NaN
-        elif dtype in ("int64", "bool"):
-            out[name] = np.array(values, dtype=dtype)
-        elif dtype == "Int64":
-            out[name] = pd.array(values, dtype="Int64")
-        else:
-            out[name] = pd.array(values, dtype="str")
-    return pd.DataFrame(out)
-
-
 def _bytes(raw: object) -> bytes:
     if isinstance(raw, bytes):
         return raw
@@ -155,15 +131,25 @@ def _bytes(raw: object) -> bytes:
 
 class DatasetStore:
     def __init__(
-        self, client: redis.Redis, prefix: str = DEFAULT_KEY_PREFIX, keep_versions: int = Settings.keep_versions
+        self,
+        client: redis.Redis,
+        prefix: str = DEFAULT_KEY_PREFIX,
+        keep_versions: int = Settings.keep_versions,
+        lock_ttl: float = LOCK_TTL,
     ):
         if keep_versions < 1:
             raise ValueError("keep_versions must be at least 1")
         self.redis = client
         self.prefix = prefix
         self.keep_versions = keep_versions
+        self.lock_ttl = lock_ttl
+        #: the decoded current version. It pays: decoding NASA's whole dataset takes 31 ms, a
+        #: hit 0.19 ms including the GET of the current version (bench/bench_caches.py, 2026-12-06)
         self._cache: Dataset | None = None
         self._cache_lock = threading.Lock()
+        self._switch = client.register_script(SWITCH)
+        self._cleanup_script = client.register_script(CLEANUP)
+        self._read_current = client.register_script(READ_CURRENT)
 
     # keys ---------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
@@ -179,31 +165,37 @@ class DatasetStore:
 
     def current(self) -> Dataset | None:
         """The current dataset, or None when none was ever loaded."""
-        for _ in range(5):
-            version = self.current_version()
-            if version is None:
-                return None
+        version = self.current_version()
+        if version is None:
+            return None
+        cached = self._cache
+        if cached is not None and cached.version == version:
+            return cached
+        with self._cache_lock:
             cached = self._cache
             if cached is not None and cached.version == version:
                 return cached
-            with self._cache_lock:
-                cached = self._cache
-                if cached is not None and cached.version == version:
-                    return cached
-                dataset = self.read(version)
-                if dataset is not None:
-                    self._cache = dataset
-                    return dataset
-            # The version was cleaned up between the two reads: look again.
-            time.sleep(0.01)
-        raise StoreError("the current dataset kept changing while it was being read")
+            found = self._read_current(keys=[self.key("dataset", "current")], args=[self._version_key(""), ""])
+            if found is None:
+                return None
+            version = as_text(found[0])
+            if cached is not None and cached.version == version:
+                return cached
+            raw = found[1]
+            if not raw:
+                raise StoreError(f"the current version {version} has no data in Redis")
+            dataset = self._decode(version, {as_text(k): _bytes(v) for k, v in zip(raw[::2], raw[1::2], strict=True)})
+            self._cache = dataset
+            return dataset
 
     def read(self, version: str) -> Dataset | None:
         """Decode one version, or None when it does not exist (any more)."""
         raw = self.redis.hgetall(self._version_key(version))
         if not raw:
             return None
-        fields = {as_text(k): _bytes(v) for k, v in raw.items()}
+        return self._decode(version, {as_text(k): _bytes(v) for k, v in raw.items()})
+
+    def _decode(self, version: str, fields: dict[str, bytes]) -> Dataset:
         meta = orjson.loads(fields["meta"])
         tables = {name: decode_frame(fields[name], columns) for name, columns in TABLES.items() if name in fields}
         current = tables.pop("current", None)
@@ -212,10 +204,11 @@ class DatasetStore:
 
     def meta(self, version: str | None = None) -> dict | None:
         """A version's metadata (the current one by default) without decoding frames."""
-        version = version or self.current_version()
-        if version is None:
-            return None
-        raw = self.redis.hget(self._version_key(version), "meta")
+        if not version:
+            found = self._read_current(keys=[self.key("dataset", "current")], args=[self._version_key(""), "meta"])
+            raw = found[1] if found is not None else None
+        else:
+            raw = self.redis.hget(self._version_key(version), "meta")
         return orjson.loads(raw) if raw is not None else None
 
     def versions(self) -> list[str]:
@@ -230,26 +223,35 @@ class DatasetStore:
         traverse_points: pd.DataFrame,
         meta: dict,
         current: pd.DataFrame | None = None,
+        lock: LoadLock | None = None,
     ) -> Dataset:
         """Store a new version and make it current in one atomic step. ``waypoints`` is
-        the waypoint layer alone; ``current`` the current-position layer (or None)."""
+        the waypoint layer alone; ``current`` the current-position layer (or None). With
+        ``lock``, the step first checks that ``lock`` is still held: :class:`LockLost`
+        (and nothing written) when it is not."""
         if current is None:
             current = waypoints.iloc[0:0]
-        encoded: dict[EncodableT, EncodableT] = {
+        fields: dict[str, EncodableT] = {
             "waypoints": encode_frame(waypoints, WAYPOINT_COLUMNS),
             "current": encode_frame(current, WAYPOINT_COLUMNS),
             "traverse": encode_frame(traverse, TRAVERSE_COLUMNS),
             "traverse_points": encode_frame(traverse_points, TRAVERSE_POINT_COLUMNS),
         }
+        if lock is not None:
+            lock.check()
         seq = int(self.redis.incr(self.key("dataset", "seq")))
         version = str(seq)
         meta = {**meta, "version": version}
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self._version_key(version), mapping={"meta": orjson.dumps(meta), **encoded})
-        pipe.zadd(self.key("dataset", "versions"), {version: seq})
-        pipe.set(self.key("dataset", "current"), version)
-        pipe.execute()
-        self._cleanup(version)
+        keys = [self.key("load", "lock"), self.key("dataset", "versions"), self.key("dataset", "current")]
+        token = lock.token if lock is not None else ""
+        fields["meta"] = orjson.dumps(meta)
+        args = [token, version, seq, *(item for pair in fields.items() for item in pair)]
+        if not self._switch(keys=[*keys, self._version_key(version)], args=args):
+            raise LockLost(f"the load lock expired before version {version} could become current")
+        try:
+            self.cleanup()
+        except redis.RedisError as exc:  # the new version is current: the next save cleans up
+            log.warning("could not clean up old dataset versions: %s", exc)
         dataset = Dataset(
             version=version,
             meta=meta,
@@ -262,15 +264,11 @@ class DatasetStore:
             self._cache = dataset
         return dataset
 
-    def _cleanup(self, current: str) -> None:
-        versions_key = self.key("dataset", "versions")
-        old = [as_text(v) for v in self.redis.zrange(versions_key, 0, -(self.keep_versions + 1))]
-        old = [v for v in old if v != current]
-        if old:
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.delete(*(self._version_key(v) for v in old))
-            pipe.zrem(versions_key, *old)
-            pipe.execute()
+    def cleanup(self) -> int:
+        """Delete all but the newest ``keep_versions`` versions, never the current one (read
+        in the same atomic step). Returns how many were deleted."""
+        keys = [self.key("dataset", "versions"), self.key("dataset", "current")]
+        return int(self._cleanup_script(keys=keys, args=[self.keep_versions, self._version_key("")]))
 
     # load bookkeeping ---------------------------------------------------------------
     def record_load(self, outcome: dict) -> None:
@@ -281,6 +279,7 @@ class DatasetStore:
         raw = self.redis.get(self.key("load", "last"))
         return orjson.loads(raw) if raw is not None else None
 
-    def load_lock(self, timeout: float = 300.0):
-        """A Redis lock held while a load runs (``blocking=False`` when acquired)."""
-        return self.redis.lock(self.key("load", "lock"), timeout=timeout, blocking=False)
+    def load_lock(self, timeout: float | None = None) -> LoadLock:
+        """The load lock (:class:`LoadLock`: non-blocking ``acquire()``, renewed while held,
+        freed ``timeout`` seconds, ``lock_ttl`` by default, after a holder stops renewing)."""
+        return LoadLock(self.redis, self.key("load", "lock"), timeout or self.lock_ttl)

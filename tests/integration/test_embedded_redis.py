@@ -6,12 +6,17 @@ caller's whole process group when its shutdown outlasted our 0.1-1 s socket time
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -99,11 +104,40 @@ def test_stale_socket_is_replaced_and_a_killed_owner_takes_its_server_along(tmp_
         time.sleep(0.1)
 
 
-def test_long_data_dir_gets_a_short_socket(tmp_path):
+def test_long_data_dir_gets_a_short_socket_in_a_private_folder(tmp_path):
+    """The socket of a data folder too long for AF_UNIX is in a folder of random name that
+    only this user can use (nobody can create it first), recorded for those who join."""
     deep = tmp_path / ("x" * 60) / ("y" * 60)
-    with EmbeddedRedis(deep) as server:
-        assert len(str(server.socket)) <= 100
-        assert server.client().ping()
+    folders = []
+    try:
+        with EmbeddedRedis(deep) as server:
+            assert len(str(server.socket)) <= 100
+            assert server.client().ping()
+            folder = server.socket.parent
+            folders.append(folder)
+            info = folder.lstat()
+            assert stat.S_ISDIR(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o700 and info.st_uid == os.getuid()
+            assert str(server.socket) != socket_path_before_random(deep)
+            joiner = EmbeddedRedis(deep).start()
+            assert not joiner.owner and joiner.socket == server.socket
+            with EmbeddedRedis(tmp_path / ("z" * 60) / ("y" * 60)) as second:
+                folders.append(second.socket.parent)
+                assert second.socket.parent != folder
+        with EmbeddedRedis(deep) as again:  # the recorded folder is used again, not one per start
+            assert again.owner and again.socket == server.socket
+        folder.chmod(0o755)  # no longer private: not trusted, a new one is made
+        with EmbeddedRedis(deep) as fresh:
+            folders.append(fresh.socket.parent)
+            assert fresh.socket.parent != folder and fresh.client().ping()
+    finally:
+        for made in folders:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def socket_path_before_random(data_dir: Path) -> str:
+    """Where the socket of a long data folder used to be: a name anyone could predict."""
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    return str(Path(tempfile.gettempdir()) / f"ptracker-redis-{digest}.sock")
 
 
 def alive(pid: int) -> bool:

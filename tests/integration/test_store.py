@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
+import time
 
 import pandas as pd
 import pytest
+import redis
 
+from dashboard.data.load import LoadBusy, load
 from dashboard.data.parse import parse_traverse, parse_waypoints
-from dashboard.data.store import DatasetStore
+from dashboard.data.store import DatasetStore, LockLost
+from dashboard.embedded_redis import EmbeddedRedis, server_binary
 
 
 @pytest.fixture
@@ -121,3 +126,105 @@ def test_a_version_saved_before_the_current_layer_existed_still_reads(store, lay
     old = DatasetStore(redis_client, key_prefix).current()
     assert old.current is None and (old.waypoints["layer"] == "waypoints").all()
     assert len(old.waypoint_layer) == len(wp)
+
+
+def test_a_save_whose_lock_was_taken_over_writes_nothing(store, layers, redis_client, key_prefix):
+    """The switch checks the lock's token in the same atomic step: a loader whose lock
+    expired and was taken by another gets LockLost, and its version is nowhere."""
+    store.save(*layers, {})
+    lock = store.load_lock()
+    assert lock.acquire()
+    try:
+        redis_client.set(f"{key_prefix}load:lock", "another-loader", px=30_000)  # expired, then taken
+        assert not lock.lost  # the heartbeat has not looked yet: only the switch can tell
+        with pytest.raises(LockLost):
+            store.save(*layers, {}, lock=lock)
+    finally:
+        lock.release()
+    assert redis_client.get(f"{key_prefix}load:lock") == b"another-loader"  # never released another's
+    assert store.current_version() == "1" and store.versions() == ["1"]
+    assert sorted(redis_client.scan_iter(match=f"{key_prefix}dataset:v:*")) == [f"{key_prefix}dataset:v:1".encode()]
+    assert store.save(*layers, {}, lock=None).version == "3"  # the lost one's number is not reused
+
+
+def test_a_save_under_its_own_lock_becomes_current(store, layers):
+    lock = store.load_lock()
+    assert lock.acquire()
+    try:
+        assert store.save(*layers, {}, lock=lock).version == "1"
+    finally:
+        lock.release()
+    assert store.current().version == "1"
+
+
+def test_cleanup_never_deletes_the_current_version(redis_client, key_prefix, layers):
+    """A slower overlapping saver may have made an older version current after a newer
+    one was saved: clean-up keeps it, even with keep_versions=1."""
+    store = DatasetStore(redis_client, key_prefix, keep_versions=1)
+    for _ in range(3):
+        store.save(*layers, {})
+    redis_client.zadd(f"{key_prefix}dataset:versions", {"1": 1, "2": 2})  # as if still kept
+    for version in ("1", "2"):
+        redis_client.hset(f"{key_prefix}dataset:v:{version}", "meta", b'{"version": "%s"}' % version.encode())
+    redis_client.set(f"{key_prefix}dataset:current", "2")
+    assert store.cleanup() == 1  # version 1 only
+    assert store.versions() == ["2", "3"] and store.current_version() == "2"
+    assert store.meta() == {"version": "2"}
+
+
+def test_the_load_lock_is_renewed_while_held_and_freed_when_its_holder_stops(store, redis_client, key_prefix):
+    key = f"{key_prefix}load:lock"
+    lock = store.load_lock(timeout=0.6)
+    assert lock.acquire()
+    try:
+        other = store.load_lock(timeout=0.6)
+        for _ in range(10):  # 1.5 s: 2.5 lifetimes, renewed every 0.2 s
+            assert 0 < redis_client.pttl(key) <= 600 and not other.acquire()
+            time.sleep(0.15)
+        redis_client.set(key, "someone else")  # taken over: the heartbeat notices
+        end = time.monotonic() + 2
+        while not lock.lost:
+            assert time.monotonic() < end, "the heartbeat did not notice the lost lock"
+            time.sleep(0.05)
+        with pytest.raises(LockLost):
+            lock.check()
+    finally:
+        lock.release()
+    assert redis_client.get(key) == b"someone else"
+
+
+def test_load_says_busy_by_its_type(store, settings):
+    lock = store.load_lock()
+    assert lock.acquire()
+    try:
+        with pytest.raises(LoadBusy, match="another load is already running"):
+            load(store, settings)
+    finally:
+        lock.release()
+    assert load(store, settings)["status"] == "loaded"
+
+
+@pytest.mark.parametrize("binary", [server_binary(), shutil.which("redis-server")], ids=["shipped", "system"])
+def test_a_full_redis_refuses_the_switch_as_out_of_memory(tmp_path, layers, binary):
+    """Redis fills up between the version number and the switch: the switch's refusal is
+    an OutOfMemoryError (what the routes answer 503 for) on Redis 6 and 7 alike, and
+    nothing of the version is written."""
+    if binary is None:
+        pytest.skip("no redis-server on PATH")
+    with EmbeddedRedis(tmp_path / "var", binary=binary) as server:
+        client = server.client()
+        store = DatasetStore(client, "p:")
+        store.save(*layers, {})
+        client.set("filler", b"x" * 2_000_000)
+        incr = client.incr
+
+        def incr_then_full(key):
+            value = incr(key)
+            client.config_set("maxmemory-policy", "noeviction")
+            client.config_set("maxmemory", 1024 * 1024)
+            return value
+
+        client.incr = incr_then_full
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            store.save(*layers, {})
+        assert store.current_version() == "1" and store.versions() == ["1"] and not client.exists("p:dataset:v:2")
