@@ -41,6 +41,7 @@ from dashboard.data.lock import LOCK_TTL, LoadLock, LockLost
 from dashboard.data.memo import Memo
 from dashboard.data.schema import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
 from dashboard.data.scripts import CLEANUP, READ_CURRENT, SWITCH
+from dashboard.data.terrain import Crop
 from dashboard.redis_conn import as_text
 from dashboard.settings import DEFAULT_KEY_PREFIX, Settings
 
@@ -73,6 +74,13 @@ class Dataset:
     traverse: pd.DataFrame
     traverse_points: pd.DataFrame
     current: pd.DataFrame | None = None
+    #: the optional context layers, None when not loaded (or not offered for this rover):
+    #: Ingenuity's flights (:mod:`dashboard.data.ingenuity`), the sample tubes
+    #: (:mod:`dashboard.data.samples`) and the MOLA terrain crop under the track
+    #: (:mod:`dashboard.data.terrain`)
+    flights: pd.DataFrame | None = None
+    samples: pd.DataFrame | None = None
+    terrain: Crop | None = None
     #: values derived from this version (pre-serialised answers, the map's path levels),
     #: built once and dropped with the dataset when a newer version replaces it
     _memo: Memo = field(default_factory=lambda: Memo(), init=False, repr=False, compare=False)
