@@ -31,7 +31,7 @@ from dashboard.data.current import current_summary, current_text, fetched_body, 
 from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
 from dashboard.data.lock import LoadLock, LockLost
 from dashboard.data.parse import parse_traverse, parse_waypoints
-from dashboard.data.schema import DataError, Layer
+from dashboard.data.schema import DataError, Layer, source_label
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.redis_conn import REDIS_FULL
 from dashboard.settings import OFF, Settings
@@ -208,7 +208,7 @@ def summarize(meta: dict) -> dict:
             "sol_min": layer["sol_min"],
             "sol_max": layer["sol_max"],
             "skipped": sum(layer["skipped"].values()),
-            "source": layer["source"],
+            "source": source_label(layer["source"]),
         }
         if layer.get("points") is not None:
             out[name]["points"] = layer["points"]
