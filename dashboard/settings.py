@@ -26,6 +26,8 @@ DEFAULT_KEY_PREFIX = "ptracker:"
 #: Seconds one export job may run (RQ's job timeout), and the least that is accepted.
 DEFAULT_EXPORT_TIMEOUT = 60
 MIN_EXPORT_TIMEOUT = 5
+#: The shortest admin token accepted (the generated ones have 48 hex characters).
+MIN_ADMIN_TOKEN = 16
 
 
 class SettingsError(ValueError):
@@ -50,6 +52,21 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
 def _whole(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     """:func:`_number`, as a whole number (a fraction is cut off)."""
     return int(_number(env, name, default, minimum))
+
+
+def _admin_token(raw: str | None) -> str | None:
+    """The admin token, or None when the variable is unset. A set but blank or short one is
+    refused: it would otherwise leave ``POST /load`` open (blank) or guessable (short)."""
+    if raw is None:
+        return None
+    token = raw.strip()
+    if len(token) < MIN_ADMIN_TOKEN:
+        shown = "blank" if not token else f"only {len(token)} characters"
+        raise SettingsError(
+            f"PTRACKER_ADMIN_TOKEN is set but {shown}: use at least {MIN_ADMIN_TOKEN} characters "
+            "(make up and make k8s-apply generate one), or unset it to leave POST /load open"
+        )
+    return token
 
 
 def _current_source(raw: str | None) -> str | None:
@@ -182,7 +199,7 @@ def _exports(env: Mapping[str, str]) -> dict:
 def _web(env: Mapping[str, str]) -> dict:
     d = _DEFAULTS
     return {
-        "admin_token": env.get("PTRACKER_ADMIN_TOKEN") or None,
+        "admin_token": _admin_token(env.get("PTRACKER_ADMIN_TOKEN")),
         "proxy_count": _whole(env, "PTRACKER_PROXY_COUNT", d.proxy_count, 0),
         "cache_max_age": _whole(env, "PTRACKER_CACHE_MAX_AGE", d.cache_max_age, 0),
         "cache_stale": _whole(env, "PTRACKER_CACHE_STALE", d.cache_stale, 0),

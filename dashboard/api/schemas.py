@@ -42,7 +42,7 @@ from dashboard.exports.request import (
     whole,
 )
 from dashboard.figures import FIELDS
-from dashboard.http import MAX_BODY
+from dashboard.http import MAX_BODY, MAX_JSON_DEPTH, within_depth
 
 # === requests =================================================================================
 
@@ -266,6 +266,8 @@ def json_object() -> dict:
         raise ApiError(400, f"body is not valid JSON ({exc})") from None
     if not isinstance(body, dict):
         raise ApiError(400, f"body must be a JSON object, not a JSON {type(body).__name__}")
+    if not within_depth(body):
+        raise ApiError(400, f"body nests deeper than {MAX_JSON_DEPTH} levels")
     return body
 
 

@@ -96,6 +96,8 @@ def install(server: Flask, script_hashes: Iterable[str] = ()) -> None:
     def _headers(resp: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             resp.headers.setdefault(name, value)
+        if request.path == "/":  # the page or the help, by Accept: a cache must key on it
+            resp.vary.add("Accept")
         resp.headers.setdefault("Content-Security-Policy", csp)
         return resp
 
