@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import redis
 
+from dashboard.data.changes import record_change
 from dashboard.data.current import current_summary, current_text, fetched_body, load_current
 from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
 from dashboard.data.parse import parse_traverse, parse_waypoints
@@ -136,6 +137,7 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
     digest = hashlib.sha256("".join(layers[n].get("sha256") or "" for n in (*LAYERS, "current")).encode()).hexdigest()
     meta = {"loaded_at": iso(time.time()), "sha256": digest, "layers": layers}
     dataset = store.save(frames["waypoints"], frames["traverse"], frames["traverse_points"], meta, current=cur_frame)
+    record_change(store, current, dataset)  # what changed on the track (never raises)
     return {**summarize(dataset.meta), "status": "loaded"}
 
 
