@@ -110,6 +110,20 @@ class RefreshClock(CronScheduler):
         except redis.RedisError as exc:
             log.warning("clock state not saved: %s", exc)
 
+    def register_death(self, pipeline=None) -> None:
+        try:
+            super().register_death(pipeline)
+        except redis.RedisError as exc:
+            log.warning("clock not unregistered (its entry expires): %s", exc)
+
+    def _request_stop(self, signum, frame):
+        # RQ's handler (it raises StopRequested out of the loop). One stop is enough: a
+        # second signal (make run's Ctrl-C reaches every child, then its SIGTERM follows)
+        # must not interrupt the clean-up with a traceback.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        super()._request_stop(signum, frame)
+
 
 def refresh_job(settings: Settings) -> JsonCronJob:
     """The refresh every ``settings.refresh_seconds``: it runs within its timeout, and expires

@@ -106,13 +106,13 @@ class _Handler(BaseHTTPRequestHandler):
         name = self.path.lstrip("/").split("?", 1)[0]
         up.count("requests")
         fault = up.fault.get(name)
+        if fault:
+            up.count(f"fault_{fault}")
         if fault == "hang":
             up.stopping.wait(up.hang_seconds)
         if fault in ("500", "hang"):
-            up.count("faults")
             return self._send(500 if fault == "500" else 200, b"boom", {"Content-Type": "text/plain"})
         if fault in ("html", "empty"):
-            up.count("faults")
             kind = "text/html" if fault == "html" else "application/json"
             return self._send(200, HTML if fault == "html" else EMPTY, {"Content-Type": kind})
         path = up.folder / name

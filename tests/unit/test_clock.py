@@ -1,10 +1,11 @@
 """The clock's refresh job, and the parts of RQ's cron scheduler it relies on.
 
-jobs/clock.py copies RQ 3.0.0's ``CronJob.enqueue`` to queue the job JSON-serialised, and
+jobs/clock.py copies RQ 3.0.0's ``CronJob.enqueue`` to queue the job JSON-serialised,
 adds jobs to ``CronScheduler``'s list of jobs (``_cron_jobs``, the list ``register``
-appends to and ``enqueue_jobs`` reads). If an RQ upgrade changes either, these tests fail
-first: re-read RQ's cron.py and bring the copy in line (then record the new fingerprint).
-The enqueue itself, against a real Redis: tests/integration/test_refresh.py.
+appends to and ``enqueue_jobs`` reads) and extends its signal handler (``_request_stop``).
+If an RQ upgrade changes any of these, these tests fail first: re-read RQ's cron.py and
+bring the copy in line (then record the new fingerprint). The enqueue itself, against a
+real Redis: tests/integration/test_refresh.py.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def test_the_scheduler_still_keeps_its_jobs_in_the_list_we_add_to():
     clock = RefreshClock(None, Settings())  # type: ignore[arg-type]
     ours = clock.add(refresh_job(Settings()))
     assert clock.get_jobs() == [ours] and isinstance(ours, JsonCronJob)
+
+
+def test_the_scheduler_still_stops_through_the_handler_we_extend():
+    # RefreshClock._request_stop ignores a second signal during the clean-up; if an RQ
+    # upgrade stops installing this handler, a second Ctrl-C would print a traceback again.
+    assert "self._request_stop" in inspect.getsource(CronScheduler._install_signal_handlers)
+    assert "_request_stop" in RefreshClock.__dict__
 
 
 def test_the_refresh_job_runs_within_its_timeout_and_expires_unclaimed():
