@@ -25,12 +25,14 @@ EMPTY = b'{"type": "FeatureCollection", "features": []}'
 class Upstream:
     """``with Upstream(folder) as up:`` serves ``folder`` on a free loopback port;
     ``up.url(name)`` is a file's URL. ``up.fault[name] = "500"`` (or "hang", "html",
-    "empty") makes it misbehave until deleted; ``up.hang_seconds`` bounds a hang."""
+    "empty") makes it misbehave until deleted; ``up.hang_seconds`` bounds a hang;
+    ``up.conditional = False`` ignores the validators (every answer is 200 with the body)."""
 
     def __init__(self, folder: Path, hang_seconds: float = 5.0):
         self.folder = Path(folder)
         self.fault: dict[str, str] = {}
         self.hang_seconds = hang_seconds
+        self.conditional = True
         self.stats: Counter = Counter()
         self._lock = threading.Lock()
         self.stopping = threading.Event()
@@ -124,7 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
             "ETag": f'"{hashlib.sha256(body).hexdigest()[:32]}"',
             "Last-Modified": formatdate(mtime, usegmt=True),
         }
-        if self._not_modified(validators["ETag"], mtime):
+        if up.conditional and self._not_modified(validators["ETag"], mtime):
             up.count("not_modified")
             return self._send(304, b"", validators)
         self._send(200, body, {"Content-Type": "application/json", **validators})
