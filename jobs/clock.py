@@ -141,10 +141,11 @@ def refresh_job(settings: Settings) -> JsonCronJob:
 
 
 def idle() -> int:
-    """No scheduled refresh: wait for SIGTERM / SIGINT, then exit 0."""
+    """No scheduled refresh: say so, wait for SIGTERM / SIGINT, then exit 0."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _signum, _frame: stop.set())
+    log.info("scheduled refresh is off (PTRACKER_REFRESH_SECONDS=0): the clock idles until stopped")
     stop.wait()
     return 0
 
@@ -157,7 +158,6 @@ def main() -> int:
         return 1
     logs.configure(settings)
     if not settings.refresh_seconds:
-        log.info("scheduled refresh is off (PTRACKER_REFRESH_SECONDS=0): the clock idles until stopped")
         return idle()
     if not settings.redis_url:
         print("error: REDIS_URL is not set (make run sets it for its embedded Redis)", file=sys.stderr)

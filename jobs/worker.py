@@ -180,7 +180,8 @@ def main() -> int:
     if settings.worker_metrics_port:
         serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_addr)
     worker = build_worker(settings, early_stop)
-    if settings.warm_browser and QUEUE_NAME in settings.worker_queues:  # a refresh-only worker draws nothing
+    draws = QUEUE_NAME in settings.worker_queues  # a refresh-only worker never starts a browser
+    if settings.warm_browser and draws:
         browser.start()
         if worker.early_stop:
             browser.stop()
@@ -188,7 +189,8 @@ def main() -> int:
     try:
         worker.work(logging_level=settings.log_level)
     finally:
-        browser.stop()
+        if draws:
+            browser.stop()
     return 0
 
 

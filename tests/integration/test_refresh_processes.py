@@ -45,9 +45,10 @@ def nasa(tmp_path):
 
 
 @pytest.fixture
-def processes(redis_url, key_prefix, redis_client, nasa, tmp_path):
+def processes(request, redis_url, key_prefix, redis_client, nasa, tmp_path):
     """The Procfile's web, worker and clock on the test's Redis, NASA's layers at ``nasa``,
-    one Prometheus folder (web's /metrics shows the worker's refresh counts); their base URL."""
+    one Prometheus folder (web's /metrics shows the worker's refresh counts); their base URL.
+    Parametrized (indirect), the worker's PTRACKER_WORKER_QUEUES."""
     metrics = tmp_path / "metrics"
     metrics.mkdir()
     port = free_port()
@@ -68,6 +69,8 @@ def processes(redis_url, key_prefix, redis_client, nasa, tmp_path):
         PROMETHEUS_MULTIPROC_DIR=str(metrics),
         **TUNED_WORKER,
     )
+    if getattr(request, "param", None):
+        env["PTRACKER_WORKER_QUEUES"] = request.param
     procs = {}
     for name in ("web", "worker", "clock"):
         log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed by the process's end
@@ -87,6 +90,8 @@ def processes(redis_url, key_prefix, redis_client, nasa, tmp_path):
     assert codes["clock"] == 0 and codes["worker"] == 0, logs
     assert not any("Traceback" in text for text in logs.values()), logs
     assert "refreshing the layers every 2 s" in logs["clock"]
+    queues = getattr(request, "param", None) or "exports, refresh"
+    assert f"Listening on {queues}..." in logs["worker"]
 
 
 def get(base: str, path: str, **kwargs) -> requests.Response:
@@ -167,6 +172,7 @@ def test_new_data_is_picked_up_and_unchanged_data_costs_nothing(processes, nasa,
     assert store.versions() == ["1", "2"]
 
 
+@pytest.mark.parametrize("processes", ["refresh"], indirect=True)  # as the clock's pod in Kubernetes
 def test_upstream_failures_keep_the_data_and_say_since_when(processes, nasa, store):
     base, procs = processes
     version = store.current_version()
@@ -196,10 +202,18 @@ def test_the_clock_idles_when_the_refresh_is_off(redis_url, key_prefix, redis_cl
     clock = subprocess.Popen(
         procfile_command("clock"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    time.sleep(3)
+    said = clock.stdout.readline()  # the clock's first line, once it is idling
+    assert "scheduled refresh is off (PTRACKER_REFRESH_SECONDS=0): the clock idles until stopped" in said
+    time.sleep(1)
     assert clock.poll() is None  # still there: a platform would restart a clock that exits
     clock.send_signal(signal.SIGTERM)
     out, _ = clock.communicate(timeout=10)
-    assert clock.returncode == 0
-    assert "scheduled refresh is off (PTRACKER_REFRESH_SECONDS=0)" in out
+    assert clock.returncode == 0, said + out
     assert redis_client.keys("rq:queue:refresh") == []
+
+
+def test_a_worker_on_an_unknown_queue_says_so(redis_url, key_prefix):
+    env = procfile_env(redis_url, key_prefix, PTRACKER_WORKER_QUEUES="exports,refrsh")
+    res = subprocess.run(procfile_command("worker"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1
+    assert res.stderr.strip() == "error: PTRACKER_WORKER_QUEUES: no queue refrsh; known: exports, refresh"
