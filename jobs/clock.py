@@ -10,12 +10,14 @@ until it is stopped (exiting would only get it restarted by a platform or stop
 Job data is JSON, never pickle. RQ 3.0's ``CronJob.enqueue`` opens its queue with RQ's
 default serializer (pickle) and takes no serializer; ``CronScheduler`` has a serializer
 attribute that ``enqueue`` does not use. So :class:`JsonCronJob` is a ``CronJob`` whose
-``enqueue`` is RQ's own, line for line, except that the queue is the app's JSON-serialised
-refresh queue (and the function may be given by name), and :class:`RefreshClock` is a
-``CronScheduler`` that takes such jobs. Copying 15 lines was preferred to swapping the
-module's ``Queue`` at run time (global, not thread-safe) or a serializer set by name in
-the environment (RQ reads none for this). tests/unit/test_clock.py fails if RQ's
-``CronJob.enqueue`` or the scheduler's job list change, so an RQ upgrade re-reads this copy.
+``enqueue`` is RQ's own, line for line, except that its queue is opened with the app's
+JSON serializer (the export queue's, :data:`dashboard.exports.queue.SERIALIZER`: one worker
+serves both queues) and the function is named, not imported; :class:`RefreshClock` is a
+``CronScheduler`` that takes such jobs (and stops once on a second signal). Copying 15
+lines was preferred to swapping the module's ``Queue`` at run time (global, not
+thread-safe) or a serializer set by name in the environment (RQ reads none for this).
+tests/unit/test_clock.py fails if RQ's ``CronJob.enqueue``, the scheduler's job list or its
+signal handler change, so an RQ upgrade re-reads this copy.
 
 Two clocks (a second replica, a restart overlapping the old process) only mean more
 refresh jobs: two refreshes never overlap (the store's load lock: the second one is
@@ -35,13 +37,14 @@ import threading
 from datetime import UTC, datetime
 
 import redis
-from rq import cron_job_registry
+from rq import Queue, cron_job_registry
 from rq.cron import CronJob, CronScheduler
 from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
 from rq.job import Job
 
 from dashboard import logs
-from dashboard.data.refresh import FAILURE_TTL, JOB_FUNCTION, QUEUE_NAME, RESULT_TTL, job_timeout, queue
+from dashboard.data.refresh import FAILURE_TTL, JOB_FUNCTION, QUEUE_NAME, RESULT_TTL, job_timeout
+from dashboard.exports.queue import SERIALIZER
 from dashboard.redis_conn import from_url
 from dashboard.settings import Settings, SettingsError
 
@@ -49,13 +52,13 @@ log = logging.getLogger(__name__)
 
 
 class JsonCronJob(CronJob):
-    """A CronJob queued on the JSON-serialised refresh queue, by function name."""
+    """A CronJob whose jobs are JSON-serialised, their function given by name."""
 
     def enqueue(self, connection: redis.Redis) -> Job:
-        # RQ 3.0.0's CronJob.enqueue, with the app's queue (JSON) and the function by name
-        refresh_queue = queue(connection)
+        # RQ 3.0.0's CronJob.enqueue, with the JSON serializer and the function by name
+        json_queue = Queue(self.queue_name, connection=connection, serializer=SERIALIZER)
         with connection.pipeline() as pipeline:
-            job = refresh_queue.enqueue(
+            job = json_queue.enqueue(
                 self.func_name,
                 args=self.args,
                 kwargs=self.kwargs,
