@@ -14,12 +14,14 @@ import zlib
 import pytest
 import redis
 from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 from rq.cron import CronJob
 
 from dashboard.data import changes
 from dashboard.data.load import LoadError, load
 from dashboard.data.refresh import QUEUE_NAME, RefreshFailed, queue, run_refresh
 from dashboard.data.store import DatasetStore
+from dashboard.marstime import sol_start
 from jobs.clock import RefreshClock, refresh_job
 from tests.helpers import FIXTURES, free_port
 from tests.upstream import Upstream
@@ -247,3 +249,13 @@ def test_another_store_prefix_sees_no_changes(redis_client, store, remote, key_p
     run_refresh(store, remote)
     other = DatasetStore(redis_client, key_prefix + "other:")
     assert changes.recent_changes(other) == [] and len(changes.recent_changes(store)) == 1
+
+
+def test_metrics_say_how_old_the_newest_sol_is(client, store, remote):
+    run_refresh(store, remote)  # the current position: sol 19
+    text = client.get("/metrics").get_data(as_text=True)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    age = families["ptracker_newest_sol_age_seconds"].samples[0].value
+    assert age == pytest.approx(time.time() - sol_start(19).timestamp(), abs=5)
+    outcomes = {s.labels["outcome"] for s in families["ptracker_refresh"].samples if s.name.endswith("_total")}
+    assert outcomes == {"loaded", "unchanged", "failed", "busy"}  # every series, from the start
