@@ -140,6 +140,10 @@ class Settings:
     #: Export worker: its own /metrics port (0: none) and address.
     worker_metrics_port: int = 0
     worker_metrics_addr: str = "0.0.0.0"
+    #: Seconds between the clock's scheduled refreshes of the layers (0: no scheduled refresh).
+    refresh_seconds: int = 900
+    #: The queues a worker takes jobs from, in priority order ("exports", "refresh").
+    worker_queues: tuple[str, ...] = ("exports", "refresh")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -165,6 +169,7 @@ def _sources(env: Mapping[str, str]) -> dict:
         "read_timeout": _number(env, "PTRACKER_READ_TIMEOUT", d.read_timeout, 0.1),
         "fetch_deadline": _number(env, "PTRACKER_FETCH_DEADLINE", d.fetch_deadline, 0.1),
         "max_bytes": _whole(env, "PTRACKER_MAX_BYTES", d.max_bytes, 1024),
+        "refresh_seconds": _whole(env, "PTRACKER_REFRESH_SECONDS", d.refresh_seconds, 0),
     }
 
 
@@ -219,4 +224,11 @@ def _worker(env: Mapping[str, str]) -> dict:
         "warm_browser": env.get("PTRACKER_WARM_BROWSER", "1") != "0",
         "worker_metrics_port": _whole(env, "PTRACKER_WORKER_METRICS_PORT", d.worker_metrics_port, 0),
         "worker_metrics_addr": env.get("PTRACKER_WORKER_METRICS_ADDR") or d.worker_metrics_addr,
+        "worker_queues": _names(env, "PTRACKER_WORKER_QUEUES", d.worker_queues),
     }
+
+
+def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of names (blanks dropped); unset or blank gives ``default``."""
+    names = tuple(part.strip() for part in (env.get(name) or "").split(",") if part.strip())
+    return names or default

@@ -38,6 +38,8 @@ DATA_ENDPOINTS = {
     "api.position": False,
     "api.waypoints_csv": False,
     "api.waypoints_geojson": False,
+    "api.change_list": False,  # the changes are recorded with the version that brings them
+    "api.feed_atom": False,
 }
 COMPRESS_MIMETYPES = [
     "text/html",

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 import redis
 
+from dashboard.data.changes import record_change
 from dashboard.data.current import current_summary, current_text, fetched_body, load_current
 from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
 from dashboard.data.lock import LoadLock, LockLost
@@ -154,6 +155,7 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
     dataset = store.save(
         frames["waypoints"], frames["traverse"], frames["traverse_points"], meta, current=cur_frame, lock=lock
     )
+    record_change(store, current, dataset)  # what changed on the track (never raises)
     return {**summarize(dataset.meta), "status": "loaded"}
 
 
