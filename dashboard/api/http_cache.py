@@ -50,6 +50,7 @@ COMPRESS_MIMETYPES = [
     "application/javascript",
     "application/json",
     "application/geo+json",
+    "application/atom+xml",
     "image/svg+xml",
     "application/xml",
     "image/x-icon",
