@@ -128,7 +128,7 @@ def staleness_text(last_load: dict | None, sol: int | None, ago: str | None) -> 
     if since:
         head = f"NASA's source has not answered since {_utc_minute(since)}"
     else:
-        head = f"The latest refresh from NASA's source failed at {_utc_minute(last_load.get('at'))}"
+        head = f"The latest refresh failed at {_utc_minute(last_load.get('at'))}"
     head += f" ({reason})" if reason else ""
     if sol is None:
         return head + "."

@@ -107,7 +107,7 @@ def test_staleness_in_words():
     # without failing_since (an older load record): the failed attempt's time
     older = {"ok": False, "at": "2026-12-08T09:00:12Z", "error": "M20_traverse.json: no answer within 20 s"}
     assert staleness_text(older, 1840, "today") == (
-        "The latest refresh from NASA's source failed at 2026-12-08 09:00 UTC (no answer within 20 s); "
+        "The latest refresh failed at 2026-12-08 09:00 UTC (no answer within 20 s); "
         "the position shown is from sol 1840, today."
     )
     without_position = staleness_text(FAILING, None, None)
