@@ -135,14 +135,14 @@ deploy/redis.env:
 
 deploy/admin.env:
 	@umask 077; printf 'PTRACKER_ADMIN_TOKEN=%s\n' "$${PTRACKER_ADMIN_TOKEN:-$$($(NEW_SECRET))}" > $@
+	@umask 077; sed -n 's/^PTRACKER_ADMIN_TOKEN=/Authorization: Bearer /p' $@ > deploy/admin.header
 	@echo "wrote $@ with $(call given_or_random,PTRACKER_ADMIN_TOKEN) admin token (POST /load needs it)"
 
 up: deploy/redis.env deploy/admin.env
 	PTRACKER_IMAGE=$(IMAGE_REF) $(COMPOSE) up --build -d
 	@echo "dashboard on http://127.0.0.1:$${PORT:-8050}/ through nginx (make down stops it; data stays in the redis-data volume)"
 	@echo "the data loads by itself when the store is empty; to reload it (admin token in deploy/admin.env):"
-	@echo "  TOKEN=\$$(sed -n 's/^PTRACKER_ADMIN_TOKEN=//p' deploy/admin.env)"
-	@echo "  curl -X POST -H \"Authorization: Bearer \$$TOKEN\" http://127.0.0.1:$${PORT:-8050}/load"
+	@echo "  curl -X POST -H @deploy/admin.header http://127.0.0.1:$${PORT:-8050}/load   (the token stays off the command line)"
 
 down:
 	$(COMPOSE) down
@@ -181,8 +181,9 @@ k8s-apply:
 	@echo "POST /load is closed: it needs the admin token (Secret ptracker-admin). Web pods may not reach the"
 	@echo "internet (NetworkPolicy app-egress-redis-dns), so loading through the Ingress works only once that"
 	@echo "policy lets them reach NASA; then:"
-	@echo "  TOKEN=\$$($(KUBECTL) -n $(K8S_NS) get secret ptracker-admin -o jsonpath='{.data.PTRACKER_ADMIN_TOKEN}' | base64 -d)"
-	@echo "  curl -X POST -H \"Authorization: Bearer \$$TOKEN\" http://<ingress host>/load"
+	@echo "  (umask 077; $(KUBECTL) -n $(K8S_NS) get secret ptracker-admin -o jsonpath='{.data.PTRACKER_ADMIN_TOKEN}' \\"
+	@echo "     | base64 -d | sed 's/^/Authorization: Bearer /' > admin.header)"
+	@echo "  curl -X POST -H @admin.header http://<ingress host>/load   (Authorization: Bearer <token>, off the command line)"
 
 k8s-delete:
 	$(KUBECTL) delete -k deploy/k8s

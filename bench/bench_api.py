@@ -8,6 +8,10 @@ connections) and prints requests/s and p50/p90/p99 latency. The original tracker
 Redis key per waypoint, read one by one per request) answered /perseverance/position at
 about 18 requests/s with p50 near 1 s; targets here: >= 50x that (900 req/s) and
 p99 < 25 ms for /perseverance/position.
+
+Also the route open pages poll for new data (/perseverance/version, answered 304 to the
+ETag they hold) beside /healthz, and what 1,000 open pages polling every 30 s ask of one
+web process.
 """
 
 from __future__ import annotations
@@ -32,8 +36,14 @@ from dashboard.data.store import DatasetStore  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 
 ROUTES = ["/perseverance/position", "/perseverance", "/perseverance/orientation", "/healthz"]
-#: The same data route revalidated by a browser or a CDN (If-None-Match: the ETag it holds).
+#: The same data route revalidated by a browser or a CDN (If-None-Match: the ETag it holds),
+#: and the version route an open page polls (If-None-Match: the ETag of its last answer).
 REVALIDATED = "/perseverance"
+POLLED = "/perseverance/version"
+REVALIDATED_ROUTES = (REVALIDATED, POLLED)
+#: Open pages polling the version route, and how often (PTRACKER_LIVE_POLL_SECONDS' default).
+OPEN_PAGES, POLL_SECONDS = 1000, 30
+WEB_WORKERS = 2
 #: Target: a cached data route serves at least this share of /healthz's rate.
 RATIO_TARGET = 0.8
 
@@ -43,12 +53,13 @@ def to_ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def per_route(wrk: str, base: str, args: argparse.Namespace, etag: str) -> None:
-    """Throughput and latency per route (and of a revalidation answered 304)."""
-    for route in ROUTES + [f"{REVALIDATED} (304)"]:
+def per_route(wrk: str, base: str, args: argparse.Namespace, etags: dict[str, str]) -> None:
+    """Throughput and latency per route (and of revalidations answered 304)."""
+    for route in ROUTES + [f"{path} (304)" for path in REVALIDATED_ROUTES]:
         path, headers = route, {}
         if route.endswith(" (304)"):
-            path, headers = route[:-6], {"If-None-Match": etag}
+            path = route[:-6]
+            headers = {"If-None-Match": etags[path]}
         size = len(requests.get(base + path, headers=headers, timeout=5).content)
         res = subprocess.run(
             [
@@ -77,15 +88,17 @@ def per_route(wrk: str, base: str, args: argparse.Namespace, etag: str) -> None:
         )
 
 
-def ratio_rounds(wrk: str, base: str, args: argparse.Namespace, etag: str) -> None:
+def ratio_rounds(wrk: str, base: str, args: argparse.Namespace, etags: dict[str, str]) -> dict[str, float]:
     """The machine is shared and its load drifts: measure the ratio in interleaved rounds
-    (floor, data, 304, floor, ...) and compare medians."""
-    rounds: dict[str, list[float]] = {"/healthz": [], "/perseverance/position": [], f"{REVALIDATED} (304)": []}
+    (floor, data, 304s, floor, ...) and compare medians (returned, by route)."""
+    rounds: dict[str, list[float]] = {"/healthz": [], "/perseverance/position": []}
+    rounds.update({f"{path} (304)": [] for path in REVALIDATED_ROUTES})
     for _ in range(args.rounds):
         for route in rounds:
             path, headers = route, []
             if route.endswith(" (304)"):
-                path, headers = route[:-6], ["-H", f"If-None-Match: {etag}"]
+                path = route[:-6]
+                headers = ["-H", f"If-None-Match: {etags[path]}"]
             res = subprocess.run(
                 [wrk, "-t2", f"-c{args.connections}", f"-d{args.round_seconds}s", *headers, base + path],
                 capture_output=True,
@@ -95,12 +108,25 @@ def ratio_rounds(wrk: str, base: str, args: argparse.Namespace, etag: str) -> No
             rounds[route].append(float(re.search(r"Requests/sec:\s+([\d.]+)", res.stdout).group(1)))
     med = {route: statistics.median(v) for route, v in rounds.items()}
     print(f"  throughput ratio, {args.rounds} interleaved rounds of {args.round_seconds} s (medians):")
-    for route in ("/perseverance/position", f"{REVALIDATED} (304)"):
+    for route in ("/perseverance/position", *(f"{path} (304)" for path in REVALIDATED_ROUTES)):
         ratio = med[route] / med["/healthz"]
         print(
             f"    {route:28s} {med[route]:8.1f} req/s / /healthz {med['/healthz']:8.1f} req/s = {ratio:5.2f}"
             f"   (target >= {RATIO_TARGET:.2f}: {'met' if ratio >= RATIO_TARGET else 'NOT met'})"
         )
+    return med
+
+
+def polling_share(med: dict[str, float]) -> None:
+    """What open pages polling for new data ask of one web process (its share of the
+    measured 304 rate: the processes split the connections)."""
+    asked = OPEN_PAGES / POLL_SECONDS
+    per_process = med[f"{POLLED} (304)"] / WEB_WORKERS
+    print(
+        f"  {OPEN_PAGES:,} open pages polling every {POLL_SECONDS} s = {asked:.0f} req/s = "
+        f"{100 * asked / per_process:.1f} % of one process's 304 capacity ({per_process:,.0f} req/s: "
+        f"{WEB_WORKERS} workers' median / {WEB_WORKERS})"
+    )
 
 
 def main() -> None:
@@ -126,7 +152,7 @@ def main() -> None:
             max_bytes=50 * 1024 * 1024,
         )
         summary = load(DatasetStore(client, prefix), settings, force=True)
-        env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}
+        env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": str(WEB_WORKERS)}
         with procfile_processes(env) as base:
             # warm-up (discarded): both workers' first requests, caches, connection pools
             subprocess.run(
@@ -134,10 +160,10 @@ def main() -> None:
             )
             print(f"REST benchmark: gunicorn 2 workers, wrk {args.connections} connections, {args.seconds} s per route")
             print(f"  dataset: {summary['waypoints']['rows']} waypoints, version {summary['version']}")
-            etag = requests.get(base + REVALIDATED, timeout=5).headers["ETag"]
-            per_route(wrk, base, args, etag)
+            etags = {path: requests.get(base + path, timeout=5).headers["ETag"] for path in REVALIDATED_ROUTES}
+            per_route(wrk, base, args, etags)
             print("  targets for /perseverance/position: >= 900 req/s (50x the original's ~18), p99 < 25 ms")
-            ratio_rounds(wrk, base, args, etag)
+            polling_share(ratio_rounds(wrk, base, args, etags))
         drop_keys(client, prefix)
 
 

@@ -24,6 +24,11 @@ from dashboard.redis_conn import connect
 from dashboard.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
+#: the page's <head> names the Atom feed of new drives
+FEED_LINK = (
+    '<link rel="alternate" type="application/atom+xml" title="Perseverance Tracker: new drives" '
+    'href="/perseverance/feed.atom">'
+)
 
 
 def create_app(settings: Settings | None = None, store: DatasetStore | None = None) -> dash.Dash:
@@ -60,8 +65,11 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
             log.warning("store unreachable while serving the page: %s", exc)
             return serve_layout(None, settings, store_error=STORE_DOWN)
 
-    # the page's language, for screen readers and axe (Dash's index has none)
-    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
+    # the page's language, for screen readers and axe (Dash's index has none), and its
+    # Atom feed of new drives, for feed readers that look in the page's head
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1).replace(
+        "{%css%}", FEED_LINK + "\n        {%css%}", 1
+    )
     app.layout = layout
     register_callbacks(app, store, settings)
     install_api(server, app.csp_hashes())

@@ -124,6 +124,9 @@ class Settings:
     #: HTTP caching of data answers: Cache-Control max-age and stale-while-revalidate (seconds).
     cache_max_age: int = 60
     cache_stale: int = 300
+    #: Seconds between an open page's checks for a new dataset version (0: the page
+    #: does not check; it shows what it was opened with until reloaded).
+    live_poll_seconds: float = 30.0
     #: Logs: root level, ``json`` lines or plain ``text``, the app's own access line.
     log_level: str = "INFO"
     log_format: str = "json"
@@ -208,6 +211,7 @@ def _web(env: Mapping[str, str]) -> dict:
         "proxy_count": _whole(env, "PTRACKER_PROXY_COUNT", d.proxy_count, 0),
         "cache_max_age": _whole(env, "PTRACKER_CACHE_MAX_AGE", d.cache_max_age, 0),
         "cache_stale": _whole(env, "PTRACKER_CACHE_STALE", d.cache_stale, 0),
+        "live_poll_seconds": _number(env, "PTRACKER_LIVE_POLL_SECONDS", d.live_poll_seconds, 0),
         "log_level": (env.get("PTRACKER_LOG_LEVEL") or d.log_level).upper(),
         "log_format": "text" if (env.get("PTRACKER_LOG_FORMAT") or "").strip().lower() == "text" else "json",
         "access_log": env.get("PTRACKER_ACCESS_LOG", "1") != "0",

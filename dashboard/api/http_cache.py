@@ -92,6 +92,13 @@ def _matches(header: str, tag: str) -> str | None:
     return None
 
 
+def none_match(tag: str) -> str | None:
+    """The entry of the request's If-None-Match that names ``tag`` (None: no header, or
+    the header names other tags): for routes that validate their answers themselves."""
+    header = request.headers.get("If-None-Match")
+    return _matches(header, tag) if header else None
+
+
 class _CompressedCache:
     """flask-compress's cache backend: bounded, per process; only named keys are kept. It pays:
     brotli (level 5) of the 4.8 MB plotly.min.js takes 246 ms (bench/bench_caches.py, 2026-12-06),

@@ -512,3 +512,17 @@ class Change(BaseModel):
         None, description="when NASA's data changed: the changed layers' Last-Modified, else when they were fetched"
     )
     loaded_at: str | None = None
+
+
+class LiveVersion(BaseModel):
+    """``/perseverance/version``: what an open page polls to learn of new data."""
+
+    version: str | None = Field(description="the current dataset version (null: none loaded yet)")
+    sol: int | None = Field(description="the newest sol of any layer")
+    odometry_m: float | None = Field(description="odometry at that sol (m)")
+    loaded_at: str | None = Field(description="when the current version was loaded (UTC)")
+    checked_at: str | None = Field(description="the latest load attempt (UTC), whatever its outcome")
+    failing_since: str | None = Field(
+        description="while loads fail: since when (UTC), when the load record says; else null"
+    )
+    error: str | None = Field(description="while loads fail: the latest failure in words; else null")

@@ -59,6 +59,17 @@ def _text(value, what: str, limit: int) -> None:
         raise BadCallback(f"{what} must be a string of at most {limit:,} characters")
 
 
+def _seen(value) -> None:
+    """What the page shows (ids.LIVE_SEEN): null, or its newest sol and odometry."""
+    if value is None:
+        return
+    if not isinstance(value, dict) or not set(value) <= {"sol", "odometry_m"}:
+        raise BadCallback("what the page shows must be an object of sol and odometry_m")
+    for key, number in value.items():
+        if number is not None:
+            _number(number, key)
+
+
 def _graph_event(value, what: str) -> None:
     """clickData / selectedData / hoverData: null, or an object whose points are objects."""
     if value is None:
@@ -102,12 +113,24 @@ def _check_export_control(component: dict, prop: str, value) -> None:
         raise BadCallback("a component's id property must be its id")
 
 
-def _check_plain(component: str, prop: str, value) -> None:
-    if component == ids.SOL_RANGE and prop == "value" and value is not None:
+def _sol_range(prop: str, value) -> None:
+    if prop == "value" and value is not None:
         if not isinstance(value, list) or len(value) != 2:
             raise BadCallback("sol range must be a list of two sols")
         for end in value:
             _number(end, "a sol")
+    elif prop in ("min", "max") and value is not None:
+        _number(value, f"the sol range's {prop}")
+
+
+def _data_version(value) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int)) or len(str(value)) > 32):
+        raise BadCallback("the data version must be a short string or number")
+
+
+def _check_plain(component: str, prop: str, value) -> None:
+    if component == ids.SOL_RANGE:
+        _sol_range(prop, value)
     elif component in (ids.SOL_MIN, ids.SOL_MAX) and prop == "value" and value not in (None, ""):
         _number(value, component)
     elif component == ids.SELECTION:
@@ -118,9 +141,12 @@ def _check_plain(component: str, prop: str, value) -> None:
         _text(value, "the page address's query", MAX_QUERY)
     elif component == ids.TIME_AXIS and prop == "value" and value not in (None, "sol", "date"):
         raise BadCallback(f"the time axis is 'sol' or 'date', not {str(value)[:40]!r}")
+    elif component == ids.LIVE:
+        _count(value, "the count of new versions")
+    elif component == ids.LIVE_SEEN:
+        _seen(value)
     elif component == ids.DATA_VERSION:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int)) or len(str(value)) > 32):
-            raise BadCallback("the data version must be a short string or number")
+        _data_version(value)
 
 
 # ---------------------------------------------------------------------------------------

@@ -9,7 +9,12 @@ EMPTY_STATE = "empty-state"
 SOURCES = "configured-sources"
 LOAD_BUTTON = "load-button"
 LOAD_STATUS = "load-status"
-DATA_VERSION = "data-version"  # bumped by a load from the page
+DATA_VERSION = "data-version"  # bumped by a load from the page, or when the page takes a new version
+# the page following new data (assets/live.js polls the version route)
+LIVE_CONFIG = "live-config"  # hidden; its data-* attributes tell assets/live.js what to poll
+LIVE = "live-version"  # written by assets/live.js: how many changes of version or load record it saw
+LIVE_SEEN = "live-seen"  # the newest sol and odometry the page shows (what a notice compares)
+LIVE_NOTICE = "live-notice"  # "New drive: sol N, +X m" (aria-live polite)
 CONTROLS = "controls"
 CHARTS = "charts"
 SOL_RANGE = "sol-range"
@@ -26,6 +31,7 @@ SOL_RANGE_LABEL = "sol-range-label"
 TIME_AXIS_LABEL = "time-axis-label"
 LOAD_RESTRICTED = "load-restricted"  # said instead of the load button when loading is restricted
 NOW_TITLE = "now-title"  # the now card's heading (its aria-labelledby)
+NOW_STALE = "now-stale"  # the now card's words while refreshes fail
 PANORAMA_LINK = "panorama-link"  # in a waypoint's details
 
 #: chart name (dashboard.figures.BUILDERS) -> dcc.Graph id

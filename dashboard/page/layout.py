@@ -27,6 +27,8 @@ GRAPH_HEIGHTS = {
 EXPORT_POLL_MS = 700
 #: The slider's span when no dataset is loaded (the controls are hidden then).
 NO_DATA_BOUNDS = (0, 1)
+#: The route an open page polls for a new dataset version (dashboard/api/live_routes.py).
+LIVE_VERSION_PATH = "/perseverance/version"
 
 
 def _graph(chart: str) -> html.Section:
@@ -247,6 +249,26 @@ def _footer() -> html.Footer:
     )
 
 
+def _live(dataset: Dataset | None, settings: Settings) -> list:
+    """What lets an open page follow new data: the settings assets/live.js reads (from
+    data-* attributes), the store it writes, what the page last showed, and the notice."""
+    return [
+        html.Div(
+            id=ids.LIVE_CONFIG,
+            hidden=True,
+            **{
+                "data-poll-seconds": f"{settings.live_poll_seconds:g}",
+                "data-url": LIVE_VERSION_PATH,
+                "data-version": dataset.version if dataset else "",
+                "data-store": ids.LIVE,
+            },
+        ),
+        dcc.Store(id=ids.LIVE, data=0),
+        dcc.Store(id=ids.LIVE_SEEN, data=None),
+        html.P(id=ids.LIVE_NOTICE, className="live-notice", role="status", **{"aria-live": "polite"}),
+    ]
+
+
 def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str | None = None) -> html.Div:
     has_data = dataset is not None
     lo, hi = sol_bounds(dataset) if dataset is not None else NO_DATA_BOUNDS  # the union of the layers' sols
@@ -258,6 +280,7 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
             dcc.Store(id=ids.DATA_VERSION, data=dataset.version if dataset else None),
             _masthead(),
             html.Div(id=ids.STATUS, className="status", role="status", children=store_error or ""),
+            *_live(dataset, settings),
             html.Section(id=ids.NOW, className="now-card", **{"aria-labelledby": ids.NOW_TITLE}),
             html.Section(id=ids.SUMMARY, className="summary", **{"aria-label": "Dataset summary"}),
             _empty_state(settings, hidden=has_data),

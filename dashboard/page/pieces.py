@@ -1,11 +1,15 @@
-"""What the page says: the summary strip, the "now" card, a waypoint's details, the export
-list's lines, the outcome of a load, and where to load data when the button is withdrawn.
+"""What the page says: the summary strip, the "now" card (with how stale it is while
+refreshes fail), the notice of new data, a waypoint's details, the export list's lines,
+the outcome of a load, and where to load data when the button is withdrawn.
 
 ``*_items``/``*_fields`` give (label, value) text pairs (tested without a browser); the
 ``*_children`` functions wrap them in Dash HTML components.
 """
 
 from __future__ import annotations
+
+import re
+from datetime import datetime
 
 import pandas as pd
 from dash import html
@@ -14,7 +18,7 @@ from dashboard.data.schema import source_label
 from dashboard.data.store import Dataset
 from dashboard.data.timeline import LAYER_LABELS, now, panorama_url
 from dashboard.figures import TITLES
-from dashboard.marstime import sol_start
+from dashboard.marstime import parse_utc, sol_start
 from dashboard.page import ids
 
 
@@ -25,11 +29,13 @@ def load_restricted() -> list:
         html.Code("python -m dashboard load"),
         " (in a container, the image's ",
         html.Code("load"),
-        " command; in Kubernetes, a Job from the CronJob ",
-        html.Code("refresh-data"),
+        " command; in Kubernetes, ",
+        html.Code("kubectl exec deploy/clock -c refresher -- python -m dashboard load"),
         "), or send ",
-        html.Code('curl -X POST -H "Authorization: Bearer $PTRACKER_ADMIN_TOKEN" https://<this site>/load'),
-        " with the admin token.",
+        html.Code("curl -X POST -H @admin.header https://<this site>/load"),
+        " with the admin token in a header file (a line ",
+        html.Code("Authorization: Bearer <token>"),
+        ", kept off the command line). The data also refreshes by itself on a schedule.",
     ]
 
 
@@ -52,7 +58,10 @@ def _current_layer_text(current: dict) -> str:
 def now_items(dataset: Dataset, when=None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """The "now" card: (where the rover is, by the newest sol of any layer) and (how
     fresh each layer is), as (label, value) pairs."""
-    info = now(dataset, when)
+    return _now_items(now(dataset, when))
+
+
+def _now_items(info: dict) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     if info.get("sol") is None:
         return [], []
     elev = "unknown" if info["elev_geoid_m"] is None else f"{info['elev_geoid_m']:.1f} m"
@@ -88,12 +97,73 @@ def _pairs(items: list[tuple[str, str]], cls: str) -> html.Dl:
     )
 
 
-def now_children(dataset: Dataset, when=None) -> list:
-    where, fresh = now_items(dataset, when)
+#: an HTTP status in a load failure's words ("wp.json: HTTP 500 Internal Server Error")
+HTTP_STATUS = re.compile(r"\bHTTP \d{3}\b")
+#: characters of a failure's words the now card repeats
+FAILURE_CHARS = 120
+
+
+def _utc_minute(raw) -> str:
+    when = parse_utc(raw)
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when is not None else str(raw or "an unknown time")
+
+
+def failure_reason(error: str | None) -> str:
+    """A load failure in a few words: its HTTP status when it has one, else the problem
+    without the source's name in front ("x.json: could not connect" -> "could not connect")."""
+    text = str(error or "").strip()
+    status = HTTP_STATUS.search(text)
+    if status:
+        return status.group(0)
+    problem = text.split(": ", 1)[-1]
+    return problem if len(problem) <= FAILURE_CHARS else problem[: FAILURE_CHARS - 1] + "…"
+
+
+def staleness_text(last_load: dict | None, sol: int | None, ago: str | None) -> str | None:
+    """What the now card says while refreshes fail (the load record ``last_load`` not ok):
+    since when the source has failed, why, and how old the shown position is (``sol``,
+    ``ago``: the newest sol shown and how long ago it began). None while loads succeed."""
+    if not last_load or last_load.get("ok") is not False:
+        return None
+    reason = failure_reason(last_load.get("error"))
+    since = last_load.get("failing_since")
+    if since:
+        head = f"NASA's source has not answered since {_utc_minute(since)}"
+    else:
+        head = f"The latest refresh failed at {_utc_minute(last_load.get('at'))}"
+    head += f" ({reason})" if reason else ""
+    if sol is None:
+        return head + "."
+    return f"{head}; the position shown is from sol {sol}, {ago}."
+
+
+def new_data_notice(seen: dict | None, latest: dict) -> str:
+    """The notice when an open page takes a new dataset version: "New drive: sol N, +X m"
+    (X: odometry gained since the version the page showed, ``seen``); "New data: sol N"
+    when the rover has not driven further (or the page had nothing to compare with)."""
+    sol, odometry = latest.get("sol"), latest.get("odometry_m")
+    before = (seen or {}).get("odometry_m")
+    if isinstance(odometry, (int, float)) and isinstance(before, (int, float)) and odometry - before >= 0.05:
+        gained = odometry - before
+        return f"New drive: sol {sol}, +{gained:,.0f} m" if gained >= 10 else f"New drive: sol {sol}, +{gained:.1f} m"
+    return f"New data: sol {sol}" if sol is not None else "New data"
+
+
+def now_position(dataset: Dataset, when: datetime | None = None) -> dict:
+    """The newest sol and the odometry there (what the notice of new data compares)."""
+    info = now(dataset, when)
+    return {"sol": info.get("sol"), "odometry_m": info.get("odometry_m")}
+
+
+def now_children(dataset: Dataset, when=None, last_load: dict | None = None) -> list:
+    info = now(dataset, when)
+    where, fresh = _now_items(info)
     if not where:
         return []
+    stale = staleness_text(last_load, info.get("sol"), info.get("ago"))
     return [
         html.H2("Where the rover is now", id=ids.NOW_TITLE),
+        *([html.P(stale, id=ids.NOW_STALE, className="now-stale")] if stale else []),
         _pairs(where, "now-where"),
         html.H3("Freshness of NASA's layers"),
         _pairs(fresh, "now-fresh"),

@@ -15,6 +15,7 @@ __all__ = [
     "axis_from_query",
     "axis_of",
     "clamp_range",
+    "follow_latest",
     "int_or_none",
     "range_from_query",
     "range_query",
@@ -67,6 +68,18 @@ def slider_pair(value, lo: int, hi: int) -> tuple[Any, Any]:
 def range_within(value, lo: int, hi: int) -> tuple[int, int]:
     """A range slider's value, clamped to [lo, hi] (the whole timeline when not a pair)."""
     return clamp_range(*slider_pair(value, lo, hi), lo, hi)
+
+
+def follow_latest(chosen: tuple[int, int], slider, shown_max, hi: int) -> tuple[int, int]:
+    """The range on a new dataset version: ``chosen`` (the URL's, within the new bounds),
+    but ending at the new latest sol ``hi`` when the range shown (``slider``) ended at the
+    latest sol shown before (``shown_max``); a range ending earlier is kept."""
+    a, b = chosen
+    end = int_or_none(slider[1]) if isinstance(slider, list) and len(slider) == 2 else b
+    latest = int_or_none(shown_max)
+    if latest is not None and end is not None and end >= latest:
+        return min(a, hi), hi
+    return a, b
 
 
 def range_from_query(search: str | None, lo: int, hi: int) -> tuple[int, int]:

@@ -1,10 +1,14 @@
-"""Helpers of the browser tests: what the page's charts draw."""
+"""Helpers of the browser tests: what the page's charts draw, and a newer waypoint layer."""
 
 from __future__ import annotations
 
+import copy
+import json
 import time
+from pathlib import Path
 
 from dashboard.page import ids
+from tests.helpers import FIXTURES
 
 # points drawn per trace (a NaN or null breaks a line; it is not a point)
 COUNT_JS = """
@@ -38,3 +42,26 @@ def wait_counts(dash_duo, chart, expected, timeout=30):
 
 def n_all(dataset):
     return len(dataset.waypoint_layer)
+
+
+def newer_waypoints(folder: Path, sol: int, odometry_m: float) -> Path:
+    """A copy of the fixture waypoint layer with one more drive: a waypoint at ``sol``
+    whose cumulative odometry is ``odometry_m`` (what NASA's next update looks like)."""
+    doc = json.loads((FIXTURES / "waypoints_v2024.json").read_text())
+    last = copy.deepcopy(doc["features"][-1])
+    props = last["properties"]
+    props.update(
+        RMC=f"9_{sol}",
+        site=9,
+        drive=sol,
+        sol=sol,
+        dist_m=odometry_m - props["dist_total_m"],
+        dist_total_m=odometry_m,
+        lon=props["lon"] + 0.001,
+        Note="",
+    )
+    last["geometry"]["coordinates"][0] = props["lon"]
+    doc["features"].append(last)
+    path = folder / f"M20_waypoints_sol{sol}.json"
+    path.write_text(json.dumps(doc))
+    return path

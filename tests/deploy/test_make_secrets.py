@@ -84,7 +84,7 @@ def test_k8s_apply_creates_missing_secrets_once_and_never_overwrites(kube):
     # the namespace first, the rendered kustomization last, with the image
     assert calls[0]["argv"][:3] == ["apply", "-f", "deploy/k8s/namespace.yaml"]
     assert calls[-1]["argv"] == ["apply", "-f", "-"] and "image: ptracker:v9" in calls[-1]["stdin"]
-    assert "curl -X POST" in res.stdout and "Authorization: Bearer" in res.stdout
+    assert "curl -X POST -H @admin.header" in res.stdout and "Authorization: Bearer" in res.stdout
 
     again, calls, kept = kube()
     assert again.returncode == 0, again.stdout + again.stderr
@@ -126,6 +126,8 @@ def test_make_writes_compose_env_files_private_and_keeps_them(tmp_path):
     token = admin.read_text().strip().split("=", 1)[1]
     assert len(token) >= 32 and token not in res.stdout
     assert stat.S_IMODE(admin.stat().st_mode) == 0o600 and stat.S_IMODE(redis_env.stat().st_mode) == 0o600
+    header = work / "deploy" / "admin.header"  # for curl -H @deploy/admin.header: the token off the command line
+    assert header.read_text() == f"Authorization: Bearer {token}\n" and stat.S_IMODE(header.stat().st_mode) == 0o600
     before = admin.read_text(), redis_env.read_text()
     subprocess.run(
         ["make", "-s", "deploy/redis.env", "deploy/admin.env"],
@@ -137,4 +139,4 @@ def test_make_writes_compose_env_files_private_and_keeps_them(tmp_path):
     )
     assert (admin.read_text(), redis_env.read_text()) == before  # never regenerated
     ignored = (ROOT / ".gitignore").read_text().split()
-    assert "deploy/admin.env" in ignored and "deploy/redis.env" in ignored
+    assert {"deploy/admin.env", "deploy/admin.header", "deploy/redis.env"} <= set(ignored)

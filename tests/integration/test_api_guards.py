@@ -35,7 +35,7 @@ def test_the_page_does_not_offer_loading_when_a_token_is_set(store, settings):
     assert '"id":"load-button"' in layout.replace(" ", "") and '"hidden":true' in layout.replace(" ", "")
     assert "Loading is restricted to the operator" in layout
     # and says how an operator loads instead
-    assert "python -m dashboard load" in layout and "Authorization: Bearer $PTRACKER_ADMIN_TOKEN" in layout
+    assert "python -m dashboard load" in layout and "-H @admin.header" in layout
 
 
 def test_the_restricted_note_is_shown_only_when_loading_is_withdrawn(store, settings):

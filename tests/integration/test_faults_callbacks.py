@@ -76,6 +76,36 @@ def test_forged_chart_inputs(client, values, message):
         assert status == 400 and message in body["error"]
 
 
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({ids.LIVE: -1}, "the count of new versions must be a count"),
+        ({ids.LIVE: "1"}, "the count of new versions must be a count"),
+        ({ids.LIVE: 1, ids.LIVE_SEEN: {"sol": "a"}}, "sol must be a number"),
+        ({ids.LIVE: 1, ids.LIVE_SEEN: {"sol": 1, "more": 2}}, "an object of sol and odometry_m"),
+        ({ids.LIVE: 1, ids.LIVE_SEEN: [1]}, "an object of sol and odometry_m"),
+    ],
+)
+def test_forged_live_inputs(client, values, message):
+    status, body, _ = post(client, payload(client, f"{ids.LIVE_NOTICE}.children", values, [f"{ids.LIVE}.data"]))
+    assert status == 400 and message in body["error"]
+
+
+def test_a_genuine_live_callback_takes_the_new_version(client):
+    values = {ids.LIVE: 1, ids.DATA_VERSION: "0", ids.LIVE_SEEN: {"sol": 17, "odometry_m": 100.0}}
+    status, body, _ = post(client, payload(client, f"{ids.LIVE_NOTICE}.children", values, [f"{ids.LIVE}.data"]))
+    assert status == 200, body
+    assert body["response"][ids.LIVE_NOTICE]["children"].startswith("New drive: sol ")
+
+
+def test_forged_slider_end(client):
+    values = {ids.SOL_RANGE: [13, 15], ids.DATA_VERSION: "1"}
+    body = payload(client, f"{ids.SOL_RANGE}.max", values, [f"{ids.DATA_VERSION}.data"])
+    body["state"][-1]["value"] = "far"
+    status, answer, _ = post(client, body)
+    assert status == 400 and "the sol range's max must be a number" in answer["error"]
+
+
 def test_forged_export_chart_name(client):
     body = payload(client, "export-jobs.data", {}, ['{"chart":"pie","type":"export-button"}.n_clicks'])
     body["inputs"] = [[{"id": {"chart": "pie", "type": ids.EXPORT_BUTTON}, "property": "n_clicks", "value": 1}]]

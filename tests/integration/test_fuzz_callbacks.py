@@ -225,6 +225,11 @@ def value_strategies(prop: str) -> list:
         choices.append(st.sampled_from(["png", "svg", "pdf", "exe"]))
     if prop == "data":
         choices.append(st.lists(st.sampled_from(["3_110", "4_0", "made_up", "export-map-00"]), max_size=5))
+        choices.append(st.integers(min_value=-5, max_value=10**12))  # the count of new versions
+        number = st.none() | st.integers(-(10**8), 10**8) | st.floats(allow_nan=False, allow_infinity=False)
+        choices.append(st.fixed_dictionaries({}, optional={"sol": number, "odometry_m": number, "x": JSON}))
+    if prop in ("min", "max"):
+        choices.append(st.integers(-(10**8), 10**8) | st.floats(allow_nan=False, allow_infinity=False))
     return choices
 
 

@@ -103,6 +103,7 @@ class Recorder:
 class FakeStore:
     def __init__(self, dataset=None, error: Exception | None = None, last_load_error: Exception | None = None):
         self.dataset, self.error, self.last_load_error = dataset, error, last_load_error
+        self.record: dict = {"ok": True}  # the latest load attempt
         # a client nothing listens to: whatever reaches Redis fails at once
         self.redis = redis.Redis(port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=Retry(NoBackoff(), 0))
         self.prefix = "test:"
@@ -115,7 +116,7 @@ class FakeStore:
     def last_load(self):
         if self.last_load_error:
             raise self.last_load_error
-        return {"ok": True}
+        return self.record
 
 
 def registered(store, settings: Settings | None = None) -> dict:
@@ -142,6 +143,8 @@ def test_every_area_registers_its_callbacks():
     assert set(registered(FakeStore())) == {
         "sync_range",
         "update_charts",
+        "show_now",
+        "follow_live",
         "select_on_map",
         "show_details",
         "load_data",
@@ -162,12 +165,12 @@ def test_current_or_answers_for_the_callback(store, dataset):
 @pytest.mark.parametrize("store", [FakeStore(None), *(FakeStore(error=e) for e in DOWN)])
 def test_the_range_waits_for_a_dataset(store):
     with triggered(None), pytest.raises(PreventUpdate):
-        registered(store)["sync_range"]("", None, "sol", None, None, None, None, None, None, None)
+        registered(store)["sync_range"]("", None, "sol", None, None, None, None, None, None, None, None)
 
 
-def sync(dataset, trigger, search="", slider=None, axis="sol", typed=(None, None)):
+def sync(dataset, trigger, search="", slider=None, axis="sol", typed=(None, None), shown_max=None):
     with triggered(trigger):
-        return registered(FakeStore(dataset))["sync_range"](search, slider, axis, 1, 1, 1, 1, "3", *typed)
+        return registered(FakeStore(dataset))["sync_range"](search, slider, axis, 1, 1, 1, 1, "3", *typed, shown_max)
 
 
 def test_the_range_from_the_url(dataset):
@@ -202,37 +205,78 @@ def test_the_time_axis_switch(dataset):
     assert sync(dataset, f"{ids.SOL_RANGE}.value", "", [14, 15], axis="date")[6].endswith("&axis=date")
 
 
+def test_the_range_on_a_new_version(dataset):
+    new = f"{ids.DATA_VERSION}.data"
+    # the range ended at the latest sol the page showed (17): it ends at the new one (18)
+    answer = sync(dataset, new, "?sol_min=14&sol_max=17", [14, 17], shown_max=17)
+    assert answer[0] == [14, 18] and (answer[1], answer[2]) == (13, 18)
+    assert answer[6] == "?sol_min=14&sol_max=18"
+    # a range ending earlier is kept, and the URL with it
+    kept = sync(dataset, new, "?sol_min=14&sol_max=16", [14, 16], shown_max=17)
+    assert kept[0] == [14, 16] and kept[2] == 18 and kept[6] is no_update
+
+
 def charts(store, sol_range=None, selection=None, trigger=f"{ids.SOL_RANGE}.value", axis="sol"):
     with triggered(trigger):
         return registered(store)["update_charts"](sol_range, selection, "3", axis)
 
 
-@pytest.mark.parametrize(
-    "store", [*(FakeStore(error=e) for e in DOWN), FakeStore(small_dataset(), last_load_error=DOWN[0])]
-)
+@pytest.mark.parametrize("store", [FakeStore(error=e) for e in DOWN])
 def test_the_charts_while_the_store_is_down(store):
     answer = charts(store, [14, 16])
-    assert len(answer) == N + 6
-    assert all(a is no_update for a in answer[:N] + answer[N : N + 2] + answer[N + 3 :])
-    assert answer[N + 2] == STORE_DOWN
+    assert len(answer) == N + 4
+    assert all(a is no_update for a in answer[:N] + answer[N + 1 :])
+    assert answer[N] == STORE_DOWN
 
 
 def test_the_charts_with_no_dataset():
     answer = charts(FakeStore(None), [14, 16])
     assert all(a is no_update for a in answer[:N])
-    assert answer[N:] == ([], [], "", False, True, True)  # the empty state, and nothing else
+    assert answer[N:] == ("", False, True, True)  # the empty state, and nothing else
 
 
 def test_the_charts_with_a_dataset(dataset):
     answer = charts(FakeStore(dataset), [16, 99], ["4_0", 7], axis="date")
     figures = dict(zip(BUILDERS, answer[:N], strict=True))
     assert figures["orientation"]["layout"]["title"]["text"].endswith("(sols 16–18, 1 selected)")
-    assert answer[N + 2 :] == ("", True, False, False)
-    assert answer[N] and answer[N + 1]  # the summary strip and the now card
+    assert answer[N:] == ("", True, False, False)
     # the map drew the selection itself: redrawing it would clear plotly's selection box
     selected = charts(FakeStore(dataset), [13, 18], ["4_0"], trigger=f"{ids.SELECTION}.data")
     assert selected[list(BUILDERS).index("map")] is no_update
     assert charts(FakeStore(dataset), "junk")[0]["layout"]["title"]["text"].endswith("(sols 13–18)")
+
+
+@pytest.mark.parametrize(
+    "store", [*(FakeStore(error=e) for e in DOWN), FakeStore(small_dataset(), last_load_error=DOWN[0])]
+)
+def test_the_now_card_while_the_store_is_down(store):
+    assert registered(store)["show_now"]("3", 0) == (no_update, no_update, no_update)
+
+
+def test_the_now_card_and_the_summary(dataset):
+    assert registered(FakeStore(None))["show_now"]("3", 0) == ([], [], None)
+    card, summary, shown = registered(FakeStore(dataset))["show_now"]("3", 0)
+    assert card[0].id == ids.NOW_TITLE and summary and shown == {"sol": 18, "odometry_m": 133.9}
+    failing = FakeStore(dataset)
+    failing.record = {
+        "ok": False,
+        "at": "2026-12-06T10:00:00Z",
+        "failing_since": "2026-12-05T14:02:00Z",
+        "error": "HTTP 500",
+    }
+    card, _, _ = registered(failing)["show_now"]("3", 1)
+    assert card[1].id == ids.NOW_STALE and "has not answered since 2026-12-05 14:02 UTC (HTTP 500)" in card[1].children
+
+
+def test_following_a_new_version(dataset):
+    follow = registered(FakeStore(dataset))["follow_live"]
+    shown = {"sol": 17, "odometry_m": 100.0}
+    assert follow(1, "2", shown) == ("3", "New drive: sol 18, +34 m")
+    assert follow(2, "3", shown) == (no_update, no_update)  # the load record changed, not the version
+    assert follow(3, None, "junk") == ("3", "New data: sol 18")  # the page opened empty
+    for store in (FakeStore(None), *(FakeStore(error=e) for e in DOWN)):
+        with pytest.raises(PreventUpdate):
+            registered(store)["follow_live"](1, "2", shown)
 
 
 def test_selecting_on_the_map():

@@ -12,11 +12,15 @@ from dashboard.page.pieces import (
     details_children,
     export_item,
     export_label,
+    failure_reason,
     load_message,
     load_restricted,
+    new_data_notice,
     now_children,
     now_items,
+    now_position,
     selection_status,
+    staleness_text,
     summary_children,
     summary_items,
     waypoint_fields,
@@ -87,6 +91,66 @@ def test_now_card(with_current):
     assert card[1].children[0].children[1].id == ids.now_value("Latest sol") == "now-latest-sol"
 
 
+FAILING = {
+    "ok": False,
+    "at": "2026-12-08T09:00:12Z",
+    "failing_since": "2026-12-05T14:02:40Z",
+    "error": "mars.nasa.gov M20_waypoints.json: HTTP 500 INTERNAL SERVER ERROR",
+}
+
+
+def test_staleness_in_words():
+    assert staleness_text(FAILING, 1840, "3 days ago") == (
+        "NASA's source has not answered since 2026-12-05 14:02 UTC (HTTP 500); "
+        "the position shown is from sol 1840, 3 days ago."
+    )
+    # without failing_since (an older load record): the failed attempt's time
+    older = {"ok": False, "at": "2026-12-08T09:00:12Z", "error": "M20_traverse.json: no answer within 20 s"}
+    assert staleness_text(older, 1840, "today") == (
+        "The latest refresh failed at 2026-12-08 09:00 UTC (no answer within 20 s); "
+        "the position shown is from sol 1840, today."
+    )
+    without_position = staleness_text(FAILING, None, None)
+    assert without_position == "NASA's source has not answered since 2026-12-05 14:02 UTC (HTTP 500)."
+    assert staleness_text({"ok": True, "at": "t"}, 1840, "today") is None
+    assert staleness_text(None, 1840, "today") is None
+
+
+@pytest.mark.parametrize(
+    "error, reason",
+    [
+        ("wp.json: HTTP 503", "HTTP 503"),
+        ("mars.nasa.gov M20_waypoints.json: could not connect within 5 s", "could not connect within 5 s"),
+        ("Redis is out of memory", "Redis is out of memory"),
+        ("x: " + "y" * 300, "y" * 119 + "…"),
+        (None, ""),
+    ],
+)
+def test_failure_reason(error, reason):
+    assert failure_reason(error) == reason
+
+
+def test_the_now_card_while_refreshes_fail(with_current):
+    when = datetime(2021, 3, 12, tzinfo=UTC)
+    card = now_children(with_current, when, FAILING)
+    assert card[1].id == ids.NOW_STALE
+    assert card[1].children.endswith("the position shown is from sol 19, 2 days ago.")
+    assert ids.NOW_STALE not in [getattr(c, "id", None) for c in now_children(with_current, when, {"ok": True})]
+
+
+def test_the_notice_of_new_data(dataset, with_current):
+    assert now_position(dataset) == {"sol": 18, "odometry_m": 133.9}
+    assert now_position(with_current) == {"sol": 19, "odometry_m": 140.5}
+    assert new_data_notice(now_position(dataset), now_position(with_current)) == "New drive: sol 19, +6.6 m"
+    assert new_data_notice({"sol": 1840, "odometry_m": 36_000.0}, {"sol": 1850, "odometry_m": 37_234.4}) == (
+        "New drive: sol 1850, +1,234 m"
+    )
+    # no drive since, or nothing to compare with
+    assert new_data_notice({"sol": 18, "odometry_m": 133.9}, {"sol": 18, "odometry_m": 133.9}) == "New data: sol 18"
+    assert new_data_notice(None, {"sol": 19, "odometry_m": 140.5}) == "New data: sol 19"
+    assert new_data_notice({"junk": 1}, {"sol": None, "odometry_m": None}) == "New data"
+
+
 def test_panorama_links_are_absolute(dataset, with_current):
     # a URL source: its MMGIS mission folder; a local file: NASA's
     assert waypoint_panorama(with_current, "3_0") == "https://example.org/mmgis-maps/M20/Layers/mosaics/N_0013_3_0.jpg"
@@ -130,7 +194,8 @@ def test_load_message(current, said):
 
 def test_load_restricted_names_every_way_to_load():
     said = "".join(texts(load_restricted()))
-    assert "python -m dashboard load" in said and "refresh-data" in said and "PTRACKER_ADMIN_TOKEN" in said
+    assert "python -m dashboard load" in said and "deploy/clock" in said and "-H @admin.header" in said
+    assert "Authorization: Bearer <token>" in said and "$PTRACKER_ADMIN_TOKEN" not in said  # never on a command line
 
 
 def test_export_items():

@@ -8,6 +8,7 @@ from dashboard.page.ranges import (
     axis_from_query,
     axis_of,
     clamp_range,
+    follow_latest,
     int_or_none,
     range_from_query,
     range_query,
@@ -107,3 +108,18 @@ def test_slider_marks():
 def test_timeline_spans_every_layer():
     assert sol_bounds(small_dataset()) == (13, 18)
     assert sol_bounds(dataset_with_current()) == (13, 19)  # the current position, after the last waypoint
+
+
+@pytest.mark.parametrize(
+    "chosen, slider, shown_max, hi, expected",
+    [
+        ((13, 18), [13, 18], 18, 25, (13, 25)),  # ended at the latest sol: follows it
+        ((13, 15), [13, 15], 18, 25, (13, 15)),  # ended earlier: kept
+        ((0, 25), [0, 1], 1, 25, (0, 25)),  # the page had no data (slider 0..1): all of it
+        ((13, 18), None, 18, 25, (13, 25)),  # no slider value: the URL's end decides
+        ((13, 18), [13, 18], None, 25, (13, 18)),  # the slider's end unknown: kept
+        ((20, 20), [20, 20], 20, 18, (18, 18)),  # fewer sols than before: within the new ones
+    ],
+)
+def test_follow_latest(chosen, slider, shown_max, hi, expected):
+    assert follow_latest(chosen, slider, shown_max, hi) == expected

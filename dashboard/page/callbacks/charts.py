@@ -1,4 +1,5 @@
-"""The charts, the summary strip, the "now" card, and the empty state when nothing is loaded."""
+"""The charts, and the empty state when nothing is loaded (the summary strip and the
+"now" card: :mod:`.live`)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,14 @@ from dash import Input, Output, ctx, no_update
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.figures import BUILDERS, View, build
 from dashboard.page import ids
-from dashboard.page.callbacks.current import STORE_DOWN, STORE_ERRORS, current_or
-from dashboard.page.pieces import now_children, summary_children
+from dashboard.page.callbacks.current import STORE_DOWN, current_or
 from dashboard.page.ranges import axis_of, range_within, sol_bounds
 
 CHART_OUTPUTS = [Output(ids.GRAPHS[name], "figure") for name in BUILDERS]
 KEEP_CHARTS = (no_update,) * len(CHART_OUTPUTS)
-#: The answers besides the charts: summary, now card, status, empty state hidden,
-#: controls hidden, charts hidden.
-STORE_DOWN_ANSWER = (*KEEP_CHARTS, no_update, no_update, STORE_DOWN, no_update, no_update, no_update)
-EMPTY_ANSWER = (*KEEP_CHARTS, [], [], "", False, True, True)
+#: The answers besides the charts: status, empty state hidden, controls hidden, charts hidden.
+STORE_DOWN_ANSWER = (*KEEP_CHARTS, STORE_DOWN, no_update, no_update, no_update)
+EMPTY_ANSWER = (*KEEP_CHARTS, "", False, True, True)
 
 
 def sols_of(dataset: Dataset, rmcs: list[str] | None) -> list[int] | None:
@@ -35,8 +34,6 @@ def chart_figures(
 def register(app, store: DatasetStore) -> None:
     @app.callback(
         *CHART_OUTPUTS,
-        Output(ids.SUMMARY, "children"),
-        Output(ids.NOW, "children"),
         Output(ids.STATUS, "children"),
         Output(ids.EMPTY_STATE, "hidden"),
         Output(ids.CONTROLS, "hidden"),
@@ -50,10 +47,6 @@ def register(app, store: DatasetStore) -> None:
         dataset = current_or(store, down=STORE_DOWN_ANSWER, empty=EMPTY_ANSWER)
         if not isinstance(dataset, Dataset):
             return dataset
-        try:
-            last_load = store.last_load()
-        except STORE_ERRORS:
-            return STORE_DOWN_ANSWER
         a, b = range_within(sol_range, *sol_bounds(dataset))
         sols = sols_of(dataset, [str(r) for r in selection] if isinstance(selection, list) else None)
         figures = chart_figures(dataset, a, b, sols, axis_of(time_axis))
@@ -63,8 +56,6 @@ def register(app, store: DatasetStore) -> None:
             figures["map"] = no_update
         return (
             *[figures[name] for name in BUILDERS],
-            summary_children(dataset, last_load),
-            now_children(dataset),
             "",
             True,
             False,

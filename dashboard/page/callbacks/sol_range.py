@@ -11,6 +11,7 @@ from dashboard.page.ranges import (
     axis_from_query,
     axis_of,
     clamp_range,
+    follow_latest,
     int_or_none,
     range_from_query,
     range_query,
@@ -20,13 +21,17 @@ from dashboard.page.ranges import (
     waypoints_href,
 )
 
-#: What moves the range from the URL: the first render, a load from the page
-#: (DATA_VERSION), back/forward or a shared link.
+#: What moves the range from the URL: the first render, a new dataset version (a load
+#: from the page, or one the open page noticed), back/forward or a shared link.
 FROM_URL = (ids.URL, None, ids.DATA_VERSION)
 
 
-def chosen_range(trigger, search, slider, typed_min, typed_max, lo: int, hi: int) -> tuple[int, int]:
-    """The range the person asked for, by what changed (``trigger``)."""
+def chosen_range(trigger, search, slider, typed_min, typed_max, lo: int, hi: int, shown_max=None) -> tuple[int, int]:
+    """The range the person asked for, by what changed (``trigger``). On a new dataset
+    version a range that ended at the latest sol shown (``shown_max``, the slider's end
+    before the change) ends at the new latest sol; any other range is kept."""
+    if trigger == ids.DATA_VERSION:
+        return follow_latest(range_from_query(search, lo, hi), slider, shown_max, hi)
     if trigger == ids.SOL_RANGE and isinstance(slider, list) and len(slider) == 2:
         return clamp_range(slider[0], slider[1], lo, hi)
     if trigger in (ids.SOL_MIN, ids.SOL_MAX):
@@ -64,12 +69,13 @@ def register(app, store: DatasetStore) -> None:
         Input(ids.DATA_VERSION, "data"),
         State(ids.SOL_MIN, "value"),
         State(ids.SOL_MAX, "value"),
+        State(ids.SOL_RANGE, "max"),
     )
-    def sync_range(search, slider, time_axis, _s1, _b1, _s2, _b2, _version, typed_min, typed_max):
+    def sync_range(search, slider, time_axis, _s1, _b1, _s2, _b2, _version, typed_min, typed_max, shown_max):
         dataset = current_or(store, down=PREVENT, empty=PREVENT)
         lo, hi = sol_bounds(dataset)
         trigger = ctx.triggered_id
-        a, b = chosen_range(trigger, search, slider, typed_min, typed_max, lo, hi)
+        a, b = chosen_range(trigger, search, slider, typed_min, typed_max, lo, hi, shown_max)
         axis = axis_from_query(search) if trigger in FROM_URL else axis_of(time_axis)
         query = range_query(a, b, axis)
         return (
