@@ -38,6 +38,14 @@ DATA_ENDPOINTS = {
     "api.position": False,
     "api.waypoints_csv": False,
     "api.waypoints_geojson": False,
+    # the context layers (the relief PNG has its own: its fingerprint, immutable)
+    "api.ingenuity_flights": False,
+    "api.ingenuity_flights_csv": False,
+    "api.ingenuity_flights_geojson": False,
+    "api.samples": False,
+    "api.samples_csv": False,
+    "api.samples_geojson": False,
+    "api.terrain": False,
 }
 COMPRESS_MIMETYPES = [
     "text/html",
