@@ -64,7 +64,7 @@ def _what(name: str, info: dict) -> str:
 def context_now(dataset) -> dict[str, dict]:
     """Each context layer's freshness for "now" (``/perseverance/current``): status, the
     last sol it covers (flights, samples), its source, and its state in words."""
-    layers = (dataset.meta or {}).get("layers", {})
+    layers = (getattr(dataset, "meta", None) or {}).get("layers", {})
     out = {}
     for name in CONTEXT_LAYERS:
         info = layers.get(name) or {}
