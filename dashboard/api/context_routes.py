@@ -221,6 +221,7 @@ def terrain():
 PNG_ANSWERS = Answers(
     content={"HTTP_200": {"image/png": {"type": "string", "format": "binary"}}},
     HTTP_304=(None, NOT_MODIFIED),
+    HTTP_400=(schemas.Error, "a query parameter (this route takes none)"),
     HTTP_404=(schemas.Error, "no terrain loaded, or not this fingerprint (an old one: ask /terrain for the current)"),
     HTTP_503=(schemas.Error, "no dataset loaded, or Redis unreachable"),
     headers={"HTTP_200": {"ETag": "the fingerprint", "Cache-Control": IMMUTABLE}},
