@@ -92,7 +92,8 @@ def load_layer(name: str, source: str | None, prev: dict, kept: Any, settings: S
     try:
         fetched, parse = READERS[name](source, prev if reusable else None, settings)
         if reusable and (fetched.not_modified or fetched.sha256 == prev.get("sha256")):
-            return kept, {**prev, "status": "ok", "checked_at": iso(fetched.fetched_at), "error": None, "problem": None}
+            checked = {"checked_at": iso(fetched.fetched_at), "error": None, "problem": None, "kept_source": None}
+            return kept, {**prev, "status": "ok", **checked}
         body = fetched_body(fetched)
         value, details = parse(body)
     except (FetchError, DataError) as exc:
