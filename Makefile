@@ -103,6 +103,7 @@ bench: setup-dev system-deps-test
 	$(BIN)/python bench/bench_exports.py
 	$(BIN)/python bench/bench_load_run.py
 	$(BIN)/python bench/bench_caches.py
+	$(BIN)/python bench/bench_refresh.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .site
@@ -175,7 +176,8 @@ k8s-apply:
 	fi
 	$(KUBECTL) kustomize deploy/k8s | sed 's#image: ptracker:latest#image: $(IMAGE_REF)#' | $(KUBECTL) apply -f -
 	@echo "the Job load-on-install loads the data into an empty store; the page is served as soon as web is ready"
-	@echo "to reload the data: $(KUBECTL) -n $(K8S_NS) create job --from=cronjob/refresh-data reload-$$(date +%s)"
+	@echo "the clock Deployment refreshes the data every PTRACKER_REFRESH_SECONDS (ConfigMap ptracker-config, 900 s)"
+	@echo "to reload the data now: $(KUBECTL) -n $(K8S_NS) exec deploy/clock -c refresher -- python -m dashboard load"
 	@echo "POST /load is closed: it needs the admin token (Secret ptracker-admin). Web pods may not reach the"
 	@echo "internet (NetworkPolicy app-egress-redis-dns), so loading through the Ingress works only once that"
 	@echo "policy lets them reach NASA; then:"

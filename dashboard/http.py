@@ -20,8 +20,26 @@ CALLBACK_PATH = "/_dash-update-component"
 MAX_CALLBACK_BODY = 1024 * 1024
 #: The largest JSON body an API route reads.
 MAX_BODY = 64 * 1024
+#: The deepest nesting of a JSON body the app reads. Python's json, Dash and pydantic recurse
+#: (about 990 levels raise RecursionError); orjson reads up to 1,024. Nothing the page or the
+#: API sends is deeper than a few levels.
+MAX_JSON_DEPTH = 32
 #: 405 answers name the methods a client may use; these two are never worth suggesting.
 UNLISTED_METHODS = ("OPTIONS", "TRACE")
+
+
+def within_depth(payload: object, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a decoded JSON value nests no deeper than ``limit`` (checked without recursion)."""
+    stack = [(payload, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+    return True
 
 
 def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:

@@ -19,6 +19,12 @@ Series (all prefixed ``ptracker_``):
   written by the export worker per job (outcome ``ok`` / ``failed``).
 - ``dataset_version``, ``dataset_loaded_timestamp_seconds``, ``dataset_age_seconds``,
   ``dataset_waypoints``: the current dataset (read at scrape time).
+- ``newest_sol_age_seconds``: seconds since the newest sol of any layer of the current
+  dataset began (Mars time, :mod:`dashboard.marstime`): how far NASA's data, as loaded,
+  lags behind the rover.
+- ``refresh_total{outcome}``: scheduled refreshes, written by the worker that runs them
+  (``loaded``: a new version; ``unchanged``; ``failed``: a source failed, the data was kept;
+  ``busy``: another load was running, this one was skipped).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from rq import Queue
 
 from dashboard.exports.queue import QUEUE_NAME
 from dashboard.http import CALLBACK_PATH
-from dashboard.marstime import parse_utc
+from dashboard.marstime import parse_utc, sol_start
 from dashboard.settings import Settings
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -77,6 +83,11 @@ EXPORT_DURATION = Histogram(
     ["chart", "format", "outcome"],
     buckets=EXPORT_BUCKETS,
 )
+REFRESHES = Counter("ptracker_refresh", "Scheduled refreshes of the layers, by outcome", ["outcome"])
+#: the outcomes of a scheduled refresh (every series exists from the start, at 0)
+REFRESH_OUTCOMES = ("loaded", "unchanged", "failed", "busy")
+for _outcome in REFRESH_OUTCOMES:
+    REFRESHES.labels(_outcome)
 
 
 def multiprocess_dir() -> str | None:
@@ -102,6 +113,7 @@ class StateCollector:
         loaded = GaugeMetricFamily("ptracker_dataset_loaded_timestamp_seconds", "When the current dataset was loaded")
         age = GaugeMetricFamily("ptracker_dataset_age_seconds", "Seconds since the current dataset was loaded")
         rows = GaugeMetricFamily("ptracker_dataset_waypoints", "Waypoints in the current dataset")
+        newest = GaugeMetricFamily("ptracker_newest_sol_age_seconds", "Seconds since the newest sol of any layer began")
         depth = GaugeMetricFamily("ptracker_export_queue_depth", "Export jobs waiting in the queue")
         jobs = GaugeMetricFamily("ptracker_export_jobs", "Export jobs by state (RQ registries)", labels=["state"])
         up = GaugeMetricFamily("ptracker_redis_up", "1 when Redis answered this scrape")
@@ -117,6 +129,9 @@ class StateCollector:
                 wp = (meta.get("layers") or {}).get("waypoints") or {}
                 if isinstance(wp.get("rows"), (int, float)):
                     rows.add_metric([], wp["rows"])
+                sol = newest_sol(meta)
+                if sol is not None:
+                    newest.add_metric([], max(0.0, time.time() - sol_start(sol).timestamp()))
             else:
                 version.add_metric([], 0)
             queue = Queue(QUEUE_NAME, connection=self.store.redis)
@@ -128,7 +143,18 @@ class StateCollector:
         except Exception as exc:  # Redis away: say so, keep the scrape working
             log.warning("metrics: state not readable: %s", exc)
             up.add_metric([], 0)
-        yield from (version, loaded, age, rows, depth, jobs, up)
+        yield from (version, loaded, age, rows, newest, depth, jobs, up)
+
+
+def newest_sol(meta: dict) -> int | None:
+    """The newest sol of any layer of a dataset, from its metadata (no frame decoded)."""
+    layers = meta.get("layers") or {}
+    sols = [
+        (layers.get(name) or {}).get(key)
+        for name, key in (("waypoints", "sol_max"), ("traverse", "sol_max"), ("current", "sol"))
+    ]
+    found = [int(s) for s in sols if isinstance(s, (int, float))]
+    return max(found) if found else None
 
 
 def _parse_time(raw) -> float | None:
@@ -205,7 +231,12 @@ def install(server, store, settings: Settings, callback_map=None) -> None:
     server.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
 
 
-# --- the export worker ------------------------------------------------------------------------
+# --- the workers (exports, refreshes) ---------------------------------------------------------
+
+
+def observe_refresh(outcome: str) -> None:
+    """One scheduled refresh, by outcome (:data:`REFRESH_OUTCOMES`)."""
+    REFRESHES.labels(outcome).inc()
 
 
 def observe_export(chart: str, fmt: str, outcome: str, seconds: float) -> None:

@@ -2,7 +2,8 @@
 
 Without ``REDIS_URL`` it starts the embedded Redis (its database in
 ``PTRACKER_DATA_DIR``), loads the data when the store is empty, then runs the
-Procfile's ``web`` (gunicorn) and ``worker`` (exports) commands with ``REDIS_URL``
+Procfile's ``web`` (gunicorn), ``worker`` (exports and scheduled refreshes) and ``clock``
+(queues a refresh every ``PTRACKER_REFRESH_SECONDS``) commands with ``REDIS_URL``
 pointing at the same server, and stops them all on Ctrl-C / SIGTERM (or when one exits).
 """
 
@@ -26,8 +27,10 @@ from dashboard.settings import PROJECT_ROOT, Settings
 
 #: gunicorn's graceful timeout (20 s) and the worker's warm shutdown fit well inside this.
 STOP_TIMEOUT = 30
-#: How often the supervisor looks whether a child (web, worker) has exited.
+#: How often the supervisor looks whether a child (web, worker, clock) has exited.
 SUPERVISE_POLL_SECONDS = 0.2
+#: The Procfile's processes ``run`` starts.
+PROCESSES = ("web", "worker", "clock")
 #: gunicorn's port and address under ``run`` unless PORT / HOST say otherwise (local only).
 DEFAULT_PORT, DEFAULT_HOST = "8050", "127.0.0.1"
 
@@ -70,8 +73,8 @@ def serve(settings: Settings, env: dict[str, str]) -> int:
         else:
             print(f"dataset version {store.current_version()} already loaded", flush=True)
     env.setdefault("PORT", DEFAULT_PORT)
-    # One Prometheus multiprocess directory for gunicorn's workers and the export worker:
-    # GET /metrics then also shows the worker's export series.
+    # One Prometheus multiprocess directory for gunicorn's workers and the worker: GET
+    # /metrics then also shows the worker's export and refresh series.
     metrics_dir = None
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="ptracker-metrics-")
@@ -79,7 +82,7 @@ def serve(settings: Settings, env: dict[str, str]) -> int:
     env.setdefault("HOST", DEFAULT_HOST)
     shown = DEFAULT_HOST if env["HOST"] in ("0.0.0.0", "::") else env["HOST"]
     print(f"serving on http://{shown}:{env['PORT']}/ (bound to {env['HOST']}; Ctrl-C stops)", flush=True)
-    procs = [subprocess.Popen(procfile_command(name), cwd=PROJECT_ROOT, env=env) for name in ("web", "worker")]
+    procs = [subprocess.Popen(procfile_command(name), cwd=PROJECT_ROOT, env=env) for name in PROCESSES]
     stopping = False
 
     def stop_all(*_):

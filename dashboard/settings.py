@@ -32,6 +32,8 @@ DEFAULT_KEY_PREFIX = "ptracker:"
 #: Seconds one export job may run (RQ's job timeout), and the least that is accepted.
 DEFAULT_EXPORT_TIMEOUT = 60
 MIN_EXPORT_TIMEOUT = 5
+#: The shortest admin token accepted (the generated ones have 48 hex characters).
+MIN_ADMIN_TOKEN = 16
 
 
 class SettingsError(ValueError):
@@ -56,6 +58,21 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
 def _whole(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     """:func:`_number`, as a whole number (a fraction is cut off)."""
     return int(_number(env, name, default, minimum))
+
+
+def _admin_token(raw: str | None) -> str | None:
+    """The admin token, or None when the variable is unset. A set but blank or short one is
+    refused: it would otherwise leave ``POST /load`` open (blank) or guessable (short)."""
+    if raw is None:
+        return None
+    token = raw.strip()
+    if len(token) < MIN_ADMIN_TOKEN:
+        shown = "blank" if not token else f"only {len(token)} characters"
+        raise SettingsError(
+            f"PTRACKER_ADMIN_TOKEN is set but {shown}: use at least {MIN_ADMIN_TOKEN} characters "
+            "(make up and make k8s-apply generate one), or unset it to leave POST /load open"
+        )
+    return token
 
 
 def _current_source(raw: str | None, default: str = NASA_CURRENT_URL) -> str | None:
@@ -138,6 +155,10 @@ class Settings:
     #: Export worker: its own /metrics port (0: none) and address.
     worker_metrics_port: int = 0
     worker_metrics_addr: str = "0.0.0.0"
+    #: Seconds between the clock's scheduled refreshes of the layers (0: no scheduled refresh).
+    refresh_seconds: int = 900
+    #: The queues a worker takes jobs from, in priority order ("exports", "refresh").
+    worker_queues: tuple[str, ...] = ("exports", "refresh")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -166,6 +187,7 @@ def _sources(env: Mapping[str, str]) -> dict:
         "read_timeout": _number(env, "PTRACKER_READ_TIMEOUT", d.read_timeout, 0.1),
         "fetch_deadline": _number(env, "PTRACKER_FETCH_DEADLINE", d.fetch_deadline, 0.1),
         "max_bytes": _whole(env, "PTRACKER_MAX_BYTES", d.max_bytes, 1024),
+        "refresh_seconds": _whole(env, "PTRACKER_REFRESH_SECONDS", d.refresh_seconds, 0),
     }
 
 
@@ -200,7 +222,7 @@ def _exports(env: Mapping[str, str]) -> dict:
 def _web(env: Mapping[str, str]) -> dict:
     d = _DEFAULTS
     return {
-        "admin_token": env.get("PTRACKER_ADMIN_TOKEN") or None,
+        "admin_token": _admin_token(env.get("PTRACKER_ADMIN_TOKEN")),
         "proxy_count": _whole(env, "PTRACKER_PROXY_COUNT", d.proxy_count, 0),
         "cache_max_age": _whole(env, "PTRACKER_CACHE_MAX_AGE", d.cache_max_age, 0),
         "cache_stale": _whole(env, "PTRACKER_CACHE_STALE", d.cache_stale, 0),
@@ -220,4 +242,11 @@ def _worker(env: Mapping[str, str]) -> dict:
         "warm_browser": env.get("PTRACKER_WARM_BROWSER", "1") != "0",
         "worker_metrics_port": _whole(env, "PTRACKER_WORKER_METRICS_PORT", d.worker_metrics_port, 0),
         "worker_metrics_addr": env.get("PTRACKER_WORKER_METRICS_ADDR") or d.worker_metrics_addr,
+        "worker_queues": _names(env, "PTRACKER_WORKER_QUEUES", d.worker_queues),
     }
+
+
+def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of names (blanks dropped); unset or blank gives ``default``."""
+    names = tuple(part.strip() for part in (env.get(name) or "").split(",") if part.strip())
+    return names or default

@@ -1,10 +1,14 @@
 """The export worker: ``python -m jobs.worker`` (the Procfile's ``worker:`` line).
 
 An RQ ``SimpleWorker`` (no fork per job: the warm browser lives in this process) on the
-``exports`` queue of the Redis at ``REDIS_URL``, configured by :class:`Settings` (read
-once from the environment, as the web side's) and connected through
-:mod:`dashboard.redis_conn`; tuned so that a killed worker's job is
-retried or failed within about two minutes instead of RQ's ~13:
+``exports`` queue of the Redis at ``REDIS_URL``, and on the ``refresh`` queue of the
+clock's scheduled refreshes (:mod:`dashboard.data.refresh`; exports are taken first):
+``PTRACKER_WORKER_QUEUES`` names the queues, e.g. ``exports`` alone for export workers that
+must not reach NASA (Kubernetes runs the refreshes in the clock's pod), ``refresh`` alone
+(no browser is started) for that pod's worker. Both queues hold JSON
+only (one serializer). Configured by :class:`Settings` (read once from the environment, as
+the web side's) and connected through :mod:`dashboard.redis_conn`; tuned so that a killed
+worker's job is retried or failed within about two minutes instead of RQ's ~13:
 
 - a job's heartbeat lasts its timeout plus ``PTRACKER_HEARTBEAT_GRACE`` (RQ adds 60 s);
 - registries are cleaned every ``PTRACKER_MAINTENANCE_INTERVAL`` seconds (RQ: 600);
@@ -26,11 +30,12 @@ from rq import SimpleWorker
 from rq.exceptions import DeserializationError
 
 from dashboard import logs
+from dashboard.data import refresh
 from dashboard.exports import browser
 from dashboard.exports.budget import JOB_OVERHEAD, Budgets
 from dashboard.exports.errors import ExportFailed
 from dashboard.exports.job import worker_settings
-from dashboard.exports.queue import FAILURE_TTL, SERIALIZER, UNREADABLE, queue, unreadable
+from dashboard.exports.queue import FAILURE_TTL, QUEUE_NAME, SERIALIZER, UNREADABLE, queue, unreadable
 from dashboard.metrics import observe_export, serve_worker_metrics
 from dashboard.redis_conn import from_url
 from dashboard.settings import DEFAULT_EXPORT_TIMEOUT, Settings, SettingsError
@@ -41,6 +46,9 @@ DEQUEUE_POLL_SECONDS = 2
 CHATTY_LOGGERS = ("kaleido", "choreographer")
 #: The longest a chart or format name is written into a log line or a metric label.
 CHART_LABEL_CHARS, FORMAT_LABEL_CHARS = 32, 8
+#: The queues a worker may take jobs from (PTRACKER_WORKER_QUEUES), by name: each opened
+#: with the one JSON serializer.
+QUEUES = {QUEUE_NAME: queue, refresh.QUEUE_NAME: refresh.queue}
 
 
 class ExportWorker(SimpleWorker):
@@ -68,7 +76,10 @@ class ExportWorker(SimpleWorker):
 
     def perform_job(self, job, queue, execution) -> bool:
         """RQ's perform_job inside the request id of the request that queued the job (from
-        ``job.meta``; its log lines carry it), timed for ``ptracker_export_*``."""
+        ``job.meta``; its log lines carry it), timed for ``ptracker_export_*``. A refresh
+        (not an export) is only run: it counts its own outcome."""
+        if queue.name != QUEUE_NAME:
+            return super().perform_job(job, queue, execution)
         request_id = (job.meta or {}).get("request_id")  # put there by dashboard.exports.submit
         token = logs.request_id_var.set(request_id)
         try:
@@ -110,6 +121,9 @@ class ExportWorker(SimpleWorker):
         # A refused export (too large, dataset dropped) or a job whose data is not JSON
         # is an expected outcome, said in the job's error: one line, not a traceback.
         value = exc_info[1] if len(exc_info) > 1 else None
+        if isinstance(value, refresh.RefreshFailed):
+            self.log.warning("refresh %s: %s", job.id, value)
+            return
         if isinstance(value, ExportFailed | DeserializationError):
             reason = UNREADABLE if isinstance(value, DeserializationError) else str(value)
             self.log.warning("export %s failed: %s", job.id, reason)
@@ -122,6 +136,8 @@ class ExportWorker(SimpleWorker):
         )
         # A failed export is kept (with its reason) for its failure TTL: charge it to
         # its client's budget like a finished one, so failures cannot pile up unbounded.
+        if queue.name != QUEUE_NAME:  # a failed refresh: kept by RQ, charged to no client
+            return
         try:
             if job.get_status() != "failed" or unreadable(job):
                 return
@@ -155,10 +171,17 @@ def main() -> int:
     if not settings.redis_url:
         print("error: REDIS_URL is not set (make run sets it for its embedded Redis)", file=sys.stderr)
         return 1
+    unknown = [name for name in settings.worker_queues if name not in QUEUES]
+    if unknown:
+        print(
+            f"error: PTRACKER_WORKER_QUEUES: no queue {', '.join(unknown)}; known: {', '.join(QUEUES)}", file=sys.stderr
+        )
+        return 1
     if settings.worker_metrics_port:
         serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_addr)
     worker = build_worker(settings, early_stop)
-    if settings.warm_browser:
+    draws = QUEUE_NAME in settings.worker_queues  # a refresh-only worker never starts a browser
+    if settings.warm_browser and draws:
         browser.start()
         if worker.early_stop:
             browser.stop()
@@ -166,15 +189,17 @@ def main() -> int:
     try:
         worker.work(logging_level=settings.log_level)
     finally:
-        browser.stop()
+        if draws:
+            browser.stop()
     return 0
 
 
 def build_worker(settings: Settings, early_stop: list[int]) -> ExportWorker:
-    """The worker on the export queue, with a blocking client of ``settings.redis_url``."""
+    """The worker on its queues (``settings.worker_queues``, in that order), with a blocking
+    client of ``settings.redis_url``."""
     connection = from_url(settings, blocking=True)
     return ExportWorker(
-        [queue(connection)],
+        [QUEUES[name](connection) for name in settings.worker_queues],
         settings=settings,
         early_stop=early_stop,
         connection=connection,

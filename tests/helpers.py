@@ -13,6 +13,10 @@ only where it guards a hook we rely on, and only these:
   ``ctx`` as a plain function.
 - plotly.js's ``gd._fullData`` / ``gd._fullLayout`` (browser tests): the figure as plotly.js
   drew it (typed arrays decoded, defaults applied), which is what the user sees.
+- RQ 3.0's ``CronJob.enqueue`` (by a fingerprint of its source), ``CronScheduler._cron_jobs``
+  and ``CronScheduler._request_stop`` (tests/unit/test_clock.py): the clock copies the first
+  to queue its job JSON-serialised, and extends the other two; the tests fail first if an RQ
+  upgrade changes them.
 """
 
 from __future__ import annotations

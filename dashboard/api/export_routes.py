@@ -15,6 +15,7 @@ from dashboard.api.blueprint import dataset, route, settings, store
 from dashboard.api.errors import ApiError
 from dashboard.api.openapi import EXPORTS, NO_REDIS, Answers, export_answers
 from dashboard.api.schemas import ExportBody, JobBody, NoQuery, parse_body, parse_query
+from dashboard.exports.admission import client_key
 from dashboard.exports.errors import ExportError
 from dashboard.exports.request import FORMATS
 from dashboard.exports.status import download as export_file
@@ -104,9 +105,9 @@ def jobs_create():
     ),
 )
 def jobs_list():
-    """recent exports with their status"""
+    """your recent exports (this client's, newest first) with their status"""
     parse_query(NoQuery)
-    return json_response(recent(store().redis, store().prefix))
+    return json_response(recent(store().redis, store().prefix, client_key(request.remote_addr)))
 
 
 def _known_export(job_id: str) -> dict:

@@ -38,6 +38,8 @@ DATA_ENDPOINTS = {
     "api.position": False,
     "api.waypoints_csv": False,
     "api.waypoints_geojson": False,
+    "api.change_list": False,  # the changes are recorded with the version that brings them
+    "api.feed_atom": False,
     # the context layers (the relief PNG has its own: its fingerprint, immutable)
     "api.ingenuity_flights": False,
     "api.ingenuity_flights_csv": False,
@@ -56,6 +58,7 @@ COMPRESS_MIMETYPES = [
     "application/javascript",
     "application/json",
     "application/geo+json",
+    "application/atom+xml",
     "image/svg+xml",
     "application/xml",
     "image/x-icon",

@@ -9,7 +9,7 @@ import pandas as pd
 
 from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
 from dashboard.data.parse import parse_waypoints
-from dashboard.data.schema import DataError
+from dashboard.data.schema import DataError, source_label
 from dashboard.settings import Settings
 
 #: the longest problem quoted in the one-line summary
@@ -99,7 +99,7 @@ def current_summary(layer: dict | None) -> dict:
         "status": layer.get("status"),
         "sol": layer.get("sol"),
         "rmc": layer.get("rmc"),
-        "source": layer.get("source"),
+        "source": source_label(layer.get("source")),
     }
     if layer.get("kept_sol") is not None:
         out["kept"] = True

@@ -30,13 +30,14 @@ from typing import Any
 import pandas as pd
 import redis
 
+from dashboard.data.changes import record_change
 from dashboard.data.context_load import Context, context_sources, load_context
 from dashboard.data.context_summary import CONTEXT_LAYERS, context_summary, context_text
 from dashboard.data.current import current_summary, current_text, fetched_body, load_current
 from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
 from dashboard.data.lock import LoadLock, LockLost
 from dashboard.data.parse import parse_traverse, parse_waypoints
-from dashboard.data.schema import DataError, Layer
+from dashboard.data.schema import DataError, Layer, source_label
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.redis_conn import REDIS_FULL
 from dashboard.settings import OFF, Settings
@@ -175,6 +176,7 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
         lock=lock,
         **context.fields(),
     )
+    record_change(store, current, dataset)  # what changed on the track (never raises)
     return {**summarize(dataset.meta), "status": "loaded"}
 
 
@@ -250,7 +252,7 @@ def summarize(meta: dict) -> dict:
             "sol_min": layer["sol_min"],
             "sol_max": layer["sol_max"],
             "skipped": sum(layer["skipped"].values()),
-            "source": layer["source"],
+            "source": source_label(layer["source"]),
         }
         if layer.get("points") is not None:
             out[name]["points"] = layer["points"]

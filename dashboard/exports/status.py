@@ -1,5 +1,5 @@
 """Reporting on exports: one job's public status, its file, and the recent-exports list
-(``GET /jobs/list``). Why a job failed is written in words by the job's failure callback
+(``GET /jobs/list``: each client sees its own). Why a job failed is written in words by the job's failure callback
 (``job.meta["error"]``, :func:`dashboard.exports.job.on_failure`); nothing here reads a
 traceback."""
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import redis
 from rq.job import Job, JobStatus
 
-from dashboard.exports.queue import UNREADABLE, fetch_job, file_key, unreadable
+from dashboard.exports.queue import SERIALIZER, UNREADABLE, fetch_job, file_key, unreadable
 from dashboard.exports.request import FORMATS
 from dashboard.redis_conn import as_text
 
@@ -52,8 +52,8 @@ def job_status(job: Job) -> dict:
     """A job's public status: what the page and the API show (no client, no selection)."""
     if unreadable(job):
         return _unreadable_status(job)
-    status = job.get_status()
-    meta = job.get_meta()
+    status = job.get_status(refresh=False)  # as fetched: no round trip of its own
+    meta = job.meta or {}
     out = {
         "id": job.id,
         "chart": meta.get("chart"),
@@ -101,16 +101,18 @@ def download(connection: redis.Redis, prefix: str, job_id: str) -> tuple[bytes, 
 # --- the recent-exports list ------------------------------------------------------------------
 
 
-def _recent_key(prefix: str) -> str:
-    return f"{prefix}export:recent"
+def _recent_key(prefix: str, client: str) -> str:
+    return f"{prefix}export:recent:{client}"
 
 
-def remember(connection: redis.Redis, prefix: str, job_id: str) -> None:
-    """Put the export at the top of the recent list (the oldest beyond :data:`RECENT_JOBS` drop off)."""
-    key = _recent_key(prefix)
+def remember(connection: redis.Redis, prefix: str, job_id: str, client: str, ttl: int) -> None:
+    """Put the export at the top of its client's recent list (the oldest beyond
+    :data:`RECENT_JOBS` drop off; the list goes ``ttl`` seconds after its last export)."""
+    key = _recent_key(prefix, client)
     pipe = connection.pipeline()
     pipe.zadd(key, {job_id: time.time()})
     pipe.zremrangebyrank(key, 0, -(RECENT_JOBS + 1))
+    pipe.expire(key, ttl)
     pipe.execute()
 
 
@@ -126,17 +128,13 @@ def listed(info: dict) -> dict:
     }
 
 
-def recent(connection: redis.Redis, prefix: str) -> list[dict]:
-    """The listed exports, newest first; expired ones are dropped from the list here."""
-    key = _recent_key(prefix)
-    out, gone = [], []
-    for raw in connection.zrevrange(key, 0, RECENT_JOBS - 1):
-        job_id = as_text(raw)
-        info = status_of(connection, job_id)
-        if info is None:
-            gone.append(job_id)
-        else:
-            out.append(listed(info))
+def recent(connection: redis.Redis, prefix: str, client: str) -> list[dict]:
+    """The client's listed exports, newest first, in two round trips (the list, then every
+    job in one pipeline); expired ones are dropped from the list here."""
+    key = _recent_key(prefix, client)
+    job_ids = [as_text(raw) for raw in connection.zrevrange(key, 0, RECENT_JOBS - 1)]
+    jobs = Job.fetch_many(job_ids, connection=connection, serializer=SERIALIZER) if job_ids else []
+    gone = [job_id for job_id, job in zip(job_ids, jobs, strict=True) if job is None]
     if gone:
         connection.zrem(key, *gone)
-    return out
+    return [listed(job_status(job)) for job in jobs if job is not None]

@@ -71,7 +71,7 @@ def request_export(
     job = submit(store.redis, dataset.version, request, settings, client)
     note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
     if listed:
-        remember(store.redis, store.prefix, job.id)
+        remember(store.redis, store.prefix, job.id, client, settings.export_ttl)
     return job
 
 

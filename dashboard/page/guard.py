@@ -2,8 +2,8 @@
 
 Dash answers a malformed or forged ``POST /_dash-update-component`` with an exception
 (a 500). This guard parses the body itself (orjson), refuses nesting deeper than
-:data:`MAX_DEPTH` (Dash and Python's json recurse: ~990 levels, which orjson accepts,
-would raise RecursionError), and then holds the request to the callback it names:
+:data:`dashboard.http.MAX_JSON_DEPTH` (Dash and Python's json recurse: ~990 levels, which
+orjson accepts, would raise RecursionError), and then holds the request to the callback it names:
 its outputs, inputs and state must be exactly the ones that callback declares (the same
 ids, properties and count; pattern-matching ids of the declared type), its
 changedPropIds must name supplied inputs, and each value must have the type this app's
@@ -20,10 +20,9 @@ from flask import Flask, request
 
 from dashboard.exports.request import FORMATS, MAX_SELECTION
 from dashboard.figures import BUILDERS
-from dashboard.http import CALLBACK_PATH, MAX_CALLBACK_BODY, error
+from dashboard.http import CALLBACK_PATH, MAX_CALLBACK_BODY, MAX_JSON_DEPTH, error, within_depth
 from dashboard.page import ids
 
-MAX_DEPTH = 32
 MAX_SOL = 10_000_000
 MAX_COUNT = 1_000_000_000  # n_clicks and friends
 MAX_EXPORT_LIST = 100  # export ids the page keeps
@@ -128,19 +127,6 @@ def _check_plain(component: str, prop: str, value) -> None:
 # structure: the request must match the callback it names
 
 
-def _depth_ok(payload, limit: int = MAX_DEPTH) -> bool:
-    stack = [(payload, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return False
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
-    return True
-
-
 def _declared_id(raw: str):
     """A declared id: a plain string, or a pattern dict (wildcards as ["ALL"])."""
     return orjson.loads(raw) if raw.startswith("{") else raw
@@ -211,8 +197,8 @@ def _payload(body: bytes) -> dict:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadCallback(f"callback request is not valid JSON ({exc})") from None
-    if not _depth_ok(payload):
-        raise BadCallback(f"callback request is nested more than {MAX_DEPTH} levels deep")
+    if not within_depth(payload):
+        raise BadCallback(f"callback request is nested more than {MAX_JSON_DEPTH} levels deep")
     if not isinstance(payload, dict) or not isinstance(payload.get("output"), str):
         raise BadCallback("callback request must be an object naming its output")
     return payload

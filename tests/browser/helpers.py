@@ -23,7 +23,7 @@ def counts(dash_duo, chart):
     return dash_duo.driver.execute_script(COUNT_JS, ids.GRAPHS[chart])
 
 
-def wait_counts(dash_duo, chart, expected, timeout=10):
+def wait_counts(dash_duo, chart, expected, timeout=30):
     """The first traces (the waypoint layer's) hold the expected points; traces from the
     traverse and the current position follow them."""
     end = time.monotonic() + timeout

@@ -73,7 +73,7 @@ def test_compose_file_validates(compose_dir):
     assert res.returncode == 0, res.stderr
     config = yaml.safe_load(res.stdout)
     services = config["services"]
-    assert set(services) == {"redis", "web", "worker", "load", "nginx"}
+    assert set(services) == {"redis", "web", "worker", "load", "nginx", "clock"}
     # only nginx publishes a port; gunicorn is reached through it, Redis only on the network
     assert [name for name, svc in services.items() if svc.get("ports")] == ["nginx"]
     assert str(services["nginx"]["ports"][0]["target"]) == "8080"
@@ -84,12 +84,17 @@ def test_compose_file_validates(compose_dir):
     assert services["web"]["environment"]["PTRACKER_PROXY_COUNT"] == "1"
     assert services["web"]["environment"]["PTRACKER_ADMIN_TOKEN"] == "test-token"  # POST /load closed
     assert "8050" in [str(p) for p in services["web"].get("expose", [])]
-    for name in ("web", "worker", "load"):
+    for name in ("web", "worker", "load", "clock"):
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
         assert services[name]["environment"]["REDIS_PASSWORD"]  # from the env file
     assert services["load"]["command"] == ["load-if-empty"]
     grace = services["worker"]["stop_grace_period"]
     assert int(grace.rstrip("s")) > int(services["worker"]["environment"]["PTRACKER_EXPORT_TIMEOUT"])
+    # the clock (the Procfile's command, in the same image) queues refreshes the worker runs
+    assert services["clock"]["command"] == procfile()["clock"].split()
+    assert services["clock"]["image"] == services["worker"]["image"]
+    assert services["clock"]["environment"]["PTRACKER_REFRESH_SECONDS"] == "900"
+    assert "PTRACKER_WORKER_QUEUES" not in services["worker"]["environment"]  # exports and refreshes
 
 
 def test_compose_redis_drops_root_and_keeps_its_password_off_the_command_line(compose_dir):
@@ -189,7 +194,7 @@ def test_kustomization_lists_every_manifest_and_the_pieces_fit():
         ("Service", "web"),
         ("Deployment", "worker"),
         ("HorizontalPodAutoscaler", "web"),
-        ("CronJob", "refresh-data"),
+        ("Deployment", "clock"),
         ("Job", "load-on-install"),
         ("Ingress", "web"),
         ("Ingress", "web-callbacks"),
@@ -266,7 +271,7 @@ def test_every_pod_is_confined():
         "Deployment/web",
         "Deployment/worker",
         "Job/load-on-install",
-        "CronJob/refresh-data",
+        "Deployment/clock",
     }
     for name, template in specs.items():
         spec = template["spec"]
@@ -394,10 +399,15 @@ def test_gunicorn_config_reads_the_environment(monkeypatch):
     assert callable(conf["child_exit"]) and callable(conf["worker_exit"]) and callable(conf["post_worker_init"])
 
 
+def procfile() -> dict[str, str]:
+    return dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if ":" in line)
+
+
 def test_procfile_matches_the_image_commands():
-    lines = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if ":" in line)
+    lines = procfile()
     assert lines["web"].split() == ["gunicorn", "-c", "deploy/gunicorn.conf.py", "dashboard.wsgi:server"]
     assert lines["worker"].split() == ["python", "-m", "jobs.worker"]
+    assert lines["clock"].split() == ["python", "-m", "jobs.clock"]  # run as given by the entry point
     entry = (DEPLOY / "docker-entrypoint.sh").read_text()
     assert 'gunicorn -c /app/deploy/gunicorn.conf.py "$@" dashboard.wsgi:server' in entry
     assert os.access(DEPLOY / "docker-entrypoint.sh", os.X_OK)
@@ -449,3 +459,30 @@ def test_nginx_body_limits_sit_just_above_the_apps():
     api_limit, callback_limit = sorted(sizes)
     assert MAX_BODY < api_limit <= 2 * MAX_BODY
     assert MAX_CALLBACK_BODY < callback_limit <= 2 * MAX_CALLBACK_BODY
+
+
+def test_the_clock_refreshes_in_its_own_pod_and_no_cronjob_is_left():
+    """One clock (Recreate: never two), its refresher the only worker on the refresh queue,
+    in a loader pod (HTTPS out to NASA); the export workers keep to exports."""
+    docs = k8s_docs()
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "CronJob"] == []
+    by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    clock = by[("Deployment", "clock")]["spec"]
+    assert clock["replicas"] == 1 and clock["strategy"] == {"type": "Recreate"}
+    pod = clock["template"]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == "loader"
+    containers = {c["name"]: c for c in pod["spec"]["containers"]}
+    assert containers["clock"]["args"] == procfile()["clock"].split()
+    refresher = containers["refresher"]
+    assert refresher["args"] == ["worker"]
+    env = {e["name"]: e.get("value") for e in refresher["env"]}
+    assert env["PTRACKER_WORKER_QUEUES"] == "refresh"
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == env["PTRACKER_WORKER_METRICS_PORT"]
+    for container in containers.values():
+        assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+        assert {e["configMapRef"]["name"] for e in container["envFrom"] if "configMapRef" in e} == {"ptracker-config"}
+    worker = by[("Deployment", "worker")]["spec"]["template"]["spec"]["containers"][0]
+    assert {e["name"]: e.get("value") for e in worker["env"]}["PTRACKER_WORKER_QUEUES"] == "exports"
+    assert int(by[("ConfigMap", "ptracker-config")]["data"]["PTRACKER_REFRESH_SECONDS"]) > 0
+    makefile = (ROOT / "Makefile").read_text()
+    assert "cronjob" not in makefile.lower() and "exec deploy/clock -c refresher" in makefile

@@ -34,9 +34,11 @@ def is_json_error(resp, status, text=""):
 def test_root_serves_the_page_to_browsers_and_help_to_curl(client):
     page = client.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert page.status_code == 200 and b"<title>Perseverance Tracker</title>" in page.data
+    assert "Accept" in page.vary  # one URL, two bodies: a shared cache must key on Accept
     for accept in ("*/*", None, "application/json"):
         resp = client.get("/", headers={"Accept": accept} if accept else {})
         assert resp.status_code == 200 and resp.content_type.startswith("text/plain")
+        assert "Accept" in resp.vary
         assert b"POST  /perseverance/orientation/yaw" in resp.data
     assert client.get("/help").data == client.get("/", headers={"Accept": "*/*"}).data
 
@@ -160,6 +162,9 @@ def test_export_errors(client, loaded):
     is_json_error(client.post(yaw, json={"colour": "red"}), 400, "unknown field(s) colour")
     deep = b"[" * 5000 + b"]" * 5000
     is_json_error(client.post(yaw, data=deep, content_type="application/json"), 400, "not valid JSON")
+    for levels in (40, 990, 1020):  # orjson reads up to 1,024 levels; pydantic's repr recursed (a 500)
+        nested = b'{"start": ' + b"[" * levels + b"]" * levels + b', "end": 5}'
+        is_json_error(client.post(yaw, data=nested, content_type="application/json"), 400, "nests deeper than 32")
     is_json_error(client.post(yaw, data=b"x" * 70000, content_type="application/json"), 413, "over")
     is_json_error(client.get(yaw), 405, "GET is not allowed")
 

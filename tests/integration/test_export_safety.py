@@ -63,7 +63,7 @@ def test_a_pickled_job_is_refused_by_the_web_and_never_run_by_the_worker(
     Queue(QUEUE_NAME, connection=redis_client, serializer=DefaultSerializer).enqueue(
         "jobs.export_job.export_chart", args=(Touch(marker),), job_id=job_id, meta={"chart": Touch(marker)}
     )
-    redis_client.zadd(f"{store.prefix}export:recent", {job_id: time.time()})
+    redis_client.zadd(f"{store.prefix}export:recent:127.0.0.1", {job_id: time.time()})  # the test client's
     assert b"\x80" in redis_client.hget(f"rq:job:{job_id}", "meta")  # a pickle, as written
     status = client.get(f"/jobs/{job_id}")
     assert status.status_code == 422 and "not JSON" in status.get_json()["error"]
@@ -273,3 +273,28 @@ def test_redis_out_of_memory_is_said_as_such(client, redis_client, store, loaded
         redis_client.config_set("maxmemory", config["maxmemory"])
         redis_client.config_set("maxmemory-policy", config["maxmemory-policy"])
     assert store.current().version == loaded.version
+
+
+def test_jobs_list_is_per_client_and_costs_a_few_round_trips(client, redis_client, store, loaded):
+    """/jobs/list shows the asking client its own exports only, and reads them in one pipeline
+    (it used to list every client's, with three or four commands and round trips per export)."""
+
+    def commands() -> int:
+        stats = redis_client.info("commandstats")
+        return sum(v["calls"] for k, v in stats.items() if k != "cmdstat_info")
+
+    mine = [
+        client.post("/perseverance/orientation/yaw", json={"start": 13, "end": 13 + i % 6, "width": 300 + i}).get_json()
+        for i in range(8)  # within one client's share of the queue (10)
+    ]
+    theirs = client.post(
+        "/perseverance/position/map", json={"start": 13, "end": 18}, environ_base={"REMOTE_ADDR": "203.0.113.7"}
+    ).get_json()
+    before = commands()
+    listed = client.get("/jobs/list").get_json()
+    used = commands() - before
+    assert sorted(j["id"] for j in listed) == sorted(j["id"] for j in mine)
+    assert theirs["id"] not in {j["id"] for j in listed}
+    assert used <= len(mine) + 3, f"{used} Redis commands for {len(mine)} listed exports"  # one HGETALL each, pipelined
+    other = client.get("/jobs/list", environ_base={"REMOTE_ADDR": "203.0.113.7"}).get_json()
+    assert [j["id"] for j in other] == [theirs["id"]]

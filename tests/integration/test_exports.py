@@ -193,12 +193,13 @@ def test_request_export_is_the_one_submit_path(redis_client, store, settings, da
     job = request_export(dataset, asked, **kwargs)
     assert job.id.startswith("export-orientation-") and job.get_meta()["params"]["selected"] == 2
     assert pending(redis_client, store.prefix, "2001:db8:5::/64") == 1
-    assert recent(redis_client, store.prefix) == []  # the page's exports are not listed
+    assert recent(redis_client, store.prefix, "2001:db8:5::/64") == []  # the page's exports are not listed
     again = request_export(dataset, asked, **kwargs)
     assert again.id == job.id  # the same request on the same version: the same job
     the_map = {"chart": "map", "sol_min": lo, "sol_max": hi}
     listed = request_export(dataset, the_map, listed=True, **kwargs)
-    assert [j["id"] for j in recent(redis_client, store.prefix)] == [listed.id]
+    assert [j["id"] for j in recent(redis_client, store.prefix, "2001:db8:5::/64")] == [listed.id]
+    assert recent(redis_client, store.prefix, "203.0.113.1") == []  # each client sees its own
     with pytest.raises(ExportError, match="not in this dataset"):
         request_export(dataset, {**asked, "selection": ["made_up"]}, **kwargs)
     with pytest.raises(ExportError, match="unknown format"):

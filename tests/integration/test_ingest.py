@@ -26,7 +26,7 @@ def test_load_from_files(store, settings):
         "sol_min": 13,
         "sol_max": 18,
         "skipped": 0,
-        "source": settings.waypoints_source,
+        "source": "local file waypoints_v2024.json",  # never a server path
     }
     assert summary["traverse"]["rows"] == 4 and summary["traverse"]["points"] == 14
     assert one_line(summary) == (
@@ -46,7 +46,7 @@ def test_current_position_newer_than_the_waypoints_is_the_newest_waypoint(store,
         "status": "newer",
         "sol": 19,
         "rmc": "4_640",
-        "source": str(fixture_path("current_v2026.json")),
+        "source": "local file current_v2026.json",
     }
     dataset = store.current()
     assert dataset.waypoints["sol"].max() == 19 and dataset.waypoints["layer"].iloc[-1] == "current"

@@ -183,6 +183,10 @@ def test_nginx_config_buffers_compresses_caches_and_forwards_the_client(web, ngi
         assert asset.headers["Cache-Control"] == "public, max-age=31536000, immutable", url
         if len(asset.content) > 1024:
             assert asset.headers.get("Content-Encoding") == "gzip", url
+    # an error for a fingerprinted URL is never cached for a year
+    for missing in (suites[0].replace(".min.js", ".gone.min.js"), "/assets/nothing.css?m=123"):
+        gone = requests.get(base + missing, timeout=5)
+        assert gone.status_code >= 400 and gone.headers["Cache-Control"] == "no-store", (missing, gone.headers)
     # bodies: over the app's 64 KiB cap the app answers; far over it nginx does, in the same shape
     app_413 = requests.post(base + "/perseverance/orientation/yaw", data=b" " * (70 * 1024), timeout=5)
     assert app_413.status_code == 413 and "65,536" in app_413.json()["error"]

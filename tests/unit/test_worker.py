@@ -99,3 +99,17 @@ def test_the_worker_client_waits_as_long_as_rq_needs():
     assert web.connection_pool.connection_kwargs["socket_timeout"] == settings.redis_socket_timeout
     assert worker.connection_pool.connection_kwargs.get("socket_timeout") is None
     assert worker.connection_pool.connection_kwargs["password"] == "pw"
+
+
+def test_a_blank_or_short_admin_token_is_refused_not_ignored():
+    """A set-but-blank PTRACKER_ADMIN_TOKEN used to read as unset and reopen POST /load."""
+    import pytest
+
+    from dashboard.settings import MIN_ADMIN_TOKEN, Settings, SettingsError
+
+    for bad, said in (("", "blank"), ("   ", "blank"), ("short", "only 5 characters")):
+        with pytest.raises(SettingsError, match=f"PTRACKER_ADMIN_TOKEN is set but {said}"):
+            Settings.from_env({"PTRACKER_ADMIN_TOKEN": bad})
+    good = "x" * MIN_ADMIN_TOKEN
+    assert Settings.from_env({"PTRACKER_ADMIN_TOKEN": f" {good} "}).admin_token == good
+    assert Settings.from_env({}).admin_token is None  # unset: POST /load open, as documented
