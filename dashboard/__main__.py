@@ -1,6 +1,7 @@
 """Command line: ``python -m dashboard load|info``.
 
-``load`` fetches both layers into the Redis at ``REDIS_URL`` (the embedded one when
+``load`` fetches NASA's layers (the optional ones too: current position, Ingenuity's
+flights, sample tubes, terrain) into the Redis at ``REDIS_URL`` (the embedded one when
 unset) and prints a one-line summary, or JSON with ``--json``. ``info`` prints the
 current dataset's summary without loading. On failure: exit status 1 and one line on
 stderr saying why.
@@ -33,6 +34,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SRC",
         help="URL or path of the optional current-position layer, or 'off' (default: PTRACKER_CURRENT_SOURCE)",
     )
+    for flag, what, env in (
+        ("--heli", "Ingenuity's flight layer", "PTRACKER_HELI_SOURCE"),
+        ("--samples", "the sample-tube layer", "PTRACKER_SAMPLES_SOURCE"),
+        (
+            "--terrain",
+            "the terrain (a MOLA MEGDR tile, or a crop .img with its .json beside it)",
+            "PTRACKER_TERRAIN_SOURCE",
+        ),
+    ):
+        p_load.add_argument(flag, metavar="SRC", help=f"URL or path of {what} (optional), or 'off' (default: {env})")
     p_load.add_argument("--force", action="store_true", help="re-parse and store even when unchanged")
     p_load.add_argument("--if-empty", action="store_true", help="load only when no dataset is loaded yet")
     p_load.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -55,6 +66,9 @@ def _run(args: argparse.Namespace, store: DatasetStore, settings: Settings) -> d
             traverse_source=args.traverse,
             current_source=args.current,
             force=args.force,
+            heli_source=args.heli,
+            samples_source=args.samples,
+            terrain_source=args.terrain,
         )
     meta = store.meta()
     return None if meta is None else {**summarize(meta), "status": "current"}

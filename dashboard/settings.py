@@ -14,9 +14,15 @@ from pathlib import Path
 NASA_WAYPOINTS_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints.json"
 NASA_TRAVERSE_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_traverse.json"
 NASA_CURRENT_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints_current.json"
+#: The optional context layers: Ingenuity's flights, the sample tubes, and the MOLA MEGDR
+#: topography tile the terrain under the track is read from (one HTTP Range request).
+NASA_HELI_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/m20_heli_waypoints.json"
+NASA_SAMPLES_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_SAMPLE_v3.json"
+MOLA_TILE_URL = "https://pds-geosciences.wustl.edu/mgs/mgs-m-mola-5-megdr-l3-v1/mgsl_300x/meg128/megt44n000hb.img"
 #: NASA's MMGIS mission folder: panorama paths in the layers are relative to it.
 NASA_MISSION_URL = "https://mars.nasa.gov/mmgis-maps/M20/"
-#: PTRACKER_CURRENT_SOURCE values that switch the optional current-position layer off.
+#: Values of PTRACKER_CURRENT_SOURCE (and of the context layers' sources) that switch an
+#: optional layer off.
 OFF = ("off", "none", "no", "false", "0")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -69,9 +75,10 @@ def _admin_token(raw: str | None) -> str | None:
     return token
 
 
-def _current_source(raw: str | None) -> str | None:
+def _current_source(raw: str | None, default: str = NASA_CURRENT_URL) -> str | None:
+    """An optional layer's source: unset or blank gives ``default``; an OFF word, None."""
     if raw is None or raw.strip() == "":
-        return NASA_CURRENT_URL
+        return default
     return None if raw.strip().lower() in OFF else raw.strip()
 
 
@@ -83,6 +90,14 @@ class Settings:
     traverse_source: str = NASA_TRAVERSE_URL
     #: URL or local path of NASA's current-position layer (optional; None: not read).
     current_source: str | None = NASA_CURRENT_URL
+    #: URL or local path of NASA's Ingenuity flight layer (optional; None: not read).
+    heli_source: str | None = NASA_HELI_URL
+    #: URL or local path of NASA's sample-tube layer (optional; None: not read).
+    samples_source: str | None = NASA_SAMPLES_URL
+    #: The terrain under the track (optional; None: not read): a 128 px/deg MOLA MEGDR tile
+    #: (URL or path named like ``megt44n000hb.img``: the rows around Jezero are read with one
+    #: HTTP Range request), or a crop ``.img`` with its ``.json`` sidecar beside it.
+    terrain_source: str | None = MOLA_TILE_URL
     #: Redis to use; ``None`` means the embedded Redis (a redis-server child) in ``data_dir``.
     redis_url: str | None = None
     #: Password for ``redis_url`` when it is kept out of the URL (compose, Kubernetes).
@@ -168,6 +183,9 @@ def _sources(env: Mapping[str, str]) -> dict:
         "waypoints_source": env.get("PTRACKER_WAYPOINTS_SOURCE") or NASA_WAYPOINTS_URL,
         "traverse_source": env.get("PTRACKER_TRAVERSE_SOURCE") or NASA_TRAVERSE_URL,
         "current_source": _current_source(env.get("PTRACKER_CURRENT_SOURCE")),
+        "heli_source": _current_source(env.get("PTRACKER_HELI_SOURCE"), NASA_HELI_URL),
+        "samples_source": _current_source(env.get("PTRACKER_SAMPLES_SOURCE"), NASA_SAMPLES_URL),
+        "terrain_source": _current_source(env.get("PTRACKER_TERRAIN_SOURCE"), MOLA_TILE_URL),
         "connect_timeout": _number(env, "PTRACKER_CONNECT_TIMEOUT", d.connect_timeout, 0.1),
         "read_timeout": _number(env, "PTRACKER_READ_TIMEOUT", d.read_timeout, 0.1),
         "fetch_deadline": _number(env, "PTRACKER_FETCH_DEADLINE", d.fetch_deadline, 0.1),

@@ -24,13 +24,16 @@ from dashboard.data.load import load
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.run import procfile_command
 from dashboard.settings import Settings
-from tests.helpers import FIXTURES, ROOT, SHARED_DATA, TUNED_WORKER
+from tests.helpers import FIXTURES, NO_CONTEXT, ROOT, SHARED_DATA, TUNED_WORKER
 
 # Selenium must use the Debian chromedriver on PATH, never try to download one.
 os.environ.setdefault("SE_OFFLINE", "true")
 # The optional current-position layer defaults to NASA's URL: tests (and the processes
 # they start) never reach the internet unless a test names a source itself.
 os.environ.setdefault("PTRACKER_CURRENT_SOURCE", "off")
+# So do the optional context layers (Ingenuity's flights, the sample tubes, the terrain).
+for _name in ("PTRACKER_HELI_SOURCE", "PTRACKER_SAMPLES_SOURCE", "PTRACKER_TERRAIN_SOURCE"):
+    os.environ.setdefault(_name, "off")
 
 
 redis_server = factories.redis_proc(port=None)
@@ -86,6 +89,7 @@ def settings(redis_url, key_prefix, tmp_path) -> Settings:
         waypoints_source=str(FIXTURES / "waypoints_v2024.json"),
         traverse_source=str(FIXTURES / "traverse_v2026.json"),
         current_source=None,
+        **NO_CONTEXT,
         redis_url=redis_url,
         data_dir=tmp_path / "var",
         key_prefix=key_prefix,

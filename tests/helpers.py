@@ -41,6 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
+#: Settings without the optional context layers (their defaults are NASA's and PDS's URLs).
+NO_CONTEXT = {"heli_source": None, "samples_source": None, "terrain_source": None}
+
 #: Worker tuning for tests: abandoned jobs noticed within seconds, not minutes.
 TUNED_WORKER = {"PTRACKER_HEARTBEAT_GRACE": "2", "PTRACKER_MAINTENANCE_INTERVAL": "1", "PTRACKER_WORKER_TTL": "15"}
 

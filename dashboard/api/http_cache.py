@@ -40,6 +40,14 @@ DATA_ENDPOINTS = {
     "api.waypoints_geojson": False,
     "api.change_list": False,  # the changes are recorded with the version that brings them
     "api.feed_atom": False,
+    # the context layers (the relief PNG has its own: its fingerprint, immutable)
+    "api.ingenuity_flights": False,
+    "api.ingenuity_flights_csv": False,
+    "api.ingenuity_flights_geojson": False,
+    "api.samples": False,
+    "api.samples_csv": False,
+    "api.samples_geojson": False,
+    "api.terrain": False,
 }
 COMPRESS_MIMETYPES = [
     "text/html",

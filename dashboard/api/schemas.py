@@ -29,6 +29,9 @@ from pydantic import (
 from pydantic import model_validator as model_check
 
 from dashboard.api.errors import ApiError
+from dashboard.data.context_summary import STATUSES
+from dashboard.data.ingenuity import FLIGHT_COLUMNS
+from dashboard.data.samples import SAMPLE_COLUMNS
 from dashboard.data.schema import WAYPOINT_COLUMNS
 from dashboard.exports.request import (
     FORMATS,
@@ -311,6 +314,12 @@ class Readiness(BaseModel):
     checks: ReadinessChecks
 
 
+_CONTEXT_SUMMARY = (
+    "the optional {} layer: status (ok, stale: the previous copy kept, missing, off), source, rows, sols; "
+    "error and problem when it could not be read"
+)
+
+
 class LoadSummary(BaseModel):
     status: Literal["loaded", "unchanged"] | None = None
     version: str | None = None
@@ -324,6 +333,9 @@ class LoadSummary(BaseModel):
         description="the optional current-position layer: status (newer, same, older, unavailable, off), sol, rmc, "
         "source; kept: true when a previous position was kept; error when it could not be read",
     )
+    ingenuity: dict[str, Any] | None = Field(None, description=_CONTEXT_SUMMARY.format("Ingenuity flight"))
+    samples: dict[str, Any] | None = Field(None, description=_CONTEXT_SUMMARY.format("sample-tube"))
+    terrain: dict[str, Any] | None = Field(None, description=_CONTEXT_SUMMARY.format("terrain"))
 
 
 def _column_type(dtype: str) -> Any:
@@ -391,6 +403,10 @@ class Layers(BaseModel):
     waypoints: LayerEnd | None = None
     traverse: LayerEnd | None = None
     current: CurrentLayer | None = None
+    # the optional context layers (models at the end of this module)
+    ingenuity: ContextLayerNow | None = None
+    samples: ContextLayerNow | None = None
+    terrain: ContextLayerNow | None = None
 
 
 class Now(BaseModel):
@@ -526,3 +542,67 @@ class LiveVersion(BaseModel):
         description="while loads fail: since when (UTC), when the load record says; else null"
     )
     error: str | None = Field(description="while loads fail: the latest failure in words; else null")
+
+
+# --- the context layers: Ingenuity's flights, the sample tubes, the terrain ----------------
+
+
+class ContextLayerNow(BaseModel):
+    """A context layer's freshness: ok (read at the last load), stale (the last load could
+    not read it: the previous copy is served), missing (none), off (not configured)."""
+
+    status: Literal[STATUSES]  # type: ignore[valid-type]
+    source: str | None = None
+    sol_max: int | None = Field(None, description="the last sol it covers (flights, samples)")
+    problem: str | None = Field(None, description="why the last load could not read it")
+    text: str = Field(description="its state in words")
+
+
+def _context_column(dtype: str) -> tuple[Any, Any]:
+    if dtype == "datetime64[s]":
+        return str | None, Field(None, json_schema_extra={"format": "date"})
+    if dtype == "Int64":
+        return int | None, None
+    return _column(dtype)
+
+
+_FLIGHT_FIELDS: dict[str, Any] = {name: _context_column(dtype) for name, dtype in FLIGHT_COLUMNS.items()}
+_TUBE_FIELDS: dict[str, Any] = {name: _context_column(dtype) for name, dtype in SAMPLE_COLUMNS.items()}
+#: one flight (flight 0: the deployment point), as /ingenuity/flights answers it
+Flight = create_model("Flight", **_FLIGHT_FIELDS)
+#: one sample tube (a site where two were filled is two rows), as /perseverance/samples answers it
+SampleTube = create_model("SampleTube", **_TUBE_FIELDS)
+
+
+class TerrainImage(BaseModel):
+    url: str = Field(description="the shaded relief PNG; its name is its fingerprint, so it never changes")
+    fingerprint: str
+    width: int
+    height: int
+    colorscale: str = Field(description="plotly's name of the colour ramp, from height_min_m to height_max_m")
+    exaggeration: float = Field(description="how much the heights are exaggerated in the hillshade")
+
+
+class TerrainScale(BaseModel):
+    km_per_degree_lon: float = Field(description="at the crop's middle latitude")
+    km_per_degree_lat: float
+    width_km: float
+    height_km: float
+    metres_per_pixel: float = Field(description="north-south")
+
+
+class Terrain(BaseModel):
+    dataset_version: str
+    terrain_version: str = Field(description="fingerprint of the heights and where they lie")
+    status: Literal[STATUSES]  # type: ignore[valid-type]
+    source: str | None = None
+    source_tile: str | None = None
+    bbox: dict[str, float] = Field(description="outer edges: minLon, minLat, maxLon, maxLat (degrees)")
+    pixels_per_degree: int
+    width: int
+    height: int
+    height_min_m: float = Field(description="metres above the MOLA areoid")
+    height_max_m: float
+    image: TerrainImage
+    scale: TerrainScale
+    attribution: str

@@ -6,4 +6,5 @@ steps together under the :mod:`.lock`, with :mod:`.current` for the optional
 current-position layer: the ``load`` command, ``POST /load`` and the page's button);
 :mod:`.timeline` derives views across the layers (the sol range, "now"). The context layers:
 :mod:`.terrain` with :mod:`.megdr` (MOLA heights under the track), :mod:`.ingenuity` and
-:mod:`.samples` (with :mod:`.context`)."""
+:mod:`.samples` (with :mod:`.context`), loaded by :mod:`.context_load`, their cards and states
+in words in :mod:`.context_summary`."""

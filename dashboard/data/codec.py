@@ -2,6 +2,7 @@
 
 No pickle: what Redis holds is data, never code. ``columns`` maps each column to its dtype
 (:mod:`.schema`); a column missing from an older stored version decodes as all missing.
+Dates (``datetime64[s]``) are stored as whole seconds since 1970 (null: NaT).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ def encode_frame(frame: pd.DataFrame, columns: dict[str, str]) -> bytes:
         col = frame[name]
         if dtype in ("float64", "int64", "bool"):
             data[name] = col.to_numpy(dtype=dtype)
+        elif dtype == "datetime64[s]":
+            seconds = col.to_numpy(dtype="datetime64[s]")
+            gone = np.isnat(seconds).tolist()
+            data[name] = [None if g else v for v, g in zip(seconds.astype("int64").tolist(), gone, strict=True)]
         else:  # str, Int64: lists with None for missing
             data[name] = [None if pd.isna(v) else v for v in col.tolist()]
     return orjson.dumps({"rows": len(frame), "columns": data}, option=orjson.OPT_SERIALIZE_NUMPY)
@@ -36,6 +41,9 @@ def decode_frame(raw: bytes, columns: dict[str, str]) -> pd.DataFrame:
             out[name] = np.array(values, dtype=dtype)
         elif dtype == "Int64":
             out[name] = pd.array(values, dtype="Int64")
+        elif dtype == "datetime64[s]":
+            seconds = np.array([np.iinfo(np.int64).min if v is None else v for v in values], dtype=np.int64)
+            out[name] = seconds.astype("datetime64[s]")  # int64's minimum is NaT
         else:
             out[name] = pd.array(values, dtype="str")
     return pd.DataFrame(out)

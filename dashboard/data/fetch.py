@@ -5,6 +5,11 @@ also stops a server dripping bytes slowly, a size cap applied to the *decoded* b
 gzip bomb stops at the cap), conditional headers (ETag / Last-Modified) and a
 User-Agent naming the project. A path (or ``file://`` URL) is read from disk under the
 same size cap.
+
+A byte range (``byte_range=(first, last)``, inclusive) asks for part of a file: one HTTP
+Range request answered ``206 Partial Content`` with exactly those bytes (its
+Content-Range and length are checked; a server that ignores the Range and answers 200
+is an error, never a 130 MB download), or those bytes of a local file.
 """
 
 from __future__ import annotations
@@ -66,16 +71,23 @@ def fetch(
     deadline: float = Settings.fetch_deadline,
     max_bytes: int = Settings.max_bytes,
     session: requests.Session | None = None,
+    byte_range: tuple[int, int] | None = None,
 ) -> Fetched:
     """Return the bytes of ``source`` (URL or path); raise :class:`FetchError` otherwise.
 
     ``etag``/``last_modified`` are the validators of the copy we already hold; a server
-    that honours them answers 304 and ``Fetched.body`` is None.
+    that honours them answers 304 and ``Fetched.body`` is None. ``byte_range``: only the
+    bytes ``first..last`` (inclusive) of the source.
     """
     started = time.monotonic()
     if not source or not source.strip():
         raise FetchError(repr(source), "no source given (empty URL or path)")
-    if is_url(source):
+    limits = {"connect_timeout": connect_timeout, "read_timeout": read_timeout, "deadline": deadline}
+    if byte_range is not None:
+        body, new_etag, new_lm = _fetch_range(
+            source, byte_range, etag=etag, last_modified=last_modified, max_bytes=max_bytes, session=session, **limits
+        )
+    elif is_url(source):
         body, headers = _fetch_url(
             source,
             etag=etag,
@@ -105,22 +117,29 @@ def fetch(
     )
 
 
-def _read_file(source: str, max_bytes: int) -> bytes:
+def _local_path(source: str) -> Path:
     parsed = urlparse(source)
     if parsed.scheme.lower() == "file":
-        path = Path(unquote(parsed.path))
-    elif parsed.scheme and len(parsed.scheme) > 1:  # a one-letter scheme is a Windows drive
+        return Path(unquote(parsed.path))
+    if parsed.scheme and len(parsed.scheme) > 1:  # a one-letter scheme is a Windows drive
         raise FetchError(source, f"unsupported URL scheme {parsed.scheme!r} (use http, https or a file path)")
-    else:
-        path = Path(source).expanduser()
+    return Path(source).expanduser()
+
+
+def _read_file(source: str, max_bytes: int, byte_range: tuple[int, int] | None = None) -> bytes:
+    path = _local_path(source)
+    first, last = byte_range if byte_range is not None else (0, max_bytes)
     try:
         size = path.stat().st_size
         if not path.is_file():
             raise FetchError(source, "not a regular file")
-        if size > max_bytes:
+        if byte_range is None and size > max_bytes:
             raise FetchError(source, f"file is {size:,} bytes, over the {max_bytes:,}-byte cap")
+        if byte_range is not None and last >= size:
+            raise FetchError(source, f"file is {size:,} bytes: it has no bytes {first:,}-{last:,}")
         with path.open("rb") as fh:
-            body = fh.read(max_bytes + 1)
+            fh.seek(first)
+            body = fh.read(last - first + 1 if byte_range is not None else max_bytes + 1)
     except FileNotFoundError:
         raise FetchError(source, "no such file") from None
     except PermissionError:
@@ -150,14 +169,43 @@ def _fetch_url(
         "User-Agent": USER_AGENT,
         "Accept": "application/geo+json, application/json;q=0.9, */*;q=0.1",
         "Accept-Encoding": "gzip, deflate",
+        **_validators(etag, last_modified),
     }
+    resp = _request(url, headers, connect_timeout, read_timeout, deadline, session)
+    with resp:
+        if resp.status_code == 304:
+            return None, resp.headers
+        if resp.status_code != 200:
+            reason = resp.reason or ""
+            raise FetchError(url, f"HTTP {resp.status_code} {reason}".rstrip())
+        declared = resp.headers.get("Content-Length")
+        encoded = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
+        if declared and declared.isdigit() and not encoded and int(declared) > max_bytes:
+            raise FetchError(url, f"body is {int(declared):,} bytes, over the {max_bytes:,}-byte cap")
+        return _read_body(resp, url, end, deadline, read_timeout, max_bytes), resp.headers
+
+
+def _validators(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def _request(
+    url: str,
+    headers: dict[str, str],
+    connect_timeout: float,
+    read_timeout: float,
+    deadline: float,
+    session: requests.Session | None,
+) -> requests.Response:
+    """The streamed answer to a GET of ``url``; FetchError in words when there is none."""
     http = session or requests
     try:
-        resp = http.get(
+        return http.get(
             url,
             headers=headers,
             stream=True,
@@ -175,17 +223,51 @@ def _fetch_url(
     except requests.exceptions.RequestException as exc:
         raise FetchError(url, f"request failed: {_short(exc)}") from None
 
+
+def _fetch_range(
+    source: str,
+    byte_range: tuple[int, int],
+    *,
+    etag: str | None,
+    last_modified: str | None,
+    connect_timeout: float,
+    read_timeout: float,
+    deadline: float,
+    max_bytes: int,
+    session: requests.Session | None,
+) -> tuple[bytes | None, str | None, str | None]:
+    """Bytes ``first..last`` of ``source`` (None: not modified) and the validators."""
+    first, last = byte_range
+    if first < 0 or last < first:
+        raise FetchError(source, f"bad byte range {first}-{last}")
+    expected = last - first + 1
+    if expected > max_bytes:
+        raise FetchError(source, f"a range of {expected:,} bytes is over the {max_bytes:,}-byte cap")
+    if not is_url(source):
+        return _read_file(source, max_bytes, byte_range), None, None
+    end = time.monotonic() + deadline
+    headers = {
+        "User-Agent": USER_AGENT,
+        "Accept": "*/*",
+        "Accept-Encoding": "identity",  # byte positions are of the file itself, never of a compressed copy
+        "Range": f"bytes={first}-{last}",
+        **_validators(etag, last_modified),
+    }
+    resp = _request(source, headers, connect_timeout, read_timeout, deadline, session)
     with resp:
         if resp.status_code == 304:
-            return None, resp.headers
-        if resp.status_code != 200:
-            reason = resp.reason or ""
-            raise FetchError(url, f"HTTP {resp.status_code} {reason}".rstrip())
-        declared = resp.headers.get("Content-Length")
-        encoded = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
-        if declared and declared.isdigit() and not encoded and int(declared) > max_bytes:
-            raise FetchError(url, f"body is {int(declared):,} bytes, over the {max_bytes:,}-byte cap")
-        return _read_body(resp, url, end, deadline, read_timeout, max_bytes), resp.headers
+            return None, resp.headers.get("ETag") or etag, resp.headers.get("Last-Modified") or last_modified
+        if resp.status_code == 200:
+            raise FetchError(source, "the server ignored the Range request (answered 200 with the whole file)")
+        if resp.status_code != 206:
+            raise FetchError(source, f"HTTP {resp.status_code} {resp.reason or ''}".rstrip())
+        answered = resp.headers.get("Content-Range", "")
+        if not answered.startswith(f"bytes {first}-{last}/"):
+            raise FetchError(source, f"asked for bytes {first}-{last}, got Content-Range {answered[:60]!r}")
+        body = _read_body(resp, source, end, deadline, read_timeout, expected)
+        if len(body) != expected:
+            raise FetchError(source, f"range answer is {len(body):,} bytes, expected {expected:,}")
+        return body, resp.headers.get("ETag"), resp.headers.get("Last-Modified")
 
 
 def _read_body(resp, url: str, end: float, deadline: float, read_timeout: float, max_bytes: int) -> bytes:
@@ -235,11 +317,14 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def fetch_layer(source: str, prev: dict | None, settings: Settings) -> Fetched:
-    """Fetch one layer within the settings' limits; conditional on ``prev``'s validators
-    (the stored copy's metadata) when given."""
+def fetch_layer(
+    source: str, prev: dict | None, settings: Settings, byte_range: tuple[int, int] | None = None
+) -> Fetched:
+    """Fetch one layer (or ``byte_range`` of it) within the settings' limits; conditional on
+    ``prev``'s validators (the stored copy's metadata) when given."""
     return fetch(
         source,
+        byte_range=byte_range,
         etag=prev.get("etag") if prev else None,
         last_modified=prev.get("last_modified") if prev else None,
         connect_timeout=settings.connect_timeout,

@@ -9,7 +9,10 @@ The waypoints and the traverse are required: a failure of either fails the load.
 current position (NASA's ``M20_waypoints_current.json``, one feature) is optional: when
 it cannot be fetched, is empty (NASA has served it empty) or is older than the last
 waypoint, the load goes on, the previous current position is kept if there was one, and
-the summary says which.
+the summary says which. So are the context layers (Ingenuity's flights, the sample tubes,
+the terrain: :mod:`.context_load`): a layer that cannot be read keeps its previous copy
+(``stale``) or is ``missing``, and the summary says so in words. A change of a context
+layer's state is a change: the new version's metadata says what its layers are.
 
 One load at a time: a load holds the load lock (:mod:`.lock`) from before its first
 fetch until its version is current, renewed while it runs and freed within the lock's
@@ -28,6 +31,8 @@ import pandas as pd
 import redis
 
 from dashboard.data.changes import record_change
+from dashboard.data.context_load import Context, context_sources, load_context
+from dashboard.data.context_summary import CONTEXT_LAYERS, context_summary, context_text
 from dashboard.data.current import current_summary, current_text, fetched_body, load_current
 from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
 from dashboard.data.lock import LoadLock, LockLost
@@ -68,9 +73,13 @@ def load(
     traverse_source: str | None = None,
     current_source: str | None = None,
     force: bool = False,
+    heli_source: str | None = None,
+    samples_source: str | None = None,
+    terrain_source: str | None = None,
 ) -> dict:
     """Load the layers; return a summary dict. Raise :class:`LoadError` when the
-    waypoints or the traverse fail (a failing current position does not fail the load):
+    waypoints or the traverse fail (a failing current position or context layer does
+    not fail the load):
     :class:`LoadBusy` when another load is running, :class:`LoadLost` when this one lost
     the load lock before its data became current."""
     sources = {
@@ -80,6 +89,7 @@ def load(
     }
     if sources["current"] and sources["current"].strip().lower() in OFF:
         sources["current"] = None
+    sources |= context_sources(settings, ingenuity=heli_source, samples=samples_source, terrain=terrain_source)
     started = time.monotonic()
     lock = store.load_lock()
     if not lock.acquire():
@@ -146,17 +156,49 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
     )
     if layers["current"].get("sha256") != (previous.get("current") or {}).get("sha256"):
         changed = True  # a new current position, or none any more (a kept one keeps its sha256)
+    context = _context(settings, sources, previous, current, force, lock)
+    layers.update(context.layers)
+    changed = changed or _context_changed(previous, context.layers)
     if not changed and current is not None:
         summary = {**summarize(current.meta), "status": "unchanged"}
         summary["current"] = current_summary(layers["current"])  # what this attempt found
+        summary.update({name: context_summary(layers[name]) for name in CONTEXT_LAYERS})
         return summary
-    digest = hashlib.sha256("".join(layers[n].get("sha256") or "" for n in (*LAYERS, "current")).encode()).hexdigest()
+    named = (*LAYERS, "current", *CONTEXT_LAYERS)
+    digest = hashlib.sha256("".join(layers[n].get("sha256") or "" for n in named).encode()).hexdigest()
     meta = {"loaded_at": iso(time.time()), "sha256": digest, "layers": layers}
     dataset = store.save(
-        frames["waypoints"], frames["traverse"], frames["traverse_points"], meta, current=cur_frame, lock=lock
+        frames["waypoints"],
+        frames["traverse"],
+        frames["traverse_points"],
+        meta,
+        current=cur_frame,
+        lock=lock,
+        **context.fields(),
     )
     record_change(store, current, dataset)  # what changed on the track (never raises)
     return {**summarize(dataset.meta), "status": "loaded"}
+
+
+def _context(
+    settings: Settings, sources: dict, previous: dict, current: Dataset | None, force: bool, lock: LoadLock
+) -> Context:
+    """The context layers, the current dataset's copies kept where a source fails."""
+    kept = {}
+    if current is not None:
+        kept = {"ingenuity": current.flights, "samples": current.samples, "terrain": current.terrain}
+    context = load_context(settings, sources, previous, kept, force)
+    lock.check()  # lost while fetching: stop here
+    return context
+
+
+def _context_changed(previous: dict, layers: dict) -> bool:
+    """A context layer's content or state differs from the current version's."""
+    return any(
+        (layers[n].get("sha256"), layers[n].get("status"))
+        != ((previous.get(n) or {}).get("sha256"), (previous.get(n) or {}).get("status"))
+        for n in CONTEXT_LAYERS
+    )
 
 
 def _stored_frames(name: str, current: Dataset) -> dict[str, pd.DataFrame]:
@@ -215,6 +257,8 @@ def summarize(meta: dict) -> dict:
         if layer.get("points") is not None:
             out[name]["points"] = layer["points"]
     out["current"] = current_summary(meta["layers"].get("current"))
+    for name in CONTEXT_LAYERS:
+        out[name] = context_summary(meta["layers"].get(name))
     return out
 
 
@@ -227,5 +271,6 @@ def one_line(summary: dict) -> str:
         f"{verb} version {summary['version']}: {wp['rows']} waypoints (sols {wp['sol_min']}..{wp['sol_max']}), "
         f"{tr['rows']} traverse segments (sols {tr['sol_min']}..{tr['sol_max']}), "
         f"{current_text(summary.get('current') or {})}, "
-        f"{skipped} feature{'s' if skipped != 1 else ''} skipped"
+        + "".join(f"{text}, " for text in (context_text(n, summary.get(n) or {}) for n in CONTEXT_LAYERS) if text)
+        + f"{skipped} feature{'s' if skipped != 1 else ''} skipped"
     )

@@ -5,7 +5,8 @@ Keys (all under the configured prefix, ``ptracker:`` by default)::
     dataset:seq        INCR counter that numbers versions
     dataset:current    the current version (a string such as "7")
     dataset:versions   ZSET version -> sequence number, of the versions still kept
-    dataset:v:<ver>    HASH: meta (JSON) + one encoded frame per table
+    dataset:v:<ver>    HASH: meta (JSON) + one encoded frame per table; with the terrain,
+                       its crop's bytes (big-endian int16) and their sidecar (JSON)
     load:last          JSON outcome of the most recent load attempt (ok or error)
     load:lock          held while a load runs, so two loads do not race (:mod:`.lock`)
 
@@ -37,11 +38,14 @@ import redis
 from redis.typing import EncodableT
 
 from dashboard.data.codec import decode_frame, encode_frame
+from dashboard.data.ingenuity import FLIGHT_COLUMNS
 from dashboard.data.lock import LOCK_TTL, LoadLock, LockLost
+from dashboard.data.megdr import PPD
 from dashboard.data.memo import Memo
+from dashboard.data.samples import SAMPLE_COLUMNS
 from dashboard.data.schema import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
 from dashboard.data.scripts import CLEANUP, READ_CURRENT, SWITCH
-from dashboard.data.terrain import Crop
+from dashboard.data.terrain import Crop, parse_crop
 from dashboard.redis_conn import as_text
 from dashboard.settings import DEFAULT_KEY_PREFIX, Settings
 
@@ -54,7 +58,12 @@ TABLES: dict[str, dict[str, str]] = {
     "current": WAYPOINT_COLUMNS,  # 0 or 1 row: NASA's current-position layer
     "traverse": TRAVERSE_COLUMNS,
     "traverse_points": TRAVERSE_POINT_COLUMNS,
+    # the optional context layers, stored only when loaded
+    "flights": FLIGHT_COLUMNS,
+    "samples": SAMPLE_COLUMNS,
 }
+#: the hash fields of the optional terrain: the crop's bytes, and where they lie
+TERRAIN_FIELD, TERRAIN_SIDECAR_FIELD = "terrain", "terrain_sidecar"
 
 
 class StoreError(RuntimeError):
@@ -124,6 +133,24 @@ def merge_current(waypoints: pd.DataFrame, current: pd.DataFrame | None) -> pd.D
     if int(row["sol"].iloc[0]) <= last or row["rmc"].iloc[0] in set(waypoints["rmc"]):
         return waypoints
     return pd.concat([waypoints, row], ignore_index=True)
+
+
+def _context_fields(
+    flights: pd.DataFrame | None, samples: pd.DataFrame | None, terrain: Crop | None
+) -> dict[str, EncodableT]:
+    """The hash fields of the context layers that are loaded."""
+    fields: dict[str, EncodableT] = {}
+    if flights is not None:
+        fields["flights"] = encode_frame(flights, FLIGHT_COLUMNS)
+    if samples is not None:
+        fields["samples"] = encode_frame(samples, SAMPLE_COLUMNS)
+    if terrain is not None:
+        rows, cols = terrain.shape
+        fields[TERRAIN_FIELD] = terrain.heights.astype(">i2").tobytes()
+        sidecar: dict[str, object] = {"source_tile": terrain.source_tile, "pixels_per_degree": PPD}
+        sidecar |= {"width": cols, "height": rows, "encoding": "big-endian int16", "bbox": terrain.bbox.as_sidecar()}
+        fields[TERRAIN_SIDECAR_FIELD] = orjson.dumps(sidecar)
+    return fields
 
 
 def _bytes(raw: object) -> bytes:
@@ -208,7 +235,10 @@ class DatasetStore:
         tables = {name: decode_frame(fields[name], columns) for name, columns in TABLES.items() if name in fields}
         current = tables.pop("current", None)
         tables["waypoints"] = merge_current(tables["waypoints"], current)
-        return Dataset(version=version, meta=meta, current=current, **tables)
+        terrain = None
+        if TERRAIN_FIELD in fields and TERRAIN_SIDECAR_FIELD in fields:
+            terrain = parse_crop(fields[TERRAIN_FIELD], fields[TERRAIN_SIDECAR_FIELD], f"stored terrain (v{version})")
+        return Dataset(version=version, meta=meta, current=current, terrain=terrain, **tables)
 
     def meta(self, version: str | None = None) -> dict | None:
         """A version's metadata (the current one by default) without decoding frames."""
@@ -232,11 +262,16 @@ class DatasetStore:
         meta: dict,
         current: pd.DataFrame | None = None,
         lock: LoadLock | None = None,
+        *,
+        flights: pd.DataFrame | None = None,
+        samples: pd.DataFrame | None = None,
+        terrain: Crop | None = None,
     ) -> Dataset:
         """Store a new version and make it current in one atomic step. ``waypoints`` is
-        the waypoint layer alone; ``current`` the current-position layer (or None). With
-        ``lock``, the step first checks that ``lock`` is still held: :class:`LockLost`
-        (and nothing written) when it is not."""
+        the waypoint layer alone; ``current`` the current-position layer (or None);
+        ``flights``, ``samples`` and ``terrain`` the optional context layers (None: not
+        loaded). With ``lock``, the step first checks that ``lock`` is still held:
+        :class:`LockLost` (and nothing written) when it is not."""
         if current is None:
             current = waypoints.iloc[0:0]
         fields: dict[str, EncodableT] = {
@@ -244,6 +279,7 @@ class DatasetStore:
             "current": encode_frame(current, WAYPOINT_COLUMNS),
             "traverse": encode_frame(traverse, TRAVERSE_COLUMNS),
             "traverse_points": encode_frame(traverse_points, TRAVERSE_POINT_COLUMNS),
+            **_context_fields(flights, samples, terrain),
         }
         if lock is not None:
             lock.check()
@@ -267,6 +303,9 @@ class DatasetStore:
             traverse=traverse,
             traverse_points=traverse_points,
             current=current,
+            flights=flights,
+            samples=samples,
+            terrain=terrain,
         )
         with self._cache_lock:
             self._cache = dataset

@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlparse
 import numpy as np
 import pandas as pd
 
+from dashboard.data.context_summary import CONTEXT_LABELS, context_now
 from dashboard.data.memo import MemoFn, no_memo
 from dashboard.data.schema import source_label
 from dashboard.marstime import sol_start
@@ -21,6 +22,7 @@ from dashboard.settings import NASA_MISSION_URL
 
 #: Layer names as people read them (hover, legend, the "now" card, the API).
 LAYER_LABELS = {"waypoints": "waypoint layer", "traverse": "traverse layer", "current": "current-position layer"}
+LAYER_LABELS |= {name: f"{label} layer" for name, label in CONTEXT_LABELS.items()}
 
 
 def sol_bounds(dataset) -> tuple[int, int]:
@@ -122,7 +124,8 @@ def _ago(then: datetime, now: datetime) -> str:
 
 
 def now(dataset, when: datetime | None = None) -> dict:
-    """Where the rover is now, by the newest sol of any layer, and each layer's freshness."""
+    """Where the rover is now, by the newest sol of any layer, and each layer's freshness
+    (the context layers' in words too: which is missing or stale, and why)."""
     when = when or datetime.now(UTC)
     wp = dataset.waypoints
     layer_wp = dataset.waypoint_layer
@@ -172,6 +175,7 @@ def now(dataset, when: datetime | None = None) -> dict:
                 "status": cur_meta.get("status", "off" if not len(current) else "newer"),
                 "source": source_label(cur_meta.get("source")),
             },
+            **context_now(dataset),
         },
         "loaded_at": (dataset.meta or {}).get("loaded_at"),
         "dataset_version": dataset.version,

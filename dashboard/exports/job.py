@@ -32,6 +32,7 @@ from dashboard.exports.queue import UNREADABLE, file_key
 from dashboard.exports.request import ExportRequest, decode_selection, selection_names
 from dashboard.exports.vector import for_export
 from dashboard.figures import View, build
+from dashboard.figures.map import IMAGE_INLINE
 from dashboard.settings import DEFAULT_EXPORT_TIMEOUT, Settings
 
 #: Seconds one render may take in the browser: the job's timeout less RENDER_MARGIN (for
@@ -113,6 +114,8 @@ def _render(job: Job, figure: dict, request: ExportRequest, max_bytes: int) -> b
 def _figure(job: Job, dataset: Dataset, request: ExportRequest) -> dict:
     sols = None if request.selection is None else _selected_sols(job, dataset, request.selection)
     options = {"xkey": request.xkey, "ykey": request.ykey} if request.chart == "xy" else {}
+    if request.chart == "map":  # the export browser has no server to fetch the relief from
+        options["image_source"] = IMAGE_INLINE
     figure = build(request.chart, dataset, View.of(request.sol_min, request.sol_max, sols), **options)
     # vector traces (no WebGL bitmap in SVG/PDF), no more vertices than the file has pixels
     return for_export(figure, request.width, request.height, request.scale)

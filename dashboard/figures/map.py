@@ -1,15 +1,25 @@
 """The traverse map: the drive path (the traverse layer, thinned by sol range through
-precomputed levels of detail) with the waypoints on it, coloured by sol."""
+precomputed levels of detail) with the waypoints on it, coloured by sol; and, when the
+dataset has them, the context layers: the terrain's shaded relief under everything (a
+layout image, with a km scale bar and MOLA's credit), Ingenuity's flights and the sample
+sites (each layer one legend group: a click on its entry shows or hides it).
+
+The relief is referred to by URL on the page (``/terrain/<fingerprint>.png``, immutable)
+and inline as a data URI in exported files, which are drawn without a server: the
+caller says which (``image_source``), so the builder stays pure. The page and the export
+job draw the map through this one builder, so the file is the figure the page shows."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from dashboard.data.memo import MemoFn, no_memo
+from dashboard.data.terrain import Crop
 from dashboard.data.timeline import LAYER_LABELS
 from dashboard.figures.common import (
     CURRENT_COLOR,
@@ -28,7 +38,11 @@ from dashboard.figures.common import (
     range_text,
     scatter_type,
     split_current,
+    values,
 )
+from dashboard.figures.layers import flight_traces, sample_traces
+from dashboard.figures.relief import Relief, relief
+from dashboard.figures.terrain import ATTRIBUTION, data_uri, scale_bar, terrain_image
 from dashboard.marstime import sol_dates
 
 #: the key of the path's levels in a dataset version's memo. Kept because it pays: the map on
@@ -42,12 +56,24 @@ LEVEL_FACTOR = 4
 PARTS_PER_LEG = 10_000
 #: the map's latitude (Jezero crater, °N) when no waypoint is in range: sets the aspect ratio
 DEFAULT_LATITUDE = 18.4
+#: how the map refers to the relief image: by URL (the page, served by the API) or inline
+#: as a data URI (exported files: the export browser has no server to fetch it from)
+IMAGE_URL, IMAGE_INLINE = "url", "inline"
+IMAGE_SOURCES = (IMAGE_URL, IMAGE_INLINE)
+#: the relief PNG's URL: named by its fingerprint, so it never changes under its name
+TERRAIN_URL = "/terrain/{fingerprint}.png"
+#: the key of the relief's data URI in a dataset version's memo (with the PNG's fingerprint)
+DATA_URI_MEMO_KEY = "terrain_data_uri"
+#: the key of a context layer's traces in a dataset version's memo (with the rows drawn)
+CONTEXT_MEMO_KEY = "map_context_traces"
 
 
-def traverse_map(dataset: ChartData, view: View) -> Figure:
-    """The drive path with the waypoints on it, coloured by sol. The map always shows the
-    whole sol range; a selection is drawn as selected points, not filtered away. The path's
-    levels are built once per dataset version through ``memo`` (see :func:`path_xy`)."""
+def traverse_map(dataset: ChartData, view: View, image_source: str = IMAGE_URL) -> Figure:
+    """The drive path with the waypoints on it, coloured by sol, over the context layers the
+    dataset has (:func:`map_context`; ``image_source``: how the relief is referred to,
+    :data:`IMAGE_URL` or :data:`IMAGE_INLINE`). The map always shows the whole sol range;
+    a selection is drawn as selected points, not filtered away. The path's levels are
+    built once per dataset version through ``memo`` (see :func:`path_xy`)."""
     waypoints, traverse, traverse_points, memo = (
         dataset.waypoints,
         dataset.traverse,
@@ -64,6 +90,8 @@ def traverse_map(dataset: ChartData, view: View) -> Figure:
     data.append(_waypoint_trace(wp, view))
     if len(cur):
         data.append(_current_trace(cur))
+    context = map_context(dataset, view, image_source, drawn=data)
+    data.extend(context["traces"])
     lat0 = float(wp_all["lat"].mean()) if len(wp_all) else DEFAULT_LATITUDE
     layout = chart_layout(
         f"Traverse map ({range_text(view)})",
@@ -78,8 +106,76 @@ def traverse_map(dataset: ChartData, view: View) -> Figure:
         dragmode="select",
         height=620,
         showlegend=True,
+        **context["layout"],
     )
     return figure_of(data, layout, wp_all.empty and not any(t["name"].startswith("drive path") for t in data))
+
+
+def terrain_url(shaded: Relief) -> str:
+    """The relief PNG's immutable URL on this server."""
+    return TERRAIN_URL.format(fingerprint=shaded.fingerprint)
+
+
+def relief_source(crop: Crop, memo: MemoFn, image_source: str) -> tuple[Relief, str]:
+    """The crop's shaded relief (built once per terrain version through ``memo``) and the
+    image source that refers to it: its URL, or its PNG inline."""
+    if image_source not in IMAGE_SOURCES:
+        raise ValueError(f"image_source is {image_source!r}; allowed: {', '.join(IMAGE_SOURCES)}")
+    shaded = relief(crop, memo)
+    if image_source == IMAGE_URL:
+        return shaded, terrain_url(shaded)
+    return shaded, memo((DATA_URI_MEMO_KEY, shaded.fingerprint), lambda: data_uri(shaded.png))
+
+
+def map_context(dataset: ChartData, view: View, image_source: str = IMAGE_URL, drawn: list | None = None) -> dict:
+    """The context layers the dataset has, for a map of ``view``: ``traces`` (Ingenuity's
+    flights and the sample sites with a tube in the sol range, each layer a legend group)
+    and ``layout`` entries (the relief image, a km scale bar over the extent of ``drawn``
+    and of these traces, MOLA's credit). Empty when the dataset has none of them."""
+    crop: Crop | None = getattr(dataset, "terrain", None)
+    traces: list[dict] = []
+    for name, draw in (("flights", flight_traces), ("samples", sample_traces)):
+        traces += _layer_traces(dataset, name, draw, view)
+    if crop is None:
+        return {"traces": traces, "layout": {}}
+    _, source = relief_source(crop, dataset.memo, image_source)
+    layout: dict = {"images": [terrain_image(crop.bbox, source)]}
+    extent = _extent([*(drawn or []), *traces])
+    if extent is not None:
+        bar = scale_bar(*extent, color="#1f2a36")
+        layout.update(shapes=bar["shapes"], annotations=bar["annotations"])
+    credit = {"text": ATTRIBUTION, "xref": "paper", "yref": "paper", "x": 1, "y": 1, "xanchor": "right"}
+    credit.update(yanchor="bottom", showarrow=False, font={"size": 10, "color": "#5b6b7c"})
+    layout["annotations"] = [*layout.get("annotations", []), credit]
+    return {"traces": traces, "layout": layout}
+
+
+def _layer_traces(
+    dataset: ChartData, name: str, draw: Callable[[pd.DataFrame, View], list[dict]], view: View
+) -> list[dict]:
+    """A context layer's traces for the view (none when it is not loaded or has no row in
+    the range), built once per set of rows drawn through the dataset's memo."""
+    frame: pd.DataFrame | None = getattr(dataset, name, None)
+    if frame is None:
+        return []
+    shown = ((frame["sol"] >= view.sol_min) & (frame["sol"] <= view.sol_max)).to_numpy(dtype=bool)
+    if not shown.any():
+        return []
+    return dataset.memo((CONTEXT_MEMO_KEY, name, shown.tobytes()), lambda: draw(frame, view))
+
+
+def _extent(traces: list[dict]) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """(lon range, lat range) of the traces' points; None without a finite one, or for a
+    single point (a scale bar needs a width)."""
+    xs = [np.asarray(values(t["x"]), dtype=float) for t in traces if "x" in t and "y" in t]
+    ys = [np.asarray(values(t["y"]), dtype=float) for t in traces if "x" in t and "y" in t]
+    if not xs:
+        return None
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any() or np.ptp(x[ok]) <= 0:
+        return None
+    return (float(x[ok].min()), float(x[ok].max())), (float(y[ok].min()), float(y[ok].max()))
 
 
 def _path_trace(xs: np.ndarray, ys: np.ndarray) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import orjson
 import pytest
@@ -229,7 +230,7 @@ def test_openapi_document_names_every_route(client, app):
     assert doc["openapi"].startswith("3.")
     documented = set(doc["paths"])
     rules = {
-        r.rule.replace("<path:job_id>", "{job_id}")
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule)  # Flask's <path:job_id> is OpenAPI's {job_id}
         for r in app.server.url_map.iter_rules()
         if (r.endpoint.startswith("api.") and "<path:rest>" not in r.rule) or r.endpoint == "metrics"
     }

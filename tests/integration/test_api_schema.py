@@ -23,6 +23,10 @@ from dashboard.app import create_app
 from dashboard.data.load import load
 from dashboard.data.store import DatasetStore
 from dashboard.settings import Settings
+from tests.helpers import FIXTURES
+
+#: the context layers' fixtures, so their routes answer with data too
+CONTEXT_FIXTURES = {"heli": "heli_flights.json", "samples": "sample_sites.json", "terrain": "terrain_tiny.img"}
 
 
 def served_document() -> dict:
@@ -39,7 +43,7 @@ schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 @pytest.fixture
 def wsgi_app(store, settings):
-    load(store, settings)
+    load(store, settings.replace(**{f"{n}_source": str(FIXTURES / f) for n, f in CONTEXT_FIXTURES.items()}))
     return create_app(settings, store).server
 
 

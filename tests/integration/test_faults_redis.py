@@ -110,6 +110,9 @@ def web(aof):
         waypoints_source=str(FIXTURES / "waypoints_v2024.json"),
         traverse_source=str(FIXTURES / "traverse_v2026.json"),
         current_source=None,
+        heli_source=None,
+        samples_source=None,
+        terrain_source=None,
         redis_url=aof.url,
         key_prefix=prefix,
     )
