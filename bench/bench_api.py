@@ -29,7 +29,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import drop_keys, private_redis, procfile_processes, real_current, real_sources  # noqa: E402
+from common import drop_keys, private_redis, procfile_processes, real_context, real_current, real_sources  # noqa: E402
 
 from dashboard.data.load import load  # noqa: E402
 from dashboard.data.store import DatasetStore  # noqa: E402
@@ -147,6 +147,7 @@ def main() -> None:
             waypoints_source=wp_src,
             traverse_source=tr_src,
             current_source=real_current(),
+            **real_context(),
             redis_url=url,
             key_prefix=prefix,
             max_bytes=50 * 1024 * 1024,

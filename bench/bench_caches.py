@@ -17,7 +17,7 @@ import brotli
 import orjson
 import plotly
 import redis
-from common import private_redis, real_current, real_sources
+from common import private_redis, real_context, real_current, real_sources
 
 from dashboard.api import serialize
 from dashboard.api.schemas import RangeQuery
@@ -46,7 +46,9 @@ def main() -> None:
     wp, tr = real_sources()
     with private_redis() as url:
         client = redis.Redis.from_url(url)
-        settings = Settings(waypoints_source=wp, traverse_source=tr, current_source=real_current(), key_prefix="bc:")
+        settings = Settings(
+            waypoints_source=wp, traverse_source=tr, current_source=real_current(), **real_context(), key_prefix="bc:"
+        )
         store = DatasetStore(client, "bc:")
         load(store, settings.replace(max_bytes=20 << 20))
         version = store.current_version()

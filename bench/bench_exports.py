@@ -35,7 +35,7 @@ from rq import Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, drop_keys, private_redis, real_sources  # noqa: E402
+from common import ROOT, drop_keys, private_redis, real_context, real_sources  # noqa: E402
 
 from dashboard.data.ingenuity import parse_flights  # noqa: E402
 from dashboard.data.load import load  # noqa: E402
@@ -73,21 +73,6 @@ class ContextFrames(Frames):
     flights: pd.DataFrame | None = None
     samples: pd.DataFrame | None = None
     terrain: Crop | None = None
-
-
-def shared_data() -> Path:
-    return Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
-
-
-def real_context() -> dict[str, str | None]:
-    """The context layers' sources: the shared data folder's files (None where absent: the
-    benchmarks never fetch them from NASA or PDS)."""
-    names = {
-        "heli_source": "m20_heli_waypoints.json",
-        "samples_source": "M20_SAMPLE_v3.json",
-        "terrain_source": "M20_mola128_jezero.img",
-    }
-    return {key: str(shared_data() / n) if (shared_data() / n).exists() else None for key, n in names.items()}
 
 
 def context_frames(wp: pd.DataFrame, tr) -> ContextFrames:

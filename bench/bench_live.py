@@ -24,7 +24,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import drop_keys, private_redis, real_current, real_sources  # noqa: E402
+from common import drop_keys, private_redis, real_context, real_current, real_sources  # noqa: E402
 
 from dashboard.app import create_app  # noqa: E402
 from dashboard.data.load import load  # noqa: E402
@@ -58,6 +58,7 @@ def main() -> None:
             waypoints_source=wp_src,
             traverse_source=tr_src,
             current_source=real_current(),
+            **real_context(),
             redis_url=url,
             key_prefix=prefix,
             max_bytes=50 * 1024 * 1024,

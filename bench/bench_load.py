@@ -21,7 +21,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import drop_keys, private_redis, real_current, real_sources  # noqa: E402
+from common import drop_keys, private_redis, real_context, real_current, real_sources  # noqa: E402
 
 from dashboard.data.fetch import fetch  # noqa: E402
 from dashboard.data.load import load  # noqa: E402
@@ -67,6 +67,7 @@ def main() -> None:
             waypoints_source=wp_src,
             traverse_source=tr_src,
             current_source=real_current(),
+            **real_context(),
             redis_url=url,
             key_prefix=prefix,
         )

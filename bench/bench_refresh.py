@@ -86,6 +86,9 @@ def main() -> None:
             waypoints_source=up.url(FILES["waypoints"]),
             traverse_source=up.url(FILES["traverse"]),
             current_source=up.url(FILES["current"]),
+            heli_source=None,
+            samples_source=None,
+            terrain_source=None,
             redis_url=url,
             key_prefix=prefix,
         )

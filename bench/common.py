@@ -43,6 +43,21 @@ def real_current() -> str | None:
     return src if "://" in src or Path(src).exists() else None
 
 
+def shared_data() -> Path:
+    return Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def real_context() -> dict[str, str | None]:
+    """The context layers' sources: the shared data folder's files (None where absent: the
+    benchmarks never fetch them from NASA or PDS)."""
+    names = {
+        "heli_source": "m20_heli_waypoints.json",
+        "samples_source": "M20_SAMPLE_v3.json",
+        "terrain_source": "M20_mola128_jezero.img",
+    }
+    return {key: str(shared_data() / n) if (shared_data() / n).exists() else None for key, n in names.items()}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

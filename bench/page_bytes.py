@@ -134,7 +134,7 @@ def main() -> None:
     import argparse
 
     import redis
-    from common import drop_keys, private_redis, procfile_processes, real_sources
+    from common import drop_keys, private_redis, procfile_processes, real_context, real_sources
 
     from dashboard.data.load import load
     from dashboard.data.store import DatasetStore
@@ -153,6 +153,7 @@ def main() -> None:
             redis_url=url,
             key_prefix=prefix,
             max_bytes=50 * 1024 * 1024,
+            **real_context(),
         )
         load(DatasetStore(client, prefix), settings, force=True)
         with procfile_processes({"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}) as base:

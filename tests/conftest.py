@@ -34,6 +34,8 @@ os.environ.setdefault("PTRACKER_CURRENT_SOURCE", "off")
 # So do the optional context layers (Ingenuity's flights, the sample tubes, the terrain).
 for _name in ("PTRACKER_HELI_SOURCE", "PTRACKER_SAMPLES_SOURCE", "PTRACKER_TERRAIN_SOURCE"):
     os.environ.setdefault(_name, "off")
+# And the clock that `python -m dashboard run` starts refreshes only where a test asks for it.
+os.environ.setdefault("PTRACKER_REFRESH_SECONDS", "0")
 
 
 redis_server = factories.redis_proc(port=None)
