@@ -8,11 +8,13 @@
  * charts once, notice) or redraw the now card. No Dash callback runs for a 304.
  *
  * A hidden tab does not poll; it polls once when it becomes visible again, then on the
- * usual schedule. The first poll is at once: it fetches the ETag, and notices a version
- * loaded between the page's build and its first render (data-version: the page's). */
+ * usual schedule. The first poll comes after the page's own first callbacks (within
+ * FIRST_POLL_SECONDS, not to compete with them for the server): it fetches the ETag, and
+ * notices a version loaded since the page was built (data-version: the page's). */
 (function () {
   "use strict";
   var CONFIG_ID = "live-config";
+  var FIRST_POLL_SECONDS = 3;
   var config = null;
   var etag = null;
   var seen = null; // the version and load state the page shows, as one key
@@ -59,7 +61,7 @@
   }
 
   function stop() {
-    if (timer !== null) clearInterval(timer);
+    if (timer !== null) clearTimeout(timer); // the first poll's timeout or the interval: one pool
     timer = null;
   }
 
@@ -87,8 +89,11 @@
       store: element.getAttribute("data-store"),
     };
     document.addEventListener("visibilitychange", onVisibility);
-    poll();
-    schedule();
+    timer = setTimeout(function () {
+      timer = null;
+      poll();
+      schedule();
+    }, Math.min(seconds, FIRST_POLL_SECONDS) * 1000);
   }
 
   // Dash renders the layout after this script runs: wait for the config element
