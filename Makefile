@@ -104,6 +104,7 @@ bench: setup-dev system-deps-test
 	$(BIN)/python bench/bench_load_run.py
 	$(BIN)/python bench/bench_caches.py
 	$(BIN)/python bench/bench_refresh.py
+	$(BIN)/python bench/bench_live.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .site
