@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.data.memo import Memo
+from dashboard.data.terrain import Crop
 from dashboard.marstime import sol_instants
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies.
@@ -73,6 +74,10 @@ class Frames:
     waypoints: pd.DataFrame
     traverse: pd.DataFrame | None = None
     traverse_points: pd.DataFrame | None = None
+    #: the context layers, as a stored Dataset has them (None: not loaded)
+    flights: pd.DataFrame | None = None
+    samples: pd.DataFrame | None = None
+    terrain: Crop | None = None
     _memo: Memo = field(default_factory=Memo, init=False, repr=False, compare=False)
 
     def memo(self, key: Hashable, build: Callable[[], T], /) -> T:
@@ -115,6 +120,12 @@ class View:
             frozenset(int(s) for s in sols) if sols is not None else None,
             "date" if time_axis == "date" else "sol",
         )
+
+
+def context_layer(data: ChartData, name: str):
+    """A context layer of the data (``flights``, ``samples``, ``terrain``), None when it is
+    not loaded or the data has no such field."""
+    return getattr(data, name, None)
 
 
 # ---------------------------------------------------------------------------------------

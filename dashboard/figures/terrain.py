@@ -18,8 +18,22 @@ import numpy as np
 
 from dashboard.data.megdr import BBox
 from dashboard.data.terrain import MARS_RADIUS_M
-from dashboard.figures.common import CURRENT_COLOR, PALETTE, Figure, arr, chart_layout
-from dashboard.figures.relief import RAMP_NAME, Relief
+from dashboard.data.timeline import traverse_by_sol
+from dashboard.figures.common import (
+    CURRENT_COLOR,
+    PALETTE,
+    ChartData,
+    Figure,
+    View,
+    arr,
+    chart_layout,
+    context_layer,
+    in_range,
+    range_text,
+)
+from dashboard.figures.layers import flight_traces, sample_traces
+from dashboard.figures.map import path_xy
+from dashboard.figures.relief import RAMP_NAME, Relief, relief
 
 #: vertices of the track drawn on the regional view (it spans ~2 degrees: ~460 m a pixel)
 TRACK_BUDGET = 4000
@@ -28,9 +42,28 @@ ATTRIBUTION = "Terrain: MGS MOLA MEGDR, 463 m/pixel, heights above the areoid (N
 _BAR_STEPS = (1.0, 2.0, 5.0)
 
 
+#: where the web side serves a relief PNG, by its fingerprint (immutable: a new terrain or
+#: light makes a new fingerprint, so a new URL)
+RELIEF_URL = "/terrain/{fingerprint}.png"
+#: the regional view's height on the page (px) and in an export
+REGIONAL_HEIGHT = 620
+
+
 def data_uri(png: bytes) -> str:
     """The PNG inline, for a figure drawn without a server (exports)."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def relief_url(shaded: Relief) -> str:
+    """The relief's immutable URL on this app's server."""
+    return RELIEF_URL.format(fingerprint=shaded.fingerprint)
+
+
+def relief_source(shaded: Relief, inline: bool = False) -> str:
+    """Where a figure's layout image takes the relief from: the one place that chooses.
+    The page asks the server for the fingerprinted URL (cached for good after the first
+    visit); an exported file has no server to ask, so ``inline`` embeds the PNG."""
+    return data_uri(shaded.png) if inline else relief_url(shaded)
 
 
 def terrain_image(bbox: BBox, source: str, opacity: float = 1.0) -> dict:
@@ -155,7 +188,7 @@ def regional_map(
         images=[terrain_image(box, image_source)],
         shapes=bar["shapes"],
         annotations=bar["annotations"] + [credit],
-        height=620,
+        height=REGIONAL_HEIGHT,
         showlegend=True,
         dragmode="pan",
     )
@@ -198,3 +231,67 @@ def _position_trace(position: tuple[float, float], label: str) -> dict:
         "marker": {"symbol": "star", "size": 16, "color": CURRENT_COLOR, "line": {"width": 1, "color": "#333"}},
         "hovertemplate": f"Rover, {label}<br>%{{x:.5f}}°E, %{{y:.5f}}°N<extra></extra>",
     }
+
+
+def position_at_end(dataset: ChartData, view: View) -> tuple[float, float, int] | None:
+    """(lon, lat, sol) of the rover at the end of the view's range: its last waypoint (any
+    layer) or, on a later sol without one, where the traverse's last leg of that sol ended."""
+    found: list[tuple[int, float, float]] = []
+    for frame in (
+        in_range(dataset.waypoints, view, use_selection=False),
+        in_range(traverse_by_sol(dataset.traverse, dataset.traverse_points, dataset.memo), view),
+    ):
+        rows = frame[frame["lon"].notna().to_numpy(dtype=bool) & frame["lat"].notna().to_numpy(dtype=bool)]
+        if len(rows):
+            found.append((int(rows["sol"].iat[-1]), float(rows["lon"].iat[-1]), float(rows["lat"].iat[-1])))
+    if not found:
+        return None
+    sol, lon, lat = max(found, key=lambda f: f[0])  # a waypoint on the traverse's last sol wins
+    return lon, lat, sol
+
+
+def regional(dataset: ChartData, view: View, inline_image: bool = False) -> Figure:
+    """The regional view for a range: the whole terrain crop, the drive path of the range,
+    Ingenuity's flights and the sample sites of the range (when loaded), and where the
+    rover was at the range's end. Without terrain, a figure that says so."""
+    terrain = context_layer(dataset, "terrain")
+    title = f"Around the rover ({range_text(view)})"
+    if terrain is None:
+        return no_terrain(title)
+    shaded = relief(terrain, dataset.memo)
+    xs, ys = _track(dataset, view)
+    layers: list[dict] = []
+    flights, samples = context_layer(dataset, "flights"), context_layer(dataset, "samples")
+    if flights is not None:
+        layers += flight_traces(flights, view, numbers=False)
+    if samples is not None:
+        layers += sample_traces(samples, view)
+    end = position_at_end(dataset, view)
+    return regional_map(
+        shaded,
+        relief_source(shaded, inline_image),
+        track_lon=xs,
+        track_lat=ys,
+        position=None if end is None else end[:2],
+        position_label="" if end is None else f"sol {end[2]}",
+        layers=layers,
+        title=title,
+    )
+
+
+def _track(dataset: ChartData, view: View) -> tuple[np.ndarray, np.ndarray]:
+    """The drive path of the range (the traverse; the waypoints without one)."""
+    if dataset.traverse is not None and dataset.traverse_points is not None and len(dataset.traverse):
+        plain = View(view.sol_min, view.sol_max)
+        return path_xy(dataset.traverse, dataset.traverse_points, plain, dataset.memo)
+    wp = in_range(dataset.waypoints, view, use_selection=False)
+    return wp["lon"].to_numpy(dtype=float), wp["lat"].to_numpy(dtype=float)
+
+
+def no_terrain(title: str) -> Figure:
+    """A regional view without terrain: the words instead of a map."""
+    words = "No terrain loaded: the regional view needs the MOLA terrain layer"
+    note = {"text": words, "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper"}
+    hidden = {"visible": False}
+    layout = chart_layout(title, xaxis=hidden, yaxis=hidden, annotations=[note], height=REGIONAL_HEIGHT)
+    return {"data": [], "layout": layout}
