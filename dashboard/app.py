@@ -18,6 +18,7 @@ from dashboard.api import http_cache
 from dashboard.api.server import install as install_api
 from dashboard.data.store import DatasetStore, StoreError
 from dashboard.page.callbacks import STORE_DOWN, register_callbacks
+from dashboard.page.first_view import requested_search
 from dashboard.page.guard import install as install_guard
 from dashboard.page.layout import serve_layout
 from dashboard.redis_conn import connect
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
 
     def layout():
         try:
-            return serve_layout(store.current(), settings)
+            return serve_layout(store.current(), settings, search=requested_search())
         except (redis.RedisError, StoreError) as exc:
             log.warning("store unreachable while serving the page: %s", exc)
             return serve_layout(None, settings, store_error=STORE_DOWN)

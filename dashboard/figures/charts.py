@@ -38,7 +38,9 @@ def with_sample_marks(layout: dict, dataset: ChartData, view: View) -> dict:
     samples = context_layer(dataset, "samples")
     if samples is None:
         return layout
-    marks = [{**m, "legendgroup": SAMPLE_GROUP, "showlegend": False} for m in sample_sol_marks(samples, view)]
+    marks = [
+        {**m, "legendgroup": SAMPLE_GROUP, "showlegend": False, "opacity": 0.7} for m in sample_sol_marks(samples, view)
+    ]
     if marks:
         marks[0] = {**marks[0], "showlegend": True, "name": SAMPLE_MARK_NAME}
         layout["shapes"] = [*layout.get("shapes", []), *marks]

@@ -33,12 +33,18 @@ from dashboard.figures.common import (
 )
 from dashboard.figures.layers import flight_traces, sample_traces
 from dashboard.figures.map import path_xy
-from dashboard.figures.relief import RAMP_NAME, Relief, relief
+from dashboard.figures.relief import RAMP, Relief, relief
 
 #: vertices of the track drawn on the regional view (it spans ~2 degrees: ~460 m a pixel)
 TRACK_BUDGET = 4000
 TRACK_COLOR = PALETTE[5]  # sky blue: stands out on the brown ramp
 ATTRIBUTION = "Terrain: MGS MOLA MEGDR, 463 m/pixel, heights above the areoid (NASA/JPL/GSFC)"
+SHORT_ATTRIBUTION = "MGS MOLA (NASA/JPL/GSFC)"
+#: the relief's ramp as a plotly colorscale (plotly.js knows no "turbid_r" by name: only
+#: plotly.py expands that name, and these figures are plain dicts)
+COLORSCALE = [[round(k / (len(RAMP) - 1), 4), "rgb({},{},{})".format(*map(int, c))] for k, c in enumerate(RAMP)]
+#: a horizontal colour bar under the plot (a narrow figure has no room beside it)
+UNDER = {"orientation": "h", "y": -0.12, "yanchor": "top", "len": 0.9, "thickness": 10}
 _BAR_STEPS = (1.0, 2.0, 5.0)
 
 
@@ -148,12 +154,14 @@ def regional_map(
     position_label: str = "now",
     layers: list[dict] | None = None,
     title: str = "Around the rover",
+    compact: bool = False,
 ) -> Figure:
     """The whole terrain crop with the track as a line, ``layers`` (flights, samples...)
-    over it and the current position marked; a colour bar gives the relief's heights."""
-    box = relief.bbox
+    over it and the current position marked; a colour bar gives the relief's heights.
+    ``compact``: for a narrow column (no axis titles, the colour bar under the map, the
+    credit shortened into its title)."""
     xs, ys = thin_track(track_lon, track_lat)
-    data: list[dict] = [_height_scale(relief)]
+    data: list[dict] = [_height_scale(relief, compact)]
     if len(xs):
         data.append(
             {
@@ -170,16 +178,22 @@ def regional_map(
     data.extend(layers or [])
     if position is not None:
         data.append(_position_trace(position, position_label))
+    return {"data": data, "layout": _regional_layout(relief, image_source, title, compact)}
+
+
+def _regional_layout(relief: Relief, image_source: str, title: str, compact: bool) -> dict:
+    box = relief.bbox
     lat0 = (box.min_lat + box.max_lat) / 2
     bar = scale_bar((box.min_lon, box.max_lon), (box.min_lat, box.max_lat))
     credit = {"text": ATTRIBUTION, "xref": "paper", "yref": "paper", "x": 1, "y": 1, "xanchor": "right"}
     credit.update(yanchor="bottom", showarrow=False, font={"size": 10, "color": "#5b6b7c"})
     grid = {"gridcolor": "rgba(255,255,255,0.3)", "constrain": "domain"}
+    titles = ({}, {}) if compact else ({"text": "Longitude (°E)"}, {"text": "Latitude (°N)"})
     layout = chart_layout(
         title,
-        xaxis={"title": {"text": "Longitude (°E)"}, "range": [box.min_lon, box.max_lon], **grid},
+        xaxis={"title": titles[0], "range": [box.min_lon, box.max_lon], **grid},
         yaxis={
-            "title": {"text": "Latitude (°N)"},
+            "title": titles[1],
             "range": [box.min_lat, box.max_lat],
             **grid,
             "scaleanchor": "x",
@@ -187,15 +201,17 @@ def regional_map(
         },
         images=[terrain_image(box, image_source)],
         shapes=bar["shapes"],
-        annotations=bar["annotations"] + [credit],
+        annotations=bar["annotations"] + ([] if compact else [credit]),
         height=REGIONAL_HEIGHT,
         showlegend=True,
         dragmode="pan",
     )
-    return {"data": data, "layout": layout}
+    if compact:
+        layout["margin"] = {"l": 40, "r": 10, "t": 40, "b": 10}
+    return layout
 
 
-def _height_scale(relief: Relief) -> dict:
+def _height_scale(relief: Relief, compact: bool = False) -> dict:
     """The colour bar of the relief's ramp: an invisible marker carries it (a layout image
     has no colour bar of its own)."""
     box = relief.bbox
@@ -208,11 +224,17 @@ def _height_scale(relief: Relief) -> dict:
             "size": 0.1,
             "opacity": 0,
             "color": arr([relief.low]),
-            "colorscale": RAMP_NAME,
+            "colorscale": COLORSCALE,
             "cmin": relief.low,
             "cmax": relief.high,
             "showscale": True,
-            "colorbar": {"title": {"text": "Height (m)"}, "thickness": 14},
+            "colorbar": {
+                "title": {"text": f"Height (m) · {SHORT_ATTRIBUTION}", "side": "top"}
+                if compact
+                else {"text": "Height (m)"},
+                "thickness": 14,
+                **(UNDER if compact else {}),
+            },
         },
         "hoverinfo": "skip",
         "showlegend": False,
@@ -250,10 +272,11 @@ def position_at_end(dataset: ChartData, view: View) -> tuple[float, float, int] 
     return lon, lat, sol
 
 
-def regional(dataset: ChartData, view: View, inline_image: bool = False) -> Figure:
+def regional(dataset: ChartData, view: View, inline_image: bool = False, compact: bool = False) -> Figure:
     """The regional view for a range: the whole terrain crop, the drive path of the range,
     Ingenuity's flights and the sample sites of the range (when loaded), and where the
-    rover was at the range's end. Without terrain, a figure that says so."""
+    rover was at the range's end. Without terrain, a figure that says so. ``compact``:
+    for a narrow column (see :func:`regional_map`)."""
     terrain = context_layer(dataset, "terrain")
     title = f"Around the rover ({range_text(view)})"
     if terrain is None:
@@ -276,6 +299,7 @@ def regional(dataset: ChartData, view: View, inline_image: bool = False) -> Figu
         position_label="" if end is None else f"sol {end[2]}",
         layers=layers,
         title=title,
+        compact=compact,
     )
 
 
