@@ -24,6 +24,10 @@ MAP_POINT_BUDGET = 4000  # waypoint markers on the map
 PATH_BUDGET = 6000  # traverse vertices on the map (~4 m apart over NASA's whole 42.5 km drive)
 GAP_DEGREES = 2e-5  # |dlon| + |dlat| above which two legs do not join (~1 m)
 GL_THRESHOLD = 1000  # WebGL traces above this many points
+#: markers an SVG series draws at most within the axes' view (plotly's marker.maxdisplayed:
+#: evenly picked, all of them once zooming leaves fewer in view). Each marker is an SVG
+#: element plotly styles one by one: they were most of the time the page took to draw
+MARKER_BUDGET = 150
 BAR_BUDGET = 1500  # bars in the distance chart before sols are binned
 GAP_SOLS = 60  # more sols than this without data: the line breaks (NASA's own gaps are <= 42)
 CURRENT_COLOR = "#D55E00"  # the current-position layer's star
