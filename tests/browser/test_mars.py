@@ -87,3 +87,68 @@ def test_regional_view_ingenuity_card_and_tubes(dash_duo, mars):
     tubes = dash_duo.find_element(f"#{ids.now_value(TUBES_LABEL)}").text
     assert tubes == f"{tubes_filled(mars.samples, hi)} of {len(mars.samples)} filled by sol {hi}"
     assert dash_duo.get_logs() == []
+
+
+CLICK_LEGEND_JS = """
+const items = Array.from(document.querySelectorAll('#' + arguments[0] + ' .legend .traces'));
+const item = items.find(i => (i.querySelector('.legendtext') || {}).textContent.startsWith(arguments[1]));
+if (!item) return false;
+const toggle = item.querySelector('.legendtoggle');
+toggle.dispatchEvent(new MouseEvent('mousedown', {bubbles: true}));
+toggle.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+return true;
+"""
+
+
+def click_legend(dash_duo, graph_id, text):
+    """A click on a legend entry, as plotly.js listens for it (mousedown, mouseup)."""
+    assert dash_duo.driver.execute_script(CLICK_LEGEND_JS, graph_id, text), f"no legend entry {text!r}"
+
+
+def legend_toggles_its_group(dash_duo, graph_id, entry, group):
+    """A click on ``entry`` hides every trace of ``group``; a second click shows them again."""
+    in_group = lambda traces: [t for t in traces if t["group"] == group]  # noqa: E731
+    assert all(t["visible"] is True for t in in_group(traces(dash_duo, graph_id)))
+    click_legend(dash_duo, graph_id, entry)
+    hidden = wait_traces(dash_duo, graph_id, lambda t: all(x["visible"] == "legendonly" for x in in_group(t)))
+    assert len(in_group(hidden)) >= 1
+    assert all(t["visible"] is True for t in hidden if t["group"] != group)  # the other layers stay
+    time.sleep(0.5)  # plotly.js tells a second click apart from a double click
+    click_legend(dash_duo, graph_id, entry)
+    wait_traces(dash_duo, graph_id, lambda t: all(x["visible"] is True for x in in_group(t)))
+
+
+def test_layers_toggle_from_the_legend(dash_duo, mars):
+    wait_traces(dash_duo, ids.REGIONAL, lambda t: any(x["group"] == "ingenuity" for x in t))
+    legend_toggles_its_group(dash_duo, ids.REGIONAL, "Ingenuity: ", "ingenuity")
+    legend_toggles_its_group(dash_duo, ids.REGIONAL, "samples: ", "samples")
+    # the sample sols on the charts by sol: one legend entry for all the marks
+    marks = dash_duo.driver.execute_script(
+        "const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');"
+        "return gd._fullLayout.shapes.filter(s => s.legendgroup === 'samples').length;",
+        ids.GRAPHS["orientation"],
+    )
+    assert marks == mars.samples["sol"].nunique()  # every tube's sol is in the whole range
+    assert dash_duo.get_logs() == []
+
+
+def test_map_draws_the_relief_and_the_layers(dash_duo, mars):
+    """The traverse map's own relief and layers (drawn by the map builder when the dataset
+    has them): the relief as an <image> at its fingerprinted URL, the flights and the
+    sample sites with their legend entries, each toggled by a click on it."""
+    graph = ids.GRAPHS["map"]
+    wait_traces(dash_duo, graph, lambda t: len(t) > 0)
+    groups = {t["group"] for t in traces(dash_duo, graph)}
+    if not {"ingenuity", "samples"} <= groups:
+        pytest.skip("the map builder does not draw the context layers yet")
+    url = relief_url(relief(mars.terrain, mars.memo))
+    hrefs = dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#' + arguments[0] + ' image')).map(i => i.getAttribute('href'));",
+        graph,
+    )
+    assert url in hrefs
+    legend = [t["name"] for t in traces(dash_duo, graph) if t["legend"]]
+    assert any(n.startswith("Ingenuity") for n in legend) and any(n.startswith("samples") for n in legend)
+    entry = next(n for n in legend if n.startswith("Ingenuity"))
+    legend_toggles_its_group(dash_duo, graph, entry[:10], "ingenuity")
+    assert dash_duo.get_logs() == []
