@@ -11,7 +11,8 @@ notes, on the page's clock (``performance.now()``: milliseconds from the start o
 navigation), when each one first holds drawn traces (plotly.js's ``_fullData`` not empty,
 its SVG present, the graph not pending) and when the last one did: the time to charts.
 The page's resource timings give where the time went (the HTML, the scripts, the layout,
-the callbacks).
+the callbacks). The CPU time the browser's processes spent until then is printed too: on
+a machine shared with other work the times stretch, the CPU time much less.
 
 By default the versions carry the context layers (flights, samples, terrain: the app of
 ``bench/mars_app.py``, read from the shared data folder); ``--plain`` runs the Procfile's
@@ -33,6 +34,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import redis
 import requests
 
@@ -96,17 +98,34 @@ def count_graphs(layout: dict) -> int:
     return found
 
 
+def browser_cpu(driver) -> float:
+    """CPU seconds used so far by the browser's processes (all of chromedriver's children)."""
+    total = 0.0
+    root = psutil.Process(driver.service.process.pid)
+    for proc in root.children(recursive=True):
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def visit(url: str, expected: int, timeout: float = 60) -> dict:
-    """One visit in a fresh browser: the watcher's times and the resource timings (ms)."""
+    """One visit in a fresh browser: the watcher's times and the resource timings (ms),
+    and the CPU time the browser spent until every chart was drawn (which, unlike the
+    times, barely grows when other processes compete for the cores)."""
     profile = tempfile.mkdtemp(prefix="ptracker-ttc-")
     driver = _driver(profile)
     try:
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_JS % (expected, POLL_MS)})
+        cpu0 = browser_cpu(driver)
         driver.get(url)
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             result = driver.execute_script(RESULT_JS)
             if result["ttc"] and result["ttc"]["all"] is not None:
+                result["browser_cpu_ms"] = (browser_cpu(driver) - cpu0) * 1000
                 return result
             time.sleep(0.05)
         raise TimeoutError(f"not every chart drawn within {timeout} s: {driver.execute_script(RESULT_JS)['ttc']}")
@@ -134,6 +153,7 @@ def phases(result: dict) -> dict[str, float]:
         "layout": last(lambda n: "/_dash-layout" in n),
         "first callback": first(lambda n: "/_dash-update-component" in n),
         "charts": result["ttc"]["all"],
+        "browser CPU": result["browser_cpu_ms"],
     }
 
 
