@@ -17,7 +17,9 @@ from dashboard import logs, metrics
 from dashboard.api import http_cache
 from dashboard.api.server import install as install_api
 from dashboard.data.store import DatasetStore, StoreError
+from dashboard.page import vendor
 from dashboard.page.callbacks import STORE_DOWN, register_callbacks
+from dashboard.page.first_view import requested_search
 from dashboard.page.guard import install as install_guard
 from dashboard.page.layout import serve_layout
 from dashboard.redis_conn import connect
@@ -60,11 +62,13 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
 
     def layout():
         try:
-            return serve_layout(store.current(), settings)
+            return serve_layout(store.current(), settings, search=requested_search())
         except (redis.RedisError, StoreError) as exc:
             log.warning("store unreachable while serving the page: %s", exc)
             return serve_layout(None, settings, store_error=STORE_DOWN)
 
+    # plotly.js with only the page's trace types, before Dash's renderer: dcc.Graph uses it
+    app.scripts.append_script(vendor.SCRIPT)
     # the page's language, for screen readers and axe (Dash's index has none), and its
     # Atom feed of new drives, for feed readers that look in the page's head
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1).replace(

@@ -1,8 +1,12 @@
 """Charts over time: orientation, position, elevation by sol and by distance driven.
 Each draws the waypoints, the traverse on sols without waypoints (dotted) and the current
-position (a star)."""
+position (a star). With the sample layer loaded, the charts by sol mark the sols a tube
+was filled on; with the terrain loaded, the elevation by distance has the ground's profile
+under the track; junk elevations are left out of both elevation charts (:mod:`.profile`)."""
 
 from __future__ import annotations
+
+import pandas as pd
 
 from dashboard.data.timeline import traverse_only
 from dashboard.figures.common import (
@@ -11,14 +15,37 @@ from dashboard.figures.common import (
     Figure,
     View,
     chart_layout,
+    context_layer,
     figure_of,
     in_range,
     range_text,
     split_current,
     time_axis,
 )
+from dashboard.figures.layers import SAMPLE_GROUP, sample_sol_marks
+from dashboard.figures.profile import climb, climb_annotation, profile_traces, typical_elevation, without_junk
 from dashboard.figures.series import current_marker, data_gaps, gap_marks, series, traverse_series
 from dashboard.marstime import sol_instants
+
+#: the legend's name of the sample sols' marks
+SAMPLE_MARK_NAME = "sample tube filled"
+
+
+def with_sample_marks(layout: dict, dataset: ChartData, view: View) -> dict:
+    """``layout`` with a dotted line at each sol a tube was filled on in the view (when the
+    sample layer is loaded); the first one names them all in the legend, where one click
+    shows or hides them."""
+    samples = context_layer(dataset, "samples")
+    if samples is None:
+        return layout
+    marks = [
+        {**m, "legendgroup": SAMPLE_GROUP, "showlegend": False, "opacity": 0.7} for m in sample_sol_marks(samples, view)
+    ]
+    if marks:
+        marks[0] = {**marks[0], "showlegend": True, "name": SAMPLE_MARK_NAME}
+        layout["shapes"] = [*layout.get("shapes", []), *marks]
+        layout["showlegend"] = True
+    return layout
 
 
 def orientation(dataset: ChartData, view: View) -> Figure:
@@ -52,7 +79,7 @@ def orientation(dataset: ChartData, view: View) -> Figure:
                 view.sol_max + 0.02 * (view.sol_max - view.sol_min + 1),
             ]
             layout["xaxis"]["range"] = ends if view.time_axis != "date" else sol_instants(ends)
-    return figure_of(data, layout, wp_all.empty)
+    return figure_of(data, with_sample_marks(layout, dataset, view), wp_all.empty)
 
 
 def position(dataset: ChartData, view: View) -> Figure:
@@ -88,19 +115,27 @@ def position(dataset: ChartData, view: View) -> Figure:
         yaxis2={"title": {"text": "Longitude (°E)"}, "domain": [0.0, 0.46], "tickformat": ".4f"},
         height=480,
     )
-    return figure_of(data, layout, wp_all.empty and tr.empty)
+    return figure_of(data, with_sample_marks(layout, dataset, view), wp_all.empty and tr.empty)
+
+
+def elevation_rows(dataset: ChartData, view: View) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, bool]:
+    """(waypoints, traverse on sols without waypoints, current position) in the view,
+    junk elevations left out (:mod:`.profile`), and whether the range had any row at all."""
+    wp_all = in_range(dataset.waypoints, view)
+    wp, cur = split_current(wp_all)
+    tr = in_range(traverse_only(dataset.waypoints, dataset.traverse, dataset.traverse_points, dataset.memo), view)
+    terrain = context_layer(dataset, "terrain")
+    typical = None if terrain is not None else typical_elevation(wp_all["elev_geoid"], tr.get("elev", []))
+    return (
+        without_junk(wp, "elev_geoid", terrain, typical),
+        without_junk(tr, "elev", terrain, typical),
+        without_junk(cur, "elev_geoid", terrain, typical),
+        not (wp_all.empty and tr.empty),
+    )
 
 
 def elevation(dataset: ChartData, view: View) -> Figure:
-    waypoints, traverse, traverse_points, memo = (
-        dataset.waypoints,
-        dataset.traverse,
-        dataset.traverse_points,
-        dataset.memo,
-    )
-    wp_all = in_range(waypoints, view)
-    wp, cur = split_current(wp_all)
-    tr = in_range(traverse_only(waypoints, traverse, traverse_points, memo), view)
+    wp, tr, cur, drawn = elevation_rows(dataset, view)
     data = [series(wp, "sol", "elev_geoid", "elevation", PALETTE[2], "m", view)]
     if len(tr):
         data.append(traverse_series(tr, "sol", "elev", "elevation", PALETTE[5], "m", view))
@@ -113,23 +148,26 @@ def elevation(dataset: ChartData, view: View) -> Figure:
         height=380,
         showlegend=len(data) > 1,
     )
-    return figure_of(data, layout, wp_all.empty and tr.empty)
+    return figure_of(data, with_sample_marks(layout, dataset, view), not drawn)
 
 
 def elevation_distance(dataset: ChartData, view: View) -> Figure:
     """Elevation against odometry: the waypoints' odometry; on sols without waypoints the
-    traverse legs' cumulative length (a different measure, named so in the legend)."""
-    waypoints, traverse, traverse_points, memo = (
-        dataset.waypoints,
-        dataset.traverse,
-        dataset.traverse_points,
-        dataset.memo,
-    )
-    wp_all = in_range(waypoints, view).assign(dist_km=lambda f: f["dist_total_m"] / 1000.0)
-    wp, cur = split_current(wp_all)
-    tr = in_range(traverse_only(waypoints, traverse, traverse_points, memo), view)
+    traverse legs' cumulative length (a different measure, named so in the legend). With
+    the terrain loaded, the ground's profile under those points is drawn beneath them
+    (MOLA's heights at their positions); the climb over the range is said in words."""
+    wp, tr, cur, drawn = elevation_rows(dataset, view)
+    wp = wp.assign(dist_km=wp["dist_total_m"] / 1000.0)
+    cur = cur.assign(dist_km=cur["dist_total_m"] / 1000.0)
     tr = tr.assign(dist_km=tr["total_m"] / 1000.0)
-    data = [series(wp, "dist_km", "elev_geoid", "elevation", PALETTE[3], "m", view)]
+    data = []
+    terrain = context_layer(dataset, "terrain")
+    if terrain is not None:
+        under = pd.concat(
+            [f[["dist_km", "lon", "lat"]] for f in (wp, tr, cur) if len(f)] or [wp[["dist_km", "lon", "lat"]]]
+        )
+        data += profile_traces(under["dist_km"], under["lon"], under["lat"], terrain)
+    data.append(series(wp, "dist_km", "elev_geoid", "elevation", PALETTE[3], "m", view))
     if len(tr):
         data.append(traverse_series(tr, "dist_km", "elev", "elevation (legs' length)", PALETTE[5], "m", view))
     if len(cur):
@@ -141,4 +179,14 @@ def elevation_distance(dataset: ChartData, view: View) -> Figure:
         height=380,
         showlegend=len(data) > 1,
     )
-    return figure_of(data, layout, wp_all.empty and tr.empty)
+    rows = pd.concat(
+        [
+            wp[["sol", "elev_geoid"]].rename(columns={"elev_geoid": "elev"}),
+            tr[["sol", "elev"]],
+            cur[["sol", "elev_geoid"]].rename(columns={"elev_geoid": "elev"}),
+        ]
+    )
+    words = climb(rows)
+    if words and drawn:
+        layout["annotations"] = [climb_annotation(words)]
+    return figure_of(data, layout, not drawn)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.data.memo import Memo
+from dashboard.data.terrain import Crop
 from dashboard.marstime import sol_instants
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies.
@@ -23,6 +24,10 @@ MAP_POINT_BUDGET = 4000  # waypoint markers on the map
 PATH_BUDGET = 6000  # traverse vertices on the map (~4 m apart over NASA's whole 42.5 km drive)
 GAP_DEGREES = 2e-5  # |dlon| + |dlat| above which two legs do not join (~1 m)
 GL_THRESHOLD = 1000  # WebGL traces above this many points
+#: markers an SVG series draws at most within the axes' view (plotly's marker.maxdisplayed:
+#: evenly picked, all of them once zooming leaves fewer in view). Each marker is an SVG
+#: element plotly styles one by one: they were most of the time the page took to draw
+MARKER_BUDGET = 150
 BAR_BUDGET = 1500  # bars in the distance chart before sols are binned
 GAP_SOLS = 60  # more sols than this without data: the line breaks (NASA's own gaps are <= 42)
 CURRENT_COLOR = "#D55E00"  # the current-position layer's star
@@ -73,6 +78,10 @@ class Frames:
     waypoints: pd.DataFrame
     traverse: pd.DataFrame | None = None
     traverse_points: pd.DataFrame | None = None
+    #: the context layers, as a stored Dataset has them (None: not loaded)
+    flights: pd.DataFrame | None = None
+    samples: pd.DataFrame | None = None
+    terrain: Crop | None = None
     _memo: Memo = field(default_factory=Memo, init=False, repr=False, compare=False)
 
     def memo(self, key: Hashable, build: Callable[[], T], /) -> T:
@@ -115,6 +124,12 @@ class View:
             frozenset(int(s) for s in sols) if sols is not None else None,
             "date" if time_axis == "date" else "sol",
         )
+
+
+def context_layer(data: ChartData, name: str):
+    """A context layer of the data (``flights``, ``samples``, ``terrain``), None when it is
+    not loaded or the data has no such field."""
+    return getattr(data, name, None)
 
 
 # ---------------------------------------------------------------------------------------

@@ -14,11 +14,12 @@ Plain-dict traces with typed arrays.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
-from dashboard.data.terrain import along_track_m
+from dashboard.data.terrain import MARS_RADIUS_M
 from dashboard.figures.common import PALETTE, View, arr, in_range
 from dashboard.marstime import sol_instants
 
@@ -29,6 +30,30 @@ SAMPLE_COLOR = PALETTE[1]  # orange
 SAMPLE_SYMBOLS = {"Rock Core": "diamond", "Regolith": "square", "Atmospheric": "circle-open"}
 #: consecutive landings at one airfield within this distance (m) of its first share a marker
 SAME_SPOT_M = 25.0
+
+
+#: the columns the hovers and markers read, per layer
+FLIGHT_FIELDS = (
+    "flight",
+    "deployment",
+    "sol",
+    "earth_date_text",
+    "from_airfield",
+    "to_airfield",
+    "distance_m",
+    "duration_s",
+    "max_alt_m",
+    "lon",
+    "lat",
+)
+SAMPLE_FIELDS = ("site", "tube", "name", "sol", "earth_date", "outcrop", "location", "type", "site_name", "lon", "lat")
+
+
+def _rows(frame: pd.DataFrame, fields: tuple[str, ...]) -> list[SimpleNamespace]:
+    """The frame's rows as plain objects with the named fields (column lists zipped: no
+    pandas per row, ~50x faster than itertuples on these small frames)."""
+    columns = [frame[name].tolist() for name in fields]
+    return [SimpleNamespace(**dict(zip(fields, values, strict=True))) for values in zip(*columns, strict=True)]
 
 
 def _number(value: float, unit: str, fmt: str = ".1f") -> str:
@@ -80,7 +105,7 @@ def flight_traces(flights: pd.DataFrame, view: View | None = None, numbers: bool
         "textposition": "top center",
         "textfont": {"size": 9, "color": FLIGHT_COLOR},
         "marker": {"size": 5, "color": FLIGHT_COLOR},
-        "hovertext": [_flight_hover(row) for row in numbered.itertuples()],
+        "hovertext": [_flight_hover(row) for row in _rows(numbered, FLIGHT_FIELDS)],
         "hovertemplate": "%{hovertext}<extra></extra>",
         "name": "Ingenuity flight",
         "showlegend": False,
@@ -93,7 +118,7 @@ def _airfields(shown: pd.DataFrame, group: dict) -> dict:
     """A marker per landing spot: consecutive landings at one airfield within SAME_SPOT_M
     of the first share it (NASA keeps an airfield's name for landings ~200 m apart)."""
     spots: list[list] = []  # [lon, lat, name, landings]
-    for row in shown.itertuples():
+    for row in _rows(shown, FLIGHT_FIELDS):
         label = ("deployed" if row.deployment else f"flight {row.flight}") + f" (sol {row.sol})"
         last = spots[-1] if spots else None
         if last is not None and last[2] == row.to_airfield and _apart(last, row) <= SAME_SPOT_M:
@@ -117,37 +142,42 @@ def _airfields(shown: pd.DataFrame, group: dict) -> dict:
 
 
 def _apart(spot: list, row) -> float:
-    return float(along_track_m([spot[0], row.lon], [spot[1], row.lat])[-1])
+    """Ground distance (m) from a spot to a row's landing point (as along_track_m measures)."""
+    lon0, lat0, lon1, lat1 = map(math.radians, (spot[0], spot[1], row.lon, row.lat))
+    return MARS_RADIUS_M * math.hypot((lon1 - lon0) * math.cos((lat0 + lat1) / 2), lat1 - lat0)
 
 
-def _site_hover(rows: pd.DataFrame) -> str:
-    first = rows.iloc[0]
-    place = ", ".join(str(v) for v in (first["outcrop"], first["location"]) if not pd.isna(v))
+def _site_hover(rows: list[SimpleNamespace]) -> str:
+    first = rows[0]
+    place = ", ".join(str(v) for v in (first.outcrop, first.location) if not pd.isna(v))
     tubes = "<br>".join(
-        f"{'tube ' + str(t) if not pd.isna(t) else 'tube'}: {n}, sol {s}"
-        + ("" if pd.isna(d) else f" ({d.date().isoformat()})")
-        for t, n, s, d in zip(rows["tube"], rows["name"], rows["sol"], rows["earth_date"], strict=True)
+        f"{'tube ' + str(r.tube) if not pd.isna(r.tube) else 'tube'}: {r.name}, sol {r.sol}"
+        + ("" if pd.isna(r.earth_date) else f" ({r.earth_date.date().isoformat()})")
+        for r in rows
     )
-    kind = "sample" if pd.isna(first["type"]) else str(first["type"])
-    return f"<b>{first['site_name']}</b><br>{kind}" + (f", {place}" if place else "") + f"<br>{tubes}"
+    kind = "sample" if pd.isna(first.type) else str(first.type)
+    return f"<b>{first.site_name}</b><br>{kind}" + (f", {place}" if place else "") + f"<br>{tubes}"
 
 
 def sample_traces(samples: pd.DataFrame, view: View | None = None) -> list[dict]:
     """One marker per sampling site with a tube filled in the view's sol range."""
     shown = samples if view is None else in_range(samples, view, use_selection=False)
-    sites = [rows for _, rows in shown.groupby("site", sort=True)]
+    by_site: dict[int, list[SimpleNamespace]] = {}
+    for row in _rows(shown, SAMPLE_FIELDS):
+        by_site.setdefault(int(row.site), []).append(row)
+    sites = [by_site[k] for k in sorted(by_site)]
     # the legend draws the first marker's symbol: the commonest type goes first
     common = shown["type"].mode()
-    sites.sort(key=lambda rows: bool(len(common)) and rows["type"].iloc[0] != common.iloc[0])
+    sites.sort(key=lambda rows: bool(len(common)) and rows[0].type != common.iloc[0])
     tubes, plural = len(shown), "s" if len(sites) != 1 else ""
     return [
         {
             "type": "scatter",
-            "x": arr([float(rows["lon"].iloc[0]) for rows in sites]),
-            "y": arr([float(rows["lat"].iloc[0]) for rows in sites]),
+            "x": arr([float(rows[0].lon) for rows in sites]),
+            "y": arr([float(rows[0].lat) for rows in sites]),
             "mode": "markers",
             "marker": {
-                "symbol": [SAMPLE_SYMBOLS.get(str(rows["type"].iloc[0]), "circle") for rows in sites],
+                "symbol": [SAMPLE_SYMBOLS.get(str(rows[0].type), "circle") for rows in sites],
                 "size": 11,
                 "color": SAMPLE_COLOR,
                 "line": {"width": 1, "color": "#333"},

@@ -10,6 +10,7 @@ from dashboard.data.timeline import LAYER_LABELS
 from dashboard.figures.common import (
     CURRENT_COLOR,
     GAP_SOLS,
+    MARKER_BUDGET,
     SERIES_BUDGET,
     View,
     arr,
@@ -51,7 +52,8 @@ def series(
     **kw,
 ) -> dict:
     """A line over sols (or distance): thinned, broken by a gap where no data exists for
-    more than GAP_SOLS sols, and (``wrap``: yaw) where the angle wraps at ±180°."""
+    more than GAP_SOLS sols, and (``wrap``: yaw) where the angle wraps at ±180°; at most
+    MARKER_BUDGET of its markers drawn at once (all of them when zoomed in enough)."""
     view = view or View(0, 0)
     xs, ys = frame[x].to_numpy(dtype=float), frame[y].to_numpy(dtype=float)
     idx = thin_indices(ys, SERIES_BUDGET)
@@ -67,7 +69,7 @@ def series(
         xs, ys, sols = np.insert(xs, pos, np.nan), np.insert(ys, pos, np.nan), np.insert(sols, pos, np.nan)
     xlabel = "" if x == "sol" else "%{x:.3f} km<br>"
     text, head = hover(sols, layer_of(frame), x, view)
-    trace = {
+    trace: dict = {
         "type": scatter_type(len(xs)),
         "x": time_x(xs, view) if x == "sol" else arr(xs, "f4"),
         "y": arr(ys, "f4"),  # display precision: ~7 digits (0.5 m in longitude), half the bytes of f8
@@ -80,6 +82,8 @@ def series(
         "hovertemplate": f"{head}{xlabel}{name}: %{{y:.3f}} {unit}<extra></extra>",
     }
     trace.update(kw)
+    if trace["type"] == "scatter" and len(xs) > MARKER_BUDGET:
+        trace["marker"] = {**trace["marker"], "maxdisplayed": MARKER_BUDGET}
     return trace
 
 

@@ -70,3 +70,11 @@ def export_item(job_id: str) -> str:
 def now_value(label: str) -> str:
     """A value of the now card, by its label ("Latest sol" -> "now-latest-sol")."""
     return f"now-{label.lower().replace(' ', '-')}"
+
+
+# Mars around the rover (the context layers)
+REGIONAL = "regional-chart"  # the regional view: the whole terrain crop, on the page only
+AROUND = "around-card"  # tubes filled by the range's end, Ingenuity's card, missing layers
+AROUND_TITLE = "around-title"
+INGENUITY = "ingenuity-card"
+LAYER_NOTES = "layer-notes"  # which context layer is missing or stale, in words

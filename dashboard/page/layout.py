@@ -8,6 +8,8 @@ from dashboard.data.store import Dataset
 from dashboard.exports.request import FORMATS
 from dashboard.figures import TITLES
 from dashboard.page import ids
+from dashboard.page.first_view import FirstView, first_view
+from dashboard.page.mars import around_children
 from dashboard.page.pieces import load_restricted
 from dashboard.page.ranges import slider_marks, sol_bounds, waypoints_href
 from dashboard.settings import Settings
@@ -23,6 +25,8 @@ GRAPH_HEIGHTS = {
     "elevation_distance": 380,
     "distance": 400,
 }
+#: Height of the regional view beside the map (px).
+REGIONAL_HEIGHT = 460
 #: How often the export list asks for its jobs' progress while one is unfinished (ms).
 EXPORT_POLL_MS = 700
 #: The slider's span when no dataset is loaded (the controls are hidden then).
@@ -31,13 +35,13 @@ NO_DATA_BOUNDS = (0, 1)
 LIVE_VERSION_PATH = "/perseverance/version"
 
 
-def _graph(chart: str) -> html.Section:
+def _graph(chart: str, figure: dict | None = None) -> html.Section:
     return html.Section(
         className="chart-card",
         children=[
             dcc.Graph(
                 id=ids.GRAPHS[chart],
-                figure={"data": [], "layout": {"title": {"text": TITLES[chart]}}},
+                figure=figure or {"data": [], "layout": {"title": {"text": TITLES[chart]}}},
                 config={"displaylogo": False},
                 responsive=True,
                 style={"height": f"{GRAPH_HEIGHTS[chart]}px"},
@@ -131,7 +135,7 @@ def _empty_state(settings: Settings, hidden: bool) -> html.Section:
     )
 
 
-def _time_axis() -> html.Div:
+def _time_axis(axis: str = "sol") -> html.Div:
     return html.Div(
         className="time-axis",
         role="group",
@@ -144,7 +148,7 @@ def _time_axis() -> html.Div:
                     {"label": "Sol", "value": "sol"},
                     {"label": "Earth date", "value": "date"},
                 ],
-                value="sol",
+                value=axis,
                 inline=True,
                 inputClassName="time-axis-input",
             ),
@@ -164,7 +168,7 @@ def _data_downloads(lo: int, hi: int) -> html.Span:
     )
 
 
-def _range_inputs(lo: int, hi: int) -> html.Div:
+def _range_inputs(lo: int, hi: int, axis: str = "sol") -> html.Div:
     # A typed sol is applied on Enter or when the box loses focus (n_submit / n_blur), not
     # with debounce=True: Dash 4.4's debounced input does not commit a value equal to the
     # last one it committed, even after a callback changed it. The callback clamps to the
@@ -178,13 +182,14 @@ def _range_inputs(lo: int, hi: int) -> html.Div:
             html.Label(["to sol ", dcc.Input(id=ids.SOL_MAX, type="number", value=hi, step=1, className="sol-input")]),
             html.Button("Clear map selection", id=ids.RESET_SELECTION, n_clicks=0, className="button"),
             html.Span(id=ids.SELECTION_STATUS, className="selection-status", role="status"),
-            _time_axis(),
+            _time_axis(axis),
             _data_downloads(lo, hi),
         ],
     )
 
 
-def _controls(lo: int, hi: int, hidden: bool) -> html.Section:
+def _controls(lo: int, hi: int, hidden: bool, first: FirstView | None = None) -> html.Section:
+    a, b, axis = (first.a, first.b, first.axis) if first is not None else (lo, hi, "sol")
     return html.Section(
         id=ids.CONTROLS,
         className="controls",
@@ -197,19 +202,37 @@ def _controls(lo: int, hi: int, hidden: bool) -> html.Section:
                 min=lo,
                 max=hi,
                 step=1,
-                value=[lo, hi],
+                value=[a, b],
                 allowCross=False,
                 allow_direct_input=False,
                 tooltip={"placement": "bottom", "always_visible": False},
                 marks=slider_marks(lo, hi),
                 className="sol-slider",
             ),
-            _range_inputs(lo, hi),
+            _range_inputs(a, b, axis),
         ],
     )
 
 
-def _charts(hidden: bool) -> html.Main:
+def _regional(figure: dict | None) -> html.Section:
+    """The regional view beside the map: the whole terrain crop, the track and where the
+    rover is (on the page only: its layers are toggled from the map's legend)."""
+    return html.Section(
+        className="chart-card regional-card",
+        **{"aria-label": "Regional view: the terrain around the rover"},
+        children=dcc.Graph(
+            id=ids.REGIONAL,
+            figure=figure or {"data": [], "layout": {"title": {"text": "Around the rover"}}},
+            config={"displaylogo": False},
+            responsive=True,
+            style={"height": f"{REGIONAL_HEIGHT}px"},
+            className="chart",
+        ),
+    )
+
+
+def _charts(hidden: bool, first: FirstView | None = None) -> html.Main:
+    figures = first.figures if first is not None else {}
     return html.Main(
         id=ids.CHARTS,
         className="charts",
@@ -218,22 +241,34 @@ def _charts(hidden: bool) -> html.Main:
             html.Div(
                 className="map-row",
                 children=[
-                    _graph("map"),
-                    html.Aside(
-                        id=ids.DETAILS,
-                        className="details",
-                        **{"aria-label": "Waypoint details", "aria-live": "polite"},
-                        children=html.P(
-                            "Click a waypoint on the map to see all its fields. "
-                            "Drag a box (or lasso) on the map to narrow the other charts to those sols."
-                        ),
+                    _graph("map", figures.get("map")),
+                    html.Div(
+                        className="map-side",
+                        children=[
+                            _regional(first.regional if first is not None else None),
+                            html.Aside(
+                                id=ids.DETAILS,
+                                className="details",
+                                **{"aria-label": "Waypoint details", "aria-live": "polite"},
+                                children=html.P(
+                                    "Click a waypoint on the map to see all its fields. "
+                                    "Drag a box (or lasso) on the map to narrow the other charts to those sols."
+                                ),
+                            ),
+                        ],
                     ),
                 ],
             ),
-            _graph("orientation"),
-            _graph("position"),
-            html.Div(className="two-up", children=[_graph("elevation"), _graph("elevation_distance")]),
-            _graph("distance"),
+            _graph("orientation", figures.get("orientation")),
+            _graph("position", figures.get("position")),
+            html.Div(
+                className="two-up",
+                children=[
+                    _graph("elevation", figures.get("elevation")),
+                    _graph("elevation_distance", figures.get("elevation_distance")),
+                ],
+            ),
+            _graph("distance", figures.get("distance")),
             _exports_panel(),
         ],
     )
@@ -269,9 +304,14 @@ def _live(dataset: Dataset | None, settings: Settings) -> list:
     ]
 
 
-def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str | None = None) -> html.Div:
+def serve_layout(
+    dataset: Dataset | None, settings: Settings, store_error: str | None = None, search: str = ""
+) -> html.Div:
+    """The page for ``dataset``; its charts drawn for the range the page's address asks for
+    (``search``: its query string; see :mod:`.first_view`)."""
     has_data = dataset is not None
     lo, hi = sol_bounds(dataset) if dataset is not None else NO_DATA_BOUNDS  # the union of the layers' sols
+    first = first_view(dataset, search) if dataset is not None else None
     return html.Div(
         className="page",
         children=[
@@ -282,12 +322,18 @@ def serve_layout(dataset: Dataset | None, settings: Settings, store_error: str |
             html.Div(id=ids.STATUS, className="status", role="status", children=store_error or ""),
             *_live(dataset, settings),
             html.Section(id=ids.NOW, className="now-card", **{"aria-labelledby": ids.NOW_TITLE}),
+            html.Section(
+                id=ids.AROUND,
+                className="now-card around-card",
+                children=around_children(dataset, first.b) if first is not None else [],
+                **{"aria-labelledby": ids.AROUND_TITLE},
+            ),
             html.Section(id=ids.SUMMARY, className="summary", **{"aria-label": "Dataset summary"}),
             _empty_state(settings, hidden=has_data),
             # outside the empty state, so the outcome stays visible once the charts appear
             dcc.Loading(html.Div(id=ids.LOAD_STATUS, className="load-status", role="alert"), type="dot"),
-            _controls(lo, hi, hidden=not has_data),
-            _charts(hidden=not has_data),
+            _controls(lo, hi, hidden=not has_data, first=first),
+            _charts(hidden=not has_data, first=first),
             _footer(),
         ],
     )

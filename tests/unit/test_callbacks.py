@@ -150,6 +150,7 @@ def test_every_area_registers_its_callbacks():
         "load_data",
         "submit_export",
         "poll_exports",
+        "update_around",
     }
 
 

@@ -194,7 +194,10 @@ def test_regional_map(crop, flights, samples):
     track = fig["data"][1]
     assert np.allclose(values(track["x"]), [77.01, 77.02, np.nan, 77.03], equal_nan=True)
     scale = fig["data"][0]["marker"]
-    assert (scale["cmin"], scale["cmax"], scale["colorscale"]) == (-2560.0, -2450.0, "turbid_r")
+    assert (scale["cmin"], scale["cmax"]) == (-2560.0, -2450.0)
+    # the ramp itself (plotly.js knows no "turbid_r" by name), from dark brown to pale yellow
+    assert scale["colorscale"][0] == [0.0, "rgb(34,30,27)"] and scale["colorscale"][-1] == [1.0, "rgb(232,245,171)"]
+    assert len(scale["colorscale"]) == len(RAMP)
     assert any(a["text"] == ATTRIBUTION for a in layout["annotations"])
 
 

@@ -3,14 +3,15 @@
 One module per area of the page, each with a ``register`` function: the sol range
 (:mod:`.sol_range`), the charts (:mod:`.charts`), the now card and new data while the
 page is open (:mod:`.live`), the map's selection and details (:mod:`.selection`),
-loading (:mod:`.load`) and exports (:mod:`.exports`). The range
+loading (:mod:`.load`), exports (:mod:`.exports`) and Mars around the rover
+(:mod:`.mars`). The range
 maths live in :mod:`dashboard.page.ranges`, what the page says in :mod:`dashboard.page.pieces`.
 """
 
 from __future__ import annotations
 
 from dashboard.data.store import DatasetStore
-from dashboard.page.callbacks import charts, exports, live, load, selection, sol_range
+from dashboard.page.callbacks import charts, exports, live, load, mars, selection, sol_range
 from dashboard.page.callbacks.current import STORE_DOWN, STORE_FULL
 from dashboard.settings import Settings
 
@@ -25,3 +26,4 @@ def register_callbacks(app, store: DatasetStore, settings: Settings) -> None:
     selection.register(app, store)
     load.register(app, store, settings)
     exports.register(app, store, settings)
+    mars.register(app, store)

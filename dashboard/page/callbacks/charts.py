@@ -9,6 +9,7 @@ from dashboard.data.store import Dataset, DatasetStore
 from dashboard.figures import BUILDERS, View, build
 from dashboard.page import ids
 from dashboard.page.callbacks.current import STORE_DOWN, current_or
+from dashboard.page.callbacks.mars import first_call_unchanged
 from dashboard.page.ranges import axis_of, range_within, sol_bounds
 
 CHART_OUTPUTS = [Output(ids.GRAPHS[name], "figure") for name in BUILDERS]
@@ -49,7 +50,10 @@ def register(app, store: DatasetStore) -> None:
             return dataset
         a, b = range_within(sol_range, *sol_bounds(dataset))
         sols = sols_of(dataset, [str(r) for r in selection] if isinstance(selection, list) else None)
-        figures = chart_figures(dataset, a, b, sols, axis_of(time_axis))
+        if first_call_unchanged(ctx.triggered_id, _version, dataset):
+            figures = dict.fromkeys(BUILDERS, no_update)  # the served layout drew them for this range
+        else:
+            figures = chart_figures(dataset, a, b, sols, axis_of(time_axis))
         if ctx.triggered_id == ids.SELECTION and sols:
             # The map already shows the selection it made; drawing it again would clear
             # plotly's selection box (and with it the selection). Reset redraws it.

@@ -79,7 +79,7 @@ def register(app, store: DatasetStore) -> None:
         axis = axis_from_query(search) if trigger in FROM_URL else axis_of(time_axis)
         query = range_query(a, b, axis)
         return (
-            [a, b],
+            [a, b] if slider != [a, b] else no_update,  # unchanged: the charts need not redraw
             lo,
             hi,
             slider_marks(lo, hi),
