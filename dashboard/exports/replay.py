@@ -49,9 +49,13 @@ RANGE_PAD, MIN_SPAN_DEGREES = 0.06, 0.002
 SCALE_SHARE, SCALE_INSET = 0.2, 0.04
 #: the scale bar's height in the plot (paper units) and its label's font size
 SCALE_Y, SCALE_FONT = 0.05, 12
+#: the stamp's font and the rover's marker grow with the frame: pixels of height per point
+#: of size, within these bounds (16 and 15 at 720 pixels)
+STAMP_PX_PER_POINT, STAMP_SIZES = 45, (11, 18)
+ROVER_PX_PER_POINT, ROVER_SIZES = 48, (9, 18)
 GHOST = {"color": "#d3d9e0", "width": 3}
-GHOST_NAME = "drive path still ahead"
-ROVER_NAME = "rover (end of the sol shown)"
+GHOST_NAME = "path ahead"
+ROVER_NAME = "rover"
 ROVER_MARKER = {"symbol": "circle", "size": 15, "color": "#E69F00", "line": {"width": 2, "color": "#1f2a36"}}
 STAMP_STYLE = {
     "xref": "paper",
@@ -62,7 +66,6 @@ STAMP_STYLE = {
     "yanchor": "top",
     "showarrow": False,
     "align": "left",
-    "font": {"size": 16, "color": "#1f2a36"},
     "bgcolor": "rgba(255,255,255,0.85)",
     "bordercolor": "#A2B1C6",
     "borderwidth": 1,
@@ -278,7 +281,8 @@ def replay_of(dataset: ChartData, request: ExportRequest) -> Replay:
         data.append(trace)
         cuts_by_trace.append(np.searchsorted(point_sols, np.asarray(sols), side="right").tolist())
     rover = rover_at(positions(dataset), sols)
-    data.append({"type": "scatter", "x": [], "y": [], "mode": "markers", "name": ROVER_NAME, "marker": ROVER_MARKER})
+    marker = {**ROVER_MARKER, "size": sized(request.height, ROVER_PX_PER_POINT, ROVER_SIZES)}
+    data.append({"type": "scatter", "x": [], "y": [], "mode": "markers", "name": ROVER_NAME, "marker": marker})
     cuts = [list(frame) for frame in zip(*cuts_by_trace, strict=True)] if cuts_by_trace else [[] for _ in sols]
     for frame in cuts:
         frame.append(None)
@@ -289,13 +293,20 @@ def replay_of(dataset: ChartData, request: ExportRequest) -> Replay:
     )
 
 
+def sized(height: int, px_per_point: int, sizes: tuple[int, int]) -> int:
+    """A font or marker size for a frame ``height`` pixels high."""
+    return max(sizes[0], min(sizes[1], round(height / px_per_point)))
+
+
 def _layout(layout: dict, request: ExportRequest, x_range: list[float], y_range: list[float], first_stamp: str) -> dict:
     """The map's layout at the replay's size, with fixed ranges, the scale bar and the stamp last."""
     shapes, label = scale_bar(x_range, y_range)
+    stamp = {**STAMP_STYLE, "text": first_stamp}
+    stamp["font"] = {"color": "#1f2a36", "size": sized(request.height, STAMP_PX_PER_POINT, STAMP_SIZES)}
     out = {**layout, "width": request.width, "height": request.height, "autosize": False, "hovermode": False}
     out["xaxis"] = {**layout.get("xaxis", {}), "range": x_range, "autorange": False}
     out["yaxis"] = {**layout.get("yaxis", {}), "range": y_range, "autorange": False}
     out["shapes"] = [*layout.get("shapes", []), *shapes]
-    out["annotations"] = [*layout.get("annotations", []), label, {**STAMP_STYLE, "text": first_stamp}]
+    out["annotations"] = [*layout.get("annotations", []), label, stamp]
     out.pop("dragmode", None)
     return out

@@ -318,6 +318,14 @@ def _replay_number(name: str, value, default: int, low: int, high: int) -> int:
     return number
 
 
+def check_video_format(fmt) -> str:
+    """A replay's format, lower-cased (absent: mp4); ExportError unless one of :data:`VIDEO_FORMATS`."""
+    fmt = "mp4" if fmt in (None, "") else fmt.lower().strip() if isinstance(fmt, str) else fmt
+    if not isinstance(fmt, str) or fmt not in VIDEO_FORMATS:
+        raise ExportError(f"unknown replay format {fmt!r}; choose one of: {', '.join(VIDEO_FORMATS)}")
+    return fmt
+
+
 def video_size(fmt: str, width, height) -> tuple[int, int]:
     """(width, height) of a replay within bounds; MP4 and WebM round odd ones down to even
     numbers (their yuv420p frames need them), GIF keeps them."""
@@ -337,9 +345,7 @@ def check_replay(sol_min, sol_max, fmt, frames, fps, width, height, bounds) -> E
     """A replay request: ``frames`` MIN_FRAMES..MAX_FRAMES shown at ``fps``
     MIN_FPS..MAX_FPS frames a second, lasting at most MAX_REPLAY_SECONDS, in a
     :data:`VIDEO_FORMATS` format (default mp4), MIN_VIDEO_PX..MAX_VIDEO_PX pixels a side."""
-    fmt = "mp4" if fmt in (None, "") else fmt.lower().strip() if isinstance(fmt, str) else fmt
-    if not isinstance(fmt, str) or fmt not in VIDEO_FORMATS:
-        raise ExportError(f"unknown replay format {fmt!r}; choose one of: {', '.join(VIDEO_FORMATS)}")
+    fmt = check_video_format(fmt)
     lo, hi = sol_range(sol_min, sol_max, bounds)
     n = _replay_number("frames", frames, DEFAULT_FRAMES, MIN_FRAMES, MAX_FRAMES)
     rate = _replay_number("fps", fps, DEFAULT_FPS, MIN_FPS, MAX_FPS)

@@ -231,7 +231,7 @@ class Page:
         await self._send("Page.enable")
         await self._send("Page.navigate", {"url": url})
         await loaded
-        if await self._evaluate("typeof Plotly") != "object":
+        if await self.evaluate("typeof Plotly") != "object":
             raise DrawError("plotly.js did not load in the replay page")
 
     async def _send(self, command: str, params: dict | None = None) -> dict:
@@ -244,7 +244,7 @@ class Page:
             raise DrawError(f"the browser refused {command}: {said}"[:300])
         return answer
 
-    async def _evaluate(self, expression: str):
+    async def evaluate(self, expression: str):
         params = {"expression": expression, "awaitPromise": True, "returnByValue": True}
         return _value(await self._send("Runtime.evaluate", params))
 
@@ -253,11 +253,11 @@ class Page:
         "two layers" or "one layer" (see PAGE_SCRIPT)."""
         metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
         await self._send("Emulation.setDeviceMetricsOverride", metrics)
-        return await self._evaluate(f"replayLoad({orjson.dumps(spec).decode()})")
+        return await self.evaluate(f"replayLoad({orjson.dumps(spec).decode()})")
 
     async def frame(self, k: int) -> bytes:
         """Frame ``k`` drawn and taken as a PNG of the page."""
-        await self._evaluate(f"replayDraw({int(k)})")
+        await self.evaluate(f"replayDraw({int(k)})")
         params = {"format": "png", "optimizeForSpeed": True, "captureBeyondViewport": False, "fromSurface": True}
         answer = await self._send("Page.captureScreenshot", params)
         return base64.b64decode(answer["result"]["data"])
