@@ -57,6 +57,9 @@ CLOSE_TIMEOUT = 8.0
 ENCODE_TIMEOUT = 60.0
 #: lines of ffmpeg's own error output quoted when it fails
 FFMPEG_ERROR_LINES = 5
+#: frames between two redraws of the settled layer (see PAGE_SCRIPT): every frame redraws
+#: what came since, every SETTLE_EVERY frames all of it
+SETTLE_EVERY = 8
 CODECS = {
     "mp4": ["-c:v", "libx264", "-preset", "veryfast", "-tune", "animation", "-crf", "23"]
     + ["-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4"],
@@ -68,6 +71,7 @@ PAGE_SCRIPT = """
 "use strict";
 const TYPES = {f4: Float32Array, f8: Float64Array, i4: Int32Array};
 const CONFIG = {staticPlot: true, displayModeBar: false};
+const SETTLE_EVERY = %(settle)d;
 let replay = null;
 function typed(spec) {
   if (!spec || typeof spec.bdata !== "string") return spec;
@@ -75,28 +79,29 @@ function typed(spec) {
   for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
   return new TYPES[spec.dtype](bytes.buffer);
 }
-function head(values, n) {
-  if (values && typeof values.subarray === "function") return values.subarray(0, n);
-  return Array.isArray(values) ? values.slice(0, n) : values;
+function part(values, from, to) {
+  if (values && typeof values.subarray === "function") return values.subarray(from, to);
+  return Array.isArray(values) ? values.slice(from, to) : values;
 }
-// A trace with no point at all is dropped from the legend (plotly makes it invisible): one
-// that has nothing to show yet gets one point that is not drawn (NaN), so the legend stays.
-function firstPoints(trace, n) {
-  const out = {...trace, x: n ? head(trace.x, n) : [NaN], y: n ? head(trace.y, n) : [NaN]};
+// Points from..to-1 of a trace. A trace with no point at all is dropped from the legend
+// (plotly makes it invisible): one with nothing to show gets one point that is not drawn.
+function points(trace, from, to) {
+  const some = to > from;
+  const out = {...trace, x: some ? part(trace.x, from, to) : [NaN], y: some ? part(trace.y, from, to) : [NaN]};
   if (trace.marker && trace.marker.color && typeof trace.marker.color === "object") {
-    out.marker = {...trace.marker, color: head(trace.marker.color, Math.max(n, 1))};
+    out.marker = {...trace.marker, color: part(trace.marker.color, from, some ? to : from + 1)};
   }
   return out;
 }
+function rover(k) {
+  const at = replay.spec.frames[k].rover, trace = replay.data[replay.spec.rover];
+  return {...trace, x: at ? [at[0]] : [NaN], y: at ? [at[1]] : [NaN]};
+}
 function frameData(k) {
-  const frame = replay.spec.frames[k];
+  const cuts = replay.spec.frames[k].cuts;
   return replay.data.map((trace, i) => {
-    if (i === replay.spec.rover) {
-      const at = frame.rover;
-      return {...trace, x: at ? [at[0]] : [NaN], y: at ? [at[1]] : [NaN]};
-    }
-    const n = frame.cuts[i];
-    return n === null || n === undefined ? trace : firstPoints(trace, n);
+    if (i === replay.spec.rover) return rover(k);
+    return cuts[i] === null || cuts[i] === undefined ? trace : points(trace, 0, cuts[i]);
   });
 }
 function withStamp(layout, k) {
@@ -104,10 +109,12 @@ function withStamp(layout, k) {
   annotations[annotations.length - 1] = {...annotations[annotations.length - 1], text: replay.spec.frames[k].stamp};
   return {...layout, annotations};
 }
-// Two layers when plotly says where it put the plot area (the usual case): the still parts
-// (axes, legend, colour bar, the whole path, the scale bar) drawn once; above them, on a
-// transparent plot of the same size, margins and ranges, what moves (the path and points
-// so far, the rover, the stamp), redrawn each frame. Otherwise one layer, redrawn whole.
+// Three layers when plotly says where it put the plot area (the usual case), each a plot of
+// the same size, margins and ranges: the still parts (axes, legend, colour bar, the whole
+// path, the scale bar) drawn once; above them, transparent, the path and points "settled"
+// up to a frame, redrawn every SETTLE_EVERY frames; on top, what came since (the newest
+// stretch of path and points, the rover, the stamp), redrawn every frame. Each frame then
+// redraws a few points instead of all of them. Otherwise one layer, redrawn whole.
 function overlayLayout(gd, layout) {
   const size = gd._fullLayout && gd._fullLayout._size;
   const x = gd.layout.xaxis && gd.layout.xaxis.range, y = gd.layout.yaxis && gd.layout.yaxis.range;
@@ -121,42 +128,56 @@ function overlayLayout(gd, layout) {
     xaxis: axis(x), yaxis: axis(y), annotations: [layout.annotations[replay.spec.stamp]],
   };
 }
-function overlayData(k) {
-  const all = frameData(k);
-  return replay.moving.map((i) => {
-    const trace = {...all[i], showlegend: false};
-    if (trace.marker) trace.marker = {...trace.marker, showscale: false};
-    return trace;
+function layered(trace) {
+  const out = {...trace, showlegend: false};
+  if (out.marker) out.marker = {...out.marker, showscale: false};
+  return out;
+}
+function settledData(k) {
+  const cuts = replay.spec.frames[k].cuts;
+  return replay.growing.map((i) => layered(points(replay.data[i], 0, cuts[i])));
+}
+function newestData(k) {
+  const cuts = replay.spec.frames[k].cuts, settled = replay.spec.frames[replay.settled].cuts;
+  const data = replay.growing.map((i) => {
+    // a line goes on from the last vertex the settled layer drew
+    const trace = replay.data[i], lines = String(trace.mode || "").includes("lines");
+    return layered(points(trace, Math.max(settled[i] - (lines ? 1 : 0), 0), cuts[i]));
   });
+  return [...data, layered(rover(k))];
 }
 async function replayLoad(spec) {
-  const gd = document.getElementById("still"), od = document.getElementById("moving");
-  Plotly.purge(gd);
-  Plotly.purge(od);
+  const [gd, sd, od] = ["still", "settled", "newest"].map((id) => document.getElementById(id));
+  [gd, sd, od].forEach((div) => Plotly.purge(div));
   const data = spec.figure.data.map((trace) => {
     const out = {...trace, x: typed(trace.x), y: typed(trace.y)};
     if (trace.marker) out.marker = {...trace.marker, color: typed(trace.marker.color)};
     return out;
   });
-  const moving = data.map((_, i) => i).filter((i) => i === spec.rover || spec.frames[0].cuts[i] !== null);
-  replay = {gd, od, spec, data, moving, overlay: null};
-  const layout = spec.figure.layout;
+  const growing = data.map((_, i) => i).filter((i) => i !== spec.rover && spec.frames[0].cuts[i] !== null);
+  replay = {gd, sd, od, spec, data, growing, overlay: null, settled: 0};
+  const layout = spec.figure.layout, moving = [...growing, spec.rover];
   const still = {...layout, annotations: layout.annotations.filter((_, i) => i !== spec.stamp)};
-  await Plotly.newPlot(gd, data.map((t, i) => (moving.includes(i) ? firstPoints(t, 0) : t)), still, CONFIG);
+  await Plotly.newPlot(gd, data.map((t, i) => (moving.includes(i) ? points(t, 0, 0) : t)), still, CONFIG);
   replay.overlay = overlayLayout(gd, layout);
   if (replay.overlay === null) {
     await Plotly.react(gd, frameData(0), withStamp(layout, 0), CONFIG);
     return "one layer";
   }
-  await Plotly.newPlot(od, overlayData(0), withStamp(replay.overlay, 0), CONFIG);
-  return "two layers";
+  await Plotly.newPlot(sd, settledData(0), {...replay.overlay, annotations: []}, CONFIG);
+  await Plotly.newPlot(od, newestData(0), withStamp(replay.overlay, 0), CONFIG);
+  return "layers";
 }
 async function replayDraw(k) {
   if (replay.overlay === null) {
     await Plotly.react(replay.gd, frameData(k), withStamp(replay.spec.figure.layout, k), CONFIG);
-  } else {
-    await Plotly.react(replay.od, overlayData(k), withStamp(replay.overlay, k), CONFIG);
+    return k;
   }
+  if (k < replay.settled || k - replay.settled >= SETTLE_EVERY) {
+    await Plotly.react(replay.sd, settledData(k), {...replay.overlay, annotations: []}, CONFIG);
+    replay.settled = k;
+  }
+  await Plotly.react(replay.od, newestData(k), withStamp(replay.overlay, k), CONFIG);
   return k;
 }
 """
@@ -208,9 +229,9 @@ class Page:
         index.write_text(
             '<!DOCTYPE html><html><head><meta charset="utf-8">'
             "<style>html,body{margin:0;padding:0;overflow:hidden;background:#fff}"
-            "#still,#moving{position:absolute;left:0;top:0}</style>"
-            f'<script src="{plotly_js().as_uri()}"></script><script>{PAGE_SCRIPT}</script>'
-            '</head><body><div id="still"></div><div id="moving"></div></body></html>'
+            "#still,#settled,#newest{position:absolute;left:0;top:0}</style>"
+            f'<script src="{plotly_js().as_uri()}"></script><script>{PAGE_SCRIPT % {"settle": SETTLE_EVERY}}</script>'
+            '</head><body><div id="still"></div><div id="settled"></div><div id="newest"></div></body></html>'
         )
         try:
             self.call(self._open(index.as_uri()), timeout)
@@ -250,7 +271,7 @@ class Page:
 
     async def load(self, spec: dict, width: int, height: int) -> str:
         """The replay's figure drawn once (its first frame), the page at the video's size;
-        "two layers" or "one layer" (see PAGE_SCRIPT)."""
+        "layers" or "one layer" (see PAGE_SCRIPT)."""
         metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
         await self._send("Emulation.setDeviceMetricsOverride", metrics)
         return await self.evaluate(f"replayLoad({orjson.dumps(spec).decode()})")
