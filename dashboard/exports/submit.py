@@ -95,6 +95,39 @@ def request_export(
     return job
 
 
+def request_replay(
+    dataset: Dataset,
+    sol_min: object,
+    sol_max: object,
+    *,
+    store: DatasetStore,
+    settings: Settings,
+    address: str | None,
+    fmt: object = "mp4",
+    frames: object = None,
+    fps: object = None,
+    width: object = None,
+    height: object = None,
+    listed: bool = False,
+) -> Job:
+    """:func:`request_export` of a replay of the drive (the page's "Export replay" button and
+    ``POST /perseverance/replay``): the traverse map drawn from ``sol_min`` to ``sol_max``
+    (narrowed to the dataset's timeline) as ``frames`` frames (default 120) shown at ``fps``
+    a second (default 12), ``fmt`` mp4, gif or webm, ``width`` x ``height`` pixels (default
+    1280 x 720). Follow it with :func:`dashboard.exports.status.status_of` (its stage reads
+    "rendering frame 84 of 120") and fetch it from ``/download/<id>``; the same errors as
+    :func:`request_export`."""
+    fields = {"chart": REPLAY, "sol_min": sol_min, "sol_max": sol_max, "fmt": fmt, "frames": frames, "fps": fps}
+    return request_export(
+        dataset,
+        {**fields, "width": width, "height": height},
+        store=store,
+        settings=settings,
+        address=address,
+        listed=listed,
+    )
+
+
 def _live(job: Job | None) -> bool:
     """A job to hand back as is: waiting, running or finished, and readable."""
     return job is not None and job.get_status() not in _RETRYABLE and not unreadable(job)

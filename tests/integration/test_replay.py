@@ -21,7 +21,7 @@ from dashboard.exports.errors import RateLimited
 from dashboard.exports.queue import QUEUE_NAME, file_key
 from dashboard.exports.request import validate
 from dashboard.exports.status import status_of
-from dashboard.exports.submit import REPLAY_FUNCTION, request_export
+from dashboard.exports.submit import REPLAY_FUNCTION, request_export, request_replay
 from tests.helpers import queue_export, real_data
 
 #: seconds a replay may take here: two cores shared with other test runs draw ~2-5 frames a second
@@ -140,8 +140,9 @@ def test_a_replay_over_the_limits_is_refused_in_words_and_queues_nothing(redis_c
 def test_a_replay_counts_as_several_exports_against_the_rate(store, settings, dataset):
     lo, hi = sol_bounds(dataset)
     kwargs = {"store": store, "settings": settings.replace(export_rate=9), "address": "198.51.100.23"}
-    first = request_export(dataset, {"chart": "replay", "sol_min": lo, "sol_max": hi, "frames": 120}, **kwargs)
+    first = request_replay(dataset, lo - 100, hi, **kwargs)  # the page's "Export replay" button
     assert first.func_name == REPLAY_FUNCTION and first.timeout == settings.export_timeout + 60
+    assert first.get_meta()["params"] == {**first.get_meta()["params"], "sol_min": lo, "frames": 120, "fmt": "mp4"}
     request_export(dataset, {"chart": "replay", "sol_min": lo, "sol_max": hi, "frames": 90}, **kwargs)  # 4 + 3
     with pytest.raises(RateLimited, match=r"at most 9 a minute \(this one counts as 4\)"):
         request_export(dataset, {"chart": "replay", "sol_min": lo, "sol_max": hi - 1, "frames": 120}, **kwargs)
