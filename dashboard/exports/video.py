@@ -5,16 +5,21 @@ Drawing. One page per worker process, on choreographer's public API (``Browser``
 ``get_tab``, ``send_command``), started lazily in the process that renders (never before
 a fork: the worker is an RQ ``SimpleWorker``) and kept warm between jobs. The page loads
 plotly.js once, from the installed plotly package (``file://``). A job sends its figure
-once (``Plotly.newPlot``); for each frame it sends only the frame's number: the page
-shows the first points of each trace with ``Plotly.react`` (views into the typed arrays
-it already holds) and the frame's stamp, and the frame is taken with
-``Page.captureScreenshot`` (PNG), the page being exactly the video's size.
-``Plotly.toImage`` is not used per frame: it draws a hidden copy of the whole figure
-from scratch on every call (newPlot, SVG serialisation, the SVG decoded into a canvas),
-several times the cost of updating the live plot and taking its picture (see
-bench/bench_replay.py). Any exception while drawing, the job-timeout exception included,
-closes the browser; the next replay starts a new one, so a call cut short can never hand
-its late answer to the next job.
+and its frames' states once (``replayLoad``: ``Plotly.newPlot``); for each frame it sends
+only the frame's number (``replayDraw``): the page shows the first points of each trace
+(views into the typed arrays it already holds), the rover and the stamp with
+``Plotly.react``, and the frame is taken with ``Page.captureScreenshot`` (PNG), the page
+being exactly the video's size. The page draws in layers (see PAGE_SCRIPT): the still
+parts once, the path and points so far every SETTLE_EVERY frames, each frame only what
+came since; with everything redrawn every frame the page's CPU time a frame was about
+1.7 times as much (1280x720, NASA's whole drive).
+
+``Plotly.toImage`` is not used per frame: it draws a hidden copy of the whole figure from
+scratch on every call (newPlot, SVG serialisation, the SVG decoded into a canvas): 0.27 s
+a frame against 0.10 s for the layers and the screenshot, measured side by side by
+bench/bench_replay.py on two shared cores. Any exception while drawing, the job-timeout
+exception included, closes the browser; the next replay starts a new one, so a call cut
+short can never hand its late answer to the next job.
 
 Encoding. ffmpeg, the static build shipped in the imageio-ffmpeg wheel (pinned in
 requirements.txt; nothing to install on the system), run as its own process: the PNGs are
