@@ -34,6 +34,17 @@ def dataset(store, settings):
     return store.current()
 
 
+@pytest.fixture(params=["fixtures", "nasa"])
+def each_dataset(request, store, settings):
+    """The fixture files, then NASA's real files (skipped when they are not there)."""
+    if request.param == "nasa":
+        if real_data(settings) == settings:
+            pytest.skip("NASA's data files are not there")
+        settings = real_data(settings)
+    load(store, settings)
+    return store.current()
+
+
 def wait_for(redis_client, job_ids, timeout=REPLAY_WAIT, seen=None):
     """Statuses once every job has ended; ``seen`` collects the stages met on the way."""
     end = time.monotonic() + timeout
@@ -73,10 +84,12 @@ def assert_the_rover_moved(first: np.ndarray, last: np.ndarray) -> None:
     assert not changed[legend].any(), "the legend changed between the first and last frames"
 
 
-def test_a_replay_is_drawn_by_the_worker_and_downloaded(redis_client, store, settings, dataset, start_worker, tmp_path):
+def test_a_replay_is_drawn_by_the_worker_and_downloaded(
+    redis_client, store, settings, each_dataset, start_worker, tmp_path
+):
     start_worker()
     client = create_app(settings, store).server.test_client()
-    first, last = sol_bounds(dataset)  # the timeline: the traverse goes on past the waypoints
+    first, last = sol_bounds(each_dataset)  # the timeline: the traverse goes on past the waypoints
     budget = Budgets(redis_client, store.prefix, 0, 0)
     before = budget.usage()
     mp4 = client.post("/perseverance/replay", json={"width": 640, "height": 360})
