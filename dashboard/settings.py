@@ -128,6 +128,8 @@ class Settings:
     #: The largest file one export may produce; bytes all finished exports, and one
     #: client's, may hold in Redis (the oldest are evicted beyond).
     export_max_bytes: int = 10 * 1024 * 1024
+    #: The largest file one replay of the drive (MP4, GIF, WebM) may produce.
+    replay_max_bytes: int = 25 * 1024 * 1024
     export_budget: int = 192 * 1024 * 1024
     export_client_budget: int = 32 * 1024 * 1024
     #: When set, POST /load needs ``Authorization: Bearer <token>`` (and the page's
@@ -217,6 +219,7 @@ def _exports(env: Mapping[str, str]) -> dict:
         "queue_max": _whole(env, "PTRACKER_QUEUE_MAX", d.queue_max, 1),
         "queue_client_max": _whole(env, "PTRACKER_QUEUE_CLIENT_MAX", d.queue_client_max, 1),
         "export_max_bytes": _whole(env, "PTRACKER_EXPORT_MAX_BYTES", d.export_max_bytes, 1024),
+        "replay_max_bytes": _whole(env, "PTRACKER_REPLAY_MAX_BYTES", d.replay_max_bytes, 1024),
         "export_budget": _whole(env, "PTRACKER_EXPORT_BUDGET", d.export_budget, 1024 * 1024),
         "export_client_budget": _whole(env, "PTRACKER_EXPORT_CLIENT_BUDGET", d.export_client_budget, 64 * 1024),
     }

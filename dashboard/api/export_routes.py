@@ -1,4 +1,5 @@
-"""The REST API's export routes: queue an image, follow it, fetch the file.
+"""The REST API's export routes: queue an image or a replay of the drive, follow it, fetch
+the file.
 
 Both the page and these routes submit through :func:`dashboard.exports.submit.request_export`;
 the errors it raises get their status in ``errors.py``.
@@ -14,10 +15,12 @@ from dashboard.api import schemas, serialize
 from dashboard.api.blueprint import dataset, route, settings, store
 from dashboard.api.errors import ApiError
 from dashboard.api.openapi import EXPORTS, NO_REDIS, Answers, export_answers
-from dashboard.api.schemas import ExportBody, JobBody, NoQuery, parse_body, parse_query
+from dashboard.api.schemas import ExportBody, JobBody, NoQuery, ReplayBody, parse_body, parse_query
+from dashboard.data.store import Dataset
+from dashboard.data.timeline import sol_bounds
 from dashboard.exports.admission import client_key
 from dashboard.exports.errors import ExportError
-from dashboard.exports.request import FORMATS
+from dashboard.exports.request import CONTENT_TYPES, REPLAY
 from dashboard.exports.status import download as export_file
 from dashboard.exports.status import job_status as public_status
 from dashboard.exports.status import recent, status_of
@@ -52,6 +55,11 @@ def _queue_export(chart: str, xkey: str | None, ykey: str | None, body: ExportBo
         "xkey": xkey,
         "ykey": ykey,
     }
+    return _submit(found, fields, (first, last))
+
+
+def _submit(found: Dataset, fields: dict, bounds: tuple[int, int]) -> Response:
+    """The export queued (or the existing one), answered 202 with where to follow it."""
     try:
         job = request_export(
             found,
@@ -59,7 +67,7 @@ def _queue_export(chart: str, xkey: str | None, ykey: str | None, body: ExportBo
             store=store(),
             settings=settings(),
             address=request.remote_addr,
-            bounds=(first, last),
+            bounds=bounds,
             listed=True,
         )
     except ExportError as exc:  # the API's body names the sols start and end
@@ -69,7 +77,7 @@ def _queue_export(chart: str, xkey: str | None, ykey: str | None, body: ExportBo
         "status": public_status(job)["status"],
         "status_url": f"/jobs/{job.id}",
         "download_url": f"/download/{job.id}",
-        "chart": (job.meta or {}).get("chart", chart),
+        "chart": (job.meta or {}).get("chart", fields["chart"]),
         "params": (job.meta or {}).get("params"),
     }
     return json_response(payload, 202, headers={"Location": f"/jobs/{job.id}"})
@@ -87,6 +95,25 @@ def _register_export_routes() -> None:
 
 
 _register_export_routes()
+
+
+@route("/perseverance/replay", "POST", tags=EXPORTS, json=ReplayBody, resp=export_answers(schemas.Accepted))
+def export_replay():
+    """queue a replay of the drive (the traverse map sol by sol) as an MP4 or GIF"""
+    body = parse_body(ReplayBody)
+    found = dataset()
+    first, last = sol_bounds(found)  # the timeline of the layers: the traverse goes on past the waypoints
+    fields = {
+        "chart": REPLAY,
+        "sol_min": first if body.sol_min is None else body.sol_min,
+        "sol_max": last if body.sol_max is None else body.sol_max,
+        "fmt": body.fmt,
+        "frames": body.frames,
+        "fps": body.fps,
+        "width": body.width,
+        "height": body.height,
+    }
+    return _submit(found, fields, (first, last))
 
 
 @route("/jobs", "POST", tags=EXPORTS, json=JobBody, resp=export_answers(schemas.Accepted))
@@ -140,13 +167,13 @@ DOWNLOAD_ANSWERS = Answers(
     HTTP_404=(schemas.Error, "unknown or expired id"),
     HTTP_409=(schemas.Error, "not finished yet (status and error included)"),
     HTTP_503=NO_REDIS,
-    content={"HTTP_200": {kind: {"type": "string", "format": "binary"} for kind in FORMATS.values()}},
+    content={"HTTP_200": {kind: {"type": "string", "format": "binary"} for kind in CONTENT_TYPES.values()}},
 )
 
 
 @route("/download/<path:job_id>", "GET", tags=EXPORTS, resp=DOWNLOAD_ANSWERS)
 def download(job_id: str):
-    """the image (409 while not finished)"""
+    """the image or video (409 while not finished)"""
     info = _known_export(job_id)
     if info["status"] != "finished":
         raise ApiError(

@@ -35,7 +35,9 @@ HELP_ROOT = ("GET", "/", "the dashboard (plain clients get this help)")
 HELP_EXAMPLES = (
     "Export bodies (POST /perseverance/.../<field> and /jobs):\n"
     """  {"start": 0, "end": 400}   the sol range; optional: "format" png|svg|pdf, "width", "height", "scale";\n"""
-    """  /jobs also "type" and the two fields, e.g. {"type": "way", "xkey": "lon", "ykey": "yaw"}\n\n"""
+    """  /jobs also "type" and the two fields, e.g. {"type": "way", "xkey": "lon", "ykey": "yaw"}\n"""
+    """Replay body (POST /perseverance/replay): {"start": 13, "end": 400}; optional: "format" mp4|gif|webm,\n"""
+    """  "frames" (120), "fps" (12; frames/fps at most 60 s), "width", "height"\n\n"""
     "Example:\n"
     "  curl localhost:8050/perseverance/orientation/yaw -X POST -H 'Content-Type: application/json'"
     """ -d '{"start":"0","end":"400"}'\n"""
@@ -46,7 +48,7 @@ HELP_PATH_WIDTH = 35
 DATA, EXPORTS, SERVICE = ("data",), ("exports",), ("service",)
 TAG_ORDER = (*DATA, *EXPORTS, *SERVICE)
 #: request bodies that may be left out (every field has a default)
-OPTIONAL_BODIES = {"ExportBody"}
+OPTIONAL_BODIES = {"ExportBody", "ReplayBody"}
 
 
 class Answers(SpecResponse):

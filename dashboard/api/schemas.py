@@ -34,13 +34,25 @@ from dashboard.data.ingenuity import FLIGHT_COLUMNS
 from dashboard.data.samples import SAMPLE_COLUMNS
 from dashboard.data.schema import WAYPOINT_COLUMNS
 from dashboard.exports.request import (
+    DEFAULT_FPS,
+    DEFAULT_FRAMES,
+    DEFAULT_VIDEO_SIZE,
     FORMATS,
+    MAX_FPS,
+    MAX_FRAMES,
     MAX_PX,
+    MAX_REPLAY_SECONDS,
     MAX_SCALE,
+    MAX_VIDEO_PX,
+    MIN_FPS,
+    MIN_FRAMES,
     MIN_PX,
     MIN_SCALE,
+    MIN_VIDEO_PX,
+    VIDEO_FORMATS,
     check_field,
     check_format,
+    check_video_format,
     finite,
     whole,
 )
@@ -606,3 +618,76 @@ class Terrain(BaseModel):
     image: TerrainImage
     scale: TerrainScale
     attribution: str
+
+
+# --- the replay of the drive (a request body) --------------------------------------------------
+
+_VIDEO_PX = {"type": ["integer", "null"], "minimum": MIN_VIDEO_PX, "maximum": MAX_VIDEO_PX}
+
+
+class ReplayBody(_Model):
+    """A replay of the drive: the traverse map drawn sol by sol as a video. ``start``/``end``
+    are the sols (absent: the whole timeline of the layers); ``frames`` are shown at ``fps``
+    a second, so the clip lasts frames/fps seconds (at most MAX_REPLAY_SECONDS)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"start": 13, "end": 400, "format": "mp4", "frames": 120, "fps": 12}]}
+    )
+
+    fmt: Annotated[str, WithJsonSchema({"type": "string", "enum": list(VIDEO_FORMATS), "default": "mp4"})] = Field(
+        "mp4", alias="format"
+    )
+    sol_min: Annotated[int | None, _SOL] = Field(
+        None, alias="start", description="first sol (absent: the timeline's first)", json_schema_extra=_absent
+    )
+    sol_max: Annotated[int | None, _SOL] = Field(
+        None, alias="end", description="last sol (absent: the timeline's last)", json_schema_extra=_absent
+    )
+    frames: Annotated[
+        int,
+        WithJsonSchema({"type": "integer", "minimum": MIN_FRAMES, "maximum": MAX_FRAMES, "default": DEFAULT_FRAMES}),
+    ] = DEFAULT_FRAMES
+    fps: Annotated[
+        int,
+        WithJsonSchema(
+            {
+                "type": "integer",
+                "minimum": MIN_FPS,
+                "maximum": MAX_FPS,
+                "default": DEFAULT_FPS,
+                "description": f"frames a second; frames/fps is at most {MAX_REPLAY_SECONDS} s",
+            }
+        ),
+    ] = DEFAULT_FPS
+    width: Annotated[
+        int | None,
+        WithJsonSchema(
+            {
+                **_VIDEO_PX,
+                "description": f"pixels; absent: {DEFAULT_VIDEO_SIZE[0]}x{DEFAULT_VIDEO_SIZE[1]}; "
+                "MP4 and WebM round an odd size down to even",
+            }
+        ),
+    ] = None
+    height: Annotated[int | None, WithJsonSchema(_VIDEO_PX)] = None
+
+    @field_validator("fmt", mode="before")
+    @classmethod
+    def _format(cls, value: Any) -> str:
+        return check_video_format(value)
+
+    @field_validator("sol_min", "sol_max", mode="before")
+    @classmethod
+    def _sol(cls, value: Any, info: ValidationInfo) -> int:
+        name = str(info.field_name)
+        return whole(cls.model_fields[name].alias or name, value)
+
+    @field_validator("frames", "fps", mode="before")
+    @classmethod
+    def _count(cls, value: Any, info: ValidationInfo) -> int:
+        return whole(str(info.field_name), value)
+
+    @field_validator("width", "height", mode="before")
+    @classmethod
+    def _pixels(cls, value: Any, info: ValidationInfo) -> int | None:
+        return None if value in (None, "") else whole(str(info.field_name), value)

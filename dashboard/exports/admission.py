@@ -73,16 +73,21 @@ def admit(
     rate: int,
     queue_max: int,
     client_queue_max: int = DEFAULT_CLIENT_QUEUE_MAX,
+    cost: int = 1,
 ) -> None:
     """Refuse a submission over the client's rate (a moving minute: RateLimited), when the
     client already has its share of the queue waiting (ShareUsed), or when the queue is
-    full (QueueFull). ``client`` is :func:`client_key` of the address."""
+    full (QueueFull). ``client`` is :func:`client_key` of the address. The submission
+    counts as ``cost`` exports against the rate (a replay counts as several), at most the
+    whole rate, so that one is always admitted by an empty minute."""
     item = RateLimitItemPerMinute(rate)
     limiter = _limiter(connection, prefix)
-    if not limiter.hit(item, "export", client):
+    cost = max(1, min(int(cost), rate))
+    if not limiter.hit(item, "export", client, cost=cost):
         reset = limiter.get_window_stats(item, "export", client).reset_time
         retry = max(1, min(MAX_RATE_RETRY, math.ceil(reset - time.time())))
-        raise RateLimited(f"too many exports: at most {rate} a minute; try again in {retry} s", retry)
+        counts = f" (this one counts as {cost})" if cost > 1 else ""
+        raise RateLimited(f"too many exports: at most {rate} a minute{counts}; try again in {retry} s", retry)
     waiting = queue(connection).count
     if waiting >= queue_max:
         raise QueueFull(f"the export queue is full ({waiting} waiting); try again shortly", RETRY_QUEUE_FULL)

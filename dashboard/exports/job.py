@@ -12,11 +12,17 @@ dropped since: it never draws another one silently), builds the figure with the 
 when they are full) and stores the bytes under ``<prefix>export:file:<job id>``. The job's
 result is only metadata. Progress goes to ``job.meta`` (stage, progress 0..100); a
 failure's reason in words to ``job.meta["error"]`` (:func:`on_failure`).
+
+``dashboard.exports.job.export_replay`` is the same for a replay of the drive (chart
+"replay"): the frames of :mod:`~dashboard.exports.replay` drawn and encoded by
+:mod:`~dashboard.exports.video`, progress counted in frames ("frame 84 of 120", saved a few
+times a second at most), the file capped by ``replay_max_bytes`` (checked while it grows).
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from types import TracebackType
 
 from rq import get_current_job
@@ -25,11 +31,12 @@ from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
 from dashboard.data.store import Dataset, DatasetStore
-from dashboard.exports import browser
+from dashboard.exports import browser, video
 from dashboard.exports.budget import JOB_OVERHEAD, Budgets
 from dashboard.exports.errors import ExportError, ExportFailed
 from dashboard.exports.queue import UNREADABLE, file_key
-from dashboard.exports.request import ExportRequest, decode_selection, selection_names
+from dashboard.exports.replay import replay_of
+from dashboard.exports.request import REPLAY, ExportRequest, decode_selection, selection_names
 from dashboard.exports.vector import for_export
 from dashboard.figures import View, build
 from dashboard.figures.map import IMAGE_INLINE
@@ -43,6 +50,10 @@ RENDER_TIMEOUT_MIN, RENDER_TIMEOUT_MAX = 5.0, 30.0
 PROGRESS = {"loading data": 10, "rendering": 40, "storing": 90}
 #: characters of an unexpected failure's message shown to the user
 MAX_REASON = 300
+#: a replay's progress (0..100): its frames fill FRAMES_FROM..FRAMES_TO
+FRAMES_FROM, FRAMES_TO = 10, 90
+#: seconds between two saves of a replay's progress (a save is a Redis write)
+META_INTERVAL = 0.25
 
 
 @functools.cache
@@ -121,33 +132,108 @@ def _figure(job: Job, dataset: Dataset, request: ExportRequest) -> dict:
     return for_export(figure, request.width, request.height, request.scale)
 
 
-def export_chart(request: dict, version: str, client: str = "unknown") -> dict:
-    """Draw the export ``request`` (:meth:`ExportRequest.to_json`) of dataset ``version``,
-    charge it to ``client`` and store the file. Runs as an RQ job only."""
+def _job(name: str) -> Job:
     job = get_current_job()
     if job is None:
-        raise RuntimeError("export_chart runs as an RQ job (dashboard.exports.job.export_chart)")
-    settings = worker_settings()
-    connection = job.connection
+        raise RuntimeError(f"{name} runs as an RQ job (dashboard.exports.job.{name})")
+    return job
+
+
+def _asked(job: Job, request: dict, replay: bool) -> ExportRequest:
+    """The stored request, read back; a final failure when it is not one for this job."""
     try:
         asked = ExportRequest.from_json(request)
     except (ExportError, TypeError) as exc:
         raise _final(job, str(exc)) from None
+    if (asked.chart == REPLAY) != replay:
+        raise _final(job, f"the stored request is for {asked.chart!r}, not what this job draws")
+    return asked
+
+
+def _store(job: Job, settings: Settings, body: bytes, client: str) -> None:
+    """Charge the file to the byte budgets (evicting the oldest when full) and keep it."""
+    budgets = Budgets.of(job.connection, settings)
+    budgets.evict(budgets.charge(job.id, len(body) + JOB_OVERHEAD, client, settings.export_ttl))
+    job.connection.set(file_key(settings.key_prefix, job.id), body, ex=settings.export_ttl)
+
+
+def export_chart(request: dict, version: str, client: str = "unknown") -> dict:
+    """Draw the export ``request`` (:meth:`ExportRequest.to_json`) of dataset ``version``,
+    charge it to ``client`` and store the file. Runs as an RQ job only."""
+    job = _job("export_chart")
+    settings = worker_settings()
+    asked = _asked(job, request, replay=False)
     _progress(job, "loading data")
-    dataset = _dataset(job, DatasetStore(connection, settings.key_prefix), version)
+    dataset = _dataset(job, DatasetStore(job.connection, settings.key_prefix), version)
     figure = _figure(job, dataset, asked)
     _progress(job, "rendering")
     body = _render(job, figure, asked, settings.export_max_bytes)
     _progress(job, "storing")
-    budgets = Budgets.of(connection, settings)
-    budgets.evict(budgets.charge(job.id, len(body) + JOB_OVERHEAD, client, settings.export_ttl))
-    connection.set(file_key(settings.key_prefix, job.id), body, ex=settings.export_ttl)
+    _store(job, settings, body, client)
     return {
         "bytes": len(body),
         "format": asked.fmt,
         "width": asked.width,
         "height": asked.height,
         "scale": asked.scale,
+        "dataset_version": dataset.version,
+        "filename": asked.filename,
+    }
+
+
+def _too_large(job: Job, asked: ExportRequest, size: int, max_bytes: int, frames: str = "") -> ExportFailed:
+    fewer = "ask for fewer frames or a smaller width and height" + (", or MP4" if asked.fmt == "gif" else "")
+    return _final(
+        job,
+        f"the {asked.fmt.upper()} replay is {_mb(size)}{frames}, over the limit of {_mb(max_bytes)} "
+        f"for one replay: {fewer}",
+    )
+
+
+class FrameProgress:
+    """A replay's progress in ``job.meta`` ("rendering frame 84 of 120"), saved at most
+    every META_INTERVAL seconds, and at the last frame; stops the replay (a final failure)
+    as soon as its file is over ``max_bytes``."""
+
+    def __init__(self, job: Job, asked: ExportRequest, max_bytes: int) -> None:
+        self.job, self.asked, self.max_bytes = job, asked, max_bytes
+        self.saved = 0.0
+
+    def __call__(self, done: int, total: int, size: int) -> None:
+        if size > self.max_bytes:
+            raise _too_large(self.job, self.asked, size, self.max_bytes, f" after {done} of {total} frames")
+        now = time.monotonic()
+        if done < total and now - self.saved < META_INTERVAL:
+            return
+        stage = f"rendering frame {done} of {total}" if done < total else "encoding"
+        self.job.meta.update(stage=stage, progress=FRAMES_FROM + (FRAMES_TO - FRAMES_FROM) * done // total)
+        self.job.save_meta()
+        self.saved = now
+
+
+def export_replay(request: dict, version: str, client: str = "unknown") -> dict:
+    """Draw the replay ``request`` (chart "replay") of dataset ``version`` as a video file,
+    charge it to ``client`` and store it. Runs as an RQ job only."""
+    job = _job("export_replay")
+    settings = worker_settings()
+    asked = _asked(job, request, replay=True)
+    _progress(job, "loading data")
+    dataset = _dataset(job, DatasetStore(job.connection, settings.key_prefix), version)
+    replay = replay_of(dataset, asked)
+    progress = FrameProgress(job, asked, settings.replay_max_bytes)
+    body = video.render(replay, asked.fmt, int(asked.fps or 1), progress, timeout=render_timeout(job.timeout))
+    if len(body) > settings.replay_max_bytes:
+        raise _too_large(job, asked, len(body), settings.replay_max_bytes)
+    _progress(job, "storing")
+    _store(job, settings, body, client)
+    return {
+        "bytes": len(body),
+        "format": asked.fmt,
+        "width": asked.width,
+        "height": asked.height,
+        "frames": asked.frames,
+        "fps": asked.fps,
+        "seconds": round(len(replay.sols) / int(asked.fps or 1), 3),
         "dataset_version": dataset.version,
         "filename": asked.filename,
     }

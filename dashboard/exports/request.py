@@ -11,6 +11,10 @@ accept JSON numbers and numeric strings (``"0"``), and refuse the rest in the sa
 A map selection is stored once, as a bitmask over the waypoints of the dataset version it
 refers to (:func:`encode_selection`), after every name has been checked against that
 version.
+
+A replay of the drive (chart :data:`REPLAY`: an MP4, GIF or WebM of the traverse map
+drawn sol by sol) is an export too: the same request with its ``frames`` and ``fps``,
+checked by the same :func:`validate` against its own limits (:func:`check_replay`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,25 @@ SCALE_DIGITS = 4
 #: characters of a job id's hash
 JOB_ID_HASH_CHARS = 20
 CHARTS = [*BUILDERS, *EXPORT_ONLY]
+
+#: the replay of the drive: an animation of the traverse map, sol by sol
+REPLAY = "replay"
+VIDEO_FORMATS = {"mp4": "video/mp4", "gif": "image/gif", "webm": "video/webm"}
+#: formats whose frames are yuv420p: width and height are rounded down to even numbers
+EVEN_SIZE_FORMATS = ("mp4", "webm")
+#: what a file of each format is served as (GET /download)
+CONTENT_TYPES = {**FORMATS, **VIDEO_FORMATS}
+MIN_FRAMES, MAX_FRAMES, DEFAULT_FRAMES = 2, 600, 120
+MIN_FPS, MAX_FPS, DEFAULT_FPS = 1, 30, 12
+#: the longest replay (frames / fps), in seconds
+MAX_REPLAY_SECONDS = 60
+MIN_VIDEO_PX, MAX_VIDEO_PX = 300, 1920
+DEFAULT_VIDEO_SIZE = (1280, 720)
+#: a replay counts against the export rate limit as one export per this many frames
+#: (rounded up: 120 frames count as 4): drawing a frame costs about what drawing a chart does
+FRAMES_PER_RATE_HIT = 30
+#: fields only a replay has; a chart's request leaves them out of its JSON (and so of its id)
+REPLAY_FIELDS = ("frames", "fps")
 
 
 # ---------------------------------------------------------------------------------------
@@ -129,10 +152,13 @@ class ExportRequest:
     selection: str | None = None  # the map selection: a bitmask (encode_selection) over the version's names
     xkey: str | None = None  # chart "xy": the fields on x and y
     ykey: str | None = None
+    frames: int | None = None  # chart "replay": how many frames, shown at fps frames a second
+    fps: int | None = None
 
     def to_json(self) -> dict:
-        """The request as plain JSON values: what the job stores and reads back."""
-        return asdict(self)
+        """The request as plain JSON values: what the job stores and reads back (a chart's
+        without the replay's fields, so its job id is the one it always had)."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in REPLAY_FIELDS}
 
     @classmethod
     def from_json(cls, data: object) -> ExportRequest:
@@ -144,9 +170,14 @@ class ExportRequest:
 
     def public(self) -> dict:
         """What a user needs to see about the request: the selection only as a count."""
-        out = asdict(self)
+        out = self.to_json()
         out["selected"] = selected_count(out.pop("selection"))
         return out
+
+    @property
+    def rate_cost(self) -> int:
+        """How many exports this one counts as against the client's rate limit."""
+        return math.ceil(self.frames / FRAMES_PER_RATE_HIT) if self.chart == REPLAY and self.frames else 1
 
     def job_id(self, version: str) -> str:
         digest = hashlib.sha256(orjson.dumps({"v": version, **self.to_json()}, option=orjson.OPT_SORT_KEYS))
@@ -159,6 +190,8 @@ class ExportRequest:
 
     @property
     def title(self) -> str:
+        if self.chart == REPLAY:
+            return "Replay of the drive"
         return f"{self.ykey} against {self.xkey}" if self.chart == "xy" else TITLES[self.chart]
 
 
@@ -235,7 +268,7 @@ def validate(
     chart,
     sol_min,
     sol_max,
-    fmt="png",
+    fmt=None,
     width=None,
     height=None,
     scale=1,
@@ -243,6 +276,8 @@ def validate(
     *,
     xkey=None,
     ykey=None,
+    frames=None,
+    fps=None,
     bounds: tuple[int, int] | None = None,
     names: list[str] | None = None,
 ) -> ExportRequest:
@@ -252,10 +287,72 @@ def validate(
     entirely is refused; one that overlaps it is narrowed to it (the original tracker's
     README asks for sols 0..400, and the data starts at sol 13). A ``selection`` is a
     list of waypoint names; each must be one of ``names`` (the dataset version's, see
-    :func:`selection_names`), and the request keeps it as a compact bitmask."""
+    :func:`selection_names`), and the request keeps it as a compact bitmask. ``fmt``
+    defaults to png (a replay's to mp4). The chart
+    :data:`REPLAY` is checked by :func:`check_replay` (``frames``, ``fps``, a video
+    format and size) and takes no selection, fields or scale."""
+    if chart == REPLAY:
+        if selection is not None or xkey is not None or ykey is not None:
+            raise ExportError("a replay draws the whole traverse map: it takes no selection, xkey or ykey")
+        if scale not in (None, "", 1, 1.0, "1"):
+            raise ExportError("scale does not apply to a replay: set its width and height in pixels")
+        return check_replay(sol_min, sol_max, fmt, frames, fps, width, height, bounds)
+    if frames is not None or fps is not None:
+        raise ExportError(f"frames and fps apply to a replay only, not to the {chart!r} chart")
     check_chart(chart, xkey, ykey)
-    fmt = check_format(fmt)
+    fmt = check_format("png" if fmt is None else fmt)
     lo, hi = sol_range(sol_min, sol_max, bounds)
     w, h, s = size(chart, width, height, scale)
     picked = selection_mask(selection, names)
     return ExportRequest(chart, lo, hi, fmt, w, h, s, picked, xkey, ykey)
+
+
+# ---------------------------------------------------------------------------------------
+# the replay: frames, frame rate, duration, a video format and size
+
+
+def _replay_number(name: str, value, default: int, low: int, high: int) -> int:
+    number = default if value in (None, "") else whole(name, value)
+    if not low <= number <= high:
+        raise ExportError(f"{name} {number} is out of bounds: use {low}..{high}")
+    return number
+
+
+def check_video_format(fmt) -> str:
+    """A replay's format, lower-cased (absent: mp4); ExportError unless one of :data:`VIDEO_FORMATS`."""
+    fmt = "mp4" if fmt in (None, "") else fmt.lower().strip() if isinstance(fmt, str) else fmt
+    if not isinstance(fmt, str) or fmt not in VIDEO_FORMATS:
+        raise ExportError(f"unknown replay format {fmt!r}; choose one of: {', '.join(VIDEO_FORMATS)}")
+    return fmt
+
+
+def video_size(fmt: str, width, height) -> tuple[int, int]:
+    """(width, height) of a replay within bounds; MP4 and WebM round odd ones down to even
+    numbers (their yuv420p frames need them), GIF keeps them."""
+    default_w, default_h = DEFAULT_VIDEO_SIZE
+    w = default_w if width in (None, "") else whole("width", width)
+    h = default_h if height in (None, "") else whole("height", height)
+    for name, value in (("width", w), ("height", h)):
+        if not MIN_VIDEO_PX <= value <= MAX_VIDEO_PX:
+            bounds = f"{MIN_VIDEO_PX}..{MAX_VIDEO_PX}"
+            raise ExportError(f"{name} {value} is out of bounds for a replay: use {bounds} pixels")
+    if fmt in EVEN_SIZE_FORMATS:
+        w, h = w - w % 2, h - h % 2
+    return w, h
+
+
+def check_replay(sol_min, sol_max, fmt, frames, fps, width, height, bounds) -> ExportRequest:
+    """A replay request: ``frames`` MIN_FRAMES..MAX_FRAMES shown at ``fps``
+    MIN_FPS..MAX_FPS frames a second, lasting at most MAX_REPLAY_SECONDS, in a
+    :data:`VIDEO_FORMATS` format (default mp4), MIN_VIDEO_PX..MAX_VIDEO_PX pixels a side."""
+    fmt = check_video_format(fmt)
+    lo, hi = sol_range(sol_min, sol_max, bounds)
+    n = _replay_number("frames", frames, DEFAULT_FRAMES, MIN_FRAMES, MAX_FRAMES)
+    rate = _replay_number("fps", fps, DEFAULT_FPS, MIN_FPS, MAX_FPS)
+    if n / rate > MAX_REPLAY_SECONDS:
+        raise ExportError(
+            f"{n} frames at {rate} frames a second last {n / rate:g} s; a replay lasts at most "
+            f"{MAX_REPLAY_SECONDS} s: ask for fewer frames or more frames a second"
+        )
+    w, h = video_size(fmt, width, height)
+    return ExportRequest(REPLAY, lo, hi, fmt, w, h, 1.0, None, None, None, n, rate)

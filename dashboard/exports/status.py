@@ -12,7 +12,7 @@ import redis
 from rq.job import Job, JobStatus
 
 from dashboard.exports.queue import SERIALIZER, UNREADABLE, fetch_job, file_key, unreadable
-from dashboard.exports.request import FORMATS
+from dashboard.exports.request import CONTENT_TYPES
 from dashboard.redis_conn import as_text
 
 #: what a failed job without a recorded reason says (failed by an older release, or by
@@ -95,7 +95,7 @@ def download(connection: redis.Redis, prefix: str, job_id: str) -> tuple[bytes, 
     params = job.get_meta().get("params") or {}
     fmt = str(params.get("fmt", "png"))
     filename = str(job.get_meta().get("filename") or f"{job_id}.{fmt}")
-    return body, FORMATS.get(fmt, "application/octet-stream"), filename
+    return body, CONTENT_TYPES.get(fmt, "application/octet-stream"), filename
 
 
 # --- the recent-exports list ------------------------------------------------------------------

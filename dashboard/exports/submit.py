@@ -3,13 +3,15 @@ check the request against the dataset, admit the client, queue the job, count it
 client's.
 
 The web process never renders (and never imports kaleido): it enqueues the job by its
-dotted name (:data:`~dashboard.exports.queue.JOB_FUNCTION`) with the request as JSON. The
-same request on the same dataset version gets the same job id, so a repeat returns the
-existing job (and its file when finished) instead of rendering again.
+dotted name (:data:`~dashboard.exports.queue.JOB_FUNCTION`, or :data:`REPLAY_FUNCTION` for
+a replay of the drive) with the request as JSON. The same request on the same dataset
+version gets the same job id, so a repeat returns the existing job (and its file when
+finished) instead of rendering again.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 
@@ -30,7 +32,7 @@ from dashboard.exports.queue import (
     queue,
     unreadable,
 )
-from dashboard.exports.request import ExportRequest, selection_names, validate
+from dashboard.exports.request import REPLAY, ExportRequest, selection_names, validate
 from dashboard.exports.status import remember
 from dashboard.logs import request_id_var
 from dashboard.settings import Settings
@@ -41,6 +43,14 @@ CLAIM_SECONDS = 10
 CLAIM_WAITS, CLAIM_POLL = 40, 0.05
 
 _RETRYABLE = (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+
+#: The replay job, by dotted name (the worker side draws it; the web side never imports it).
+REPLAY_FUNCTION = "dashboard.exports.job.export_replay"
+JOB_FUNCTIONS = (JOB_FUNCTION, REPLAY_FUNCTION)
+#: A replay's job timeout: the export timeout (which covers starting its browser and
+#: encoder) plus this many seconds a frame. A warm frame takes 0.1-0.3 s on two shared
+#: cores; the margin keeps a busy worker from timing out a replay that is progressing.
+REPLAY_SECONDS_PER_FRAME = 0.5
 
 
 def request_export(
@@ -57,7 +67,9 @@ def request_export(
 
     ``fields`` are the request as a client sent it (``chart``, ``sol_min``, ``sol_max``,
     and optionally ``fmt``, ``width``, ``height``, ``scale``, ``selection``, ``xkey``,
-    ``ykey``: :func:`~dashboard.exports.request.validate`'s parameters). Raises
+    ``ykey``, and for the chart "replay" ``frames`` and ``fps``:
+    :func:`~dashboard.exports.request.validate`'s parameters). A replay counts against
+    the client's rate as several exports (:attr:`ExportRequest.rate_cost`). Raises
     ExportError for a request that cannot be exported, ExportConflict when the same export
     is being queued by another request right now, an ExportBusy when the client or the
     queue is over its limits; Redis errors go through. ``bounds`` defaults to the
@@ -67,12 +79,53 @@ def request_export(
     names = selection_names(dataset.waypoints) if fields.get("selection") is not None else None
     request = validate(**fields, bounds=bounds if bounds is not None else sol_bounds(dataset), names=names)
     client = client_key(address)
-    admit(store.redis, store.prefix, client, settings.export_rate, settings.queue_max, settings.queue_client_max)
+    admit(
+        store.redis,
+        store.prefix,
+        client,
+        settings.export_rate,
+        settings.queue_max,
+        settings.queue_client_max,
+        cost=request.rate_cost,
+    )
     job = submit(store.redis, dataset.version, request, settings, client)
     note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
     if listed:
         remember(store.redis, store.prefix, job.id, client, settings.export_ttl)
     return job
+
+
+def request_replay(
+    dataset: Dataset,
+    sol_min: object,
+    sol_max: object,
+    *,
+    store: DatasetStore,
+    settings: Settings,
+    address: str | None,
+    fmt: object = "mp4",
+    frames: object = None,
+    fps: object = None,
+    width: object = None,
+    height: object = None,
+    listed: bool = False,
+) -> Job:
+    """:func:`request_export` of a replay of the drive (the page's "Export replay" button and
+    ``POST /perseverance/replay``): the traverse map drawn from ``sol_min`` to ``sol_max``
+    (narrowed to the dataset's timeline) as ``frames`` frames (default 120) shown at ``fps``
+    a second (default 12), ``fmt`` mp4, gif or webm, ``width`` x ``height`` pixels (default
+    1280 x 720). Follow it with :func:`dashboard.exports.status.status_of` (its stage reads
+    "rendering frame 84 of 120") and fetch it from ``/download/<id>``; the same errors as
+    :func:`request_export`."""
+    fields = {"chart": REPLAY, "sol_min": sol_min, "sol_max": sol_max, "fmt": fmt, "frames": frames, "fps": fps}
+    return request_export(
+        dataset,
+        {**fields, "width": width, "height": height},
+        store=store,
+        settings=settings,
+        address=address,
+        listed=listed,
+    )
 
 
 def _live(job: Job | None) -> bool:
@@ -117,7 +170,7 @@ def _requeue(job: Job) -> Job | None:
     """A failed (readable) job put back on the queue under its id, or None. A job queued
     under another function name (an older release's, before an upgrade renamed it) is not
     requeued: it would fail again; it is forgotten and queued afresh instead."""
-    if job.get_status() != JobStatus.FAILED or unreadable(job) or job.func_name != JOB_FUNCTION:
+    if job.get_status() != JobStatus.FAILED or unreadable(job) or job.func_name not in JOB_FUNCTIONS:
         return None
     try:
         again = job.requeue()
@@ -128,17 +181,29 @@ def _requeue(job: Job) -> Job | None:
     return again
 
 
+def job_timeout(request: ExportRequest, settings: Settings) -> int:
+    """Seconds the job may run: the export timeout, and for a replay its frames' share too."""
+    if request.chart == REPLAY and request.frames:
+        return settings.export_timeout + math.ceil(request.frames * REPLAY_SECONDS_PER_FRAME)
+    return settings.export_timeout
+
+
+def _description(request: ExportRequest) -> str:
+    text = f"{request.title} {request.fmt.upper()}, sols {request.sol_min}-{request.sol_max}"
+    return text + (f", {request.frames} frames at {request.fps} fps" if request.chart == REPLAY else "")
+
+
 def _enqueue(connection: redis.Redis, version: str, request: ExportRequest, settings: Settings, client: str) -> Job:
     return queue(connection).enqueue(
-        JOB_FUNCTION,
+        REPLAY_FUNCTION if request.chart == REPLAY else JOB_FUNCTION,
         kwargs={"request": request.to_json(), "version": version, "client": client},
         job_id=request.job_id(version),
-        job_timeout=settings.export_timeout,
+        job_timeout=job_timeout(request, settings),
         result_ttl=settings.export_ttl,
         failure_ttl=FAILURE_TTL,
         retry=Retry(max=settings.export_retries) if settings.export_retries else None,
         on_failure=Callback(FAILURE_CALLBACK),
-        description=f"{request.title} {request.fmt.upper()}, sols {request.sol_min}-{request.sol_max}",
+        description=_description(request),
         meta={
             "chart": request.chart,
             "params": request.public(),
