@@ -17,7 +17,7 @@ import flask
 
 from dashboard.data.store import Dataset
 from dashboard.figures import BUILDERS, Figure, View, build
-from dashboard.figures.terrain import regional
+from dashboard.figures.regional import regional
 from dashboard.page.ranges import axis_from_query, range_from_query, sol_bounds
 
 #: characters of a Referer's query read at most (the page's own query is short)

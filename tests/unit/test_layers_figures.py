@@ -22,12 +22,12 @@ from dashboard.data.samples import parse_samples
 from dashboard.data.terrain import MARS_RADIUS_M, parse_crop
 from dashboard.figures.common import View, values
 from dashboard.figures.layers import FLIGHT_GROUP, SAMPLE_GROUP, flight_traces, sample_sol_marks, sample_traces
+from dashboard.figures.regional import regional_map
 from dashboard.figures.relief import RAMP, RAMP_NAME, hillshade, ramp_colours, relief, shaded_relief
 from dashboard.figures.terrain import (
     ATTRIBUTION,
     data_uri,
     nice_length,
-    regional_map,
     scale_bar,
     terrain_image,
     thin_track,

@@ -21,8 +21,9 @@ from dashboard.figures import BUILDERS, Frames, View, build, values
 from dashboard.figures.charts import SAMPLE_MARK_NAME
 from dashboard.figures.common import MARKER_BUDGET
 from dashboard.figures.profile import JUNK_M, climb_text, junk, metres
+from dashboard.figures.regional import position_at_end, regional
 from dashboard.figures.relief import relief
-from dashboard.figures.terrain import position_at_end, regional, relief_source, relief_url
+from dashboard.figures.terrain import relief_source, relief_url
 from dashboard.page import ids, vendor
 from dashboard.page.callbacks.mars import around, first_call_unchanged
 from dashboard.page.first_view import first_view, search_of

@@ -12,7 +12,7 @@ from dash import Input, Output, ctx, no_update
 
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.figures import View
-from dashboard.figures.terrain import regional
+from dashboard.figures.regional import regional
 from dashboard.page import ids
 from dashboard.page.callbacks.current import PREVENT, current_or
 from dashboard.page.mars import around_children
