@@ -99,7 +99,7 @@ _register_export_routes()
 
 @route("/perseverance/replay", "POST", tags=EXPORTS, json=ReplayBody, resp=export_answers(schemas.Accepted))
 def export_replay():
-    """queue a replay of the drive (the traverse map sol by sol) as an MP4 or GIF"""
+    """queue a replay of the drive (the traverse map sol by sol) as MP4, GIF or WebM"""
     body = parse_body(ReplayBody)
     found = dataset()
     first, last = sol_bounds(found)  # the timeline of the layers: the traverse goes on past the waypoints

@@ -628,7 +628,7 @@ _VIDEO_PX = {"type": ["integer", "null"], "minimum": MIN_VIDEO_PX, "maximum": MA
 class ReplayBody(_Model):
     """A replay of the drive: the traverse map drawn sol by sol as a video. ``start``/``end``
     are the sols (absent: the whole timeline of the layers); ``frames`` are shown at ``fps``
-    a second, so the clip lasts frames/fps seconds (at most MAX_REPLAY_SECONDS)."""
+    a second, so the clip lasts frames/fps seconds (at most 60)."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"start": 13, "end": 400, "format": "mp4", "frames": 120, "fps": 12}]}
