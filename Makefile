@@ -105,6 +105,7 @@ bench: setup-dev system-deps-test
 	$(BIN)/python bench/bench_caches.py
 	$(BIN)/python bench/bench_refresh.py
 	$(BIN)/python bench/bench_live.py
+	$(BIN)/python bench/bench_replay.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .site
