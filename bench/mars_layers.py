@@ -3,11 +3,11 @@ stored dataset, for the benchmarks and the browser tests, until the loader store
 
 Until then a stored version has no ``flights``, ``samples`` or ``terrain``: the
 :class:`LayeredStore` reads the three layers from files once and hands them out with every
-version it reads, and :func:`serve_relief` answers ``/terrain/<fingerprint>.png`` as the
-web side will (immutable, one year). When the loader stores the layers and the web side
-serves the relief, both become pass-throughs: a version that has its layers is returned
-as it is, and a path the app answers itself is never reached here first only if
-``serve_relief`` is dropped from the caller.
+version it reads (a version that has layers of its own is returned as it is), and
+:func:`serve_relief` answers ``/terrain/<fingerprint>.png`` as the web side will
+(immutable, a year). :func:`layered_web` starts gunicorn on an app made of both
+(``bench/mars_app.py``). Once the loader stores the layers and the web side serves the
+relief, the benchmarks and tests load them with the loader and drop these stand-ins.
 """
 
 from __future__ import annotations
