@@ -1,12 +1,18 @@
-"""Benchmark: the slider callback (all charts) on the real data and on 100x that data.
+"""Benchmark: the slider callbacks (all charts; the regional view and the card of Mars
+around the rover) on the real data and on 100x that data.
 
     make bench      (or: .venv/bin/python bench/bench_dashboard.py [--repeat N])
 
 Two measurements:
-1. in-process, real and synthetic 100x data: the callback's work (every figure builder
-   plus the summary) and Dash's JSON encoding of the answer; prints time and size;
+1. in-process, real and synthetic 100x data: each callback's work (every figure builder
+   plus the summary; the regional view plus the card) and Dash's JSON encoding of the
+   answer; prints time and size;
 2. end to end on the real data: POST /_dash-update-component to the real app (Flask test
-   client, private redis-server), i.e. what the server spends per slider move.
+   client, private redis-server) for each, i.e. what the server spends per slider move
+   (the two requests run side by side in the browser).
+
+The datasets carry NASA's context layers (Ingenuity's flights, the sample tubes, the
+terrain) from the shared data folder (bench/mars_layers.py).
 
 Targets: real data < 50 ms and < 1 MB; 100x data < 250 ms and < 3 MB.
 The 100x dataset repeats the real one 100 times, each copy shifted by the mission's sol
@@ -16,6 +22,7 @@ span (sols, site numbers and odometry continue), traverse included (3.4 M vertic
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -27,7 +34,8 @@ from plotly.io.json import to_json_plotly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import drop_keys, private_redis, real_context, real_current, real_sources  # noqa: E402
+from common import ROOT, drop_keys, private_redis, real_context, real_current, real_sources  # noqa: E402
+from mars_layers import LayeredStore, read_layers  # noqa: E402
 
 from dashboard.app import create_app  # noqa: E402
 from dashboard.data.load import load  # noqa: E402
@@ -36,6 +44,7 @@ from dashboard.data.store import Dataset, DatasetStore, merge_current  # noqa: E
 from dashboard.figures import BUILDERS  # noqa: E402
 from dashboard.page import ids  # noqa: E402
 from dashboard.page.callbacks.charts import chart_figures  # noqa: E402
+from dashboard.page.callbacks.mars import around  # noqa: E402
 from dashboard.page.pieces import now_children, summary_children  # noqa: E402
 from dashboard.page.ranges import sol_bounds  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
@@ -67,6 +76,9 @@ def scaled(ds: Dataset, copies: int) -> Dataset:
         traverse=pd.concat(legss, ignore_index=True),
         traverse_points=pd.concat(ptss, ignore_index=True),
         current=merged[merged["layer"] == "current"],
+        flights=ds.flights,
+        samples=ds.samples,
+        terrain=ds.terrain,
     )
 
 
@@ -74,6 +86,10 @@ def callback_work(ds: Dataset, lo: int, hi: int) -> int:
     figs = chart_figures(ds, lo, hi)
     out = [figs[name] for name in BUILDERS] + [summary_children(ds, None), now_children(ds)]
     return len(to_json_plotly(out))
+
+
+def around_work(ds: Dataset, lo: int, hi: int) -> int:
+    return len(to_json_plotly(list(around(ds, [lo, hi]))))
 
 
 def timed(fn, repeat):
@@ -93,10 +109,10 @@ def http_callback(app, payload) -> tuple[int, int]:
     return resp.status_code, len(resp.data)
 
 
-def chart_payload(app, lo, hi) -> dict:
-    """The request the page sends when the slider moves (the charts callback)."""
+def chart_payload(app, lo, hi, output: str = f"{ids.GRAPHS['orientation']}.figure") -> dict:
+    """The request the page sends when the slider moves (the callback writing ``output``)."""
     deps = app.server.test_client().get("/_dash-dependencies").get_json()
-    cb = next(d for d in deps if f"{ids.GRAPHS['orientation']}.figure" in d["output"])
+    cb = next(d for d in deps if output in d["output"])
     outputs = []
     for part in cb["output"].strip(".").split("..."):
         cid, prop = part.rsplit(".", 1)
@@ -121,6 +137,7 @@ def main() -> None:
     wp = parse_waypoints(Path(wp_src).read_bytes(), wp_src).frame
     tr = parse_traverse(Path(tr_src).read_bytes(), tr_src)
     cur = parse_waypoints(Path(cur_src).read_bytes(), cur_src, layer="current").frame if cur_src else None
+    layers = read_layers(Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data")))
     real = Dataset(
         version="real",
         meta={"loaded_at": "bench", "layers": {}},
@@ -128,6 +145,7 @@ def main() -> None:
         traverse=tr.frame,
         traverse_points=tr.points,
         current=cur,
+        **layers,
     )
     big = scaled(real, 100)
 
@@ -141,10 +159,11 @@ def main() -> None:
         lo, hi = sol_bounds(ds)  # the whole timeline: every layer's sols
         mid = (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)
         for rng_label, (a, b) in (("all sols", (lo, hi)), ("middle half", mid)):
-            med, worst, size = timed(lambda ds=ds, a=a, b=b: callback_work(ds, a, b), args.repeat)
-            rows.append((f"{label}, {rng_label} ({a}..{b})", med, worst, size))
+            for what, work in (("charts", callback_work), ("around", around_work)):
+                med, worst, size = timed(lambda ds=ds, a=a, b=b, work=work: work(ds, a, b), args.repeat)
+                rows.append((f"{what} {label}, {rng_label} ({a}..{b})", med, worst, size))
     for label, med, worst, size in rows:
-        print(f"  in-process  {label:38s} {med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB JSON")
+        print(f"  in-process  {label:45s} {med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB JSON")
 
     with private_redis() as url:
         prefix = "ptbench-dash:"
@@ -158,17 +177,21 @@ def main() -> None:
             key_prefix=prefix,
             max_bytes=50 * 1024 * 1024,
         )
-        store = DatasetStore(client, prefix)
-        load(store, settings, force=True)
+        load(DatasetStore(client, prefix), settings, force=True)
+        store = LayeredStore(client, prefix, layers=layers)
         app = create_app(settings, store)
         lo, hi = sol_bounds(store.current())
         for a, b in ((lo, hi), (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)):
-            payload = chart_payload(app, a, b)
-            med, worst, (_, size) = timed(lambda payload=payload: http_callback(app, payload), args.repeat)
-            print(
-                f"  HTTP        real, POST /_dash-update-component ({a}..{b})"
-                f"{'':3s}{med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB response"
-            )
+            for what, output in (
+                ("charts", f"{ids.GRAPHS['orientation']}.figure"),
+                ("around", f"{ids.REGIONAL}.figure"),
+            ):
+                payload = chart_payload(app, a, b, output)
+                med, worst, (_, size) = timed(lambda payload=payload: http_callback(app, payload), args.repeat)
+                print(
+                    f"  HTTP        {what} real, POST /_dash-update-component ({a}..{b})"
+                    f"{'':3s}{med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB response"
+                )
         drop_keys(client, prefix)
     print("  targets: real < 50 ms and < 1 MB; 100x < 250 ms and < 3 MB")
 

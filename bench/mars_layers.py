@@ -3,25 +3,34 @@ stored dataset, for the benchmarks and the browser tests, until the loader store
 
 Until then a stored version has no ``flights``, ``samples`` or ``terrain``: the
 :class:`LayeredStore` reads the three layers from files once and hands them out with every
-version it reads, and :func:`serve_relief` answers ``/terrain/<fingerprint>.png`` as the
-web side will (immutable, one year). When the loader stores the layers and the web side
-serves the relief, both become pass-throughs: a version that has its layers is returned
-as it is, and a path the app answers itself is never reached here first only if
-``serve_relief`` is dropped from the caller.
+version it reads (a version that has layers of its own is returned as it is), and
+:func:`serve_relief` answers ``/terrain/<fingerprint>.png`` as the web side will
+(immutable, a year). :func:`layered_web` starts gunicorn on an app made of both
+(``bench/mars_app.py``). Once the loader stores the layers and the web side serves the
+relief, the benchmarks and tests load them with the loader and drop these stand-ins.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import signal
+import subprocess
 import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
+
+import requests
+from common import ROOT, free_port
 
 from dashboard.data.ingenuity import parse_flights
 from dashboard.data.samples import parse_samples
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.data.terrain import parse_crop
 from dashboard.figures.relief import relief
+from dashboard.run import procfile_command
 
 #: (flights, samples, terrain .img, terrain .json) in NASA's shared data folder
 SHARED_FILES = ("m20_heli_waypoints.json", "M20_SAMPLE_v3.json", "M20_mola128_jezero.img", "M20_mola128_jezero.json")
@@ -91,3 +100,29 @@ def serve_relief(wsgi_app, store: DatasetStore):
         return [shaded.png]
 
     return app
+
+
+@contextmanager
+def layered_web(env: dict, plain: bool = False):
+    """The web process (gunicorn, the Procfile's settings) whose versions carry the
+    context layers (``bench/mars_app.py``; ``plain``: the Procfile's own command, without
+    them); yields its base URL once /readyz answers, stops it afterwards."""
+    port = free_port()
+    env = {**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
+    argv = procfile_command("web")
+    if not plain:
+        argv = [*argv[:-1], "--pythonpath", str(ROOT / "bench"), "mars_app:server"]
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if requests.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)

@@ -1,9 +1,11 @@
 """Bytes a real browser transfers for the dashboard page: cold cache, then a second load.
 
-    .venv/bin/python bench/page_bytes.py            (make bench runs it)
+    .venv/bin/python bench/page_bytes.py [--plain] [-v]      (make bench runs it)
 
 Starts the Procfile's web command (gunicorn, 2 workers) on a private Redis with NASA's
-real files, opens the page in headless Chromium (Debian chromium + chromedriver, through
+real files, their versions carrying the context layers (Ingenuity's flights, the sample
+tubes, the terrain and its relief image: ``bench/mars_app.py``; ``--plain``: the rover's
+layers alone), opens the page in headless Chromium (Debian chromium + chromedriver, through
 selenium) with a fresh profile, waits until every chart has been drawn, and adds up the
 bytes on the wire from Chrome's DevTools Network events (``Network.loadingFinished``'s
 ``encodedDataLength``: headers + compressed body; answers served from the browser's
@@ -134,7 +136,8 @@ def main() -> None:
     import argparse
 
     import redis
-    from common import drop_keys, private_redis, procfile_processes, real_context, real_sources
+    from common import ROOT, drop_keys, private_redis, real_context, real_sources
+    from mars_layers import layered_web
 
     from dashboard.data.load import load
     from dashboard.data.store import DatasetStore
@@ -142,6 +145,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--plain", action="store_true", help="the rover's layers alone (the Procfile's web command)")
     args = parser.parse_args()
     wp_src, tr_src = real_sources()
     with private_redis() as url:
@@ -156,9 +160,14 @@ def main() -> None:
             **real_context(),
         )
         load(DatasetStore(client, prefix), settings, force=True)
-        with procfile_processes({"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}) as base:
-            print("Page transfer (headless Chromium, DevTools Network events, gunicorn 2 workers, real data)")
-            report(measure(base + "/"), args.verbose)
+        data = os.environ.get("PTRACKER_SHARED_DATA", str(ROOT.parent / "shared" / "data"))
+        env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "PTRACKER_SHARED_DATA": data}
+        with layered_web(env, plain=args.plain) as base:
+            layers = "the rover's layers alone" if args.plain else "with the context layers"
+            print(
+                f"Page transfer (headless Chromium, DevTools Network events, gunicorn 2 workers, real data, {layers})"
+            )
+            report(measure(base + "/", charts=6 if args.plain else 7), args.verbose)
         drop_keys(client, prefix)
 
 

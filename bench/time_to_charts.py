@@ -25,13 +25,10 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -40,12 +37,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, drop_keys, free_port, private_redis, real_current, real_sources  # noqa: E402
+from common import ROOT, drop_keys, private_redis, real_current, real_sources  # noqa: E402
+from mars_layers import layered_web  # noqa: E402
 from page_bytes import _driver  # noqa: E402
 
 from dashboard.data.load import load  # noqa: E402
 from dashboard.data.store import DatasetStore  # noqa: E402
-from dashboard.run import procfile_command  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 
 TARGET_S = 1.5
@@ -157,30 +154,6 @@ def phases(result: dict) -> dict[str, float]:
     }
 
 
-@contextmanager
-def web(env: dict, plain: bool):
-    """The web process (gunicorn, the Procfile's settings); yields its base URL."""
-    port = free_port()
-    env = {**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"}
-    argv = procfile_command("web")
-    if not plain:
-        argv = [*argv[:-1], "--pythonpath", str(ROOT / "bench"), "mars_app:server"]
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                if requests.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(30)
-
-
 def warm(base: str, path: str) -> None:
     """Every script of the page fetched a few times in each encoding, so each worker's
     one-off work (compressing plotly.js once per process) is not counted."""
@@ -215,7 +188,7 @@ def main() -> None:
         )
         load(DatasetStore(client, prefix), settings, force=True)
         env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "PTRACKER_SHARED_DATA": str(data)}
-        with web(env, args.plain) as base:
+        with layered_web(env, plain=args.plain) as base:
             warm(base, args.path)
             expected = count_graphs(requests.get(base + "/_dash-layout", timeout=30).json())
             visit(base + args.path, expected)  # the browser's own first start is not counted

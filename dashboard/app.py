@@ -22,6 +22,7 @@ from dashboard.page.callbacks import STORE_DOWN, register_callbacks
 from dashboard.page.first_view import requested_search
 from dashboard.page.guard import install as install_guard
 from dashboard.page.layout import serve_layout
+from dashboard.page.layout_cache import install as install_layout_cache
 from dashboard.redis_conn import connect
 from dashboard.settings import PROJECT_ROOT, Settings
 
@@ -74,10 +75,14 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1).replace(
         "{%css%}", FEED_LINK + "\n        {%css%}", 1
     )
+    # Dash checks callbacks against this layout and sends it in every page's config: the
+    # page without data has every component and none of the figures (~300 KB with them)
+    app.validation_layout = serve_layout(None, settings)
     app.layout = layout
     register_callbacks(app, store, settings)
     install_api(server, app.csp_hashes())
     install_guard(server, app.callback_map)
+    install_layout_cache(server, store)  # a reload revalidates the layout (304) while nothing changed
     callback_map.update(app.callback_map)  # names the metrics may use as callback labels
     # Dash registers the script paths it may serve only when it renders the index page
     # in that process; under gunicorn a worker that has not rendered it refuses the

@@ -6,6 +6,7 @@ under the track; junk elevations are left out of both elevation charts (:mod:`.p
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from dashboard.data.timeline import traverse_only
@@ -29,6 +30,8 @@ from dashboard.marstime import sol_instants
 
 #: the legend's name of the sample sols' marks
 SAMPLE_MARK_NAME = "sample tube filled"
+#: the rows of the elevation charts without junk elevations, in a dataset version's memo
+ELEVATIONS_MEMO_KEY = ("figures", "elevations_without_junk")
 
 
 def with_sample_marks(layout: dict, dataset: ChartData, view: View) -> dict:
@@ -118,20 +121,27 @@ def position(dataset: ChartData, view: View) -> Figure:
     return figure_of(data, with_sample_marks(layout, dataset, view), wp_all.empty and tr.empty)
 
 
+def without_junk_elevations(dataset: ChartData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(every waypoint, the traverse on sols without waypoints, and that traverse) with
+    junk elevations left out (:mod:`.profile`; without terrain the ground's stand-in is the
+    median of all the dataset's elevations). Built once per dataset version (its memo)."""
+    wp = dataset.waypoints
+    tr = traverse_only(wp, dataset.traverse, dataset.traverse_points, dataset.memo)
+    terrain = context_layer(dataset, "terrain")
+    typical = None if terrain is not None else typical_elevation(wp["elev_geoid"], tr["elev"])
+    return without_junk(wp, "elev_geoid", terrain, typical), without_junk(tr, "elev", terrain, typical), tr
+
+
 def elevation_rows(dataset: ChartData, view: View) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, bool]:
     """(waypoints, traverse on sols without waypoints, current position) in the view,
-    junk elevations left out (:mod:`.profile`), and whether the range had any row at all."""
-    wp_all = in_range(dataset.waypoints, view)
-    wp, cur = split_current(wp_all)
-    tr = in_range(traverse_only(dataset.waypoints, dataset.traverse, dataset.traverse_points, dataset.memo), view)
-    terrain = context_layer(dataset, "terrain")
-    typical = None if terrain is not None else typical_elevation(wp_all["elev_geoid"], tr.get("elev", []))
-    return (
-        without_junk(wp, "elev_geoid", terrain, typical),
-        without_junk(tr, "elev", terrain, typical),
-        without_junk(cur, "elev_geoid", terrain, typical),
-        not (wp_all.empty and tr.empty),
+    junk elevations left out, and whether the range had any row at all."""
+    wp_clean, tr_clean, tr_all = dataset.memo(ELEVATIONS_MEMO_KEY, lambda: without_junk_elevations(dataset))
+    wp, cur = split_current(in_range(wp_clean, view))
+    tr = in_range(tr_clean, view)
+    drawn = len(wp) + len(cur) + len(tr) > 0 or not (
+        in_range(dataset.waypoints, view).empty and in_range(tr_all, view).empty
     )
+    return wp, tr, cur, drawn
 
 
 def elevation(dataset: ChartData, view: View) -> Figure:
@@ -160,13 +170,13 @@ def elevation_distance(dataset: ChartData, view: View) -> Figure:
     wp = wp.assign(dist_km=wp["dist_total_m"] / 1000.0)
     cur = cur.assign(dist_km=cur["dist_total_m"] / 1000.0)
     tr = tr.assign(dist_km=tr["total_m"] / 1000.0)
-    data = []
     terrain = context_layer(dataset, "terrain")
+    data: list[dict] = []
     if terrain is not None:
-        under = pd.concat(
-            [f[["dist_km", "lon", "lat"]] for f in (wp, tr, cur) if len(f)] or [wp[["dist_km", "lon", "lat"]]]
+        x, lon, lat = (
+            np.concatenate([f[c].to_numpy(dtype=float) for f in (wp, tr, cur)]) for c in ("dist_km", "lon", "lat")
         )
-        data += profile_traces(under["dist_km"], under["lon"], under["lat"], terrain)
+        data += profile_traces(x, lon, lat, terrain)
     data.append(series(wp, "dist_km", "elev_geoid", "elevation", PALETTE[3], "m", view))
     if len(tr):
         data.append(traverse_series(tr, "dist_km", "elev", "elevation (legs' length)", PALETTE[5], "m", view))
@@ -179,14 +189,11 @@ def elevation_distance(dataset: ChartData, view: View) -> Figure:
         height=380,
         showlegend=len(data) > 1,
     )
-    rows = pd.concat(
-        [
-            wp[["sol", "elev_geoid"]].rename(columns={"elev_geoid": "elev"}),
-            tr[["sol", "elev"]],
-            cur[["sol", "elev_geoid"]].rename(columns={"elev_geoid": "elev"}),
-        ]
+    sols = np.concatenate([f["sol"].to_numpy(dtype=float) for f in (wp, tr, cur)])
+    elevs = np.concatenate(
+        [wp["elev_geoid"].to_numpy(float), tr["elev"].to_numpy(float), cur["elev_geoid"].to_numpy(float)]
     )
-    words = climb(rows)
+    words = climb(sols, elevs)
     if words and drawn:
         layout["annotations"] = [climb_annotation(words)]
     return figure_of(data, layout, not drawn)

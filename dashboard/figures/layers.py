@@ -195,9 +195,12 @@ def sample_sol_marks(samples: pd.DataFrame, view: View) -> list[dict]:
     """Layout ``shapes``: a dotted vertical line at each sol a tube was filled on, within the
     view's range, on a time axis of sols or of Earth dates (the sol's start, UTC)."""
     shown = in_range(samples, view, use_selection=False)
-    sols = sorted({int(s) for s in shown["sol"]})
+    by_sol: dict[int, list[str]] = {}
+    for sol, name in zip(shown["sol"].tolist(), shown["name"].tolist(), strict=True):
+        by_sol.setdefault(int(sol), []).append(str(name))
+    sols = sorted(by_sol)
     xs = sol_instants(sols) if view.time_axis == "date" else sols
-    names = {int(s): ", ".join(str(n) for n in rows["name"]) for s, rows in shown.groupby("sol")}
+    names = {sol: ", ".join(tube_names) for sol, tube_names in by_sol.items()}
     return [
         {
             "type": "line",

@@ -9,7 +9,7 @@ at -2,529 m. An elevation is left out (treated as missing, like a -9999 sentinel
    the terrain's height there (MOLA's 463 m pixels smooth the relief, but the rover's
    own elevations stay within ~110 m of them at Jezero), or
 2. it is within :data:`ZERO_M` (1 m) of zero while the ground there (the terrain, or
-   without terrain the median of the elevations drawn with it) is more than
+   where there is none the median of the dataset's elevations) is more than
    :data:`JUNK_M` from zero.
 
 Rows left out are not drawn at all (the line joins their neighbours), so a placeholder
@@ -116,14 +116,17 @@ def climb_text(start: float, end: float) -> str:
     return f"From {metres(start)} to {metres(end)}: {words}"
 
 
-def climb(rows: pd.DataFrame) -> str | None:
-    """:func:`climb_text` from the first to the last row by sol (``sol``, ``elev``; rows
-    in path order), or None without two usable rows."""
-    usable = rows[np.isfinite(rows["elev"].to_numpy(dtype=float))]
-    if len(usable) < 2:
+def climb(sols, elevs) -> str | None:
+    """:func:`climb_text` from the first to the last point by sol (points in path order:
+    the first of the earliest sol, the last of the latest), or None without two usable
+    points."""
+    sols, elevs = np.asarray(sols, dtype=float), np.asarray(elevs, dtype=float)
+    usable = np.isfinite(sols) & np.isfinite(elevs)
+    if usable.sum() < 2:
         return None
-    ordered = usable.sort_values("sol", kind="stable")
-    return climb_text(float(ordered["elev"].iloc[0]), float(ordered["elev"].iloc[-1]))
+    order = np.argsort(sols[usable], kind="stable")
+    picked = elevs[usable][order]
+    return climb_text(float(picked[0]), float(picked[-1]))
 
 
 def climb_annotation(text: str) -> dict:

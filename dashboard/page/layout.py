@@ -316,7 +316,9 @@ def serve_layout(
         className="page",
         children=[
             dcc.Location(id=ids.URL, refresh=False),
-            dcc.Store(id=ids.SELECTION, data=None),
+            # an empty list, not None: a Store whose data is None sets it again when it mounts,
+            # which would redraw every chart the served layout already drew
+            dcc.Store(id=ids.SELECTION, data=[]),
             dcc.Store(id=ids.DATA_VERSION, data=dataset.version if dataset else None),
             _masthead(),
             html.Div(id=ids.STATUS, className="status", role="status", children=store_error or ""),

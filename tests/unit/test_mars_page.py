@@ -10,9 +10,11 @@ import hashlib
 import sys
 from pathlib import Path
 
+import flask
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+import redis
 from dash import no_update
 
 from dashboard.data.megdr import PPD
@@ -24,7 +26,7 @@ from dashboard.figures.profile import JUNK_M, climb_text, junk, metres
 from dashboard.figures.regional import position_at_end, regional
 from dashboard.figures.relief import relief
 from dashboard.figures.terrain import relief_source, relief_url
-from dashboard.page import ids, vendor
+from dashboard.page import ids, layout_cache, vendor
 from dashboard.page.callbacks.mars import around, first_call_unchanged
 from dashboard.page.first_view import first_view, search_of
 from dashboard.page.mars import ingenuity_items, layer_notes, tubes_text
@@ -270,3 +272,60 @@ def test_every_trace_the_page_draws_is_in_the_bundle(dataset):
     many = dataset.waypoints.loc[dataset.waypoints.index.repeat(400)]
     types |= {t["type"] for t in build("orientation", Frames(many), View.of(0, 100))["data"]}  # WebGL
     assert {"scatter", "scattergl", "bar"} <= types <= vendor.TRACE_TYPES
+
+
+# ---------------------------------------------------------------------------------------
+# the layout's validators
+
+
+class VersionStore:
+    def __init__(self, version):
+        self.version = version
+
+    def current_version(self):
+        if isinstance(self.version, Exception):
+            raise self.version
+        return self.version
+
+
+def layout_server(store):
+    server = flask.Flask(__name__)
+    built = []
+
+    @server.get(layout_cache.LAYOUT_PATH)
+    def layout():
+        built.append(flask.request.referrer)
+        return flask.jsonify({"figures": "..."})
+
+    layout_cache.install(server, store)
+    return server.test_client(), built
+
+
+def test_a_reload_revalidates_the_layout():
+    store = VersionStore("7")
+    client, built = layout_server(store)
+    page = {"Referer": "http://host/?sol_min=14&sol_max=16"}
+    first = client.get("/_dash-layout", headers=page)
+    tag = first.headers["ETag"]
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "no-cache" and tag.startswith('"L7-')
+    again = client.get("/_dash-layout", headers={**page, "If-None-Match": tag})
+    assert again.status_code == 304 and again.data == b"" and len(built) == 1  # not built again
+    compressed = tag[:-1] + ':br"'  # as a compressing layer rewrites it
+    assert client.get("/_dash-layout", headers={**page, "If-None-Match": compressed}).status_code == 304
+    # another range, another version: built again
+    other = client.get("/_dash-layout", headers={"Referer": "http://host/?sol_min=15", "If-None-Match": tag})
+    assert other.status_code == 200 and other.headers["ETag"] != tag
+    store.version = "8"
+    assert client.get("/_dash-layout", headers={**page, "If-None-Match": tag}).status_code == 200
+    # nothing loaded, or the store away: no validator at all
+    for version in (None, redis.ConnectionError("refused")):
+        store.version = version
+        resp = client.get("/_dash-layout", headers={**page, "If-None-Match": tag})
+        assert resp.status_code == 200 and "ETag" not in resp.headers
+
+
+def test_layout_etag_parts():
+    assert layout_cache.layout_etag("7", "", "c") != layout_cache.layout_etag("7", "", "d")  # the code
+    assert layout_cache.etag_matches('W/"x", "L7-ab"', "L7-ab") and layout_cache.etag_matches("*", "L7-ab")
+    assert not layout_cache.etag_matches(None, "L7-ab") and not layout_cache.etag_matches('"L7-a"', "L7-ab")
+    assert len(layout_cache.code_digest()) == 16
