@@ -20,9 +20,10 @@ from dashboard.data.terrain import Crop, parse_crop
 from dashboard.figures import Frames, View, build, values
 from dashboard.figures.map import IMAGE_INLINE, IMAGE_URL, map_context, relief_source, terrain_url
 from dashboard.figures.relief import relief
+from tests.helpers import SHARED_DATA
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+REAL = SHARED_DATA  # NASA's real files (tests.helpers)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,9 +18,10 @@ import pytest
 from dashboard.data.ingenuity import FLIGHT_COLUMNS, between_sols, flight_summary, parse_flights
 from dashboard.data.schema import DataError
 from dashboard.marstime import sol_date
+from tests.helpers import SHARED_DATA
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+REAL = SHARED_DATA  # NASA's real files (tests.helpers)
 
 
 @pytest.fixture(scope="module")

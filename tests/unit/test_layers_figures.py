@@ -33,9 +33,10 @@ from dashboard.figures.terrain import (
     thin_track,
 )
 from dashboard.marstime import sol_instants
+from tests.helpers import SHARED_DATA
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+REAL = SHARED_DATA  # NASA's real files (tests.helpers)
 FLAT = math.sin(math.radians(45))  # the light on level ground, sun 45 degrees up
 
 

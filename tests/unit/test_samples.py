@@ -19,9 +19,10 @@ from dashboard.data.context import parse_date, parse_dates
 from dashboard.data.samples import SAMPLE_COLUMNS, between_sols, parse_samples, sample_summary, tubes_filled
 from dashboard.data.schema import DataError
 from dashboard.marstime import sol_date
+from tests.helpers import SHARED_DATA
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+REAL = SHARED_DATA  # NASA's real files (tests.helpers)
 
 
 @pytest.fixture(scope="module")

@@ -24,9 +24,10 @@ from dashboard.data.megdr import (
 )
 from dashboard.data.schema import DataError
 from dashboard.data.terrain import MARS_RADIUS_M, along_track_m, crop_from_rows, parse_crop, sample
+from tests.helpers import SHARED_DATA
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+REAL = SHARED_DATA  # NASA's real files (tests.helpers)
 JEZERO_SHA256 = "c2d9ea86424463b182bbb6257fc73d0bd15ab41ce11092fbf1d806dddb93d1d4"
 
 
