@@ -29,7 +29,10 @@ def tool(name: str) -> str:
 
 
 def run(*args, cwd=ROOT):
-    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=120)
+    """A tool run as a user's shell would run it: without the PTRACKER_* variables the test
+    session sets for the processes it starts (compose would interpolate them)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PTRACKER_")}
+    return subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_dockerfile_passes_hadolint():
