@@ -88,7 +88,7 @@ def test_the_whole_drive_and_where_the_rover_is_now(store, settings, shared_data
         "status": "newer",
         "sol": 1840,
         "rmc": "87_5154",
-        "source": str(shared_data / "M20_waypoints_current.json"),
+        "source": "local file M20_waypoints_current.json",  # never a server path
     }
     dataset = store.current()
     assert sol_bounds(dataset) == (13, 1840)
