@@ -31,15 +31,17 @@ retried on the next tick instead of stopping the clock.
 from __future__ import annotations
 
 import logging
+import os
+import select
 import signal
 import sys
-import threading
 from datetime import UTC, datetime
 
 import redis
 from rq import Queue, cron_job_registry
 from rq.cron import CronJob, CronScheduler
 from rq.defaults import DEFAULT_CRON_JOB_HISTORY_LIMIT, DEFAULT_CRON_JOB_HISTORY_TTL
+from rq.exceptions import StopRequested
 from rq.job import Job
 
 from dashboard import logs
@@ -81,6 +83,33 @@ class JsonCronJob(CronJob):
             self.set_enqueue_time(datetime.fromtimestamp(float(newest[0][1]), tz=UTC))
 
 
+class Wakeup:
+    """Sleeps that a stop signal ends at once, whichever thread the kernel hands it to.
+
+    A process-directed signal goes to any thread that does not block it, and numpy's
+    OpenBLAS starts one at import. A signal given to that thread runs Python's handler only
+    when the main thread next runs Python code, which ``time.sleep(60)`` or
+    ``signal.pause()`` may not do for a minute or ever (seen: `make run`'s Ctrl-C followed
+    by its SIGTERM left the clock asleep in 9 of 40 tries). Python's wakeup fd is written
+    whichever thread took the signal, so a ``select`` on it always returns.
+    """
+
+    def __init__(self) -> None:
+        self._read, write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(write, False)
+        signal.set_wakeup_fd(write)
+
+    def sleep(self, seconds: float | None) -> None:
+        """Sleep ``seconds`` (``None``: until a signal), or until a signal arrives."""
+        ready, _, _ = select.select([self._read], [], [], seconds)
+        if ready:
+            try:
+                os.read(self._read, 512)
+            except BlockingIOError:
+                pass
+
+
 class RefreshClock(CronScheduler):
     """RQ's CronScheduler with the refresh job (:class:`JsonCronJob`); Redis errors are
     logged and the tick retried instead of ending the loop."""
@@ -88,6 +117,8 @@ class RefreshClock(CronScheduler):
     def __init__(self, connection: redis.Redis, settings: Settings, **kwargs):
         super().__init__(connection, logging_level=settings.log_level, **kwargs)
         self.settings = settings
+        self._stop_signal: int | None = None
+        self._wakeup = Wakeup()
 
     def add(self, job: CronJob) -> CronJob:
         """Schedule ``job`` (built by the caller, so it may be a :class:`JsonCronJob`)."""
@@ -120,12 +151,19 @@ class RefreshClock(CronScheduler):
             log.warning("clock not unregistered (its entry expires): %s", exc)
 
     def _request_stop(self, signum, frame):
-        # RQ's handler (it raises StopRequested out of the loop). One stop is enough: a
-        # second signal (make run's Ctrl-C reaches every child, then its SIGTERM follows)
-        # must not interrupt the clean-up with a traceback.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
-        super()._request_stop(signum, frame)
+        # RQ's handler raises StopRequested from wherever the signal lands; one that lands
+        # in a log call is swallowed by logging's error handling, and the clock then never
+        # stops. So the handler only notes the signal; the sleep below ends on it and raises.
+        self._stop_signal = signum
+
+    def calculate_sleep_interval(self) -> float:
+        # RQ sleeps for the interval this returns: wait here instead, on the wakeup fd, and
+        # stop between ticks (never in the middle of queueing a refresh)
+        if self._stop_signal is None:
+            self._wakeup.sleep(super().calculate_sleep_interval())
+        if self._stop_signal is not None:
+            raise StopRequested()
+        return 0
 
 
 def refresh_job(settings: Settings) -> JsonCronJob:
@@ -144,12 +182,19 @@ def refresh_job(settings: Settings) -> JsonCronJob:
 
 
 def idle() -> int:
-    """No scheduled refresh: say so, wait for SIGTERM / SIGINT, then exit 0."""
-    stop = threading.Event()
+    """No scheduled refresh: say so, wait for SIGTERM / SIGINT, then exit 0.
+
+    The handler only notes the signal and the :class:`Wakeup` sleep ends on it: no lock is
+    taken and nothing raised in a handler. (A handler that set a ``threading.Event``
+    deadlocked when make run's SIGTERM landed right after the terminal's SIGINT, which
+    left `make run` running after Ctrl-C.)"""
+    stopping: list[int] = []
+    wakeup = Wakeup()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda _signum, _frame: stop.set())
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
     log.info("scheduled refresh is off (PTRACKER_REFRESH_SECONDS=0): the clock idles until stopped")
-    stop.wait()
+    while not stopping:
+        wakeup.sleep(None)
     return 0
 
 
@@ -170,6 +215,7 @@ def main() -> int:
     job = refresh_job(settings)
     job.resume(connection)
     clock.add(job)
+    clock._install_signal_handlers()  # before the line that says it runs (start() repeats it)
     log.info("refreshing the layers every %d s (queue %s)", settings.refresh_seconds, job.queue_name)
     clock.start()
     return 0

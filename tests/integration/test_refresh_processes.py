@@ -212,6 +212,31 @@ def test_the_clock_idles_when_the_refresh_is_off(redis_url, key_prefix, redis_cl
     assert redis_client.keys("rq:queue:refresh") == []
 
 
+@pytest.mark.parametrize("seconds", ["0", "900"])
+def test_the_clock_stops_on_ctrl_c_followed_by_sigterm(redis_url, key_prefix, seconds):
+    """`make run`'s Ctrl-C: the terminal's SIGINT, then the supervisor's SIGTERM right after
+    it. Handlers that set an Event, raised, or slept while the signal went to another thread
+    left the clock running in up to 9 of 40 such pairs; every one of ten must end it, exit 0,
+    idle or scheduling."""
+    env = procfile_env(redis_url, key_prefix, PTRACKER_REFRESH_SECONDS=seconds, PTRACKER_LOG_FORMAT="text")
+    ready = "the clock idles until stopped" if seconds == "0" else "refreshing the layers every 900 s"
+    for _ in range(10):
+        clock = subprocess.Popen(
+            procfile_command("clock"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert ready in clock.stdout.readline()
+        clock.send_signal(signal.SIGINT)
+        clock.send_signal(signal.SIGTERM)
+        try:
+            assert clock.wait(timeout=5) == 0
+            assert "Traceback" not in clock.stdout.read()
+        finally:
+            if clock.poll() is None:
+                clock.kill()
+                clock.wait()
+            clock.stdout.close()
+
+
 def test_a_worker_on_an_unknown_queue_says_so(redis_url, key_prefix):
     env = procfile_env(redis_url, key_prefix, PTRACKER_WORKER_QUEUES="exports,refrsh")
     res = subprocess.run(procfile_command("worker"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)

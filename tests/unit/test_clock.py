@@ -2,7 +2,8 @@
 
 jobs/clock.py copies RQ 3.0.0's ``CronJob.enqueue`` to queue the job JSON-serialised,
 adds jobs to ``CronScheduler``'s list of jobs (``_cron_jobs``, the list ``register``
-appends to and ``enqueue_jobs`` reads) and extends its signal handler (``_request_stop``).
+appends to and ``enqueue_jobs`` reads) and replaces its signal handler (``_request_stop``)
+and its sleep (``calculate_sleep_interval``).
 If an RQ upgrade changes any of these, these tests fail first: re-read RQ's cron.py and
 bring the copy in line (then record the new fingerprint). The enqueue itself, against a
 real Redis: tests/integration/test_refresh.py.
@@ -46,11 +47,16 @@ def test_the_scheduler_still_keeps_its_jobs_in_the_list_we_add_to():
     assert clock.get_jobs() == [ours] and isinstance(ours, JsonCronJob)
 
 
-def test_the_scheduler_still_stops_through_the_handler_we_extend():
-    # RefreshClock._request_stop ignores a second signal during the clean-up; if an RQ
-    # upgrade stops installing this handler, a second Ctrl-C would print a traceback again.
+def test_the_scheduler_still_stops_through_the_handler_and_sleep_we_replace():
+    # RefreshClock._request_stop only notes the signal; its calculate_sleep_interval sleeps
+    # on the wakeup fd and raises StopRequested, and returns 0 so RQ does not sleep again.
+    # If an RQ upgrade stops installing this handler or changes how start() sleeps and
+    # stops, a Ctrl-C could leave the clock asleep again.
     assert "self._request_stop" in inspect.getsource(CronScheduler._install_signal_handlers)
-    assert "_request_stop" in RefreshClock.__dict__
+    start = inspect.getsource(CronScheduler.start)
+    assert "sleep_time = self.calculate_sleep_interval()" in start
+    assert "if sleep_time > 0:" in start and "except StopRequested:" in start
+    assert {"_request_stop", "calculate_sleep_interval"} <= set(RefreshClock.__dict__)
 
 
 def test_the_refresh_job_runs_within_its_timeout_and_expires_unclaimed():
