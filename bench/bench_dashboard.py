@@ -12,7 +12,7 @@ Two measurements:
    (the two requests run side by side in the browser).
 
 The datasets carry NASA's context layers (Ingenuity's flights, the sample tubes, the
-terrain) from the shared data folder (bench/mars_layers.py).
+terrain) from the shared data folder, loaded by the app's own loader.
 
 Targets: real data < 50 ms and < 1 MB; 100x data < 250 ms and < 3 MB.
 The 100x dataset repeats the real one 100 times, each copy shifted by the mission's sol
@@ -22,7 +22,6 @@ span (sols, site numbers and odometry continue), traverse included (3.4 M vertic
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -34,13 +33,11 @@ from plotly.io.json import to_json_plotly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, drop_keys, private_redis, real_context, real_current, real_sources  # noqa: E402
-from mars_layers import LayeredStore, read_layers  # noqa: E402
+from common import drop_keys, private_redis, real_context, real_current, real_sources  # noqa: E402
 
 from dashboard.app import create_app  # noqa: E402
 from dashboard.data.load import load  # noqa: E402
-from dashboard.data.parse import parse_traverse, parse_waypoints  # noqa: E402
-from dashboard.data.store import Dataset, DatasetStore, merge_current  # noqa: E402
+from dashboard.data.store import Dataset, DatasetStore  # noqa: E402
 from dashboard.figures import BUILDERS  # noqa: E402
 from dashboard.page import ids  # noqa: E402
 from dashboard.page.callbacks.charts import chart_figures  # noqa: E402
@@ -133,38 +130,6 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9)
     args = parser.parse_args()
     wp_src, tr_src = real_sources()
-    cur_src = real_current()
-    wp = parse_waypoints(Path(wp_src).read_bytes(), wp_src).frame
-    tr = parse_traverse(Path(tr_src).read_bytes(), tr_src)
-    cur = parse_waypoints(Path(cur_src).read_bytes(), cur_src, layer="current").frame if cur_src else None
-    layers = read_layers(Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data")))
-    real = Dataset(
-        version="real",
-        meta={"loaded_at": "bench", "layers": {}},
-        waypoints=merge_current(wp, cur),
-        traverse=tr.frame,
-        traverse_points=tr.points,
-        current=cur,
-        **layers,
-    )
-    big = scaled(real, 100)
-
-    print(f"Slider callback benchmark ({args.repeat} repeats; median / worst)")
-    print(
-        f"  real: {len(real.waypoints):,} waypoints, {len(real.traverse_points):,} path vertices; "
-        f"100x: {len(big.waypoints):,} waypoints, {len(big.traverse_points):,} path vertices"
-    )
-    rows = []
-    for label, ds in (("real", real), ("100x", big)):
-        lo, hi = sol_bounds(ds)  # the whole timeline: every layer's sols
-        mid = (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)
-        for rng_label, (a, b) in (("all sols", (lo, hi)), ("middle half", mid)):
-            for what, work in (("charts", callback_work), ("around", around_work)):
-                med, worst, size = timed(lambda ds=ds, a=a, b=b, work=work: work(ds, a, b), args.repeat)
-                rows.append((f"{what} {label}, {rng_label} ({a}..{b})", med, worst, size))
-    for label, med, worst, size in rows:
-        print(f"  in-process  {label:45s} {med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB JSON")
-
     with private_redis() as url:
         prefix = "ptbench-dash:"
         client = redis.Redis.from_url(url)
@@ -177,22 +142,46 @@ def main() -> None:
             key_prefix=prefix,
             max_bytes=50 * 1024 * 1024,
         )
-        load(DatasetStore(client, prefix), settings, force=True)
-        store = LayeredStore(client, prefix, layers=layers)
-        app = create_app(settings, store)
-        lo, hi = sol_bounds(store.current())
-        for a, b in ((lo, hi), (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)):
-            for what, output in (
-                ("charts", f"{ids.GRAPHS['orientation']}.figure"),
-                ("around", f"{ids.REGIONAL}.figure"),
-            ):
-                payload = chart_payload(app, a, b, output)
-                med, worst, (_, size) = timed(lambda payload=payload: http_callback(app, payload), args.repeat)
-                print(
-                    f"  HTTP        {what} real, POST /_dash-update-component ({a}..{b})"
-                    f"{'':3s}{med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB response"
-                )
-        drop_keys(client, prefix)
+        store = DatasetStore(client, prefix)
+        load(store, settings, force=True)  # the real loader: the rover's and the context layers
+        real = store.current()
+        assert real is not None
+        try:
+            measure(real, create_app(settings, store), args.repeat)
+        finally:
+            drop_keys(client, prefix)
+
+
+def measure(real: Dataset, app, repeat: int) -> None:
+    big = scaled(real, 100)
+    print(f"Slider callback benchmark ({repeat} repeats; median / worst)")
+    print(
+        f"  real: {len(real.waypoints):,} waypoints, {len(real.traverse_points):,} path vertices; "
+        f"100x: {len(big.waypoints):,} waypoints, {len(big.traverse_points):,} path vertices"
+    )
+    rows = []
+    for label, ds in (("real", real), ("100x", big)):
+        lo, hi = sol_bounds(ds)  # the whole timeline: every layer's sols
+        mid = (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)
+        for rng_label, (a, b) in (("all sols", (lo, hi)), ("middle half", mid)):
+            for what, work in (("charts", callback_work), ("around", around_work)):
+                med, worst, size = timed(lambda ds=ds, a=a, b=b, work=work: work(ds, a, b), repeat)
+                rows.append((f"{what} {label}, {rng_label} ({a}..{b})", med, worst, size))
+    for label, med, worst, size in rows:
+        print(f"  in-process  {label:45s} {med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB JSON")
+
+    lo, hi = sol_bounds(real)
+    for a, b in ((lo, hi), (lo + (hi - lo) // 4, lo + 3 * (hi - lo) // 4)):
+        for what, output in (
+            ("charts", f"{ids.GRAPHS['orientation']}.figure"),
+            ("around", f"{ids.REGIONAL}.figure"),
+        ):
+            payload = chart_payload(app, a, b, output)
+            med, worst, (_, size) = timed(lambda payload=payload: http_callback(app, payload), repeat)
+            print(
+                f"  HTTP        {what} real, POST /_dash-update-component ({a}..{b})"
+                f"{'':3s}{med * 1000:8.1f} ms {worst * 1000:8.1f} ms  {size / 1e6:6.3f} MB response"
+            )
     print("  targets: real < 50 ms and < 1 MB; 100x < 250 ms and < 3 MB")
 
 

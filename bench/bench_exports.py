@@ -48,7 +48,7 @@ from dashboard.exports.request import validate  # noqa: E402
 from dashboard.exports.submit import submit  # noqa: E402
 from dashboard.exports.vector import for_export  # noqa: E402
 from dashboard.figures import Frames, View, build  # noqa: E402
-from dashboard.figures.map import IMAGE_INLINE  # noqa: E402
+from dashboard.figures.terrain import IMAGE_INLINE  # noqa: E402
 from dashboard.run import procfile_command  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 

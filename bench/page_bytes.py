@@ -4,7 +4,7 @@
 
 Starts the Procfile's web command (gunicorn, 2 workers) on a private Redis with NASA's
 real files, their versions carrying the context layers (Ingenuity's flights, the sample
-tubes, the terrain and its relief image: ``bench/mars_app.py``; ``--plain``: the rover's
+tubes, the terrain and its relief image, loaded by the app's own loader; ``--plain``: the rover's
 layers alone), opens the page in headless Chromium (Debian chromium + chromedriver, through
 selenium) with a fresh profile, waits until every chart has been drawn, and adds up the
 bytes on the wire from Chrome's DevTools Network events (``Network.loadingFinished``'s
@@ -136,8 +136,7 @@ def main() -> None:
     import argparse
 
     import redis
-    from common import ROOT, drop_keys, private_redis, real_context, real_sources
-    from mars_layers import layered_web
+    from common import drop_keys, private_redis, procfile_processes, real_context, real_sources
 
     from dashboard.data.load import load
     from dashboard.data.store import DatasetStore
@@ -157,12 +156,11 @@ def main() -> None:
             redis_url=url,
             key_prefix=prefix,
             max_bytes=50 * 1024 * 1024,
-            **real_context(),
+            **({"heli_source": None, "samples_source": None, "terrain_source": None} if args.plain else real_context()),
         )
-        load(DatasetStore(client, prefix), settings, force=True)
-        data = os.environ.get("PTRACKER_SHARED_DATA", str(ROOT.parent / "shared" / "data"))
-        env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "PTRACKER_SHARED_DATA": data}
-        with layered_web(env, plain=args.plain) as base:
+        load(DatasetStore(client, prefix), settings, force=True)  # the app's own loader
+        env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}
+        with procfile_processes(env) as base:
             layers = "the rover's layers alone" if args.plain else "with the context layers"
             print(
                 f"Page transfer (headless Chromium, DevTools Network events, gunicorn 2 workers, real data, {layers})"

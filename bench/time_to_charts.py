@@ -14,9 +14,9 @@ The page's resource timings give where the time went (the HTML, the scripts, the
 the callbacks). The CPU time the browser's processes spent until then is printed too: on
 a machine shared with other work the times stretch, the CPU time much less.
 
-By default the versions carry the context layers (flights, samples, terrain: the app of
-``bench/mars_app.py``, read from the shared data folder); ``--plain`` runs the Procfile's
-own ``web`` command on the rover's layers alone. Target: every chart within 1.5 s.
+The Procfile's own ``web`` command serves a dataset loaded by the app's loader with the
+context layers (flights, samples, terrain) from the shared data folder; ``--plain`` loads
+the rover's layers alone. Target: every chart within 1.5 s.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, drop_keys, private_redis, real_current, real_sources  # noqa: E402
-from mars_layers import layered_web  # noqa: E402
+from common import drop_keys, private_redis, procfile_processes, real_context, real_current, real_sources  # noqa: E402
 from page_bytes import _driver  # noqa: E402
 
 from dashboard.data.load import load  # noqa: E402
@@ -174,7 +173,6 @@ def main() -> None:
     parser.add_argument("--json", help="write every visit's timings to this file")
     args = parser.parse_args()
     wp_src, tr_src = real_sources()
-    data = Path(os.environ.get("PTRACKER_SHARED_DATA", ROOT.parent / "shared" / "data"))
     with private_redis() as url:
         prefix = "ptbench-ttc:"
         client = redis.Redis.from_url(url)
@@ -185,10 +183,11 @@ def main() -> None:
             redis_url=url,
             key_prefix=prefix,
             max_bytes=50 * 1024 * 1024,
+            **({"heli_source": None, "samples_source": None, "terrain_source": None} if args.plain else real_context()),
         )
-        load(DatasetStore(client, prefix), settings, force=True)
-        env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "PTRACKER_SHARED_DATA": str(data)}
-        with layered_web(env, plain=args.plain) as base:
+        load(DatasetStore(client, prefix), settings, force=True)  # the app's own loader
+        env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}
+        with procfile_processes(env) as base:
             warm(base, args.path)
             expected = count_graphs(requests.get(base + "/_dash-layout", timeout=30).json())
             visit(base + args.path, expected)  # the browser's own first start is not counted

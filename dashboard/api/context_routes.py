@@ -33,9 +33,8 @@ from dashboard.data.megdr import PPD
 from dashboard.data.schema import source_label
 from dashboard.data.store import Dataset
 from dashboard.data.terrain import MARS_RADIUS_M
-from dashboard.figures.map import terrain_url
 from dashboard.figures.relief import EXAGGERATION, RAMP_NAME, relief
-from dashboard.figures.terrain import ATTRIBUTION
+from dashboard.figures.terrain import ATTRIBUTION, relief_url
 from dashboard.http import json_response
 
 #: the relief never changes under its name
@@ -199,7 +198,7 @@ def terrain():
             "height_min_m": shaded.low,
             "height_max_m": shaded.high,
             "image": {
-                "url": terrain_url(shaded),
+                "url": relief_url(shaded),
                 "fingerprint": shaded.fingerprint,
                 "width": cols,
                 "height": rows,
@@ -237,7 +236,7 @@ def terrain_png(fingerprint: str):
     if fingerprint != shaded.fingerprint:
         raise ApiError(
             404,
-            f"no relief image {fingerprint[:32]!r}: the current one is {terrain_url(shaded)}",
+            f"no relief image {fingerprint[:32]!r}: the current one is {relief_url(shaded)}",
             current=shaded.fingerprint,
         )
     headers = {"Cache-Control": IMMUTABLE, "ETag": f'"{shaded.fingerprint}"'}

@@ -39,7 +39,7 @@ from dashboard.exports.replay import replay_of
 from dashboard.exports.request import REPLAY, ExportRequest, decode_selection, selection_names
 from dashboard.exports.vector import for_export
 from dashboard.figures import View, build
-from dashboard.figures.map import IMAGE_INLINE
+from dashboard.figures.terrain import IMAGE_INLINE
 from dashboard.settings import DEFAULT_EXPORT_TIMEOUT, Settings
 
 #: Seconds one render may take in the browser: the job's timeout less RENDER_MARGIN (for

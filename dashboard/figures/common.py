@@ -38,16 +38,21 @@ _AXIS = {
     "zerolinecolor": "#C8D4E3",
     "ticks": "outside",
     "tickcolor": "#A2B1C6",
-    "automargin": True,
 }
+#: Each axis may push the margins across itself only (an x axis's labels the bottom/top, a
+#: y axis's the left/right). ``automargin: True`` lets either push every side, and with the
+#: map's equal-scale axes (``scaleanchor``) each push moved the other axis's labels: plotly
+#: redrew the map with the context layers up to 18 times in its auto-margin loop
+#: (3.6 s; 0.75 s like this, in headless Chromium on this machine).
+X_AUTOMARGIN, Y_AUTOMARGIN = "top+bottom", "left+right"
 #: A light template of our own, in the spirit of plotly's "plotly_white".
 TEMPLATE = {
     "layout": {
         "paper_bgcolor": "white",
         "plot_bgcolor": "white",
         "font": {"family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", "size": 13, "color": "#1f2a36"},
-        "xaxis": _AXIS,
-        "yaxis": _AXIS,
+        "xaxis": {**_AXIS, "automargin": X_AUTOMARGIN},
+        "yaxis": {**_AXIS, "automargin": Y_AUTOMARGIN},
         "colorway": PALETTE,
         "hoverlabel": {"align": "left"},
     }

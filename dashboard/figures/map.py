@@ -41,8 +41,7 @@ from dashboard.figures.common import (
     values,
 )
 from dashboard.figures.layers import flight_traces, sample_traces
-from dashboard.figures.relief import Relief, relief
-from dashboard.figures.terrain import ATTRIBUTION, data_uri, scale_bar, terrain_image
+from dashboard.figures.terrain import ATTRIBUTION, IMAGE_URL, relief_source, scale_bar, terrain_image
 from dashboard.marstime import sol_dates
 
 #: the key of the path's levels in a dataset version's memo. Kept because it pays: the map on
@@ -56,14 +55,6 @@ LEVEL_FACTOR = 4
 PARTS_PER_LEG = 10_000
 #: the map's latitude (Jezero crater, °N) when no waypoint is in range: sets the aspect ratio
 DEFAULT_LATITUDE = 18.4
-#: how the map refers to the relief image: by URL (the page, served by the API) or inline
-#: as a data URI (exported files: the export browser has no server to fetch it from)
-IMAGE_URL, IMAGE_INLINE = "url", "inline"
-IMAGE_SOURCES = (IMAGE_URL, IMAGE_INLINE)
-#: the relief PNG's URL: named by its fingerprint, so it never changes under its name
-TERRAIN_URL = "/terrain/{fingerprint}.png"
-#: the key of the relief's data URI in a dataset version's memo (with the PNG's fingerprint)
-DATA_URI_MEMO_KEY = "terrain_data_uri"
 #: the key of a context layer's traces in a dataset version's memo (with the rows drawn)
 CONTEXT_MEMO_KEY = "map_context_traces"
 
@@ -109,22 +100,6 @@ def traverse_map(dataset: ChartData, view: View, image_source: str = IMAGE_URL) 
         **context["layout"],
     )
     return figure_of(data, layout, wp_all.empty and not any(t["name"].startswith("drive path") for t in data))
-
-
-def terrain_url(shaded: Relief) -> str:
-    """The relief PNG's immutable URL on this server."""
-    return TERRAIN_URL.format(fingerprint=shaded.fingerprint)
-
-
-def relief_source(crop: Crop, memo: MemoFn, image_source: str) -> tuple[Relief, str]:
-    """The crop's shaded relief (built once per terrain version through ``memo``) and the
-    image source that refers to it: its URL, or its PNG inline."""
-    if image_source not in IMAGE_SOURCES:
-        raise ValueError(f"image_source is {image_source!r}; allowed: {', '.join(IMAGE_SOURCES)}")
-    shaded = relief(crop, memo)
-    if image_source == IMAGE_URL:
-        return shaded, terrain_url(shaded)
-    return shaded, memo((DATA_URI_MEMO_KEY, shaded.fingerprint), lambda: data_uri(shaded.png))
 
 
 def map_context(dataset: ChartData, view: View, image_source: str = IMAGE_URL, drawn: list | None = None) -> dict:

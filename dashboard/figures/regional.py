@@ -24,10 +24,11 @@ from dashboard.figures.common import (
 )
 from dashboard.figures.layers import flight_traces, sample_traces
 from dashboard.figures.map import path_xy
-from dashboard.figures.relief import Relief, relief
+from dashboard.figures.relief import Relief
 from dashboard.figures.terrain import (
     ATTRIBUTION,
     COLORSCALE,
+    IMAGE_URL,
     REGIONAL_HEIGHT,
     SHORT_ATTRIBUTION,
     TRACK_COLOR,
@@ -167,7 +168,7 @@ def position_at_end(dataset: ChartData, view: View) -> tuple[float, float, int] 
     return lon, lat, sol
 
 
-def regional(dataset: ChartData, view: View, inline_image: bool = False, compact: bool = False) -> Figure:
+def regional(dataset: ChartData, view: View, image_source: str = IMAGE_URL, compact: bool = False) -> Figure:
     """The regional view for a range: the whole terrain crop, the drive path of the range,
     Ingenuity's flights and the sample sites of the range (when loaded), and where the
     rover was at the range's end. Without terrain, a figure that says so. ``compact``:
@@ -176,7 +177,7 @@ def regional(dataset: ChartData, view: View, inline_image: bool = False, compact
     title = f"Around the rover ({range_text(view)})"
     if terrain is None:
         return no_terrain(title)
-    shaded = relief(terrain, dataset.memo)
+    shaded, source = relief_source(terrain, dataset.memo, image_source)
     xs, ys = _track(dataset, view)
     layers: list[dict] = []
     flights, samples = context_layer(dataset, "flights"), context_layer(dataset, "samples")
@@ -187,7 +188,7 @@ def regional(dataset: ChartData, view: View, inline_image: bool = False, compact
     end = position_at_end(dataset, view)
     return regional_map(
         shaded,
-        relief_source(shaded, inline_image),
+        source,
         track_lon=xs,
         track_lat=ys,
         position=None if end is None else end[:2],

@@ -17,11 +17,12 @@ import math
 import numpy as np
 
 from dashboard.data.megdr import BBox
-from dashboard.data.terrain import MARS_RADIUS_M
+from dashboard.data.memo import MemoFn
+from dashboard.data.terrain import MARS_RADIUS_M, Crop
 from dashboard.figures.common import (
     PALETTE,
 )
-from dashboard.figures.relief import RAMP, Relief
+from dashboard.figures.relief import RAMP, Relief, relief
 
 #: vertices of the track drawn on the regional view (it spans ~2 degrees: ~460 m a pixel)
 TRACK_BUDGET = 4000
@@ -41,6 +42,12 @@ _BAR_STEPS = (1.0, 2.0, 5.0)
 RELIEF_URL = "/terrain/{fingerprint}.png"
 #: the regional view's height on the page (px) and in an export
 REGIONAL_HEIGHT = 620
+#: how a figure refers to the relief image: by URL (the page, served by the API) or inline
+#: as a data URI (exported files: the export browser has no server to fetch it from)
+IMAGE_URL, IMAGE_INLINE = "url", "inline"
+IMAGE_SOURCES = (IMAGE_URL, IMAGE_INLINE)
+#: the key of the relief's data URI in a dataset version's memo (with the PNG's fingerprint)
+DATA_URI_MEMO_KEY = "terrain_data_uri"
 
 
 def data_uri(png: bytes) -> str:
@@ -53,11 +60,16 @@ def relief_url(shaded: Relief) -> str:
     return RELIEF_URL.format(fingerprint=shaded.fingerprint)
 
 
-def relief_source(shaded: Relief, inline: bool = False) -> str:
-    """Where a figure's layout image takes the relief from: the one place that chooses.
-    The page asks the server for the fingerprinted URL (cached for good after the first
-    visit); an exported file has no server to ask, so ``inline`` embeds the PNG."""
-    return data_uri(shaded.png) if inline else relief_url(shaded)
+def relief_source(crop: Crop, memo: MemoFn, image_source: str) -> tuple[Relief, str]:
+    """The crop's shaded relief (built once per terrain version through ``memo``) and the
+    image source that refers to it: its URL, or its PNG inline. The one place that chooses,
+    for the traverse map and the regional view alike."""
+    if image_source not in IMAGE_SOURCES:
+        raise ValueError(f"image_source is {image_source!r}; allowed: {', '.join(IMAGE_SOURCES)}")
+    shaded = relief(crop, memo)
+    if image_source == IMAGE_URL:
+        return shaded, relief_url(shaded)
+    return shaded, memo((DATA_URI_MEMO_KEY, shaded.fingerprint), lambda: data_uri(shaded.png))
 
 
 def terrain_image(bbox: BBox, source: str, opacity: float = 1.0) -> dict:

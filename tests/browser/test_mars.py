@@ -4,7 +4,6 @@ regional view, Ingenuity's card and the tubes filled by the range's end."""
 
 from __future__ import annotations
 
-import sys
 import time
 
 import pytest
@@ -18,30 +17,28 @@ from dashboard.figures.terrain import relief_url
 from dashboard.page import ids
 from dashboard.page.mars import TUBES_LABEL
 from dashboard.page.ranges import sol_bounds
-from tests.helpers import FIXTURES, ROOT, SHARED_DATA, free_port
+from tests.helpers import FIXTURES, SHARED_DATA, free_port
 
-sys.path.insert(0, str(ROOT / "bench"))
-
-from mars_layers import FIXTURE_FILES, SHARED_FILES, LayeredStore, read_layers, serve_relief  # noqa: E402
+#: (flights, samples, terrain) files: NASA's in the shared data folder, the fixtures' own
+SHARED_FILES = ("m20_heli_waypoints.json", "M20_SAMPLE_v3.json", "M20_mola128_jezero.img")
+FIXTURE_FILES = ("heli_flights.json", "sample_sites.json", "terrain_tiny.img")
 
 
 @pytest.fixture
 def mars(dash_duo, store, data_settings):
-    """The page on a dataset with the context layers (NASA's files when present, else the
-    fixtures), served and opened; yields the dataset the page shows.
-
-    Until the loader stores the layers, the store hands them out with the version the
-    loader saved and the relief is served by a stand-in of the web side's route: the one
-    place to change when it lands (``load`` with the layers' sources, the real store)."""
-    load(store, data_settings)
+    """The page on a dataset loaded by the loader with the context layers (NASA's files when
+    the rover's are NASA's too, else the fixtures), served and opened; yields the dataset
+    the page shows."""
     real = (SHARED_DATA / SHARED_FILES[0]).exists() and "shared" in data_settings.waypoints_source
-    layers = read_layers(SHARED_DATA, SHARED_FILES) if real else read_layers(FIXTURES, FIXTURE_FILES)
-    layered = LayeredStore(store.redis, store.prefix, layers=layers)
-    app = create_app(data_settings, layered)
-    app.server.wsgi_app = serve_relief(app.server.wsgi_app, layered)
-    dash_duo.start_server(app, port=free_port())
+    folder, names = (SHARED_DATA, SHARED_FILES) if real else (FIXTURES, FIXTURE_FILES)
+    heli, samples, terrain = (str(folder / name) for name in names)
+    settings = data_settings.replace(heli_source=heli, samples_source=samples, terrain_source=terrain)
+    load(store, settings)
+    dash_duo.start_server(create_app(settings, store), port=free_port())
     dash_duo.wait_for_element(f"#{ids.SOL_RANGE_LABEL}", timeout=10)
-    return layered.current()
+    dataset = store.current()
+    assert dataset.flights is not None and dataset.samples is not None and dataset.terrain is not None
+    return dataset
 
 
 TRACES_JS = """
@@ -141,8 +138,7 @@ def test_map_draws_the_relief_and_the_layers(dash_duo, mars):
     graph = ids.GRAPHS["map"]
     wait_traces(dash_duo, graph, lambda t: len(t) > 0)
     groups = {t["group"] for t in traces(dash_duo, graph)}
-    if not {"ingenuity", "samples"} <= groups:
-        pytest.skip("the map builder does not draw the context layers yet")
+    assert {"ingenuity", "samples"} <= groups, groups
     url = relief_url(relief(mars.terrain, mars.memo))
     hrefs = dash_duo.driver.execute_script(
         "return Array.from(document.querySelectorAll('#' + arguments[0] + ' image')).map(i => i.getAttribute('href'));",

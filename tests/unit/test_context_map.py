@@ -18,8 +18,9 @@ from dashboard.data.parse import parse_traverse, parse_waypoints
 from dashboard.data.samples import parse_samples
 from dashboard.data.terrain import Crop, parse_crop
 from dashboard.figures import Frames, View, build, values
-from dashboard.figures.map import IMAGE_INLINE, IMAGE_URL, map_context, relief_source, terrain_url
+from dashboard.figures.map import map_context
 from dashboard.figures.relief import relief
+from dashboard.figures.terrain import IMAGE_INLINE, IMAGE_URL, relief_source, relief_url
 from tests.helpers import SHARED_DATA
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -56,7 +57,7 @@ def test_the_map_draws_the_relief_the_scale_and_the_layers(data):
     go.Figure(fig)  # valid
     (image,) = fig["layout"]["images"]
     shaded = relief(data.terrain, data.memo)
-    assert image["source"] == terrain_url(shaded) == f"/terrain/{shaded.fingerprint}.png"
+    assert image["source"] == relief_url(shaded) == f"/terrain/{shaded.fingerprint}.png"
     assert image["layer"] == "below" and image["x"] == 77.0 and image["y"] == 18.5
     assert [t.get("legendgroup") for t in fig["data"][-4:]] == ["ingenuity"] * 3 + ["samples"]
     assert fig["data"][-4]["name"] == "Ingenuity: 4 flights" and fig["data"][-1]["name"].startswith("samples: 7 tubes")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import sys
 from pathlib import Path
 
 import flask
@@ -17,7 +16,9 @@ import pytest
 import redis
 from dash import no_update
 
+from dashboard.data.ingenuity import parse_flights
 from dashboard.data.megdr import PPD
+from dashboard.data.samples import parse_samples
 from dashboard.data.terrain import parse_crop, sample
 from dashboard.figures import BUILDERS, Frames, View, build, values
 from dashboard.figures.charts import SAMPLE_MARK_NAME
@@ -25,17 +26,13 @@ from dashboard.figures.common import MARKER_BUDGET
 from dashboard.figures.profile import JUNK_M, climb_text, junk, metres
 from dashboard.figures.regional import position_at_end, regional
 from dashboard.figures.relief import relief
-from dashboard.figures.terrain import relief_source, relief_url
+from dashboard.figures.terrain import IMAGE_INLINE, IMAGE_URL, relief_source, relief_url
 from dashboard.page import ids, layout_cache, vendor
 from dashboard.page.callbacks.mars import around, first_call_unchanged
 from dashboard.page.first_view import first_view, search_of
 from dashboard.page.mars import ingenuity_items, layer_notes, tubes_text
-from tests.helpers import FIXTURES, ROOT
+from tests.helpers import FIXTURES
 from tests.unit.page_fixtures import small_dataset
-
-sys.path.insert(0, str(ROOT / "bench"))
-
-from mars_layers import FIXTURE_FILES, read_layers  # noqa: E402
 
 #: a 3 x 3 pixel crop around the fixtures' waypoints (77.45 E, 18.44 N), sloping up to the east
 WEST, SOUTH = 9913 / PPD, 2360 / PPD
@@ -50,8 +47,11 @@ def crop_here(heights=None):
 
 @pytest.fixture(scope="module")
 def layers():
-    found = read_layers(FIXTURES, FIXTURE_FILES)
-    return {**found, "terrain": crop_here()}
+    return {
+        "flights": parse_flights((FIXTURES / "heli_flights.json").read_bytes()).frame,
+        "samples": parse_samples((FIXTURES / "sample_sites.json").read_bytes()).frame,
+        "terrain": crop_here(),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -179,9 +179,13 @@ def test_regional_view_for_a_range(dataset):
 
 def test_relief_source_is_chosen_in_one_place(dataset):
     shaded = relief(dataset.terrain, dataset.memo)
-    assert relief_source(shaded) == f"/terrain/{shaded.fingerprint}.png" == relief_url(shaded)
-    assert relief_source(shaded, inline=True).startswith("data:image/png;base64,")
-    inline = regional(dataset, View.of(13, 18), inline_image=True)
+    assert (
+        relief_source(dataset.terrain, dataset.memo, IMAGE_URL)[1]
+        == f"/terrain/{shaded.fingerprint}.png"
+        == relief_url(shaded)
+    )
+    assert relief_source(dataset.terrain, dataset.memo, IMAGE_INLINE)[1].startswith("data:image/png;base64,")
+    inline = regional(dataset, View.of(13, 18), image_source=IMAGE_INLINE)
     assert inline["layout"]["images"][0]["source"].startswith("data:image/png;base64,")
 
 
