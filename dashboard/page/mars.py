@@ -10,26 +10,17 @@ from __future__ import annotations
 import pandas as pd
 from dash import html
 
+from dashboard.data.context_summary import context_now
 from dashboard.data.ingenuity import flight_summary
 from dashboard.data.samples import tubes_filled
 from dashboard.data.store import Dataset
 from dashboard.page import ids
 
-#: the context layers: Dataset field -> what the page calls it
-CONTEXT_LAYERS = {"terrain": "Terrain (MOLA)", "flights": "Ingenuity's flights", "samples": "Sample tubes"}
-#: what a layer's absence costs the page, said after its name
+#: what a layer's absence costs the page, said after the loader's words for its state
 WITHOUT = {
-    "terrain": "no relief under the map, no regional view, no ground profile",
-    "flights": "no flights on the maps",
+    "ingenuity": "no flights on the maps",
     "samples": "no sample sites or sample sols",
-}
-#: a layer's ``status`` in the dataset's metadata -> words
-STATUS_WORDS = {
-    "off": "not read (switched off)",
-    "unavailable": "could not be read",
-    "failed": "could not be read",
-    "error": "could not be read",
-    "stale": "stale",
+    "terrain": "no relief under the map, no regional view, no ground profile",
 }
 TUBES_LABEL = "Sample tubes"
 
@@ -62,24 +53,15 @@ def ingenuity_items(flights: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def layer_notes(dataset: Dataset) -> list[str]:
-    """One sentence per context layer that is missing or stale (none when all are fine):
-    from the layer's record in the dataset's metadata when it has one, else from the
-    layer being absent."""
-    records = (dataset.meta or {}).get("layers", {})
+    """One sentence per context layer that is not fresh (none when all are): the loader's
+    own words for its state (:func:`~dashboard.data.context_summary.context_now`, as
+    ``/perseverance/current`` says them), and what the page lacks without it."""
     notes = []
-    for name, label in CONTEXT_LAYERS.items():
-        record = records.get(name) or {}
-        status = str(record.get("status") or "")
-        present = getattr(dataset, name, None) is not None
-        if status in STATUS_WORDS:
-            words = STATUS_WORDS[status]
-            if record.get("error"):
-                words += f": {record['error']}"
-            if present and status != "stale":
-                words += "; the previous copy is shown"
-            notes.append(f"{label}: {words}." + ("" if present else f" ({WITHOUT[name]})"))
-        elif not present:
-            notes.append(f"{label}: not loaded ({WITHOUT[name]}).")
+    for name, entry in context_now(dataset).items():
+        if entry["status"] == "ok":
+            continue
+        text = entry["text"][:1].upper() + entry["text"][1:]
+        notes.append(f"{text}." if entry["status"] == "stale" else f"{text}: {WITHOUT[name]}.")
     return notes
 
 

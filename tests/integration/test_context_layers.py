@@ -15,6 +15,7 @@ from dashboard.data.context_load import JEZERO_BBOX, terrain_tile_read
 from dashboard.data.load import load, one_line
 from dashboard.data.megdr import ROW_BYTES, TILE_COLS
 from dashboard.data.terrain import parse_crop
+from dashboard.page.mars import layer_notes
 from tests.helpers import SHARED_DATA, real_data
 
 HELI, SAMPLES, TERRAIN = "heli_flights.json", "sample_sites.json", "terrain_tiny.img"
@@ -130,6 +131,7 @@ def test_a_broken_context_source_keeps_the_load_and_says_so(
     assert f"{label} missing (" in one_line(first) and store.last_load()["ok"] is True
     now = client.get("/perseverance/current").get_json()["layers"][name]
     assert now["status"] == "missing" and now["text"].startswith(f"{label} missing (")
+    assert any(note.lower().startswith(f"{label.lower()} missing (") for note in layer_notes(store.current()))
     path = {"ingenuity": "/ingenuity/flights", "samples": "/perseverance/samples", "terrain": "/terrain"}[name]
     answer = client.get(path)
     assert answer.status_code == 404 and answer.get_json()["status"] == "missing"
@@ -142,6 +144,7 @@ def test_a_broken_context_source_keeps_the_load_and_says_so(
     assert getattr(store.current(), {"ingenuity": "flights"}.get(name, name)) is not None
     now = client.get("/perseverance/current").get_json()["layers"][name]
     assert now["status"] == "stale" and "previous copy kept" in now["text"]
+    assert any(note.lower().startswith(f"{label.lower()} stale (") for note in layer_notes(store.current()))
     assert client.get(path).status_code == 200
     # the same failure again is no change
     assert load(store, broken)["status"] == "unchanged"

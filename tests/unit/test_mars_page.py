@@ -218,16 +218,22 @@ def test_tubes_filled_by_the_end_of_the_range(dataset):
     assert tubes_text(None, 18) == "not loaded"
 
 
-def test_missing_and_stale_layers_in_words(dataset):
-    assert layer_notes(dataset) == []
-    bare = small_dataset()
-    notes = layer_notes(bare)
-    assert len(notes) == 3 and notes[0].startswith("Terrain (MOLA): not loaded (no relief under the map")
-    meta = {**bare.meta, "layers": {**bare.meta["layers"], "flights": {"status": "unavailable", "error": "HTTP 503"}}}
-    said = layer_notes(dataclasses.replace(dataset, meta=meta))
-    assert said == ["Ingenuity's flights: could not be read: HTTP 503; the previous copy is shown."]
-    stale = {**bare.meta, "layers": {"samples": {"status": "stale"}}}
-    assert layer_notes(dataclasses.replace(dataset, meta=stale)) == ["Sample tubes: stale."]
+def test_missing_and_stale_layers_in_the_loaders_words(dataset):
+    """The card says what the loader recorded (its statuses and problems, as
+    /perseverance/current says them), and what the page lacks without the layer."""
+    ok = {name: {"status": "ok"} for name in ("ingenuity", "samples", "terrain")}
+    assert layer_notes(dataclasses.replace(dataset, meta={"layers": ok})) == []
+    bare = small_dataset()  # no layers and no record of them: off
+    notes = layer_notes(dataclasses.replace(bare, meta={"layers": {}}))
+    assert notes[0] == "Ingenuity flights: not read (off): no flights on the maps."
+    assert len(notes) == 3 and notes[2].startswith("Terrain: not read (off): no relief under the map")
+    missing = {**ok, "ingenuity": {"status": "missing", "problem": "HTTP 503 from mars.nasa.gov"}}
+    said = layer_notes(dataclasses.replace(bare, meta={"layers": missing}))
+    assert said[0] == "Ingenuity flights missing (HTTP 503 from mars.nasa.gov): no flights on the maps."
+    stale = {**ok, "samples": {"status": "stale", "problem": "cannot connect"}}
+    assert layer_notes(dataclasses.replace(dataset, meta={"layers": stale})) == [
+        "Sample tubes stale (cannot connect; previous copy kept)."
+    ]
 
 
 # ---------------------------------------------------------------------------------------
