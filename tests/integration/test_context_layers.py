@@ -15,7 +15,10 @@ from dashboard.data.context_load import JEZERO_BBOX, terrain_tile_read
 from dashboard.data.load import load, one_line
 from dashboard.data.megdr import ROW_BYTES, TILE_COLS
 from dashboard.data.terrain import parse_crop
+from dashboard.figures import View, build, values
+from dashboard.figures.regional import regional
 from dashboard.page.mars import layer_notes
+from dashboard.page.ranges import sol_bounds
 from tests.helpers import SHARED_DATA, real_data
 
 HELI, SAMPLES, TERRAIN = "heli_flights.json", "sample_sites.json", "terrain_tiny.img"
@@ -275,3 +278,37 @@ def test_a_bad_range_answer_is_said(store, settings, httpserver, answer, problem
     summary = load(store, tiled)
     assert summary["status"] == "loaded" and summary["terrain"]["status"] == "missing"
     assert problem in summary["terrain"]["error"]
+
+
+def test_the_real_terrain_under_the_figures(store, real):
+    """The issue's own reading of NASA's files: the relief under the map, the regional view
+    with the track at the crater's western edge, and the climb of about 600 m (from
+    -2570 m to -1970 m) over the ground's profile, with no junk vertex (a few traverse
+    vertices say 0 m) drawn as a spike."""
+    load(store, real)
+    dataset = store.current()
+    view = View.of(*sol_bounds(dataset))
+    the_map = build("map", dataset, view)
+    assert the_map["layout"]["images"][0]["source"].startswith("/terrain/")
+    # the regional view: the whole 2-degree crop, the track in its western part, the rover marked
+    regional_view = regional(dataset, view)
+    box = dataset.terrain.bbox
+    track = next(t for t in regional_view["data"] if t["name"] == "drive path")
+    lon = values(track["x"])
+    lon = lon[np.isfinite(lon)]
+    assert box.min_lon < lon.min() and lon.max() < box.max_lon
+    # Jezero's centre is at 77.58 E (its rim about 0.38 degrees, 22 km, out): the track
+    # stays west of it and ends ~0.23 degrees (13 km) west of the landing site, on the rim
+    assert lon.max() < 77.58 and lon[-1] < lon[0] - 0.2 and lon[-1] < 77.58 - 0.3
+    assert regional_view["data"][-1]["name"] == "rover (sol 1840)"
+    # the profile: the rover's elevations over the terrain's, the climb in words
+    profile = build("elevation_distance", dataset, view)
+    names = [t["name"] for t in profile["data"]]
+    assert "terrain under the track (MOLA, 463 m pixels)" in names
+    words = profile["layout"]["annotations"][0]["text"]
+    assert words.startswith("From −2570 m to −19") and "a net climb of 6" in words, words
+    for trace in profile["data"]:
+        if trace["name"].startswith("elevation"):
+            y = values(trace["y"])
+            y = y[np.isfinite(y)]
+            assert y.min() > -2700 and y.max() < -1700, (trace["name"], y.min(), y.max())  # no 0 m spike
