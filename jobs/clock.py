@@ -221,5 +221,15 @@ def main() -> int:
     return 0
 
 
+def done() -> None:
+    """The clock has stopped: a stop signal that comes late (make run's SIGTERM after the
+    terminal's SIGINT) is ignored from now on. Python restores the default handlers as it
+    shuts down, and that SIGTERM would otherwise end the process with -15, not 0."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    done()
+    sys.exit(code)

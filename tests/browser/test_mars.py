@@ -105,7 +105,8 @@ def click_legend(dash_duo, graph_id, text):
 def legend_toggles_its_group(dash_duo, graph_id, entry, group):
     """A click on ``entry`` hides every trace of ``group``; a second click shows them again."""
     in_group = lambda traces: [t for t in traces if t["group"] == group]  # noqa: E731
-    assert all(t["visible"] is True for t in in_group(traces(dash_duo, graph_id)))
+    # drawn and shown (the graph may still be taking the range's figure on a busy machine)
+    wait_traces(dash_duo, graph_id, lambda t: in_group(t) and all(x["visible"] is True for x in in_group(t)))
     click_legend(dash_duo, graph_id, entry)
     hidden = wait_traces(dash_duo, graph_id, lambda t: all(x["visible"] == "legendonly" for x in in_group(t)))
     assert len(in_group(hidden)) >= 1
