@@ -454,6 +454,72 @@ def test_kustomization_renders(tmp_path):
     assert "image: ptracker:latest" in res.stdout  # what the Makefile's sed replaces with IMAGE_REF
 
 
+def confined(template: dict, name: str) -> None:
+    """The pod checks of test_every_pod_is_confined, for one pod template."""
+    spec = template["spec"]
+    assert spec["automountServiceAccountToken"] is False, name
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+    assert spec["securityContext"]["runAsNonRoot"] is True, name
+    for c in spec["containers"]:
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False, (name, c["name"])
+        assert c["securityContext"]["capabilities"]["drop"] == ["ALL"], (name, c["name"])
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True, (name, c["name"])
+        assert c["resources"]["limits"]["memory"], (name, c["name"])
+
+
+def test_kubernetes_ha_overlay_builds_and_validates(tmp_path):
+    """deploy/k8s-overlays/ha (the base, a Redis replica, three sentinels, the app pointed at
+    them) rendered by `kubectl kustomize` (skipped without kubectl, as above) and validated
+    strictly; the pieces fit."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not installed")
+    res = run(kubectl, "kustomize", "deploy/k8s-overlays/ha")
+    assert res.returncode == 0, res.stderr
+    rendered = tmp_path / "ha.yaml"
+    rendered.write_text(res.stdout)
+    checked = run(tool("kubernetes-validate"), "--strict", str(rendered))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    docs = [d for d in yaml.safe_load_all(res.stdout) if d]
+    by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    assert len(docs) == len(k8s_docs()) + 7  # 2 Services, 2 StatefulSets, 3 NetworkPolicies
+    assert [d for d in docs if d["kind"] == "Secret"] == []
+    specs = pod_specs(docs)
+    assert set(specs) == set(pod_specs(k8s_docs())) | {"StatefulSet/redis-replica", "StatefulSet/sentinel"}
+    for name, template in specs.items():
+        confined(template, name)
+    # the primary named by a stable host name, a replica of it, three sentinels watching it
+    assert by[("StatefulSet", "redis")]["spec"]["serviceName"] == "redis-nodes"
+    primary = by[("StatefulSet", "redis")]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    replica = by[("StatefulSet", "redis-replica")]["spec"]
+    replica_args = replica["template"]["spec"]["containers"][0]["args"][0]
+    for args in (primary, replica_args):
+        assert "--appendonly yes" in args and "--requirepass" not in args
+        assert re.search(r'^masterauth "\$REDIS_PASSWORD"$', args, re.M)
+    assert re.search(r"^replicaof redis-0\.redis-nodes 6379$", replica_args, re.M)
+    assert by[("Service", "redis-nodes")]["spec"]["clusterIP"] == "None"
+    sentinels = by[("StatefulSet", "sentinel")]["spec"]
+    assert sentinels["replicas"] == 3
+    script = sentinels["template"]["spec"]["containers"][0]["args"][0]
+    assert re.search(r"^sentinel monitor mymaster redis-0\.redis-nodes 6379 2$", script, re.M)
+    assert re.search(r'^requirepass "\$REDIS_PASSWORD"$', script, re.M)
+    # the app finds the primary through them, with the sentinels' password from the Secret
+    config = by[("ConfigMap", "ptracker-config")]["data"]
+    settings = Settings.from_env(config)
+    assert settings.redis_sentinel_master == "mymaster"
+    assert settings.redis_sentinels == tuple((f"sentinel-{i}.sentinel", 26379) for i in range(3))
+    for name, template in specs.items():
+        if template["metadata"]["labels"]["app.kubernetes.io/component"] in ("redis", "sentinel"):
+            continue
+        for c in template["spec"]["containers"]:
+            env = {e["name"]: e for e in c.get("env", [])}
+            ref = env["REDIS_SENTINEL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": "redis-auth", "key": "REDIS_PASSWORD"}, (name, c["name"])
+    # and may reach them: the app's egress names the sentinels' port
+    app_egress = by[("NetworkPolicy", "ha-app-egress-sentinels")]["spec"]["egress"]
+    assert {(p["protocol"], p["port"]) for r in app_egress for p in r["ports"]} == {("TCP", 26379), ("TCP", 6379)}
+
+
 def test_gunicorn_config_reads_the_environment(monkeypatch):
     monkeypatch.setenv("PORT", "9123")
     monkeypatch.setenv("WEB_CONCURRENCY", "3")
