@@ -1,8 +1,9 @@
 """The export worker: ``python -m jobs.worker`` (the Procfile's ``worker:`` line).
 
 An RQ ``SimpleWorker`` (no fork per job: the warm browser lives in this process) on the
-``exports`` queue of the Redis at ``REDIS_URL``, and on the ``refresh`` queue of the
-clock's scheduled refreshes (:mod:`dashboard.data.refresh`; exports are taken first):
+``exports`` queue of the Redis at ``REDIS_URL`` (or of the primary the ``REDIS_SENTINELS``
+name: a failover is waited out, see :meth:`ExportWorker.execute_job`), and on the
+``refresh`` queue of the clock's scheduled refreshes (:mod:`dashboard.data.refresh`; exports are taken first):
 ``PTRACKER_WORKER_QUEUES`` names the queues, e.g. ``exports`` alone for export workers that
 must not reach NASA (Kubernetes runs the refreshes in the clock's pod), ``refresh`` alone
 (no browser is started) for that pod's worker. Both queues hold JSON
