@@ -125,7 +125,7 @@ def test_compose_containers_are_confined_like_the_pods(compose_dir):
         assert svc["cap_drop"] == ["ALL"], name
         assert set(svc.get("cap_add", [])) <= ({"CHOWN", "SETUID", "SETGID"} if "image" in svc else set()), name
         assert svc["security_opt"] == ["no-new-privileges:true"], name
-        assert 0 < int(svc["pids_limit"]) <= 256, name
+        assert 0 < int(svc["pids_limit"]) <= (512 if name == "worker" else 256), name
         assert parse_bytes(svc.get("mem_limit") or svc["deploy"]["resources"]["limits"]["memory"]) > 0, name
         assert any(t.split(":")[0] == "/tmp" for t in svc["tmpfs"]), name
     for name in APP_SERVICES:  # the app's image: no capability at all
