@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 # validate deploy/compose.yaml (no Docker engine needed for that), nginx (run for real
 # in front of gunicorn by the proxy tests) and envsubst (gettext-base) to render its config,
 # buildah and debootstrap to build the image and start it (tests/deploy/test_image.py, make image-test).
-TEST_DEBS := redis-server chromium chromium-driver docker-compose curl nginx gettext-base buildah debootstrap
+TEST_DEBS := redis-server redis-sentinel chromium chromium-driver docker-compose curl nginx gettext-base buildah debootstrap
 # Debian packages `make run` needs: Chromium, which the export worker draws with.
 RUN_DEBS := chromium
 

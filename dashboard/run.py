@@ -53,7 +53,7 @@ def procfile_command(process: str) -> list[str]:
 
 def main() -> int:
     settings = Settings.from_env()
-    if settings.redis_url:
+    if settings.redis_external:
         return serve(settings, dict(os.environ))
     # The embedded server outlives the processes that use it: stopped (with a save) only
     # after gunicorn and the worker have exited.
@@ -63,7 +63,7 @@ def main() -> int:
 
 
 def serve(settings: Settings, env: dict[str, str]) -> int:
-    with session(settings.replace(redis_url=env["REDIS_URL"])) as client:
+    with session(settings if settings.redis_external else settings.replace(redis_url=env["REDIS_URL"])) as client:
         store = DatasetStore(client, settings.key_prefix, settings.keep_versions)
         if store.current_version() is None:
             try:

@@ -34,6 +34,8 @@ DEFAULT_EXPORT_TIMEOUT = 60
 MIN_EXPORT_TIMEOUT = 5
 #: The shortest admin token accepted (the generated ones have 48 hex characters).
 MIN_ADMIN_TOKEN = 16
+#: The Sentinel name of the primary when REDIS_SENTINEL_MASTER is not set (Redis' own example name).
+DEFAULT_SENTINEL_MASTER = "mymaster"
 
 
 class SettingsError(ValueError):
@@ -75,6 +77,31 @@ def _admin_token(raw: str | None) -> str | None:
     return token
 
 
+def _sentinels(env: Mapping[str, str], name: str = "REDIS_SENTINELS") -> tuple[tuple[str, int], ...]:
+    """``host:port,host:port,...`` (blanks around commas dropped; ``[v6]:port`` for IPv6);
+    unset or blank gives no sentinels. A malformed entry is a SettingsError naming it."""
+    raw = env.get(name) or ""
+    found: list[tuple[str, int]] = []
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        host, sep, port = entry.rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c in host for c in " /@[]"):
+            raise SettingsError(f"{name}: {entry!r} is not host:port (e.g. sentinel-0:26379)")
+        found.append((host, int(port)))
+    return tuple(found)
+
+
+def _sentinel_master(env: Mapping[str, str]) -> str:
+    """The primary's name in the sentinels' configuration (``sentinel monitor <name> ...``)."""
+    name = (env.get("REDIS_SENTINEL_MASTER") or "").strip() or DEFAULT_SENTINEL_MASTER
+    if any(c.isspace() for c in name):
+        raise SettingsError(f"REDIS_SENTINEL_MASTER={name!r} must be one word (the name in 'sentinel monitor')")
+    return name
+
+
 def _current_source(raw: str | None, default: str = NASA_CURRENT_URL) -> str | None:
     """An optional layer's source: unset or blank gives ``default``; an OFF word, None."""
     if raw is None or raw.strip() == "":
@@ -100,8 +127,18 @@ class Settings:
     terrain_source: str | None = MOLA_TILE_URL
     #: Redis to use; ``None`` means the embedded Redis (a redis-server child) in ``data_dir``.
     redis_url: str | None = None
-    #: Password for ``redis_url`` when it is kept out of the URL (compose, Kubernetes).
+    #: Password for ``redis_url`` when it is kept out of the URL (compose, Kubernetes); with
+    #: sentinels, the password of the primary and its replicas.
     redis_password: str | None = None
+    #: Redis Sentinels (host, port) that name the primary; when given they are used instead
+    #: of ``redis_url`` and a failover is followed without a restart.
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    #: The primary's name in the sentinels' configuration, and the sentinels' own password.
+    redis_sentinel_master: str = DEFAULT_SENTINEL_MASTER
+    redis_sentinel_password: str | None = None
+    #: With sentinels: seconds an export submission waits for a replica to confirm the job
+    #: (Redis WAIT) before it is answered; none confirming means 503, not 202.
+    replica_wait: float = 1.0
     #: Folder of the embedded Redis database (used only when ``redis_url`` is None).
     data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
     #: Prefix of every Redis key the app owns.
@@ -172,6 +209,11 @@ class Settings:
         env = os.environ if env is None else env
         return cls(**_sources(env), **_redis(env), **_exports(env), **_web(env), **_worker(env))
 
+    @property
+    def redis_external(self) -> bool:
+        """A Redis of its own is configured (``REDIS_URL`` or sentinels), not the embedded one."""
+        return bool(self.redis_url or self.redis_sentinels)
+
     def replace(self, **changes) -> Settings:
         return replace(self, **changes)
 
@@ -202,6 +244,10 @@ def _redis(env: Mapping[str, str]) -> dict:
     return {
         "redis_url": env.get("REDIS_URL") or None,
         "redis_password": env.get("REDIS_PASSWORD") or None,
+        "redis_sentinels": _sentinels(env),
+        "redis_sentinel_master": _sentinel_master(env),
+        "redis_sentinel_password": env.get("REDIS_SENTINEL_PASSWORD") or None,
+        "replica_wait": _number(env, "PTRACKER_REPLICA_WAIT", d.replica_wait, 0.01),
         "data_dir": Path(data_dir).resolve() if data_dir else d.data_dir,
         "key_prefix": env.get("PTRACKER_KEY_PREFIX") or d.key_prefix,
         "keep_versions": _whole(env, "PTRACKER_KEEP_VERSIONS", d.keep_versions, 1),

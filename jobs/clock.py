@@ -207,8 +207,8 @@ def main() -> int:
     logs.configure(settings)
     if not settings.refresh_seconds:
         return idle()
-    if not settings.redis_url:
-        print("error: REDIS_URL is not set (make run sets it for its embedded Redis)", file=sys.stderr)
+    if not settings.redis_external:
+        print("error: neither REDIS_URL nor REDIS_SENTINELS is set (make run sets REDIS_URL)", file=sys.stderr)
         return 1
     connection = from_url(settings)
     clock = RefreshClock(connection, settings)

@@ -1,8 +1,9 @@
 """The export worker: ``python -m jobs.worker`` (the Procfile's ``worker:`` line).
 
 An RQ ``SimpleWorker`` (no fork per job: the warm browser lives in this process) on the
-``exports`` queue of the Redis at ``REDIS_URL``, and on the ``refresh`` queue of the
-clock's scheduled refreshes (:mod:`dashboard.data.refresh`; exports are taken first):
+``exports`` queue of the Redis at ``REDIS_URL`` (or of the primary the ``REDIS_SENTINELS``
+name: a failover is waited out, see :meth:`ExportWorker.execute_job`), and on the
+``refresh`` queue of the clock's scheduled refreshes (:mod:`dashboard.data.refresh`; exports are taken first):
 ``PTRACKER_WORKER_QUEUES`` names the queues, e.g. ``exports`` alone for export workers that
 must not reach NASA (Kubernetes runs the refreshes in the clock's pod), ``refresh`` alone
 (no browser is started) for that pod's worker. Both queues hold JSON
@@ -26,8 +27,9 @@ import signal
 import sys
 import time
 
+import redis
 from rq import SimpleWorker
-from rq.exceptions import DeserializationError
+from rq.exceptions import DeserializationError, StopRequested
 
 from dashboard import logs
 from dashboard.data import refresh
@@ -42,6 +44,9 @@ from dashboard.settings import DEFAULT_EXPORT_TIMEOUT, Settings, SettingsError
 
 #: Longest an idle worker waits in Redis before it looks at signals and its heartbeat.
 DEQUEUE_POLL_SECONDS = 2
+#: While Redis is away (a failover), how often the worker tries it again: at most this many
+#: seconds apart (RQ doubles its wait between tries up to 60 s).
+REDIS_RETRY_SECONDS = 2.0
 #: Loggers that say a dozen INFO lines per browser start and stop: WARNING and above only.
 CHATTY_LOGGERS = ("kaleido", "choreographer")
 #: The longest a chart or format name is written into a log line or a metric label.
@@ -52,6 +57,9 @@ QUEUES = {QUEUE_NAME: queue, refresh.QUEUE_NAME: refresh.queue}
 
 
 class ExportWorker(SimpleWorker):
+    #: RQ's wait between tries of an unreachable Redis, capped (a failover takes seconds).
+    max_connection_wait_time = REDIS_RETRY_SECONDS
+
     def __init__(self, *args, settings: Settings, early_stop=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.settings = settings
@@ -73,6 +81,31 @@ class ExportWorker(SimpleWorker):
         if self.early_stop:
             self.log.info("stop requested during start-up: not taking any job")
             self._stop_requested = True
+
+    def execute_job(self, job, queue) -> None:
+        """RQ's, surviving Redis going away under a job (a primary lost, a failover): RQ
+        would quit the worker. The job is left where the new primary has it: still queued
+        (drawn again), or started, which RQ's registry clean-up retries (or fails, its
+        retries spent) once the job's heartbeat lapses. The worker waits for Redis, then
+        goes on taking jobs."""
+        try:
+            super().execute_job(job, queue)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            self.log.warning("Redis went away while %s ran (%s): waiting for it; RQ retries the job", job.id, exc)
+            self.await_redis()
+
+    def await_redis(self) -> None:
+        """Return once Redis answers a PING (every :data:`REDIS_RETRY_SECONDS`); StopRequested
+        when the worker is asked to stop meanwhile."""
+        while True:
+            if self._stop_requested:
+                raise StopRequested()
+            try:
+                self.connection.ping()
+                self.log.info("Redis is back")
+                return
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                time.sleep(REDIS_RETRY_SECONDS)
 
     def perform_job(self, job, queue, execution) -> bool:
         """RQ's perform_job inside the request id of the request that queued the job (from
@@ -168,8 +201,8 @@ def main() -> int:
     logs.configure(settings)  # JSON lines (PTRACKER_LOG_FORMAT=text: plain)
     for chatty in CHATTY_LOGGERS:
         logging.getLogger(chatty).setLevel(logging.WARNING)
-    if not settings.redis_url:
-        print("error: REDIS_URL is not set (make run sets it for its embedded Redis)", file=sys.stderr)
+    if not settings.redis_external:
+        print("error: neither REDIS_URL nor REDIS_SENTINELS is set (make run sets REDIS_URL)", file=sys.stderr)
         return 1
     unknown = [name for name in settings.worker_queues if name not in QUEUES]
     if unknown:
@@ -196,7 +229,7 @@ def main() -> int:
 
 def build_worker(settings: Settings, early_stop: list[int]) -> ExportWorker:
     """The worker on its queues (``settings.worker_queues``, in that order), with a blocking
-    client of ``settings.redis_url``."""
+    client of the configured Redis (``REDIS_URL``, or the primary the sentinels name)."""
     connection = from_url(settings, blocking=True)
     return ExportWorker(
         [QUEUES[name](connection) for name in settings.worker_queues],

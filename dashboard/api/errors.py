@@ -13,7 +13,15 @@ from flask import Response
 
 from dashboard.data.load import LoadBusy, LoadError, LoadLost
 from dashboard.data.store import StoreError
-from dashboard.exports.errors import ExportBusy, ExportConflict, ExportError, QueueFull, RateLimited, ShareUsed
+from dashboard.exports.errors import (
+    ExportBusy,
+    ExportConflict,
+    ExportError,
+    NotReplicated,
+    QueueFull,
+    RateLimited,
+    ShareUsed,
+)
 from dashboard.http import error, retry_later
 from dashboard.redis_conn import REDIS_AWAY, REDIS_FULL
 
@@ -31,6 +39,7 @@ STATUS: dict[type[BaseException], int] = {
     RateLimited: 429,
     ShareUsed: 429,
     QueueFull: 503,
+    NotReplicated: 503,  # queued on the primary, not yet on a replica: not acknowledged
     StoreError: 503,
     redis.exceptions.OutOfMemoryError: 503,
     redis.RedisError: 503,

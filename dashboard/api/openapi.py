@@ -204,6 +204,6 @@ def export_answers(accepted: Any) -> Answers:
             Error,
             "too many exports from this client (per minute), or it already has its share of the queue waiting",
         ),
-        HTTP_503=(Error, "no dataset loaded, Redis unreachable or out of memory, or the export queue is full"),
+        HTTP_503=(Error, "no dataset, Redis away or full, the export queue full, or no replica confirmed the job"),
         headers={"HTTP_202": {"Location": "the status URL"}, "HTTP_409": retry, "HTTP_429": retry, "HTTP_503": retry},
     )

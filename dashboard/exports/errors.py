@@ -34,6 +34,19 @@ class QueueFull(ExportBusy):
     """The export queue holds as many jobs as it may."""
 
 
+class NotReplicated(ExportBusy):
+    """The job is stored on the Redis primary but no replica confirmed it in time (Redis
+    WAIT, with sentinels): not acknowledged, since a failover now could lose it. Asking
+    again returns the same job (and confirms it) once a replica is back."""
+
+    def __init__(self, seconds: float):
+        super().__init__(
+            f"the export was queued but no Redis replica confirmed it within {seconds:g} s, so it is not "
+            "acknowledged (a failover now could lose it); ask again shortly",
+            retry_after=2,
+        )
+
+
 class ExportFailed(RuntimeError):
     """A render that cannot succeed on a retry (too large, its dataset dropped, a stored
     request that no longer validates); the message is shown to the user."""

@@ -22,7 +22,7 @@ from rq.job import Job, JobStatus
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.data.timeline import sol_bounds
 from dashboard.exports.admission import admit, client_key, note_pending
-from dashboard.exports.errors import ExportConflict
+from dashboard.exports.errors import ExportConflict, NotReplicated
 from dashboard.exports.queue import (
     FAILURE_CALLBACK,
     FAILURE_TTL,
@@ -35,6 +35,7 @@ from dashboard.exports.queue import (
 from dashboard.exports.request import REPLAY, ExportRequest, selection_names, validate
 from dashboard.exports.status import remember
 from dashboard.logs import request_id_var
+from dashboard.redis_conn import replicated
 from dashboard.settings import Settings
 
 #: seconds the claim on a job id lasts while one request queues it
@@ -72,7 +73,8 @@ def request_export(
     the client's rate as several exports (:attr:`ExportRequest.rate_cost`). Raises
     ExportError for a request that cannot be exported, ExportConflict when the same export
     is being queued by another request right now, an ExportBusy when the client or the
-    queue is over its limits; Redis errors go through. ``bounds`` defaults to the
+    queue is over its limits (NotReplicated when, with sentinels, no replica confirmed the
+    job within ``replica_wait``: it is queued but not acknowledged); Redis errors go through. ``bounds`` defaults to the
     dataset's timeline (the union of its layers' sols); a ``selection`` names waypoints
     (``rmc``) of this dataset. ``listed`` puts the job on the recent-exports list
     (``GET /jobs/list``)."""
@@ -92,6 +94,8 @@ def request_export(
     note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
     if listed:
         remember(store.redis, store.prefix, job.id, client, settings.export_ttl)
+    if replicated(store.redis, settings) == 0:  # with sentinels only: a 202 must survive a failover
+        raise NotReplicated(settings.replica_wait)
     return job
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dashboard.settings import Settings
 from tests import nginx
 from tests.helpers import ROOT
 
@@ -66,7 +67,9 @@ def test_dockerfile_shape():
 def compose_dir(tmp_path):
     target = tmp_path / "deploy"
     shutil.copytree(DEPLOY, target, ignore=shutil.ignore_patterns("k8s", "redis.env", "admin.env"))
-    (target / "redis.env").write_text("REDIS_PASSWORD=test-password\n")  # make up writes a random one
+    (target / "redis.env").write_text(  # make up writes a random one; the ha profile needs the second
+        "REDIS_PASSWORD=test-password\nREDIS_SENTINEL_PASSWORD=test-sentinel-password\n"
+    )
     (target / "admin.env").write_text("PTRACKER_ADMIN_TOKEN=test-token\n")  # make up writes a random one
     return target
 
@@ -75,8 +78,10 @@ def test_compose_file_validates(compose_dir):
     res = run(tool("docker-compose"), "-f", "compose.yaml", "config", cwd=compose_dir)
     assert res.returncode == 0, res.stderr
     config = yaml.safe_load(res.stdout)
-    services = config["services"]
+    everything = config["services"]  # docker-compose 1.29 lists the profiles' services too
+    services = {name: svc for name, svc in everything.items() if not svc.get("profiles")}
     assert set(services) == {"redis", "web", "worker", "load", "nginx", "clock"}
+    assert set(everything) - set(services) == set(HA_SERVICES)
     # only nginx publishes a port; gunicorn is reached through it, Redis only on the network
     assert [name for name, svc in services.items() if svc.get("ports")] == ["nginx"]
     assert str(services["nginx"]["ports"][0]["target"]) == "8080"
@@ -98,6 +103,64 @@ def test_compose_file_validates(compose_dir):
     assert services["clock"]["image"] == services["worker"]["image"]
     assert services["clock"]["environment"]["PTRACKER_REFRESH_SECONDS"] == "900"
     assert "PTRACKER_WORKER_QUEUES" not in services["worker"]["environment"]  # exports and refreshes
+
+
+HA_SERVICES = ("redis-replica", "sentinel-1", "sentinel-2", "sentinel-3")
+APP_SERVICES = ("web", "worker", "load", "clock")
+
+
+def compose_config(compose_dir, *args: str) -> dict:
+    res = run(tool("docker-compose"), "-f", "compose.yaml", *args, "config", cwd=compose_dir)
+    assert res.returncode == 0, res.stderr
+    return yaml.safe_load(res.stdout)
+
+
+def test_compose_containers_are_confined_like_the_pods(compose_dir):
+    """Read-only root filesystems (tmpfs where a process writes), no capabilities beyond
+    the three the Redis and nginx entry points need to drop root, no-new-privileges,
+    memory and pids limits: every service, the ha profile's too."""
+    services = compose_config(compose_dir)["services"]
+    for name, svc in services.items():
+        assert svc["read_only"] is True, name
+        assert svc["cap_drop"] == ["ALL"], name
+        assert set(svc.get("cap_add", [])) <= ({"CHOWN", "SETUID", "SETGID"} if "image" in svc else set()), name
+        assert svc["security_opt"] == ["no-new-privileges:true"], name
+        assert 0 < int(svc["pids_limit"]) <= (512 if name == "worker" else 256), name
+        assert parse_bytes(svc.get("mem_limit") or svc["deploy"]["resources"]["limits"]["memory"]) > 0, name
+        assert any(t.split(":")[0] == "/tmp" for t in svc["tmpfs"]), name
+    for name in APP_SERVICES:  # the app's image: no capability at all
+        assert "cap_add" not in services[name], name
+    worker_tmpfs = [t.split(":")[0] for t in services["worker"]["tmpfs"]]
+    assert "/home/ptracker" in worker_tmpfs  # Chromium's profile and cache
+    assert "/etc/nginx/conf.d" in [t.split(":")[0] for t in services["nginx"]["tmpfs"]]  # the rendered template
+
+
+def test_compose_ha_profile_points_the_app_at_three_sentinels(compose_dir):
+    """--profile ha with deploy/ha.env: a replica of redis, three sentinels watching it
+    (quorum 2), and every app service finding the primary through them."""
+    plain = compose_config(compose_dir)["services"]
+    for name in APP_SERVICES:  # without ha.env: Redis at REDIS_URL, no sentinels
+        assert plain[name]["environment"]["REDIS_SENTINELS"] == ""
+    services = compose_config(compose_dir, "--env-file", "ha.env", "--profile", "ha")["services"]
+    assert all(services[name]["profiles"] == ["ha"] for name in HA_SERVICES)
+    replica = services["redis-replica"]["command"][-1]
+    assert re.search(r"^replicaof redis 6379$", replica, re.M) and "--requirepass" not in replica
+    assert re.search(r'^masterauth "\$+REDIS_PASSWORD"$', replica, re.M)
+    assert re.search(r'^masterauth "\$+REDIS_PASSWORD"$', services["redis"]["command"][-1], re.M)  # once demoted
+    assert any(v.startswith("redis-replica-data:") for v in services["redis-replica"]["volumes"])
+    sentinels = [f"sentinel-{i}" for i in (1, 2, 3)]
+    for name in sentinels:
+        script = services[name]["command"][-1]
+        assert re.search(r"^sentinel monitor mymaster redis 6379 2$", script, re.M)
+        assert re.search(r'^requirepass "\$+REDIS_SENTINEL_PASSWORD"$', script, re.M)
+        assert "redis-server /data/sentinel.conf --sentinel" in script
+    for name in APP_SERVICES:
+        env = services[name]["environment"]
+        assert env["REDIS_SENTINELS"] == ",".join(f"{s}:26379" for s in sentinels)
+        assert env["REDIS_SENTINEL_MASTER"] == "mymaster"
+        assert env["REDIS_SENTINEL_PASSWORD"] == "test-sentinel-password"  # from redis.env
+        settings = Settings.from_env({k: v for k, v in env.items() if k != "PTRACKER_ADMIN_TOKEN"})
+        assert len(settings.redis_sentinels) == 3  # the app accepts what compose gives it
 
 
 def test_compose_redis_drops_root_and_keeps_its_password_off_the_command_line(compose_dir):
@@ -389,6 +452,72 @@ def test_kustomization_renders(tmp_path):
     assert len(docs) == len(k8s_docs())
     assert all(d["metadata"]["labels"]["app.kubernetes.io/part-of"] == "perseverance-tracker" for d in docs)
     assert "image: ptracker:latest" in res.stdout  # what the Makefile's sed replaces with IMAGE_REF
+
+
+def confined(template: dict, name: str) -> None:
+    """The pod checks of test_every_pod_is_confined, for one pod template."""
+    spec = template["spec"]
+    assert spec["automountServiceAccountToken"] is False, name
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+    assert spec["securityContext"]["runAsNonRoot"] is True, name
+    for c in spec["containers"]:
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False, (name, c["name"])
+        assert c["securityContext"]["capabilities"]["drop"] == ["ALL"], (name, c["name"])
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True, (name, c["name"])
+        assert c["resources"]["limits"]["memory"], (name, c["name"])
+
+
+def test_kubernetes_ha_overlay_builds_and_validates(tmp_path):
+    """deploy/k8s-overlays/ha (the base, a Redis replica, three sentinels, the app pointed at
+    them) rendered by `kubectl kustomize` (skipped without kubectl, as above) and validated
+    strictly; the pieces fit."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not installed")
+    res = run(kubectl, "kustomize", "deploy/k8s-overlays/ha")
+    assert res.returncode == 0, res.stderr
+    rendered = tmp_path / "ha.yaml"
+    rendered.write_text(res.stdout)
+    checked = run(tool("kubernetes-validate"), "--strict", str(rendered))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    docs = [d for d in yaml.safe_load_all(res.stdout) if d]
+    by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    assert len(docs) == len(k8s_docs()) + 7  # 2 Services, 2 StatefulSets, 3 NetworkPolicies
+    assert [d for d in docs if d["kind"] == "Secret"] == []
+    specs = pod_specs(docs)
+    assert set(specs) == set(pod_specs(k8s_docs())) | {"StatefulSet/redis-replica", "StatefulSet/sentinel"}
+    for name, template in specs.items():
+        confined(template, name)
+    # the primary named by a stable host name, a replica of it, three sentinels watching it
+    assert by[("StatefulSet", "redis")]["spec"]["serviceName"] == "redis-nodes"
+    primary = by[("StatefulSet", "redis")]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    replica = by[("StatefulSet", "redis-replica")]["spec"]
+    replica_args = replica["template"]["spec"]["containers"][0]["args"][0]
+    for args in (primary, replica_args):
+        assert "--appendonly yes" in args and "--requirepass" not in args
+        assert re.search(r'^masterauth "\$REDIS_PASSWORD"$', args, re.M)
+    assert re.search(r"^replicaof redis-0\.redis-nodes 6379$", replica_args, re.M)
+    assert by[("Service", "redis-nodes")]["spec"]["clusterIP"] == "None"
+    sentinels = by[("StatefulSet", "sentinel")]["spec"]
+    assert sentinels["replicas"] == 3
+    script = sentinels["template"]["spec"]["containers"][0]["args"][0]
+    assert re.search(r"^sentinel monitor mymaster redis-0\.redis-nodes 6379 2$", script, re.M)
+    assert re.search(r'^requirepass "\$REDIS_PASSWORD"$', script, re.M)
+    # the app finds the primary through them, with the sentinels' password from the Secret
+    config = by[("ConfigMap", "ptracker-config")]["data"]
+    settings = Settings.from_env(config)
+    assert settings.redis_sentinel_master == "mymaster"
+    assert settings.redis_sentinels == tuple((f"sentinel-{i}.sentinel", 26379) for i in range(3))
+    for name, template in specs.items():
+        if template["metadata"]["labels"]["app.kubernetes.io/component"] in ("redis", "sentinel"):
+            continue
+        for c in template["spec"]["containers"]:
+            env = {e["name"]: e for e in c.get("env", [])}
+            ref = env["REDIS_SENTINEL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": "redis-auth", "key": "REDIS_PASSWORD"}, (name, c["name"])
+    # and may reach them: the app's egress names the sentinels' port
+    app_egress = by[("NetworkPolicy", "ha-app-egress-sentinels")]["spec"]["egress"]
+    assert {(p["protocol"], p["port"]) for r in app_egress for p in r["ports"]} == {("TCP", 26379), ("TCP", 6379)}
 
 
 def test_gunicorn_config_reads_the_environment(monkeypatch):
