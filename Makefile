@@ -26,7 +26,7 @@ IMAGE_REF := $(if $(REGISTRY),$(REGISTRY)/,)$(IMAGE):$(TAG)
 TEST_IMAGE ?= localhost/ptracker:test
 COMPOSE := docker compose -p perseverance-tracker -f deploy/compose.yaml
 
-.PHONY: axe lint docs docs-serve test-fast run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete image image-test
+.PHONY: lock axe lint docs docs-serve test-fast run test bench setup setup-dev system-deps-test system-deps-run clean build push up down k8s-apply k8s-delete image image-test
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || deploy/ensure-debian-packages.sh python3-venv
@@ -93,6 +93,13 @@ $(AXE_JS):
 	@mkdir -p $(dir $@)
 	curl -sSfL https://registry.npmjs.org/axe-core/-/axe-core-$(AXE_VERSION).tgz | tar -xzO package/axe.min.js > $@.tmp
 	echo "$(AXE_SHA256)  $@.tmp" | sha256sum -c --quiet - && mv $@.tmp $@
+
+# requirements.lock (what the image installs, with --require-hashes): every package at one
+# version with the sha256 of its files, from requirements.txt's pins. Re-run after changing
+# requirements.txt (needs PyPI); tests/deploy/test_static.py fails while the two disagree.
+lock: setup-dev
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file=requirements.lock requirements.txt
 
 bench: setup-dev system-deps-test
 	@deploy/ensure-debian-packages.sh wrk

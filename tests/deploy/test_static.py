@@ -63,6 +63,34 @@ def test_dockerfile_shape():
     assert ".venv" in ignore and ".git" in ignore and "deploy/*.env" in ignore
 
 
+def _pins(lines) -> dict[str, str]:
+    """{normalised name: version} of ``name==version`` requirement lines."""
+    found = {}
+    for line in lines:
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^]]*\])?==([^ ;\\]+)", line.strip())
+        if match:
+            found[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return found
+
+
+def test_the_image_installs_the_hashed_lock_of_the_pinned_requirements():
+    """Supply chain: the image installs requirements.lock with --require-hashes (pip then
+    refuses a file whose sha256 is not listed, and any package not listed); the lock holds
+    every pin of requirements.txt at the same version, each entry with its hashes."""
+    text = (DEPLOY / "Dockerfile").read_text()
+    assert "pip install --require-hashes --no-deps -r /tmp/requirements.lock" in text
+    assert "requirements.txt" not in text.split("# ---- runtime")[0].split("\nFROM")[1]
+    lock = (ROOT / "requirements.lock").read_text()
+    pinned, locked = _pins((ROOT / "requirements.txt").read_text().splitlines()), _pins(lock.splitlines())
+    assert pinned and all(locked.get(name) == version for name, version in pinned.items()), {
+        name: (version, locked.get(name)) for name, version in pinned.items() if locked.get(name) != version
+    }
+    lines = lock.splitlines()
+    entries = [k for k, line in enumerate(lines) if re.match(r"^[A-Za-z0-9]", line)]
+    assert len(entries) == len(locked)
+    assert all(lines[k + 1].strip().startswith("--hash=sha256:") for k in entries)  # each with its hashes
+
+
 @pytest.fixture
 def compose_dir(tmp_path):
     target = tmp_path / "deploy"
