@@ -23,6 +23,7 @@ from flask import Response, request
 
 from dashboard.api import schemas
 from dashboard.api.blueprint import dataset, route
+from dashboard.api.context_schemas import Flight, SampleTube, Terrain
 from dashboard.api.errors import ApiError
 from dashboard.api.openapi import DATA, NOT_MODIFIED, Answers, data_answers
 from dashboard.api.schemas import NoQuery, RangeQuery, parse_query
@@ -134,7 +135,7 @@ CSV = {"text/csv": {"type": "string"}}
 GEOJSON = {"application/geo+json": {"type": "object"}}
 
 
-@route("/ingenuity/flights", "GET", tags=DATA, query=RangeQuery, resp=_answers(list[schemas.Flight]))
+@route("/ingenuity/flights", "GET", tags=DATA, query=RangeQuery, resp=_answers(list[Flight]))
 def ingenuity_flights():
     """Ingenuity's flights (?sol_min=&sol_max=); flight 0 is the deployment point"""
     return _rows(FLIGHTS, "json")
@@ -152,7 +153,7 @@ def ingenuity_flights_geojson():
     return _rows(FLIGHTS, "geojson")
 
 
-@route("/perseverance/samples", "GET", tags=DATA, query=RangeQuery, resp=_answers(list[schemas.SampleTube]))
+@route("/perseverance/samples", "GET", tags=DATA, query=RangeQuery, resp=_answers(list[SampleTube]))
 def samples():
     """the sample tubes, one row per tube with its own sol (?sol_min=&sol_max=)"""
     return _rows(SAMPLES, "json")
@@ -173,7 +174,7 @@ def samples_geojson():
 # --- terrain ---------------------------------------------------------------------------------
 
 
-@route("/terrain", "GET", tags=DATA, resp=_answers(schemas.Terrain))
+@route("/terrain", "GET", tags=DATA, resp=_answers(Terrain))
 def terrain():
     """the terrain under the track: where it lies, its heights, its relief image and scale"""
     parse_query(NoQuery)

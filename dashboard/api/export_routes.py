@@ -14,8 +14,9 @@ from flask import Response, request
 from dashboard.api import schemas, serialize
 from dashboard.api.blueprint import dataset, route, settings, store
 from dashboard.api.errors import ApiError
+from dashboard.api.export_schemas import Accepted, ExportBody, Job, JobBody, ListedJob, ReplayBody
 from dashboard.api.openapi import EXPORTS, NO_REDIS, Answers, export_answers
-from dashboard.api.schemas import ExportBody, JobBody, NoQuery, ReplayBody, parse_body, parse_query
+from dashboard.api.schemas import NoQuery, parse_body, parse_query
 from dashboard.data.store import Dataset
 from dashboard.data.timeline import sol_bounds
 from dashboard.exports.admission import client_key
@@ -91,13 +92,13 @@ def _register_export_routes() -> None:
 
         view.__name__ = "export_" + rule.rsplit("/", 1)[1]
         view.__doc__ = summary
-        route(rule, "POST", tags=EXPORTS, json=ExportBody, resp=export_answers(schemas.Accepted))(view)
+        route(rule, "POST", tags=EXPORTS, json=ExportBody, resp=export_answers(Accepted))(view)
 
 
 _register_export_routes()
 
 
-@route("/perseverance/replay", "POST", tags=EXPORTS, json=ReplayBody, resp=export_answers(schemas.Accepted))
+@route("/perseverance/replay", "POST", tags=EXPORTS, json=ReplayBody, resp=export_answers(Accepted))
 def export_replay():
     """queue a replay of the drive (the traverse map sol by sol) as MP4, GIF or WebM"""
     body = parse_body(ReplayBody)
@@ -116,7 +117,7 @@ def export_replay():
     return _submit(found, fields, (first, last))
 
 
-@route("/jobs", "POST", tags=EXPORTS, json=JobBody, resp=export_answers(schemas.Accepted))
+@route("/jobs", "POST", tags=EXPORTS, json=JobBody, resp=export_answers(Accepted))
 def jobs_create():
     """queue any field against another {"type": "way", "xkey": "lon", "ykey": "yaw", "start": 0, "end": 400}"""
     body = parse_body(JobBody)
@@ -128,7 +129,7 @@ def jobs_create():
     "GET",
     tags=EXPORTS,
     resp=Answers(
-        HTTP_200=(list[schemas.ListedJob], "exports"), HTTP_400=(schemas.Error, "a query parameter"), HTTP_503=NO_REDIS
+        HTTP_200=(list[ListedJob], "exports"), HTTP_400=(schemas.Error, "a query parameter"), HTTP_503=NO_REDIS
     ),
 )
 def jobs_list():
@@ -147,7 +148,7 @@ def _known_export(job_id: str) -> dict:
 
 
 JOB_ANSWERS = Answers(
-    HTTP_200=(schemas.Job, "status"),
+    HTTP_200=(Job, "status"),
     HTTP_404=(schemas.Error, "unknown or expired id"),
     HTTP_422=(schemas.Error, "a job whose stored data is not JSON (an old or forged pickled job): refused, never run"),
     HTTP_503=NO_REDIS,

@@ -25,9 +25,10 @@ from flask import Response, request
 from dashboard import __version__
 from dashboard.api import schemas
 from dashboard.api.blueprint import dataset, route, store
+from dashboard.api.changes_schemas import Change, ChangesQuery
 from dashboard.api.errors import ApiError
 from dashboard.api.openapi import DATA, NOT_MODIFIED, Answers
-from dashboard.api.schemas import ChangesQuery, NoQuery, parse_query
+from dashboard.api.schemas import NoQuery, parse_query
 from dashboard.data.changes import pending, recent_changes
 from dashboard.http import json_response
 from dashboard.marstime import parse_utc
@@ -51,7 +52,7 @@ _UNAVAILABLE = (
     "no dataset loaded, Redis unreachable, or the newest version's change is still being recorded (Retry-After)",
 )
 CHANGES_ANSWERS = Answers(
-    HTTP_200=(list[schemas.Change], "the changes, newest first"),
+    HTTP_200=(list[Change], "the changes, newest first"),
     HTTP_304=(None, NOT_MODIFIED),
     HTTP_400=(schemas.Error, "bad query parameter"),
     HTTP_503=_UNAVAILABLE,

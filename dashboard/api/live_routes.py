@@ -15,6 +15,7 @@ from flask import Response
 
 from dashboard.api import schemas
 from dashboard.api.blueprint import route, store
+from dashboard.api.changes_schemas import LiveVersion
 from dashboard.api.http_cache import none_match
 from dashboard.api.openapi import DATA, NO_REDIS, Answers
 from dashboard.api.schemas import NoQuery, parse_query
@@ -24,7 +25,7 @@ from dashboard.http import json_response
 
 CACHE_CONTROL = "no-cache"
 VERSION_ANSWERS = Answers(
-    HTTP_200=(schemas.LiveVersion, "the current dataset version and the latest load attempt"),
+    HTTP_200=(LiveVersion, "the current dataset version and the latest load attempt"),
     HTTP_304=(None, "not modified: If-None-Match names the current ETag; no body"),
     HTTP_400=(schemas.Error, "a query parameter (this route takes none)"),
     HTTP_503=NO_REDIS,

@@ -5,7 +5,7 @@
 back by the job (:meth:`ExportRequest.from_json`).
 
 Numbers are parsed here once (:func:`whole`, :func:`finite`) for the whole app: the
-export parameters, the REST bodies and query strings (``dashboard/api/schemas.py``) all
+export parameters, the REST bodies and query strings (``dashboard/api/*schemas.py``) all
 accept JSON numbers and numeric strings (``"0"``), and refuse the rest in the same words.
 
 A map selection is stored once, as a bitmask over the waypoints of the dataset version it

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from dashboard.api.schemas import ExportBody, FeaturesQuery, JobBody, NoQuery, RangeQuery, explain
+from dashboard.api.export_schemas import ExportBody, JobBody
+from dashboard.api.schemas import FeaturesQuery, NoQuery, RangeQuery, explain
 
 
 def failure(model, data) -> str:
