@@ -94,12 +94,13 @@ $(AXE_JS):
 	curl -sSfL https://registry.npmjs.org/axe-core/-/axe-core-$(AXE_VERSION).tgz | tar -xzO package/axe.min.js > $@.tmp
 	echo "$(AXE_SHA256)  $@.tmp" | sha256sum -c --quiet - && mv $@.tmp $@
 
-# requirements.lock (what the image installs, with --require-hashes): every package at one
-# version with the sha256 of its files, from requirements.txt's pins. Re-run after changing
-# requirements.txt (needs PyPI); tests/deploy/test_static.py fails while the two disagree.
+# requirements.lock (what the image installs, with --require-hashes): every package with
+# the sha256 of its files, from requirements.txt's pins, for any Python 3.11 (uv's universal
+# resolution keeps the markers: redis needs async-timeout below 3.11.3, Debian's 3.11.2).
+# Re-run after changing requirements.txt (needs PyPI); make test fails while they disagree.
 lock: setup-dev
-	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
-		--no-emit-find-links --output-file=requirements.lock requirements.txt
+	$(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes --quiet \
+		--output-file requirements.lock requirements.txt
 
 bench: setup-dev system-deps-test
 	@deploy/ensure-debian-packages.sh wrk
