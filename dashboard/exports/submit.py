@@ -21,7 +21,7 @@ from rq.job import Job, JobStatus
 
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.data.timeline import sol_bounds
-from dashboard.exports.admission import admit, client_key, note_pending
+from dashboard.exports.admission import admit, client_key, note_pending, release
 from dashboard.exports.errors import ExportConflict
 from dashboard.exports.queue import (
     FAILURE_CALLBACK,
@@ -79,7 +79,7 @@ def request_export(
     names = selection_names(dataset.waypoints) if fields.get("selection") is not None else None
     request = validate(**fields, bounds=bounds if bounds is not None else sol_bounds(dataset), names=names)
     client = client_key(address)
-    admit(
+    slot = admit(
         store.redis,
         store.prefix,
         client,
@@ -88,7 +88,10 @@ def request_export(
         settings.queue_client_max,
         cost=request.rate_cost,
     )
-    job = submit(store.redis, dataset.version, request, settings, client)
+    try:
+        job = submit(store.redis, dataset.version, request, settings, client)
+    finally:
+        release(store.redis, store.prefix, slot)
     note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
     if listed:
         remember(store.redis, store.prefix, job.id, client, settings.export_ttl)

@@ -329,4 +329,3 @@ def test_a_charged_export_always_has_its_file_and_a_killed_worker_leaves_no_orph
     assert redis_client.get(file_key(p, "k0")) is None
     assert redis_client.get(file_key(p, "k1")) == b"second"
     assert budgets.usage() == 610
-
