@@ -40,20 +40,34 @@ logconfig_dict["loggers"] = {
 # a fresh private one is made here and removed at exit. Never point two unrelated
 # servers at one directory: their samples would be added up.
 _own_metrics_dir = None
+# Without REDIS_URL (gunicorn run by hand, not by `python -m dashboard run`, which passes
+# its own), the master starts (or joins) the embedded Redis of PTRACKER_DATA_DIR and gives
+# its URL to the workers; it saves and stops it at exit. Were it started by whichever
+# worker came first, killing that worker (timeout, OOM) took the server along: the other
+# workers answered 503 until a new one started another.
+_embedded_redis = None
 
 
 def on_starting(server):
-    """In the master, before any worker is forked (workers inherit the variable and import
+    """In the master, before any worker is forked (workers inherit the variables and import
     prometheus_client only when they load the app)."""
-    global _own_metrics_dir
+    global _own_metrics_dir, _embedded_redis
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         _own_metrics_dir = tempfile.mkdtemp(prefix="ptracker-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir
+    if not os.environ.get("REDIS_URL"):
+        from dashboard.embedded_redis import EmbeddedRedis
+
+        _embedded_redis = EmbeddedRedis(_settings.data_dir).start()
+        os.environ["REDIS_URL"] = _embedded_redis.url
+        server.log.info("no REDIS_URL: the embedded Redis of %s serves every worker", _settings.data_dir)
 
 
 def on_exit(server):
     if _own_metrics_dir:
         shutil.rmtree(_own_metrics_dir, ignore_errors=True)
+    if _embedded_redis is not None:
+        _embedded_redis.stop()  # saves, if the master started it
 
 
 def child_exit(server, worker):

@@ -10,16 +10,26 @@ A byte range (``byte_range=(first, last)``, inclusive) asks for part of a file: 
 Range request answered ``206 Partial Content`` with exactly those bytes (its
 Content-Range and length are checked; a server that ignores the Range and answers 200
 is an error, never a 130 MB download), or those bytes of a local file.
+
+Redirects are followed by hand (at most :data:`MAX_REDIRECTS`), each hop checked before it
+is asked (:func:`check_redirect`): https only (plain http only when the configured source
+is itself http on a local address or a ``localhost`` / ``.test`` name), and to a public
+address only: never to loopback, private, link-local (the cloud metadata service at
+169.254.169.254) or reserved addresses, unless the configured source is itself at such an
+address (a local mirror, the tests' fake NASA server). The configured source is the
+operator's choice and is not checked.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 import requests
 
@@ -29,6 +39,10 @@ from dashboard.settings import Settings
 
 USER_AGENT = f"PerseveranceTracker/{__version__} (Mars 2020 rover dashboard) python-requests/{requests.__version__}"
 _CHUNK = 64 * 1024
+#: redirects followed for one request, each hop checked (:func:`check_redirect`)
+MAX_REDIRECTS = 5
+_LOCAL_NAMES = ("localhost",)
+_LOCAL_SUFFIXES = (".localhost", ".test")
 
 
 class FetchError(Exception):
@@ -204,24 +218,87 @@ def _request(
 ) -> requests.Response:
     """The streamed answer to a GET of ``url``; FetchError in words when there is none."""
     http = session or requests
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        resp = _get(http, url, current, headers, connect_timeout, read_timeout, deadline)
+        if not resp.is_redirect:
+            return resp
+        location = urljoin(current, resp.headers["Location"])
+        resp.close()
+        check_redirect(url, location)
+        current = location
+    raise FetchError(url, f"more than {MAX_REDIRECTS} redirects")
+
+
+def _get(http, source: str, url: str, headers, connect_timeout: float, read_timeout: float, deadline: float):
     try:
         return http.get(
             url,
             headers=headers,
             stream=True,
             timeout=(min(connect_timeout, deadline), min(read_timeout, deadline)),
-            allow_redirects=True,
+            allow_redirects=False,
         )
     except requests.exceptions.ConnectTimeout:
-        raise FetchError(url, f"could not connect within {connect_timeout:g} s") from None
+        raise FetchError(source, f"could not connect within {connect_timeout:g} s") from None
     except requests.exceptions.ReadTimeout:
-        raise FetchError(url, f"no answer within {read_timeout:g} s") from None
+        raise FetchError(source, f"no answer within {read_timeout:g} s") from None
     except requests.exceptions.SSLError as exc:
-        raise FetchError(url, f"TLS error: {_short(exc)}") from None
+        raise FetchError(source, f"TLS error: {_short(exc)}") from None
     except requests.exceptions.ConnectionError as exc:
-        raise FetchError(url, f"cannot connect: {_short(exc)}") from None
+        raise FetchError(source, f"cannot connect: {_short(exc)}") from None
     except requests.exceptions.RequestException as exc:
-        raise FetchError(url, f"request failed: {_short(exc)}") from None
+        raise FetchError(source, f"request failed: {_short(exc)}") from None
+
+
+def _kinds(host: str) -> set[str] | None:
+    """What the addresses of ``host`` are ("public", "loopback", "link-local", "private"),
+    or None when it does not resolve."""
+    try:
+        found = {ipaddress.ip_address(host.strip("[]"))}
+    except ValueError:
+        try:
+            found = {ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in socket.getaddrinfo(host, None)}
+        except (OSError, UnicodeError, ValueError):
+            return None
+    kinds = set()
+    for ip in found:
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if ip.is_loopback:
+            kinds.add("loopback")
+        elif ip.is_link_local:
+            kinds.add("link-local")
+        elif ip.is_global:
+            kinds.add("public")
+        else:
+            kinds.add("private")  # RFC 1918, unique-local, CGNAT, reserved, unspecified...
+    return kinds
+
+
+def check_redirect(source: str, location: str) -> None:
+    """Refuse (FetchError, in words) a redirect of ``source`` (the configured URL) to
+    ``location``: a scheme other than https (http only when ``source`` is itself http on a
+    local host), or an address that is not public, unless ``source``'s own address is of
+    that kind. (Between this check and the connection the name is resolved again: a DNS
+    server that changes its answer in between is not caught here.)"""
+    src, hop = urlparse(source), urlparse(location)
+    src_host, host = (src.hostname or "").lower(), (hop.hostname or "").lower()
+    if not host:
+        raise FetchError(source, f"redirect to {location[:200]!r} refused: no host")
+    src_kinds = _kinds(src_host) or {"public"}
+    src_local = "public" not in src_kinds or src_host in _LOCAL_NAMES or src_host.endswith(_LOCAL_SUFFIXES)
+    kinds = _kinds(host)
+    if kinds is None:
+        raise FetchError(source, f"redirect to {location[:200]} refused: {host} does not resolve")
+    for kind in sorted(kinds - {"public"}):
+        if kind not in src_kinds:
+            raise FetchError(
+                source, f"redirect to {location[:200]} refused: {host} is a {kind} address, not a public one"
+            )
+    scheme = hop.scheme.lower()
+    if scheme != "https" and not (scheme == "http" and src.scheme.lower() == "http" and src_local):
+        raise FetchError(source, f"redirect to {location[:200]} refused: only https may be followed")
 
 
 def _fetch_range(

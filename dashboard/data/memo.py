@@ -5,6 +5,7 @@ takes, with :func:`no_memo` when there is nothing to keep them on."""
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Protocol, TypeVar
 
@@ -16,28 +17,60 @@ MEMO_MAX_BYTES = 32 * 1024 * 1024
 
 class Memo:
     """A small thread-safe memo, bounded by entry count and by the bytes of its ``bytes``
-    values: past either bound it starts over (a rebuild costs one computation, never a
-    wrong answer)."""
+    values, that a flood of one-off keys cannot empty: a segmented LRU. A new key enters
+    the *probation* segment (a quarter of the entries); a key asked for again moves to the
+    *protected* one (the rest). Past a bound, the least recently used probation entry
+    goes first, so 257 (or 100,000) distinct sol ranges asked once each only churn
+    probation, and the answers people keep asking for (the default full range) stay. A
+    rebuild costs one computation, never a wrong answer."""
 
     def __init__(self, max_entries: int = MEMO_MAX_ENTRIES, max_bytes: int = MEMO_MAX_BYTES):
         self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._values: dict = {}
+        self.max_probation = max(1, max_entries // 4)
+        self._probation: OrderedDict = OrderedDict()
+        self._protected: OrderedDict = OrderedDict()
+        self._sizes: dict = {}
         self._bytes = 0
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._probation) + len(self._protected)
+
     def get(self, key: Hashable, build: Callable[[], T]) -> T:
         with self._lock:
-            if key in self._values:
-                return self._values[key]
+            if key in self._protected:
+                self._protected.move_to_end(key)
+                return self._protected[key]
+            if key in self._probation:  # asked again: worth keeping
+                value = self._protected[key] = self._probation.pop(key)
+                while len(self._protected) > self.max_entries - self.max_probation:
+                    old, old_value = self._protected.popitem(last=False)
+                    self._probation[old] = old_value  # demoted, not dropped
+                self._trim()
+                return value
         value = build()
         size = len(value) if isinstance(value, bytes | bytearray) else 0
+        if size > self.max_bytes:
+            return value
         with self._lock:
-            if len(self._values) >= self.max_entries or self._bytes + size > self.max_bytes:
-                self._values.clear()
-                self._bytes = 0
-            self._values[key] = value
-            self._bytes += size
+            if key not in self._probation and key not in self._protected:
+                self._probation[key] = value
+                self._sizes[key] = size
+                self._bytes += size
+                self._trim()
         return value
+
+    def _trim(self) -> None:
+        """Drop least recently used entries, probation first, until within the bounds."""
+        while self._probation and (
+            len(self._probation) > self.max_probation or len(self) > self.max_entries or self._bytes > self.max_bytes
+        ):
+            self._forget(*self._probation.popitem(last=False))
+        while self._protected and (len(self) > self.max_entries or self._bytes > self.max_bytes):
+            self._forget(*self._protected.popitem(last=False))
+
+    def _forget(self, key: Hashable, _value: object) -> None:
+        self._bytes -= self._sizes.pop(key, 0)
 
 
 class MemoFn(Protocol):

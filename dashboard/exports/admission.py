@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import secrets
 import time
 
 import redis
@@ -62,6 +63,35 @@ def _limiter(connection: redis.Redis, prefix: str) -> MovingWindowRateLimiter:
     return limiter
 
 
+#: seconds a slot of the queue stays reserved for a submission being queued (a web process
+#: killed between admission and enqueue frees its slot after this)
+RESERVATION_SECONDS = 10
+#: KEYS: the queue's list, the reserved slots (sorted set, scored by when they lapse).
+#: ARGV: the slot's token, the queue cap, RESERVATION_SECONDS. Counts what waits plus what
+#: is being queued right now and reserves a slot only below the cap, in one step (Redis's
+#: clock: TIME), so that concurrent submissions cannot all see room for one more.
+#: Answers {1, count} (reserved) or {0, count} (full).
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local count = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])
+if count >= tonumber(ARGV[2]) then return {0, count} end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+return {1, count}
+"""
+
+
+def reserved_key(prefix: str) -> str:
+    return f"{prefix}export:reserved"
+
+
+def release(connection: redis.Redis, prefix: str, token: str) -> None:
+    """Free a slot :func:`admit` reserved, once its job is queued (or was not)."""
+    connection.zrem(reserved_key(prefix), token)
+
+
 def pending_key(prefix: str, client: str) -> str:
     return f"{prefix}export:pending:{client}"
 
@@ -74,12 +104,14 @@ def admit(
     queue_max: int,
     client_queue_max: int = DEFAULT_CLIENT_QUEUE_MAX,
     cost: int = 1,
-) -> None:
+) -> str:
     """Refuse a submission over the client's rate (a moving minute: RateLimited), when the
     client already has its share of the queue waiting (ShareUsed), or when the queue is
     full (QueueFull). ``client`` is :func:`client_key` of the address. The submission
     counts as ``cost`` exports against the rate (a replay counts as several), at most the
-    whole rate, so that one is always admitted by an empty minute."""
+    whole rate, so that one is always admitted by an empty minute. An admitted submission
+    holds a slot of the queue (reserved atomically with the check of the cap): the caller
+    passes the returned token to :func:`release` once the job is queued."""
     item = RateLimitItemPerMinute(rate)
     limiter = _limiter(connection, prefix)
     cost = max(1, min(int(cost), rate))
@@ -88,16 +120,20 @@ def admit(
         retry = max(1, min(MAX_RATE_RETRY, math.ceil(reset - time.time())))
         counts = f" (this one counts as {cost})" if cost > 1 else ""
         raise RateLimited(f"too many exports: at most {rate} a minute{counts}; try again in {retry} s", retry)
-    waiting = queue(connection).count
-    if waiting >= queue_max:
+    token = secrets.token_hex(8)
+    keys = [queue(connection).key, reserved_key(prefix)]
+    admitted, waiting = connection.eval(_RESERVE, len(keys), *keys, token, int(queue_max), RESERVATION_SECONDS)
+    if not admitted:
         raise QueueFull(f"the export queue is full ({waiting} waiting); try again shortly", RETRY_QUEUE_FULL)
     share = min(client_queue_max, queue_max)
     mine = pending(connection, prefix, client)
     if mine >= share:
+        release(connection, prefix, token)
         raise ShareUsed(
             f"you have {mine} exports waiting or rendering; at most {share} at a time: try again when one has finished",
             RETRY_SHARE_USED,
         )
+    return token
 
 
 def pending(connection: redis.Redis, prefix: str, client: str) -> int:

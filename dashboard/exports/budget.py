@@ -1,12 +1,15 @@
 """Byte budgets of finished exports: per client and in total, the oldest evicted first.
 
 Finished files live in their own keys (:func:`dashboard.exports.queue.file_key`); the
-worker charges each one here (:meth:`Budgets.charge`) and deletes what the budgets evict
-(:meth:`Budgets.evict`)."""
+worker charges each one and stores it in the same step (:meth:`Budgets.charge` with the
+file's body: one Lua script, so a worker killed in between cannot leave a charge without
+its file, or a file without its charge) and deletes what the budgets evict
+(:meth:`Budgets.evict`). The script takes its clock from Redis (``TIME``), never from the
+caller, and names every key it touches in KEYS. Evicted ids wait in a set until their
+files are deleted, so a worker killed before :meth:`Budgets.evict` leaves nothing behind:
+the next charge deletes them."""
 
 from __future__ import annotations
-
-import time
 
 import redis
 
@@ -20,10 +23,12 @@ from dashboard.settings import Settings
 JOB_OVERHEAD = 8 * 1024
 
 _ACCOUNT = """
-local files, sizes, owners, total_key, client_zset = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local id, size, client = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local now, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
-local total_budget, client_budget, client_prefix = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+local files, sizes, owners, total_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local client_bytes, doomed, file = KEYS[5], KEYS[6], KEYS[7]
+local id, size, client, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local total_budget, client_budget, has_body = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local evicted = {}
 local function size_of(v) return tonumber(redis.call('HGET', sizes, v) or '0') end
 local function drop(v)
@@ -32,35 +37,42 @@ local function drop(v)
   redis.call('ZREM', files, v)
   redis.call('HDEL', sizes, v)
   redis.call('HDEL', owners, v)
-  if owner then redis.call('ZREM', client_prefix .. owner, v) end
+  if owner then
+    if redis.call('HINCRBY', client_bytes, owner, -s) <= 0 then redis.call('HDEL', client_bytes, owner) end
+  end
   redis.call('DECRBY', total_key, s)
+end
+local function evict(v)
+  drop(v)
+  redis.call('SADD', doomed, v)
+  table.insert(evicted, v)
 end
 for _, v in ipairs(redis.call('ZRANGEBYSCORE', files, '-inf', '(' .. tostring(now))) do drop(v) end
 if redis.call('ZSCORE', files, id) then drop(id) end
-local mine = 0
-for _, v in ipairs(redis.call('ZRANGE', client_zset, 0, -1)) do mine = mine + size_of(v) end
-while mine + size > client_budget do
-  local oldest = redis.call('ZRANGE', client_zset, 0, 0)[1]
-  if not oldest then break end
-  mine = mine - size_of(oldest)
-  drop(oldest)
-  redis.call('ZREM', client_zset, oldest)
-  table.insert(evicted, oldest)
+local mine = tonumber(redis.call('HGET', client_bytes, client) or '0')
+if mine + size > client_budget then
+  for _, v in ipairs(redis.call('ZRANGE', files, 0, -1)) do
+    if mine + size <= client_budget then break end
+    if redis.call('HGET', owners, v) == client then
+      mine = mine - size_of(v)
+      evict(v)
+    end
+  end
 end
 local total = tonumber(redis.call('GET', total_key) or '0')
 while total + size > total_budget do
   local oldest = redis.call('ZRANGE', files, 0, 0)[1]
   if not oldest then break end
   total = total - size_of(oldest)
-  drop(oldest)
-  table.insert(evicted, oldest)
+  evict(oldest)
 end
 redis.call('ZADD', files, now + ttl, id)
 redis.call('HSET', sizes, id, size)
 redis.call('HSET', owners, id, client)
-redis.call('ZADD', client_zset, now + ttl, id)
-if redis.call('TTL', client_zset) < ttl then redis.call('EXPIRE', client_zset, ttl) end
+redis.call('HINCRBY', client_bytes, client, size)
 redis.call('INCRBY', total_key, size)
+redis.call('SREM', doomed, id)
+if has_body and ttl > 0 then redis.call('SET', file, ARGV[8], 'EX', ttl) end
 return evicted
 """
 
@@ -78,14 +90,27 @@ class Budgets:
     def of(cls, connection: redis.Redis, settings: Settings) -> Budgets:
         return cls(connection, settings.key_prefix, settings.export_budget, settings.export_client_budget)
 
-    def charge(self, job_id: str, size: int, client: str, ttl: int) -> list[str]:
+    def charge(self, job_id: str, size: int, client: str, ttl: int, body: bytes | None = None) -> list[str]:
         """Charge ``size`` bytes for a finished (or failed) export to its client and to the
-        total, atomically (one Lua script). Entries are scored by when they expire (now +
-        ``ttl``); expired ones are forgotten first; then the client's oldest exports, and
-        then anyone's oldest, are chosen for eviction until both budgets hold the new one.
-        Returns the ids to evict (:meth:`evict`)."""
+        total and, with ``body``, store the file for ``ttl`` seconds, atomically (one Lua
+        script). Entries are scored by when they expire (Redis's now + ``ttl``); expired
+        ones are forgotten first; then the client's oldest exports, and then anyone's
+        oldest, are chosen for eviction until both budgets hold the new one. Returns the
+        ids to evict (:meth:`evict`); ids an earlier charge evicted but nobody deleted (a
+        worker killed in between) are evicted here first."""
+        leftover = [as_text(v) for v in self.connection.smembers(self._base + "doomed")]
+        if leftover:
+            self.evict(leftover)
         base = self._base
-        keys = [base + "files", base + "sizes", base + "owners", base + "total", base + "client:" + client]
+        keys = [
+            base + "files",
+            base + "sizes",
+            base + "owners",
+            base + "total",
+            base + "client_bytes",
+            base + "doomed",
+            file_key(self.prefix, job_id),
+        ]
         evicted = self.connection.eval(
             _ACCOUNT,
             len(keys),
@@ -93,11 +118,11 @@ class Budgets:
             job_id,
             int(size),
             client,
-            time.time(),
             int(ttl),
             self.total,
             self.per_client,
-            base + "client:",
+            "0" if body is None else "1",
+            b"" if body is None else body,
         )
         return [as_text(v) for v in evicted]
 
@@ -108,6 +133,7 @@ class Budgets:
             job = fetch_job(self.connection, job_id)
             if job is not None:
                 forget(self.connection, job)
+            self.connection.srem(self._base + "doomed", job_id)
 
     def usage(self) -> int:
         """Bytes charged to the total budget now."""

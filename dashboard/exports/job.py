@@ -34,7 +34,7 @@ from dashboard.data.store import Dataset, DatasetStore
 from dashboard.exports import browser, video
 from dashboard.exports.budget import JOB_OVERHEAD, Budgets
 from dashboard.exports.errors import ExportError, ExportFailed
-from dashboard.exports.queue import UNREADABLE, file_key
+from dashboard.exports.queue import UNREADABLE
 from dashboard.exports.replay import replay_of
 from dashboard.exports.request import REPLAY, ExportRequest, decode_selection, selection_names
 from dashboard.exports.vector import for_export
@@ -151,10 +151,10 @@ def _asked(job: Job, request: dict, replay: bool) -> ExportRequest:
 
 
 def _store(job: Job, settings: Settings, body: bytes, client: str) -> None:
-    """Charge the file to the byte budgets (evicting the oldest when full) and keep it."""
+    """Charge the file to the byte budgets (evicting the oldest when full) and keep it, in
+    one step (a worker killed here leaves either both or neither)."""
     budgets = Budgets.of(job.connection, settings)
-    budgets.evict(budgets.charge(job.id, len(body) + JOB_OVERHEAD, client, settings.export_ttl))
-    job.connection.set(file_key(settings.key_prefix, job.id), body, ex=settings.export_ttl)
+    budgets.evict(budgets.charge(job.id, len(body) + JOB_OVERHEAD, client, settings.export_ttl, body=body))
 
 
 def export_chart(request: dict, version: str, client: str = "unknown") -> dict:

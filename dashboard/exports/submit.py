@@ -21,7 +21,7 @@ from rq.job import Job, JobStatus
 
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.data.timeline import sol_bounds
-from dashboard.exports.admission import admit, client_key, note_pending
+from dashboard.exports.admission import admit, client_key, note_pending, release
 from dashboard.exports.errors import ExportConflict, NotReplicated
 from dashboard.exports.queue import (
     FAILURE_CALLBACK,
@@ -74,14 +74,14 @@ def request_export(
     ExportError for a request that cannot be exported, ExportConflict when the same export
     is being queued by another request right now, an ExportBusy when the client or the
     queue is over its limits (NotReplicated when, with sentinels, no replica confirmed the
-    job within ``replica_wait``: it is queued but not acknowledged); Redis errors go through. ``bounds`` defaults to the
-    dataset's timeline (the union of its layers' sols); a ``selection`` names waypoints
-    (``rmc``) of this dataset. ``listed`` puts the job on the recent-exports list
+    job within ``replica_wait``: it is queued but not acknowledged); Redis errors go
+    through. ``bounds`` defaults to the dataset's timeline (the union of its layers'
+    sols); a ``selection`` names waypoints (``rmc``) of this dataset. ``listed`` puts the job on the recent-exports list
     (``GET /jobs/list``)."""
     names = selection_names(dataset.waypoints) if fields.get("selection") is not None else None
     request = validate(**fields, bounds=bounds if bounds is not None else sol_bounds(dataset), names=names)
     client = client_key(address)
-    admit(
+    slot = admit(
         store.redis,
         store.prefix,
         client,
@@ -90,7 +90,10 @@ def request_export(
         settings.queue_client_max,
         cost=request.rate_cost,
     )
-    job = submit(store.redis, dataset.version, request, settings, client)
+    try:
+        job = submit(store.redis, dataset.version, request, settings, client)
+    finally:
+        release(store.redis, store.prefix, slot)
     note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
     if listed:
         remember(store.redis, store.prefix, job.id, client, settings.export_ttl)

@@ -303,7 +303,7 @@ def test_kustomization_lists_every_manifest_and_the_pieces_fit():
         assert expected in kinds
     by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
     web = by[("Deployment", "web")]["spec"]
-    assert web["replicas"] == 2
+    assert "replicas" not in web  # the HPA owns it (test_web_is_left_to_its_autoscaler...)
     probe = web["template"]["spec"]["containers"][0]
     assert probe["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert probe["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -648,3 +648,101 @@ def test_the_clock_refreshes_in_its_own_pod_and_no_cronjob_is_left():
     assert int(by[("ConfigMap", "ptracker-config")]["data"]["PTRACKER_REFRESH_SECONDS"]) > 0
     makefile = (ROOT / "Makefile").read_text()
     assert "cronjob" not in makefile.lower() and "exec deploy/clock -c refresher" in makefile
+
+
+def by_kind_name() -> dict[tuple[str, str], dict]:
+    return {(d["kind"], d["metadata"]["name"]): d for d in k8s_docs()}
+
+
+def test_web_is_left_to_its_autoscaler_spread_budgeted_and_drained():
+    """Finding 3: no replicas for the HPA to fight, a PodDisruptionBudget, topology spread,
+    a preStop drain that fits in the grace period."""
+    by = by_kind_name()
+    web = by[("Deployment", "web")]
+    hpa = by[("HorizontalPodAutoscaler", "web")]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
+    assert "replicas" not in web["spec"] and hpa["minReplicas"] >= 2
+    labels = web["spec"]["template"]["metadata"]["labels"]
+    pdb = by[("PodDisruptionBudget", "web")]["spec"]
+    assert pdb["selector"]["matchLabels"].items() <= labels.items()
+    assert 1 <= pdb["minAvailable"] < hpa["minReplicas"]  # a drain can still evict one
+    pod = web["spec"]["template"]["spec"]
+    spread = pod["topologySpreadConstraints"]
+    assert {c["topologyKey"] for c in spread} == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}
+    assert all(c["labelSelector"]["matchLabels"].items() <= labels.items() and c["maxSkew"] == 1 for c in spread)
+    container = pod["containers"][0]
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep" and int(command[1]) >= 5
+    graceful = int(re.search(r"^graceful_timeout = (\d+)", (DEPLOY / "gunicorn.conf.py").read_text(), re.M)[1])
+    assert int(command[1]) + graceful < pod["terminationGracePeriodSeconds"]
+
+
+def test_worker_liveness_is_its_rq_heartbeat():
+    worker = by_kind_name()[("Deployment", "worker")]["spec"]["template"]["spec"]
+    probe = worker["containers"][0]["livenessProbe"]
+    assert probe["exec"]["command"] == ["python", "-m", "jobs.worker", "--alive"]
+    assert probe["timeoutSeconds"] >= 10 and probe["initialDelaySeconds"] >= 30
+    assert "--alive" in (ROOT / "jobs" / "worker.py").read_text()  # real: tested in test_faults_workers.py
+
+
+@pytest.mark.parametrize(
+    ("answer", "ready"),
+    [
+        ("PONG", True),
+        ("LOADING Redis is loading the dataset in memory", False),
+        ("NOAUTH Authentication required.", False),
+        ("WRONGPASS invalid username-password pair or user is disabled.", False),
+        ("Could not connect to Redis at 127.0.0.1:6379: Connection refused", False),
+    ],
+)
+def test_redis_readiness_needs_exactly_pong(tmp_path, answer, ready):
+    """Finding 3: the readiness command, run by sh against a stand-in redis-cli that
+    answers as Redis would (and exits 0, as redis-cli does on an error reply)."""
+    redis_ = by_kind_name()[("StatefulSet", "redis")]["spec"]["template"]["spec"]["containers"][0]
+    command = redis_["readinessProbe"]["exec"]["command"]
+    fake = tmp_path / "redis-cli"
+    fake.write_text(f"#!/bin/sh\necho '{answer}'\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    res = subprocess.run(command, env=env, capture_output=True, text=True, timeout=10)
+    assert (res.returncode == 0) == ready, (answer, res)
+
+
+def test_dns_egress_reaches_kube_dns_in_kube_system_only():
+    """Finding 3: namespaceSelector AND podSelector in one peer (two peers, or an empty
+    namespaceSelector, would let any pod labelled k8s-app=kube-dns anywhere answer DNS)."""
+    policies = [d for d in k8s_docs() if d["kind"] == "NetworkPolicy"]
+    dns_rules = [
+        r for p in policies for r in p["spec"].get("egress", []) if any(port["port"] == 53 for port in r["ports"])
+    ]
+    assert len(dns_rules) == 2  # app-egress-redis-dns, loader-egress-internet
+    for rule in dns_rules:
+        assert rule["to"] == [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ]
+
+
+def test_ingress_limits_each_client_and_the_controller_keeps_the_client_address():
+    """Findings 1 and 2: a request rate per client on the Ingress, and controller settings
+    that make the client address the real one (externalTrafficPolicy: Local, forwarded
+    headers from clients never trusted)."""
+    notes = by_kind_name()[("Ingress", "web")]["metadata"]["annotations"]
+    p = "nginx.ingress.kubernetes.io/"
+    assert 1 <= int(notes[p + "limit-rps"]) <= 50
+    assert int(notes[p + "limit-burst-multiplier"]) >= 2
+    folder = DEPLOY / "k8s" / "ingress-nginx"
+    values = yaml.safe_load((folder / "values.yaml").read_text())["controller"]
+    assert values["service"]["externalTrafficPolicy"] == "Local"
+    configmap = yaml.safe_load((folder / "controller-configmap.yaml").read_text())
+    for config in (values["config"], configmap["data"]):
+        assert config["use-forwarded-headers"] == "false" and config["compute-full-forwarded-for"] == "false"
+        assert config["use-proxy-protocol"] == "false"  # option 2 in values.yaml: only with a balancer sending it
+        assert config["proxy-real-ip-cidr"] and config["limit-req-status-code"] == "429"
+    assert values["config"] == configmap["data"]
+    res = run(tool("kubernetes-validate"), "--strict", str(folder / "controller-configmap.yaml"))
+    assert res.returncode == 0, res.stdout + res.stderr
+    docs = (ROOT / "docs" / "deployment" / "kubernetes.md").read_text()
+    assert "externalTrafficPolicy: Local" in docs and "PROXY protocol" in docs

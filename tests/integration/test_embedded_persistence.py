@@ -176,3 +176,37 @@ def test_gunicorn_without_redis_url_keeps_what_it_loaded(tmp_path):
     info = cli(data_dir, "info")
     assert info.returncode == 0, info.stderr
     assert info.stdout.startswith("current version 1: 8 waypoints")
+
+
+def test_gunicorn_without_redis_url_survives_the_worker_that_started_the_embedded_redis(tmp_path):
+    """Finding 10: the Procfile's web process alone, no REDIS_URL, two workers (its
+    default). The worker that happened to start the embedded Redis is killed (a timeout,
+    an OOM kill): the other worker must keep answering from the same data, and a load
+    must still be there after the server stops."""
+    import psutil
+
+    data_dir = tmp_path / "var"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    web = start_procfile("web", embedded_env(data_dir, PORT=str(port), WEB_CONCURRENCY="2"), own_session=True)
+    try:
+        wait_http(base + "/healthz", web)
+        resp = requests.post(base + "/load", timeout=30)
+        assert resp.status_code == 200 and resp.json()["version"] == "1", resp.text
+        servers = [p for p in psutil.Process(web.pid).children(recursive=True) if "redis-server" in p.name()]
+        assert len(servers) == 1, servers
+        workers = [p for p in psutil.Process(web.pid).children() if "redis-server" not in p.name()]
+        owner = servers[0].parent()
+        # kill the worker that started the server as the kernel would (timeout, OOM); when no
+        # worker did (the master did), kill every worker: none may take the server along
+        for worker in [owner] if owner.pid != web.pid else workers:
+            worker.kill()
+        wait_http(base + "/healthz", web)  # gunicorn has started new workers
+        assert servers[0].is_running() or owner.pid != web.pid
+        answers = [requests.get(base + "/perseverance/sol", timeout=10).status_code for _ in range(20)]
+        assert answers == [200] * 20, answers
+    finally:
+        stop(web)
+    info = cli(data_dir, "info")
+    assert info.returncode == 0, info.stderr
+    assert info.stdout.startswith("current version 1: 8 waypoints")

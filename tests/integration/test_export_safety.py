@@ -298,3 +298,34 @@ def test_jobs_list_is_per_client_and_costs_a_few_round_trips(client, redis_clien
     assert used <= len(mine) + 3, f"{used} Redis commands for {len(mine)} listed exports"  # one HGETALL each, pipelined
     other = client.get("/jobs/list", environ_base={"REMOTE_ADDR": "203.0.113.7"}).get_json()
     assert [j["id"] for j in other] == [theirs["id"]]
+
+
+def test_byte_budgets_take_the_clock_from_redis_not_from_the_worker(redis_client, store, monkeypatch):
+    """Finding 7: a worker whose clock is two hours ahead must not expire (and so stop
+    counting) every other client's export that is still kept."""
+    p = store.prefix
+    budgets = Budgets(redis_client, p, 10_000, 10_000)
+    assert budgets.charge("x0", 1000, "x", 3600, body=b"x" * 10) == []
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 7200)
+    assert budgets.charge("y0", 500, "y", 3600, body=b"y" * 10) == []
+    monkeypatch.undo()
+    assert budgets.usage() == 1500
+
+
+def test_a_charged_export_always_has_its_file_and_a_killed_worker_leaves_no_orphans(redis_client, store):
+    """Finding 7: charging and storing the file are one step; an eviction a worker could not
+    finish (killed after the charge, before deleting the evicted files) is finished by the
+    next charge."""
+    p = store.prefix
+    budgets = Budgets(redis_client, p, 10_000, 1000)
+    assert budgets.charge("k0", 600, "k", 3600, body=b"first") == []
+    assert redis_client.get(file_key(p, "k0")) == b"first"
+    assert 0 < redis_client.ttl(file_key(p, "k0")) <= 3600
+    # the worker is "killed" right after this charge: it never calls evict(["k0"])
+    assert budgets.charge("k1", 600, "k", 3600, body=b"second") == ["k0"]
+    assert redis_client.get(file_key(p, "k0")) == b"first"
+    assert budgets.charge("z0", 10, "z", 3600, body=b"z") == []  # anyone's next charge cleans up
+    assert redis_client.get(file_key(p, "k0")) is None
+    assert redis_client.get(file_key(p, "k1")) == b"second"
+    assert budgets.usage() == 610

@@ -226,3 +226,28 @@ def test_a_failed_job_of_an_older_release_is_queued_afresh(redis_client, store, 
     assert again.id == old.id
     assert again.func_name == JOB_FUNCTION == "dashboard.exports.job.export_chart"
     assert again.get_status().value == "queued"
+
+
+def test_concurrent_submissions_never_overshoot_the_queue_cap(redis_client, store, dataset, settings):
+    """Finding 10: 24 clients ask for 24 different exports at the same instant (no worker
+    runs); the queue cap (3) holds: at most 3 are queued, the others hear QueueFull."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    lo, hi = int(dataset.waypoints["sol"].min()), int(dataset.waypoints["sol"].max())
+    capped = settings.replace(queue_max=3, queue_client_max=3, export_rate=100)
+    start = threading.Barrier(24)
+
+    def ask(i: int) -> str:
+        fields = {"chart": "map", "sol_min": lo, "sol_max": hi, "width": 400 + i, "height": 300}
+        start.wait()
+        try:
+            request_export(dataset, fields, store=store, settings=capped, address=f"198.51.100.{i + 1}")
+        except QueueFull:
+            return "full"
+        return "queued"
+
+    with ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(ask, range(24)))
+    assert answers.count("queued") == 3, answers
+    assert Queue(QUEUE_NAME, connection=redis_client, serializer=SERIALIZER).count == 3

@@ -8,6 +8,8 @@ afterwards succeeds."""
 from __future__ import annotations
 
 import gzip
+import io
+import re
 import time
 import tracemalloc
 
@@ -103,3 +105,68 @@ def test_a_good_fetch_after_bad_ones_succeeds(client_and_store, httpserver, fixt
     resp = client.post("/load")
     assert resp.status_code == 200 and resp.get_json()["version"] == "2"
     assert resp.get_json()["waypoints"]["rows"] == 6
+
+
+def test_redirects_to_the_metadata_service_or_loopback_are_refused_in_words(httpserver):
+    """Finding 8: the loader checks every redirect hop before it is asked."""
+    import requests
+    from requests.adapters import BaseAdapter
+    from requests.models import Response as RequestsResponse
+
+    from dashboard.data.fetch import FetchError, fetch
+
+    # a local source (the tests' fake NASA) may redirect on loopback, never to 169.254.169.254
+    httpserver.expect_request("/moved.json").respond_with_data("", status=302, headers={"Location": "/w.json"})
+    httpserver.expect_request("/w.json").respond_with_data('{"ok": 1}', content_type="application/json")
+    assert fetch(httpserver.url_for("/moved.json")).body == b'{"ok": 1}'
+    metadata = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    httpserver.expect_request("/evil.json").respond_with_data("", status=301, headers={"Location": metadata})
+    with pytest.raises(FetchError, match=r"refused: 169\.254\.169\.254 is a link-local address, not a public one"):
+        fetch(httpserver.url_for("/evil.json"))
+    httpserver.expect_request("/private.json").respond_with_data(
+        "", status=307, headers={"Location": "http://10.0.0.7/"}
+    )
+    with pytest.raises(FetchError, match=r"10\.0\.0\.7 is a private address"):
+        fetch(httpserver.url_for("/private.json"))
+    loops = [0]
+
+    def loop_handler(request):
+        loops[0] += 1
+        return Response("", status=302, headers={"Location": "/loop.json"})
+
+    httpserver.expect_request("/loop.json").respond_with_handler(loop_handler)
+    with pytest.raises(FetchError, match="more than 5 redirects"):
+        fetch(httpserver.url_for("/loop.json"))
+    assert loops[0] == 6
+
+    # a public https source (NASA's, faked by an adapter: no network) redirecting to loopback
+    asked: list[str] = []
+
+    class Redirecting(BaseAdapter):
+        def __init__(self, location: str):
+            super().__init__()
+            self.location = location
+
+        def send(self, request, **kwargs):
+            asked.append(request.url)
+            resp = RequestsResponse()
+            resp.status_code, resp.url, resp.request = 302, request.url, request
+            resp.headers["Location"] = self.location
+            resp.raw = io.BytesIO(b"")
+            return resp
+
+        def close(self):
+            pass
+
+    for target, words in [
+        ("http://127.0.0.1/admin", "127.0.0.1 is a loopback address"),
+        ("http://[::1]:6379/", "::1 is a loopback address"),
+        ("http://169.254.169.254/", "169.254.169.254 is a link-local address"),
+        ("http://8.8.8.8/M20_waypoints.json", "only https may be followed"),
+        ("ftp://8.8.8.8/x", "only https may be followed"),
+    ]:
+        session = requests.Session()
+        session.mount("https://mars.nasa.gov/", Redirecting(target))
+        with pytest.raises(FetchError, match=re.escape(words)):
+            fetch("https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints.json", session=session)
+    assert all(url.startswith("https://mars.nasa.gov/") for url in asked)  # no hop was ever asked

@@ -228,3 +228,46 @@ def test_nginx_passes_or_makes_a_request_id(web, nginx):
     assert given.headers["X-Request-ID"] == "edge-test-1"
     made = requests.get(nginx.base + "/healthz", timeout=5).headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", made)  # nginx's $request_id
+
+
+def test_nginx_limits_a_burst_of_anonymous_gets_per_client_and_not_ordinary_browsing(web, nginx):
+    """Finding 1: one address firing GETs as fast as it can is answered 429 (JSON, with
+    Retry-After) past its burst; someone browsing from another address at the same time,
+    page and bundles included, never is."""
+    host, port = nginx.base.removeprefix("http://").split(":")
+
+    def get(path: str, source: str, conn=None) -> tuple[int, bytes, dict]:
+        own = conn is None
+        conn = conn or http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+        conn.request("GET", path, headers={"Accept": "text/html" if path == "/" else "application/json"})
+        resp = conn.getresponse()
+        body = resp.read()
+        if own:
+            conn.close()
+        return resp.status, body, dict(resp.getheaders())
+
+    flood = http.client.HTTPConnection(host, int(port), timeout=10, source_address=("127.0.0.3", 0))
+    answers = [get("/perseverance/sol", "127.0.0.3", flood) for _ in range(400)]
+    flood.close()
+    statuses = [s for s, _, _ in answers]
+    assert set(statuses) == {200, 429}, set(statuses)
+    assert 100 <= statuses.count(200) < 250, statuses.count(200)  # the burst, plus 20 a second
+    refused = next(a for a in answers if a[0] == 429)
+    assert json.loads(refused[1]) == {
+        "error": "too many requests from your address; slow down and try again in a second"
+    }
+    assert refused[2]["Retry-After"] == "1"
+    assert get("/perseverance/sol", "127.0.0.3")[0] == 429  # still in its penalty
+    # ordinary browsing from another address, right now: the page, its bundles, a few API reads
+    status, html, _ = get("/", "127.0.0.4")
+    assert status == 200
+    urls = re.findall(r'src="(/_dash-component-suites/[^"]+)"', html.decode())
+    urls += ["/_dash-layout", "/_dash-dependencies", "/perseverance/current", "/perseverance/position"]
+    assert len(urls) > 10
+    for _ in range(2):  # a reload
+        assert [get(u, "127.0.0.4")[0] for u in urls] == [200] * len(urls)
+    for _ in range(10):  # then a person reading: a request every 0.2 s
+        assert get("/perseverance/sol", "127.0.0.4")[0] == 200
+        time.sleep(0.2)
+    time.sleep(1.5)  # the flooder, once it slows down, is served again
+    assert get("/perseverance/sol", "127.0.0.3")[0] == 200

@@ -176,3 +176,43 @@ def test_the_original_readme_curl_lines_against_a_real_server(redis_url, key_pre
         os.killpg(worker.pid, signal.SIGTERM)
         worker_out, _ = worker.communicate(timeout=30)
     assert "Traceback" not in out + worker_out, (out + worker_out)[-3000:]
+
+
+def test_every_web_process_answers_the_new_version_within_100_ms_of_a_load(redis_url, key_prefix, store, settings):
+    """Issue 24 A: after a load switches ``dataset:current``, 1,000 requests spread over
+    three gunicorn workers (a new connection each, so the kernel hands them to any worker)
+    never answer the old version when they were sent more than 100 ms after the switch.
+    The answer names its version in its ETag (``"v<version>-…"``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dashboard.data.load import load
+
+    load(store, settings)
+    old = store.current()
+    port = free_port()
+    env = procfile_env(redis_url, key_prefix, port, WEB_CONCURRENCY="3", PTRACKER_LOG_LEVEL="WARNING")
+    web = start_procfile("web", env)
+    url = f"http://127.0.0.1:{port}/perseverance/sol"
+    switched: list[float] = []
+
+    def one(i: int) -> tuple[float, str]:
+        if i == 300:  # the load, in the middle of the flood
+            new = store.save(old.waypoint_layer, old.traverse, old.traverse_points, old.meta, current=old.current)
+            switched.append(time.monotonic())
+            assert new.version == "2"
+        sent = time.monotonic()
+        resp = requests.get(url, headers={"Connection": "close"}, timeout=10)
+        assert resp.status_code == 200, resp.text
+        return sent, resp.headers["ETag"].strip('"').split("-", 1)[0]
+
+    try:
+        wait_http(url, web)
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(one, range(1000)))
+    finally:
+        out = stop(web)
+    assert "Traceback" not in out, out[-3000:]
+    assert {v for _, v in answers} == {"v1", "v2"}
+    late = [sent - switched[0] for sent, v in answers if v == "v1" and sent > switched[0] + 0.1]
+    assert not late, f"{len(late)} answers of the old version sent up to {max(late) * 1000:.0f} ms after the switch"
+    assert sum(1 for sent, v in answers if sent > switched[0] + 0.1) > 300

@@ -312,3 +312,32 @@ def test_answers_never_evict_the_values_derived_from_a_version():
         ds.answer(("perseverance", i), lambda: b"{}")
     assert ds.memo("path levels", lambda: builds.append(1) or "rebuilt") == "levels"
     assert builds == [1]
+
+
+def test_a_flood_of_distinct_sol_ranges_cannot_evict_the_answers_people_ask_for():
+    """Finding 1: 257 (here 10,000) distinct sol ranges, each asked once, used to empty the
+    answer memo, the full-range answer every visitor asks for included."""
+    import pandas as pd
+
+    from dashboard.data.memo import MEMO_MAX_BYTES, MEMO_MAX_ENTRIES
+    from dashboard.data.store import Dataset
+
+    empty = pd.DataFrame()
+    ds = Dataset("1", {}, empty, empty, empty)
+    builds = []
+    full = ("features", 0, 13, 1840)
+    for _ in range(3):  # the default view, asked by every visitor
+        ds.answer(full, lambda: builds.append("full") or b"F" * 240_000)
+    for i in range(10_000):  # a crawler: each range once
+        ds.answer(("features", 0, i, i + 1), lambda: b"[]")
+    assert ds.answer(full, lambda: builds.append("full") or b"rebuilt") == b"F" * 240_000
+    assert builds == ["full"]
+    # large one-off answers cannot push it out by bytes either
+    for i in range(2 * MEMO_MAX_BYTES // 240_000):
+        ds.answer(("features", 0, 0, i), lambda: b"C" * 240_000)
+    assert ds.answer(full, lambda: b"rebuilt") == b"F" * 240_000
+    # and the memo stays bounded
+    for i in range(2 * MEMO_MAX_ENTRIES):
+        for _ in range(2):
+            ds.answer(("twice", i), lambda: b"t")
+    assert ds.answer(("twice", 2 * MEMO_MAX_ENTRIES - 1), lambda: b"rebuilt") == b"t"
