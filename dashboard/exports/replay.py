@@ -37,7 +37,7 @@ from dashboard.exports.request import ExportRequest
 from dashboard.exports.vector import for_export
 from dashboard.figures import PATH_MEMO_KEY, ChartData, View, arr, build, values
 from dashboard.figures.common import in_range, split_current
-from dashboard.figures.map import DEFAULT_LATITUDE, path_levels
+from dashboard.figures.map import DEFAULT_LATITUDE, IMAGE_URL, path_levels
 from dashboard.marstime import sol_date
 
 MARS_RADIUS_M = 3_389_500
@@ -265,10 +265,13 @@ def _trace_sols(dataset: ChartData, trace: dict, view: View) -> np.ndarray:
     return _in_sol_order(trace, values((trace.get("marker") or {}).get("color", [])).astype(float))
 
 
-def replay_of(dataset: ChartData, request: ExportRequest) -> Replay:
-    """The replay ``request`` (chart "replay") of ``dataset``: the map and every frame's state."""
+def replay_of(dataset: ChartData, request: ExportRequest, image_source: str = IMAGE_URL) -> Replay:
+    """The replay ``request`` (chart "replay") of ``dataset``: the map and every frame's
+    state. ``image_source``: how the map refers to the relief (``dashboard.figures.map``):
+    a URL on the page, inline for the worker's browser, which has no server to fetch it from."""
     view = View.of(request.sol_min, request.sol_max)
-    figure = for_export(build("map", dataset, view), request.width, request.height, 1.0)
+    figure = build("map", dataset, view, image_source=image_source)
+    figure = for_export(figure, request.width, request.height, 1.0)
     sols = frame_sols(request.sol_min, request.sol_max, int(request.frames or 2))
     data, cuts_by_trace = [], []
     for trace in figure["data"]:

@@ -4,6 +4,7 @@ figure the frames are drawn from. No browser here: tests/integration/test_replay
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -12,6 +13,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboard.data.store import Dataset
+from dashboard.data.terrain import parse_crop
 from dashboard.exports.errors import ExportError
 from dashboard.exports.replay import (
     GHOST_NAME,
@@ -29,8 +31,9 @@ from dashboard.exports.replay import (
 from dashboard.exports.request import CONTENT_TYPES, ExportRequest, validate
 from dashboard.exports.submit import REPLAY_SECONDS_PER_FRAME, job_timeout
 from dashboard.figures import View, values
-from dashboard.figures.map import path_levels
+from dashboard.figures.map import IMAGE_INLINE, path_levels
 from dashboard.settings import Settings
+from tests.helpers import FIXTURES
 from tests.unit.page_fixtures import dataset_with_current, small_dataset
 
 
@@ -230,3 +233,15 @@ def test_a_range_with_nothing_in_it_still_has_a_map_and_the_rover():
     x0, x1 = rep.figure["layout"]["xaxis"]["range"]
     assert x0 < 77.45 < x1  # Jezero
     assert isinstance(positions(gap), pd.DataFrame) and positions(gap).empty
+
+
+def test_the_workers_replay_embeds_the_relief_the_page_links_it():
+    """The worker's headless browser has no server to fetch the relief from: its replay
+    figure carries the PNG inline (a data: URI); the page's refers to the app's URL."""
+    terrain = parse_crop((FIXTURES / "terrain_tiny.img").read_bytes(), (FIXTURES / "terrain_tiny.json").read_bytes())
+    dataset = dataclasses.replace(small_dataset(), terrain=terrain)
+    worker = replay_of(dataset, replay(frames=3), image_source=IMAGE_INLINE)
+    (image,) = worker.figure["layout"]["images"]
+    assert image["source"].startswith("data:image/png;base64,")
+    page = replay_of(dataset, replay(frames=3))
+    assert page.figure["layout"]["images"][0]["source"].startswith("/terrain/")
