@@ -4,8 +4,9 @@
  * are held for it, it asks the server once: it writes the range into the replay-request
  * store, the server answers with dashboard.page.replay.page_replay (the worker's replay
  * figure and frame states, each frame's sol, date, odometry and elevation) and the
- * clientside callback dash_clientside.ptReplay.take hands it here. Every frame is then
- * drawn here with Plotly.react into #replay-plot, without a server round trip: the first
+ * clientside callback dash_clientside.ptReplay.take hands it here. The map's still parts
+ * are drawn once (#replay-still); every frame is then drawn with Plotly.react into a
+ * transparent layer above them (#replay-moving), without a server round trip: the first
  * points of the growing traces (views into the typed arrays already held), the rover's
  * marker and the stamp; the readout above the plot follows.
  *
@@ -26,6 +27,9 @@
     speed: "replay-speed",
     readout: "replay-readout",
     plot: "replay-plot",
+    still: "replay-still",
+    settled: "replay-settled",
+    moving: "replay-moving",
     status: "replay-status",
     request: "replay-request",
     min: "sol-min",
@@ -43,7 +47,9 @@
     u4: Uint32Array,
   };
   var CONFIG = { displaylogo: false, displayModeBar: false, responsive: true, scrollZoom: false };
-  var replay = null; // {spec, data, layout, gd, k}
+  var STATIC = { staticPlot: true, displayModeBar: false };
+  var SETTLE_EVERY = 8; // frames drawn between two redraws of the settled layer
+  var replay = null; // {spec, data, layout, growing, gd, sd, od, overlay, k, settled, since}
   var playing = false;
   var drawing = false;
   var anchor = null; // {t, sol}: when the pace was last set, and the sol shown then
@@ -78,37 +84,100 @@
     return Array.isArray(values) ? values.slice(from, to) : values;
   }
 
-  // Points 0..to-1 of a trace; one with none keeps one undrawn point (plotly drops a trace
-  // with no point at all from the legend)
-  function points(trace, to) {
-    var some = to > 0;
+  // Points from..to-1 of a trace (from: 0 unless given); one with none keeps one undrawn
+  // point (plotly drops a trace with no point at all from the legend)
+  function points(trace, to, from) {
+    from = from || 0;
+    var some = to > from;
     var out = Object.assign({}, trace, {
-      x: some ? part(trace.x, 0, to) : [NaN],
-      y: some ? part(trace.y, 0, to) : [NaN],
+      x: some ? part(trace.x, from, to) : [NaN],
+      y: some ? part(trace.y, from, to) : [NaN],
     });
     if (trace.marker && trace.marker.color && typeof trace.marker.color === "object") {
-      out.marker = Object.assign({}, trace.marker, { color: part(trace.marker.color, 0, some ? to : 1) });
+      out.marker = Object.assign({}, trace.marker, { color: part(trace.marker.color, from, some ? to : from + 1) });
     }
     return out;
   }
 
-  function frameData(k) {
-    var frame = replay.spec.frames[k];
-    return replay.data.map(function (trace, i) {
-      if (i === replay.spec.rover) {
-        var at = frame.rover;
-        return Object.assign({}, trace, { x: at ? [at[0]] : [NaN], y: at ? [at[1]] : [NaN] });
-      }
-      var cut = frame.cuts[i];
-      return cut === null || cut === undefined ? trace : points(trace, cut);
+  function rover(k) {
+    var at = replay.spec.frames[k].rover;
+    var trace = replay.data[replay.spec.rover];
+    return Object.assign({}, trace, { x: at ? [at[0]] : [NaN], y: at ? [at[1]] : [NaN] });
+  }
+
+  // Three layers of the same size, margins and ranges (as the worker's video draws them,
+  // dashboard/exports/video.py): the still parts drawn once (axes, relief, legend, colour
+  // bar, the whole path ahead, the scale bar; the growing traces with no point, so the
+  // legend keeps them); above them, transparent, the path and points "settled" up to a
+  // frame, redrawn every SETTLE_EVERY frames drawn; on top, what came since (the newest
+  // stretch of path and points, the rover, the stamp), redrawn every frame. A frame then
+  // redraws a few points instead of the whole map.
+  function layered(trace) {
+    var out = Object.assign({}, trace, { showlegend: false });
+    if (out.marker) out.marker = Object.assign({}, out.marker, { showscale: false });
+    return out;
+  }
+
+  function settledData(k) {
+    var cuts = replay.spec.frames[k].cuts;
+    return replay.growing.map(function (i) {
+      return layered(points(replay.data[i], cuts[i]));
     });
   }
 
+  function newestData(k) {
+    var cuts = replay.spec.frames[k].cuts;
+    var settled = replay.spec.frames[replay.settled].cuts;
+    var out = replay.growing.map(function (i) {
+      // a line goes on from the last vertex the settled layer drew
+      var trace = replay.data[i];
+      var lines = String(trace.mode || "").indexOf("lines") >= 0;
+      return layered(points(trace, cuts[i], Math.max(settled[i] - (lines ? 1 : 0), 0)));
+    });
+    out.push(layered(rover(k)));
+    return out;
+  }
+
+  function stillFigure() {
+    var spec = replay.spec;
+    var moving = replay.growing.concat([spec.rover]);
+    var data = replay.data.map(function (trace, i) {
+      return moving.indexOf(i) >= 0 ? points(trace, 0) : trace;
+    });
+    var annotations = replay.layout.annotations.filter(function (_, i) {
+      return i !== spec.stamp;
+    });
+    return { data: data, layout: Object.assign({}, replay.layout, { annotations: annotations }) };
+  }
+
+  // the moving layer's layout: where plotly put the still layer's plot area, and its ranges
+  // (the map keeps its aspect ratio: plotly widens one range to the plot area's shape)
+  function overlayLayout() {
+    var full = replay.gd._fullLayout;
+    var size = full._size;
+    var axis = function (range) {
+      return { range: range.slice(), autorange: false, visible: false, fixedrange: true };
+    };
+    return {
+      width: full.width,
+      height: full.height,
+      autosize: false,
+      showlegend: false,
+      font: replay.layout.font,
+      template: replay.layout.template,
+      hovermode: false,
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      margin: { l: size.l, r: size.r, t: size.t, b: size.b, pad: size.p || 0, autoexpand: false },
+      xaxis: axis(full.xaxis.range),
+      yaxis: axis(full.yaxis.range),
+      annotations: [replay.layout.annotations[replay.spec.stamp]],
+    };
+  }
+
   function frameLayout(k) {
-    var annotations = replay.layout.annotations.slice();
-    var i = replay.spec.stamp;
-    annotations[i] = Object.assign({}, annotations[i], { text: replay.spec.frames[k].stamp });
-    return Object.assign({}, replay.layout, { annotations: annotations });
+    var stamp = Object.assign({}, replay.overlay.annotations[0], { text: replay.spec.frames[k].stamp });
+    return Object.assign({}, replay.overlay, { annotations: [stamp] });
   }
 
   function frameAtSol(sol) {
@@ -148,7 +217,18 @@
     replay.k = k;
     readout(k);
     var t0 = performance.now();
-    return Plotly.react(replay.gd, frameData(k), frameLayout(k), CONFIG).then(
+    var settle = Promise.resolve();
+    if (k < replay.settled || replay.since >= SETTLE_EVERY) {
+      replay.settled = k;
+      replay.since = 0;
+      settle = Plotly.react(replay.sd, settledData(k), Object.assign({}, replay.overlay, { annotations: [] }), STATIC);
+    }
+    replay.since += 1;
+    return settle
+      .then(function () {
+        return Plotly.react(replay.od, newestData(k), frameLayout(k), STATIC);
+      })
+      .then(
       function () {
         drawing = false;
         if (playing) {
@@ -269,6 +349,19 @@
     }
   }
 
+  function layersIn(container) {
+    return [ID.still, ID.settled, ID.moving].map(function (id) {
+      var div = el(id);
+      if (!div) {
+        div = document.createElement("div");
+        div.id = id;
+        div.className = "replay-layer " + id;
+        container.appendChild(div);
+      }
+      return div;
+    });
+  }
+
   function take(spec) {
     var noUpdate = window.dash_clientside.no_update;
     if (!spec || spec.asked !== asked || !spec.frames || !spec.frames.length) return noUpdate;
@@ -286,14 +379,53 @@
     delete layout.width;
     layout.xaxis = Object.assign({}, layout.xaxis, { fixedrange: true });
     layout.yaxis = Object.assign({}, layout.yaxis, { fixedrange: true });
-    replay = { spec: spec, data: data, layout: layout, gd: gd, k: 0 };
+    var growing = data
+      .map(function (_, i) {
+        return i;
+      })
+      .filter(function (i) {
+        var cut = spec.frames[0].cuts[i];
+        return i !== spec.rover && cut !== null && cut !== undefined;
+      });
+    var layers = layersIn(gd);
+    layers.forEach(function (div) {
+      Plotly.purge(div);
+    });
+    replay = {
+      spec: spec,
+      data: data,
+      layout: layout,
+      growing: growing,
+      gd: layers[0],
+      sd: layers[1],
+      od: layers[2],
+      overlay: null,
+      k: 0,
+      settled: 0,
+      since: SETTLE_EVERY,
+    };
     var mode = pending;
     pending = null;
-    Plotly.purge(gd);
-    draw(0).then(function () {
-      if (mode === "step") step(true);
-      else if (mode === "play") play();
-    });
+    var still = stillFigure();
+    var mine = replay;
+    Plotly.newPlot(replay.gd, still.data, still.layout, CONFIG)
+      .then(function () {
+        if (replay !== mine) return null;
+        replay.overlay = overlayLayout();
+        // the still layer follows the window's width: the moving one follows it
+        replay.gd.on("plotly_afterplot", function () {
+          if (replay !== mine || !replay.overlay) return;
+          replay.overlay = overlayLayout();
+          replay.since = SETTLE_EVERY; // every layer again, at the new size
+          if (!drawing) draw(replay.k);
+        });
+        return draw(0);
+      })
+      .then(function () {
+        if (replay !== mine) return;
+        if (mode === "step") step(true);
+        else if (mode === "play") play();
+      });
     return { range: spec.range, frames: spec.frames.length };
   }
 
@@ -301,7 +433,7 @@
 
   document.addEventListener("click", function (event) {
     var target = event.target && event.target.closest ? event.target.closest("#" + ID.play + ", #" + ID.step) : null;
-    if (!target) return;
+    if (!target || (replay && !replay.overlay)) return; // (the frames are still being laid out)
     if (target.id === ID.step || reduced()) {
       if (playing) stop("Paused at");
       else begin("step");

@@ -91,3 +91,6 @@ REPLAY_STATUS = "replay-status"  # "Paused at sol N" (aria-live polite)
 REPLAY_REQUEST = "replay-request"  # written by assets/replay.js: the range it needs frames for
 REPLAY_DATA = "replay-data"  # the replay of that range, sent once (dashboard.page.replay.page_replay)
 REPLAY_LOADED = "replay-loaded"  # written by the clientside callback that takes REPLAY_DATA
+REPLAY_STILL = "replay-still"  # in REPLAY_PLOT, made by assets/replay.js: the map's still parts, drawn once
+REPLAY_MOVING = "replay-moving"  # on top: the newest stretch of path, the rover and the stamp, every frame
+REPLAY_SETTLED = "replay-settled"  # between them: the path so far up to a recent frame, redrawn every few frames

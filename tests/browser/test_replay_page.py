@@ -33,7 +33,7 @@ return {sol: out.getAttribute('data-sol'), text: out.textContent, rover: rover,
 
 def state(dash_duo) -> dict:
     got = dash_duo.driver.execute_script(
-        STATE_JS, ids.REPLAY_READOUT, ids.REPLAY_PLOT, ids.REPLAY_PLAY, ids.REPLAY_STATUS, ids.SOL_MAX
+        STATE_JS, ids.REPLAY_READOUT, ids.REPLAY_MOVING, ids.REPLAY_PLAY, ids.REPLAY_STATUS, ids.SOL_MAX
     )
     got["sol"] = int(got["sol"]) if got["sol"] else None
     return got
@@ -53,7 +53,7 @@ new MutationObserver(() => {
 
 
 def record(dash_duo) -> None:
-    dash_duo.driver.execute_script(RECORD_JS, ids.REPLAY_READOUT, ids.REPLAY_PLOT)
+    dash_duo.driver.execute_script(RECORD_JS, ids.REPLAY_READOUT, ids.REPLAY_MOVING)
 
 
 def recorded(dash_duo) -> tuple[list[int], list]:
@@ -84,7 +84,8 @@ def test_play_moves_the_rover_through_the_range_and_stops_at_its_end(dash_duo, s
     choose_speed(dash_duo, 100)
     record(dash_duo)
     dash_duo.find_element(f"#{ids.REPLAY_PLAY}").click()
-    began = time.monotonic()
+    wait_until(lambda: state(dash_duo)["status"].startswith("Playing from sol"), timeout=30, what="frames")
+    began = time.monotonic()  # the frames have come: from now on the browser alone draws
     wait_until(lambda: "ended" in state(dash_duo)["status"], timeout=60, what="the end")
     played = time.monotonic() - began
     now = state(dash_duo)
