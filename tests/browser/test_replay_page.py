@@ -12,7 +12,7 @@ from selenium.webdriver.common.keys import Keys
 from dashboard.page import ids
 from dashboard.page.ranges import sol_bounds
 from dashboard.page.replay import page_replay
-from tests.browser.test_drive import wait_until
+from tests.browser.test_drive import AXE, serious_violations, wait_until
 
 #: what the replay shows: the readout's sol, the frame's index, the rover's marker (from
 #: the plot's data), Play's words and state, the status line, the range's typed end
@@ -135,6 +135,9 @@ def test_the_keyboard_plays_and_pauses_and_pause_leaves_the_range_at_the_sol_sho
     play.send_keys(Keys.ENTER)
     wait_until(lambda: "Paused at sol" in state(dash_duo)["status"] and state(dash_duo)["sol"] > shown)
     assert dash_duo.driver.execute_script("return window.dash_clientside.ptReplay.stats().drawn") > drawn
+    if AXE.exists():  # `make axe`; the replay drawn, paused
+        assert serious_violations(dash_duo) == []
+    assert dash_duo.get_logs() == []
 
 
 def test_with_reduced_motion_each_press_steps(dash_duo, start, data_settings, loaded):
@@ -158,3 +161,4 @@ def test_with_reduced_motion_each_press_steps(dash_duo, start, data_settings, lo
     dash_duo.find_element(f"#{ids.REPLAY_STEP}").click()
     wait_until(lambda: state(dash_duo)["status"].startswith(f"The replay ended at sol {b} "), what="the end")
     assert b == a + 70
+    assert dash_duo.get_logs() == []
