@@ -13,7 +13,8 @@ plus what a replay needs:
 - fixed axis ranges (the map does not move from frame to frame) and no hover text.
 
 Each frame then shows the first points of the path, waypoint and current-position traces
-(their points are in sol order): those of sols up to the frame's (:class:`Replay`'s
+(their points are in sol order; the context layers' traces, Ingenuity's flights and the
+sample sites, are drawn whole on every frame): those of sols up to the frame's (:class:`Replay`'s
 ``frames``, a few numbers each). The browser gets the figure once and each frame's few
 numbers (``dashboard/exports/video.py``).
 
@@ -37,6 +38,7 @@ from dashboard.exports.request import ExportRequest
 from dashboard.exports.vector import for_export
 from dashboard.figures import PATH_MEMO_KEY, ChartData, View, arr, build, values
 from dashboard.figures.common import in_range, split_current
+from dashboard.figures.layers import FLIGHT_GROUP, SAMPLE_GROUP
 from dashboard.figures.map import DEFAULT_LATITUDE, IMAGE_URL, path_levels
 from dashboard.marstime import sol_date
 
@@ -71,6 +73,9 @@ STAMP_STYLE = {
     "borderwidth": 1,
     "borderpad": 5,
 }
+#: the context layers' traces (Ingenuity's flights, the sample sites): every frame shows
+#: them whole, as the map of the replay's range does (their points have no sol order)
+CONTEXT_GROUPS = (FLIGHT_GROUP, SAMPLE_GROUP)
 #: per-point attributes only hover and selection use: a still frame has no use for them
 HOVER_KEYS = ("text", "hovertext", "hovertemplate", "customdata", "ids", "selectedpoints")
 
@@ -276,6 +281,10 @@ def replay_of(dataset: ChartData, request: ExportRequest, image_source: str = IM
     data, cuts_by_trace = [], []
     for trace in figure["data"]:
         trace = _still(trace)
+        if trace.get("legendgroup") in CONTEXT_GROUPS:  # drawn whole, as the map draws them
+            data.append(trace)
+            cuts_by_trace.append([None] * len(sols))
+            continue
         point_sols = _trace_sols(dataset, trace, view)
         if str(trace.get("name", "")).startswith("drive path"):
             ghost = {**copy.deepcopy(trace), "name": GHOST_NAME, "line": GHOST}
