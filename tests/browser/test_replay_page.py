@@ -9,10 +9,12 @@ import time
 import pytest
 from selenium.webdriver.common.keys import Keys
 
+from dashboard.data.load import load
 from dashboard.page import ids
 from dashboard.page.ranges import sol_bounds
 from dashboard.page.replay import page_replay
 from tests.browser.test_drive import AXE, serious_violations, wait_until
+from tests.helpers import FIXTURES, SHARED_DATA
 
 #: what the replay shows: the readout's sol, the frame's index, the rover's marker (from
 #: the plot's data), Play's words and state, the status line, the range's typed end
@@ -183,4 +185,38 @@ def test_with_reduced_motion_each_press_steps(dash_duo, start, data_settings, lo
     dash_duo.find_element(f"#{ids.REPLAY_STEP}").click()
     wait_until(lambda: state(dash_duo)["status"].startswith(f"The replay ended at sol {b} "), what="the end")
     assert b == a + 70
+    assert dash_duo.get_logs() == []
+
+
+def test_the_replay_on_the_page_draws_the_relief_from_the_app(dash_duo, start, data_settings, store):
+    """The page's replay refers to the relief by the app's URL (the browser can fetch it),
+    with Ingenuity's flights and the sample sites drawn whole under the rover."""
+    terrain = SHARED_DATA / "M20_mola128_jezero.img"
+    if not terrain.exists() or data_settings.waypoints_source.startswith(str(FIXTURES)):
+        pytest.skip("NASA's files and the MOLA crop are not in the shared data")
+    settings = data_settings.replace(
+        terrain_source=str(terrain),
+        heli_source=str(SHARED_DATA / "m20_heli_waypoints.json"),
+        samples_source=str(SHARED_DATA / "M20_SAMPLE_v3.json"),
+    )
+    load(store, settings)
+    a, b = a_range(store.current(), 60)
+    open_range(dash_duo, start, settings, a, b)
+    choose_speed(dash_duo, 100)
+    dash_duo.find_element(f"#{ids.REPLAY_PLAY}").click()
+    wait_until(lambda: "ended" in state(dash_duo)["status"], timeout=60, what="the end")
+    source = dash_duo.driver.execute_script(
+        "return document.getElementById(arguments[0])._fullLayout.images[0].source;", ids.REPLAY_STILL
+    )
+    assert source.startswith("/terrain/")
+    fetched = dash_duo.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(r => r.blob().then(b => done([r.status, b.type, b.size])));",
+        source,
+    )
+    assert fetched[0] == 200 and fetched[1] == "image/png" and fetched[2] > 1000
+    groups = dash_duo.driver.execute_script(
+        "return document.getElementById(arguments[0]).data.map(t => t.legendgroup || null);", ids.REPLAY_STILL
+    )
+    assert groups.count("ingenuity") == 3 and groups.count("samples") == 1
     assert dash_duo.get_logs() == []
