@@ -311,14 +311,17 @@ def sized(height: int, px_per_point: int, sizes: tuple[int, int]) -> int:
 
 
 def _layout(layout: dict, request: ExportRequest, x_range: list[float], y_range: list[float], first_stamp: str) -> dict:
-    """The map's layout at the replay's size, with fixed ranges, the scale bar and the stamp last."""
+    """The map's layout at the replay's size, with fixed ranges, the scale bar and the stamp
+    last. The map's own scale bar (drawn with the relief, in data coordinates: its only
+    shapes, its only annotation on the axes) gives way to the replay's, sized for its ranges."""
     shapes, label = scale_bar(x_range, y_range)
     stamp = {**STAMP_STYLE, "text": first_stamp}
     stamp["font"] = {"color": "#1f2a36", "size": sized(request.height, STAMP_PX_PER_POINT, STAMP_SIZES)}
     out = {**layout, "width": request.width, "height": request.height, "autosize": False, "hovermode": False}
     out["xaxis"] = {**layout.get("xaxis", {}), "range": x_range, "autorange": False}
     out["yaxis"] = {**layout.get("yaxis", {}), "range": y_range, "autorange": False}
-    out["shapes"] = [*layout.get("shapes", []), *shapes]
-    out["annotations"] = [*layout.get("annotations", []), label, stamp]
+    out["shapes"] = shapes
+    kept = [a for a in layout.get("annotations", []) if (a.get("xref"), a.get("yref")) != ("x", "y")]
+    out["annotations"] = [*kept, label, stamp]
     out.pop("dragmode", None)
     return out

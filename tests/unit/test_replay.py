@@ -258,6 +258,10 @@ def test_the_context_layers_are_drawn_whole_on_every_frame():
     for frame in rep.cuts:
         assert [c for c, g in zip(frame, groups, strict=True) if g in ("ingenuity", "samples")] == [None] * 4
     assert rep.cuts[0][1] is not None and rep.cuts[0][1] <= rep.cuts[-1][1]  # the drive path grows
+    # one scale bar, the replay's (the map draws its own with the relief), and MOLA's credit
+    texts = [a["text"] for a in rep.figure["layout"]["annotations"]]
+    assert sum(t.endswith((" km", " m")) for t in texts) == 1 and any("MOLA" in t for t in texts)
+    assert len(rep.figure["layout"]["shapes"]) == 4
 
 
 def test_the_workers_replay_embeds_the_relief_the_page_links_it():
