@@ -73,6 +73,17 @@ def slider_ends(dash_duo) -> list[str]:
     )
 
 
+def layer_layouts(dash_duo) -> list:
+    """Each replay layer's size, plot area and axis ranges."""
+    return dash_duo.driver.execute_script(
+        "return [...arguments].map(id => { const f = document.getElementById(id)._fullLayout;"
+        " return [f.width, f.height, f._size, f.xaxis.range, f.yaxis.range]; });",
+        ids.REPLAY_STILL,
+        ids.REPLAY_SETTLED,
+        ids.REPLAY_MOVING,
+    )
+
+
 def open_range(dash_duo, start, settings, a: int, b: int) -> None:
     start(settings, f"/?sol_min={a}&sol_max={b}")
     wait_until(lambda: dash_duo.find_element(f"#{ids.SOL_MAX}").get_attribute("value") == str(b), what="range")
@@ -117,15 +128,15 @@ def test_play_moves_the_rover_through_the_range_and_stops_at_its_end(dash_duo, s
     # the range stays as it was: its end is the sol shown
     wait_until(lambda: state(dash_duo)["end"] == str(b), what="range end")
     assert f"sol_max={b}" in dash_duo.driver.current_url and f"sol_min={a}" in dash_duo.driver.current_url
-    # the moving layers lie exactly over the still map: same plot area, same ranges
-    layers = dash_duo.driver.execute_script(
-        "return [...arguments].map(id => { const f = document.getElementById(id)._fullLayout;"
-        " return [f.width, f.height, f._size, f.xaxis.range, f.yaxis.range]; });",
-        ids.REPLAY_STILL,
-        ids.REPLAY_SETTLED,
-        ids.REPLAY_MOVING,
-    )
+    # the moving layers lie exactly over the still map (same plot area, same ranges), and
+    # follow it when the window's width changes
+    layers = layer_layouts(dash_duo)
     assert layers[0] == layers[1] == layers[2]
+    dash_duo.driver.set_window_size(layers[0][0] - 200, 1000)
+    wait_until(
+        lambda: (now := layer_layouts(dash_duo))[0][0] != layers[0][0] and now[0] == now[1] == now[2],
+        what="the layers at the new width",
+    )
     # the frames drawn are the ones sent: the marker is where the last frame puts the rover
     assert state(dash_duo)["rover"] == pytest.approx(page_replay(loaded, a, b)["frames"][-1]["rover"])
 
