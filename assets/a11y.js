@@ -9,7 +9,9 @@
  * is untouched: only labels that wrap an <input> are changed. */
 (function () {
   "use strict";
-  var SELECTOR = 'label.dash-options-list-option[role="option"]';
+  // (React sets aria-selected again on a label whose option got chosen or unchosen, after
+  // its role was dropped: a label with either is fixed)
+  var SELECTOR = 'label.dash-options-list-option[role="option"], label.dash-options-list-option[aria-selected]';
   function fix() {
     var labels = document.querySelectorAll(SELECTOR);
     for (var i = 0; i < labels.length; i++) {

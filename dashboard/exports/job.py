@@ -219,7 +219,7 @@ def export_replay(request: dict, version: str, client: str = "unknown") -> dict:
     asked = _asked(job, request, replay=True)
     _progress(job, "loading data")
     dataset = _dataset(job, DatasetStore(job.connection, settings.key_prefix), version)
-    replay = replay_of(dataset, asked)
+    replay = replay_of(dataset, asked, image_source=IMAGE_INLINE)  # no server to fetch the relief from
     progress = FrameProgress(job, asked, settings.replay_max_bytes)
     body = video.render(replay, asked.fmt, int(asked.fps or 1), progress, timeout=render_timeout(job.timeout))
     if len(body) > settings.replay_max_bytes:

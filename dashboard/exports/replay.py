@@ -13,7 +13,8 @@ plus what a replay needs:
 - fixed axis ranges (the map does not move from frame to frame) and no hover text.
 
 Each frame then shows the first points of the path, waypoint and current-position traces
-(their points are in sol order): those of sols up to the frame's (:class:`Replay`'s
+(their points are in sol order; the context layers' traces, Ingenuity's flights and the
+sample sites, are drawn whole on every frame): those of sols up to the frame's (:class:`Replay`'s
 ``frames``, a few numbers each). The browser gets the figure once and each frame's few
 numbers (``dashboard/exports/video.py``).
 
@@ -37,7 +38,8 @@ from dashboard.exports.request import ExportRequest
 from dashboard.exports.vector import for_export
 from dashboard.figures import PATH_MEMO_KEY, ChartData, View, arr, build, values
 from dashboard.figures.common import in_range, split_current
-from dashboard.figures.map import DEFAULT_LATITUDE, path_levels
+from dashboard.figures.layers import FLIGHT_GROUP, SAMPLE_GROUP
+from dashboard.figures.map import DEFAULT_LATITUDE, IMAGE_URL, path_levels
 from dashboard.marstime import sol_date
 
 MARS_RADIUS_M = 3_389_500
@@ -71,6 +73,9 @@ STAMP_STYLE = {
     "borderwidth": 1,
     "borderpad": 5,
 }
+#: the context layers' traces (Ingenuity's flights, the sample sites): every frame shows
+#: them whole, as the map of the replay's range does (their points have no sol order)
+CONTEXT_GROUPS = (FLIGHT_GROUP, SAMPLE_GROUP)
 #: per-point attributes only hover and selection use: a still frame has no use for them
 HOVER_KEYS = ("text", "hovertext", "hovertemplate", "customdata", "ids", "selectedpoints")
 
@@ -265,14 +270,21 @@ def _trace_sols(dataset: ChartData, trace: dict, view: View) -> np.ndarray:
     return _in_sol_order(trace, values((trace.get("marker") or {}).get("color", [])).astype(float))
 
 
-def replay_of(dataset: ChartData, request: ExportRequest) -> Replay:
-    """The replay ``request`` (chart "replay") of ``dataset``: the map and every frame's state."""
+def replay_of(dataset: ChartData, request: ExportRequest, image_source: str = IMAGE_URL) -> Replay:
+    """The replay ``request`` (chart "replay") of ``dataset``: the map and every frame's
+    state. ``image_source``: how the map refers to the relief (``dashboard.figures.map``):
+    a URL on the page, inline for the worker's browser, which has no server to fetch it from."""
     view = View.of(request.sol_min, request.sol_max)
-    figure = for_export(build("map", dataset, view), request.width, request.height, 1.0)
+    figure = build("map", dataset, view, image_source=image_source)
+    figure = for_export(figure, request.width, request.height, 1.0)
     sols = frame_sols(request.sol_min, request.sol_max, int(request.frames or 2))
     data, cuts_by_trace = [], []
     for trace in figure["data"]:
         trace = _still(trace)
+        if trace.get("legendgroup") in CONTEXT_GROUPS:  # drawn whole, as the map draws them
+            data.append(trace)
+            cuts_by_trace.append([None] * len(sols))
+            continue
         point_sols = _trace_sols(dataset, trace, view)
         if str(trace.get("name", "")).startswith("drive path"):
             ghost = {**copy.deepcopy(trace), "name": GHOST_NAME, "line": GHOST}
@@ -299,14 +311,17 @@ def sized(height: int, px_per_point: int, sizes: tuple[int, int]) -> int:
 
 
 def _layout(layout: dict, request: ExportRequest, x_range: list[float], y_range: list[float], first_stamp: str) -> dict:
-    """The map's layout at the replay's size, with fixed ranges, the scale bar and the stamp last."""
+    """The map's layout at the replay's size, with fixed ranges, the scale bar and the stamp
+    last. The map's own scale bar (drawn with the relief, in data coordinates: its only
+    shapes, its only annotation on the axes) gives way to the replay's, sized for its ranges."""
     shapes, label = scale_bar(x_range, y_range)
     stamp = {**STAMP_STYLE, "text": first_stamp}
     stamp["font"] = {"color": "#1f2a36", "size": sized(request.height, STAMP_PX_PER_POINT, STAMP_SIZES)}
     out = {**layout, "width": request.width, "height": request.height, "autosize": False, "hovermode": False}
     out["xaxis"] = {**layout.get("xaxis", {}), "range": x_range, "autorange": False}
     out["yaxis"] = {**layout.get("yaxis", {}), "range": y_range, "autorange": False}
-    out["shapes"] = [*layout.get("shapes", []), *shapes]
-    out["annotations"] = [*layout.get("annotations", []), label, stamp]
+    out["shapes"] = shapes
+    kept = [a for a in layout.get("annotations", []) if (a.get("xref"), a.get("yref")) != ("x", "y")]
+    out["annotations"] = [*kept, label, stamp]
     out.pop("dragmode", None)
     return out

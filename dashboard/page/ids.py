@@ -78,3 +78,19 @@ AROUND = "around-card"  # tubes filled by the range's end, Ingenuity's card, mis
 AROUND_TITLE = "around-title"
 INGENUITY = "ingenuity-card"
 LAYER_NOTES = "layer-notes"  # which context layer is missing or stale, in words
+
+# the replay of the drive (assets/replay.js draws it; dashboard/page/replay.py feeds it)
+REPLAY = "replay-card"
+REPLAY_TITLE = "replay-title"
+REPLAY_PLAY = "replay-play"  # Play/Pause (aria-pressed); with reduced motion: one step a press
+REPLAY_STEP = "replay-step"
+REPLAY_SPEED = "replay-speed"  # sols a second (a <select>)
+REPLAY_READOUT = "replay-readout"  # the shown frame's sol, Earth date, odometry, elevation
+REPLAY_PLOT = "replay-plot"  # the div assets/replay.js draws the replay in (not a dcc.Graph)
+REPLAY_STATUS = "replay-status"  # "Paused at sol N" (aria-live polite)
+REPLAY_REQUEST = "replay-request"  # written by assets/replay.js: the range it needs frames for
+REPLAY_DATA = "replay-data"  # the replay of that range, sent once (dashboard.page.replay.page_replay)
+REPLAY_LOADED = "replay-loaded"  # written by the clientside callback that takes REPLAY_DATA
+REPLAY_STILL = "replay-still"  # in REPLAY_PLOT, made by assets/replay.js: the map's still parts, drawn once
+REPLAY_MOVING = "replay-moving"  # on top: the newest stretch of path, the rover and the stamp, every frame
+REPLAY_SETTLED = "replay-settled"  # between them: the path so far up to a recent frame, redrawn every few frames

@@ -12,6 +12,7 @@ from dashboard.page.first_view import FirstView, first_view
 from dashboard.page.mars import around_children
 from dashboard.page.pieces import load_restricted
 from dashboard.page.ranges import slider_marks, sol_bounds, waypoints_href
+from dashboard.page.replay import DEFAULT_SPEED, SPEEDS
 from dashboard.settings import Settings
 
 #: Height of each chart on the page (px). The width follows the window: the graphs are
@@ -27,6 +28,8 @@ GRAPH_HEIGHTS = {
 }
 #: Height of the regional view beside the map (px).
 REGIONAL_HEIGHT = 460
+#: Height of the replay's plot (px).
+REPLAY_HEIGHT = 560
 #: How often the export list asks for its jobs' progress while one is unfinished (ms).
 EXPORT_POLL_MS = 700
 #: The slider's span when no dataset is loaded (the controls are hidden then).
@@ -214,6 +217,67 @@ def _controls(lo: int, hi: int, hidden: bool, first: FirstView | None = None) ->
     )
 
 
+def _replay() -> html.Section:
+    """The replay of the drive over the chosen range: Play/Pause, Step and the speed;
+    assets/replay.js asks for the frames (ids.REPLAY_REQUEST), draws them in ids.REPLAY_PLOT
+    and, when it stops, moves the range's end to the sol it shows."""
+    return html.Section(
+        id=ids.REPLAY,
+        className="chart-card replay-card",
+        **{"aria-labelledby": ids.REPLAY_TITLE},
+        children=[
+            html.H2("Replay the drive", id=ids.REPLAY_TITLE),
+            html.Div(
+                className="replay-controls",
+                role="group",
+                **{"aria-label": "Replay controls"},
+                children=[
+                    html.Button(
+                        "Play",
+                        id=ids.REPLAY_PLAY,
+                        type="button",
+                        className="button primary",
+                        **{"aria-label": "Play the replay", "aria-pressed": "false"},
+                    ),
+                    html.Button(
+                        "Step",
+                        id=ids.REPLAY_STEP,
+                        type="button",
+                        className="button",
+                        **{"aria-label": "Step the replay forward"},
+                    ),
+                    html.Div(
+                        className="replay-speed",
+                        role="group",
+                        **{"aria-labelledby": f"{ids.REPLAY_SPEED}-label"},
+                        children=[
+                            html.Span("Speed:", id=f"{ids.REPLAY_SPEED}-label", className="replay-speed-label"),
+                            dcc.RadioItems(
+                                id=ids.REPLAY_SPEED,
+                                options=[{"label": f"{s} sols/s", "value": s} for s in SPEEDS],
+                                value=DEFAULT_SPEED,
+                                inline=True,
+                                inputClassName="replay-speed-input",
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            html.P(
+                "Play moves the rover along its track through the chosen sols; "
+                "pausing leaves the range's end at the sol shown.",
+                id=ids.REPLAY_READOUT,
+                className="replay-readout muted",
+            ),
+            html.Div(id=ids.REPLAY_PLOT, className="replay-plot", style={"height": f"{REPLAY_HEIGHT}px"}),
+            html.P(id=ids.REPLAY_STATUS, className="replay-status", role="status", **{"aria-live": "polite"}),
+            dcc.Store(id=ids.REPLAY_REQUEST, data=None),
+            dcc.Store(id=ids.REPLAY_DATA, data=None),
+            dcc.Store(id=ids.REPLAY_LOADED, data=None),
+        ],
+    )
+
+
 def _regional(figure: dict | None) -> html.Section:
     """The regional view beside the map: the whole terrain crop, the track and where the
     rover is (on the page only: its layers are toggled from the map's legend)."""
@@ -259,6 +323,7 @@ def _charts(hidden: bool, first: FirstView | None = None) -> html.Main:
                     ),
                 ],
             ),
+            _replay(),
             _graph("orientation", figures.get("orientation")),
             _graph("position", figures.get("position")),
             html.Div(

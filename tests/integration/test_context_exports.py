@@ -1,6 +1,6 @@
 """The map export with the context layers: a real worker draws the relief under the track
 (inline: the export browser has no server to fetch it from), Ingenuity's flights and the
-sample sites, as the page's map does; and the CLI's flags for the context layers."""
+sample sites, as the page's map does (its replay video too); and the CLI's flags for the context layers."""
 
 from __future__ import annotations
 
@@ -74,6 +74,35 @@ def test_the_map_export_draws_the_relief_and_the_layers(redis_client, store, rea
     assert "Ingenuity: 72 flights" in svg and "samples: 24 tubes at 16 sites" in svg  # to sol 1110
     pdf = files["pdf"]
     assert pdf.startswith(b"%PDF") and (b"/Subtype /Image" in pdf or b"/Subtype/Image" in pdf)
+
+
+def _first_frame(gif: bytes) -> bytes:
+    """The first frame of a GIF, as a PNG."""
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(gif)) as image:
+        image.seek(0)
+        image.convert("RGB").save(out, "PNG")
+    return out.getvalue()
+
+
+def test_the_replay_video_draws_the_relief_too(redis_client, store, real, start_worker):
+    """The worker's replay figure carries the relief inline, as its map export does: the
+    frames show the relief's browns where the replay without the terrain is white. (With
+    Ingenuity and the samples in it too: their traces are drawn whole on every frame.)"""
+    load(store, real)
+    bare = store.current()
+    load(store, real.replace(heli_source=None, samples_source=None, terrain_source=None))
+    without = store.current()
+    start_worker()
+    lo, hi = int(bare.waypoints["sol"].min()), int(bare.waypoints["sol"].max())
+    asked = validate("replay", lo, hi, "gif", 960, 540, frames=2, fps=2)
+    jobs = [queue_export(store, bare.version, asked), queue_export(store, without.version, asked)]
+    infos = wait_done(redis_client, [job.id for job in jobs], timeout=300)
+    assert [i["status"] for i in infos] == ["finished"] * 2, [(i["status"], i.get("error")) for i in infos]
+    frames = [_first_frame(download(redis_client, store.prefix, job.id)[0]) for job in jobs]
+    relief, plain = (_plot_area(frame) for frame in frames)
+    assert relief.std() > 15 and (relief.min(axis=2) > 245).mean() < 0.2
+    assert (plain.min(axis=2) > 245).mean() > 0.6
 
 
 def test_the_page_and_the_export_draw_one_map(store, real):

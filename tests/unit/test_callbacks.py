@@ -91,6 +91,7 @@ class Recorder:
 
     def __init__(self):
         self.callbacks = {}
+        self.clientside: list = []  # the browser-side functions clientside callbacks name
 
     def callback(self, *_dependencies, **_options):
         def record(function):
@@ -98,6 +99,9 @@ class Recorder:
             return function
 
         return record
+
+    def clientside_callback(self, function, *_dependencies, **_options):
+        self.clientside.append(function)
 
 
 class FakeStore:
@@ -151,6 +155,7 @@ def test_every_area_registers_its_callbacks():
         "submit_export",
         "poll_exports",
         "update_around",
+        "send_replay",
     }
 
 
@@ -367,3 +372,18 @@ def test_the_export_list():
     items, disabled = poll(1, ["job-1"])  # Redis unreachable: said, and polling goes on
     assert [i.children for i in items] == [STORE_DOWN] and disabled is False
     assert MAX_PAGE_EXPORTS == 10
+
+
+@pytest.mark.parametrize("store", [FakeStore(None), *(FakeStore(error=e) for e in DOWN)])
+def test_the_replay_waits_for_a_dataset(store):
+    with pytest.raises(PreventUpdate):
+        registered(store)["send_replay"]({"sol_min": 13, "sol_max": 18, "n": 1})
+
+
+def test_the_replay_is_sent_for_the_range_asked_within_the_timeline():
+    send = registered(FakeStore(small_dataset()))["send_replay"]
+    with pytest.raises(PreventUpdate):
+        send(None)  # nothing asked yet
+    sent = send({"sol_min": 15, "sol_max": 17, "n": 4})
+    assert sent["range"] == [15, 17] and sent["sols"] == [15, 16, 17] and sent["asked"] == 4
+    assert send({"sol_min": 0, "sol_max": 99999, "n": 5})["range"] == [13, 18]  # clamped to the sols known

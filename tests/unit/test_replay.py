@@ -4,6 +4,7 @@ figure the frames are drawn from. No browser here: tests/integration/test_replay
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,7 +12,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from dashboard.data.ingenuity import parse_flights
+from dashboard.data.samples import parse_samples
 from dashboard.data.store import Dataset
+from dashboard.data.terrain import parse_crop
 from dashboard.exports.errors import ExportError
 from dashboard.exports.replay import (
     GHOST_NAME,
@@ -29,8 +33,9 @@ from dashboard.exports.replay import (
 from dashboard.exports.request import CONTENT_TYPES, ExportRequest, validate
 from dashboard.exports.submit import REPLAY_SECONDS_PER_FRAME, job_timeout
 from dashboard.figures import View, values
-from dashboard.figures.map import path_levels
+from dashboard.figures.map import IMAGE_INLINE, path_levels
 from dashboard.settings import Settings
+from tests.helpers import FIXTURES
 from tests.unit.page_fixtures import dataset_with_current, small_dataset
 
 
@@ -230,3 +235,41 @@ def test_a_range_with_nothing_in_it_still_has_a_map_and_the_rover():
     x0, x1 = rep.figure["layout"]["xaxis"]["range"]
     assert x0 < 77.45 < x1  # Jezero
     assert isinstance(positions(gap), pd.DataFrame) and positions(gap).empty
+
+
+def with_context() -> Dataset:
+    """The small dataset with every context layer: the relief, Ingenuity's flights, the samples."""
+    read = lambda name: (FIXTURES / name).read_bytes()  # noqa: E731
+    return dataclasses.replace(
+        small_dataset(),
+        terrain=parse_crop(read("terrain_tiny.img"), read("terrain_tiny.json")),
+        flights=parse_flights(read("heli_flights.json")).frame,
+        samples=parse_samples(read("sample_sites.json")).frame,
+    )
+
+
+def test_the_context_layers_are_drawn_whole_on_every_frame():
+    """Ingenuity's flights and the sample sites (colours by name, no sols) are context, as
+    the path ahead is: every frame shows them as the map does; the rover's traces grow."""
+    dataset = with_context()
+    rep = replay_of(dataset, replay(end=400, frames=3))  # Ingenuity flew from sol 58
+    groups = [t.get("legendgroup") for t in rep.figure["data"]]
+    assert groups.count("ingenuity") == 3 and groups.count("samples") == 1
+    for frame in rep.cuts:
+        assert [c for c, g in zip(frame, groups, strict=True) if g in ("ingenuity", "samples")] == [None] * 4
+    assert rep.cuts[0][1] is not None and rep.cuts[0][1] <= rep.cuts[-1][1]  # the drive path grows
+    # one scale bar, the replay's (the map draws its own with the relief), and MOLA's credit
+    texts = [a["text"] for a in rep.figure["layout"]["annotations"]]
+    assert sum(t.endswith((" km", " m")) for t in texts) == 1 and any("MOLA" in t for t in texts)
+    assert len(rep.figure["layout"]["shapes"]) == 4
+
+
+def test_the_workers_replay_embeds_the_relief_the_page_links_it():
+    """The worker's headless browser has no server to fetch the relief from: its replay
+    figure carries the PNG inline (a data: URI); the page's refers to the app's URL."""
+    dataset = with_context()
+    worker = replay_of(dataset, replay(frames=3), image_source=IMAGE_INLINE)
+    (image,) = worker.figure["layout"]["images"]
+    assert image["source"].startswith("data:image/png;base64,")
+    page = replay_of(dataset, replay(frames=3))
+    assert page.figure["layout"]["images"][0]["source"].startswith("/terrain/")

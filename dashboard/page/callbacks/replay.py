@@ -1,0 +1,35 @@
+"""The replay of the drive: its frames, sent once per range asked for.
+
+``assets/replay.js`` writes the range it needs into ``ids.REPLAY_REQUEST`` when Play (or
+Step) finds no frames for the range shown; :func:`send_replay` answers with
+:func:`dashboard.page.replay.page_replay` in ``ids.REPLAY_DATA``, and a clientside
+callback hands that to the script, which then plays every frame in the browser.
+"""
+
+from __future__ import annotations
+
+from dash import ClientsideFunction, Input, Output
+from dash.exceptions import PreventUpdate
+
+from dashboard.data.store import DatasetStore
+from dashboard.page import ids
+from dashboard.page.callbacks.current import PREVENT, current_or
+from dashboard.page.ranges import clamp_range, sol_bounds
+from dashboard.page.replay import page_replay
+
+
+def register(app, store: DatasetStore) -> None:
+    @app.callback(Output(ids.REPLAY_DATA, "data"), Input(ids.REPLAY_REQUEST, "data"), prevent_initial_call=True)
+    def send_replay(asked):
+        if not isinstance(asked, dict):
+            raise PreventUpdate
+        dataset = current_or(store, down=PREVENT, empty=PREVENT)
+        a, b = clamp_range(asked.get("sol_min"), asked.get("sol_max"), *sol_bounds(dataset))
+        return {**page_replay(dataset, a, b), "asked": asked.get("n")}
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="ptReplay", function_name="take"),
+        Output(ids.REPLAY_LOADED, "data"),
+        Input(ids.REPLAY_DATA, "data"),
+        prevent_initial_call=True,
+    )
