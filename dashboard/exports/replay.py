@@ -39,7 +39,8 @@ from dashboard.exports.vector import for_export
 from dashboard.figures import PATH_MEMO_KEY, ChartData, View, arr, build, values
 from dashboard.figures.common import in_range, split_current
 from dashboard.figures.layers import FLIGHT_GROUP, SAMPLE_GROUP
-from dashboard.figures.map import DEFAULT_LATITUDE, IMAGE_URL, path_levels
+from dashboard.figures.map import DEFAULT_LATITUDE, path_levels
+from dashboard.figures.terrain import IMAGE_URL
 from dashboard.marstime import sol_date
 
 MARS_RADIUS_M = 3_389_500
