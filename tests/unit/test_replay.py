@@ -33,7 +33,8 @@ from dashboard.exports.replay import (
 from dashboard.exports.request import CONTENT_TYPES, ExportRequest, validate
 from dashboard.exports.submit import REPLAY_SECONDS_PER_FRAME, job_timeout
 from dashboard.figures import View, values
-from dashboard.figures.map import IMAGE_INLINE, path_levels
+from dashboard.figures.map import path_levels
+from dashboard.figures.terrain import IMAGE_INLINE
 from dashboard.settings import Settings
 from tests.helpers import FIXTURES
 from tests.unit.page_fixtures import dataset_with_current, small_dataset
