@@ -114,6 +114,7 @@ bench: setup-dev system-deps-test
 	$(BIN)/python bench/bench_refresh.py
 	$(BIN)/python bench/bench_live.py
 	$(BIN)/python bench/bench_replay.py
+	$(BIN)/python bench/time_to_charts.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .site
