@@ -200,11 +200,15 @@ def report(out: Path, res, samples, seconds: int) -> None:
     warm = min(60.0, seconds / 6)
     after = next((mb for t, mb in samples if t >= warm), samples[-1][1] if samples else {})
     end = samples[-1][1] if samples else {}
+    half = samples[len(samples) // 2][1] if samples else {}
     print(f"  memory (PSS, MB, summed by kind; {len(samples)} samples {SAMPLE_SECONDS} s apart)")
     for kind in sorted(set(after) | set(end)):
-        a, b = after.get(kind, 0.0), end.get(kind, 0.0)
+        a, m, b = after.get(kind, 0.0), half.get(kind, 0.0), end.get(kind, 0.0)
         growth = f"{b - a:+7.1f} MB ({(b - a) / a * 100:+.1f} %)" if a else "   (new)"
-        print(f"    {kind:20s} after warm-up {a:8.1f}   at the end {b:8.1f}   growth {growth}")
+        print(
+            f"    {kind:20s} after warm-up {a:8.1f}   at half-time {m:8.1f}   at the end {b:8.1f}"
+            f"   growth {growth}, of it in the second half {b - m:+.1f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,8 @@ logconfig_dict["loggers"] = {
 # a fresh private one is made here and removed at exit. Never point two unrelated
 # servers at one directory: their samples would be added up.
 _own_metrics_dir = None
-# Without REDIS_URL (gunicorn run by hand, not by `python -m dashboard run`, which passes
-# its own), the master starts (or joins) the embedded Redis of PTRACKER_DATA_DIR and gives
+# Without REDIS_URL or REDIS_SENTINELS (gunicorn run by hand, not by `python -m dashboard
+# run`, which passes its own), the master starts (or joins) the embedded Redis of PTRACKER_DATA_DIR and gives
 # its URL to the workers; it saves and stops it at exit. Were it started by whichever
 # worker came first, killing that worker (timeout, OOM) took the server along: the other
 # workers answered 503 until a new one started another.
@@ -55,7 +55,7 @@ def on_starting(server):
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         _own_metrics_dir = tempfile.mkdtemp(prefix="ptracker-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_metrics_dir
-    if not os.environ.get("REDIS_URL"):
+    if not _settings.redis_external:  # neither REDIS_URL nor REDIS_SENTINELS
         from dashboard.embedded_redis import EmbeddedRedis
 
         _embedded_redis = EmbeddedRedis(_settings.data_dir).start()

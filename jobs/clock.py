@@ -35,6 +35,7 @@ import os
 import select
 import signal
 import sys
+import time
 from datetime import UTC, datetime
 
 import redis
@@ -95,10 +96,17 @@ class Wakeup:
     """
 
     def __init__(self) -> None:
-        self._read, write = os.pipe()
+        """Only in the main thread, around the loop that sleeps (:meth:`close` after it)."""
+        self._read, self._write = os.pipe()
         os.set_blocking(self._read, False)
-        os.set_blocking(write, False)
-        signal.set_wakeup_fd(write)
+        os.set_blocking(self._write, False)
+        self._previous = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+
+    def close(self) -> None:
+        """Give the process its previous wakeup fd back and close the pipe."""
+        signal.set_wakeup_fd(self._previous)
+        os.close(self._read)
+        os.close(self._write)
 
     def sleep(self, seconds: float | None) -> None:
         """Sleep ``seconds`` (``None``: until a signal), or until a signal arrives."""
@@ -118,7 +126,16 @@ class RefreshClock(CronScheduler):
         super().__init__(connection, logging_level=settings.log_level, **kwargs)
         self.settings = settings
         self._stop_signal: int | None = None
+        self._wakeup: Wakeup | None = None
+
+    def start(self) -> None:
+        """RQ's loop, its sleeps on a :class:`Wakeup` made for it (in the main thread)."""
         self._wakeup = Wakeup()
+        try:
+            super().start()
+        finally:
+            self._wakeup.close()
+            self._wakeup = None
 
     def add(self, job: CronJob) -> CronJob:
         """Schedule ``job`` (built by the caller, so it may be a :class:`JsonCronJob`)."""
@@ -160,7 +177,11 @@ class RefreshClock(CronScheduler):
         # RQ sleeps for the interval this returns: wait here instead, on the wakeup fd, and
         # stop between ticks (never in the middle of queueing a refresh)
         if self._stop_signal is None:
-            self._wakeup.sleep(super().calculate_sleep_interval())
+            seconds = super().calculate_sleep_interval()
+            if self._wakeup is not None:
+                self._wakeup.sleep(seconds)
+            else:  # outside start() (a test): nothing to wake it
+                time.sleep(seconds)
         if self._stop_signal is not None:
             raise StopRequested()
         return 0
@@ -193,8 +214,11 @@ def idle() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: stopping.append(signum))
     log.info("scheduled refresh is off (PTRACKER_REFRESH_SECONDS=0): the clock idles until stopped")
-    while not stopping:
-        wakeup.sleep(None)
+    try:
+        while not stopping:
+            wakeup.sleep(None)
+    finally:
+        wakeup.close()
     return 0
 
 

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -246,18 +247,27 @@ def test_nginx_limits_a_burst_of_anonymous_gets_per_client_and_not_ordinary_brow
             conn.close()
         return resp.status, body, dict(resp.getheaders())
 
-    flood = http.client.HTTPConnection(host, int(port), timeout=10, source_address=("127.0.0.3", 0))
-    answers = [get("/perseverance/sol", "127.0.0.3", flood) for _ in range(400)]
-    flood.close()
+    def flood(n: int) -> list[tuple[int, bytes, dict]]:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30, source_address=("127.0.0.3", 0))
+        try:
+            return [get("/perseverance/sol", "127.0.0.3", conn) for _ in range(n)]
+        finally:
+            conn.close()
+
+    # eight connections at once: far faster than 20 a second however slow the machine is
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        answers = [a for batch in pool.map(flood, [60] * 8) for a in batch]
+    elapsed = time.monotonic() - started
     statuses = [s for s, _, _ in answers]
     assert set(statuses) == {200, 429}, set(statuses)
-    assert 100 <= statuses.count(200) < 250, statuses.count(200)  # the burst, plus 20 a second
+    # the burst passes at once, then 20 a second: never more (nginx's leaky bucket)
+    assert 100 <= statuses.count(200) <= 101 + 20 * elapsed + 5, (statuses.count(200), elapsed)
     refused = next(a for a in answers if a[0] == 429)
     assert json.loads(refused[1]) == {
         "error": "too many requests from your address; slow down and try again in a second"
     }
     assert refused[2]["Retry-After"] == "1"
-    assert get("/perseverance/sol", "127.0.0.3")[0] == 429  # still in its penalty
     # ordinary browsing from another address, right now: the page, its bundles, a few API reads
     status, html, _ = get("/", "127.0.0.4")
     assert status == 200
