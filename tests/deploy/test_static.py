@@ -699,23 +699,34 @@ def test_redis_readiness_needs_exactly_pong(tmp_path, answer, ready):
     """Finding 3: the readiness command, run by sh against a stand-in redis-cli that
     answers as Redis would (and exits 0, as redis-cli does on an error reply)."""
     redis_ = by_kind_name()[("StatefulSet", "redis")]["spec"]["template"]["spec"]["containers"][0]
-    command = redis_["readinessProbe"]["exec"]["command"]
+    overlay = [
+        d for f in sorted((DEPLOY / "k8s-overlays" / "ha").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())
+    ]
+    ha = [  # the HA overlay's replica and sentinels: the same check
+        c for d in overlay if d and d.get("kind") == "StatefulSet" for c in d["spec"]["template"]["spec"]["containers"]
+    ]
     fake = tmp_path / "redis-cli"
     fake.write_text(f"#!/bin/sh\necho '{answer}'\n")
     fake.chmod(0o755)
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
-    res = subprocess.run(command, env=env, capture_output=True, text=True, timeout=10)
-    assert (res.returncode == 0) == ready, (answer, res)
+    probes = [c["readinessProbe"]["exec"]["command"] for c in [redis_, *ha] if "readinessProbe" in c]
+    assert len(probes) >= 3, probes
+    for command in probes:
+        res = subprocess.run(command, env=env, capture_output=True, text=True, timeout=10)
+        assert (res.returncode == 0) == ready, (answer, command, res)
 
 
 def test_dns_egress_reaches_kube_dns_in_kube_system_only():
     """Finding 3: namespaceSelector AND podSelector in one peer (two peers, or an empty
     namespaceSelector, would let any pod labelled k8s-app=kube-dns anywhere answer DNS)."""
-    policies = [d for d in k8s_docs() if d["kind"] == "NetworkPolicy"]
+    overlay = [
+        d for f in sorted((DEPLOY / "k8s-overlays" / "ha").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())
+    ]
+    policies = [d for d in k8s_docs() + overlay if d and d.get("kind") == "NetworkPolicy"]
     dns_rules = [
         r for p in policies for r in p["spec"].get("egress", []) if any(port["port"] == 53 for port in r["ports"])
     ]
-    assert len(dns_rules) == 2  # app-egress-redis-dns, loader-egress-internet
+    assert len(dns_rules) == 4  # the base's app and loader rules, the HA overlay's Redis and sentinel rules
     for rule in dns_rules:
         assert rule["to"] == [
             {
