@@ -364,6 +364,11 @@
 
   function take(spec) {
     var noUpdate = window.dash_clientside.no_update;
+    if (spec && spec.asked === asked && spec.error) {
+      pending = null; // nothing will come for this request: say why, in the server's words
+      say(spec.error);
+      return noUpdate;
+    }
     if (!spec || spec.asked !== asked || !spec.frames || !spec.frames.length) return noUpdate;
     var gd = el(ID.plot);
     if (!gd || !window.Plotly) {

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import sys
 import time
 
 import redis
-from rq import SimpleWorker, Worker
+from rq import SimpleWorker
 from rq.exceptions import DeserializationError, StopRequested
 
 from dashboard import logs
@@ -187,29 +186,7 @@ class ExportWorker(SimpleWorker):
         return int(timeout) + self.heartbeat_grace
 
 
-def alive(settings: Settings, hostname: str | None = None) -> tuple[bool, str]:
-    """Is an export worker of this host (a Kubernetes pod: its name) registered in Redis
-    with a live heartbeat? RQ keeps a worker's key only while it beats: an idle worker
-    renews it every few seconds, a busy one for its job's timeout plus the grace, so a
-    worker stuck past that (or never started, or gone) has none. ``python -m jobs.worker
-    --alive`` (the worker pod's liveness probe) exits 0 or 1 on this, saying why."""
-    hostname = hostname or socket.gethostname()
-    try:
-        with from_url(settings) as connection:
-            workers = [w for w in Worker.all(connection=connection) if w.hostname == hostname]
-    except Exception as exc:  # noqa: BLE001 - Redis away: not this process's fault, say so
-        return True, f"cannot ask Redis ({type(exc).__name__}); not judging the worker"
-    if not workers:
-        return False, f"no worker of {hostname} is registered with a live heartbeat"
-    beat = max((w.last_heartbeat for w in workers if w.last_heartbeat), default=None)
-    return True, f"{len(workers)} worker(s) of {hostname}, last heartbeat {beat:%H:%M:%S}" if beat else "registered"
-
-
 def main() -> int:
-    if sys.argv[1:] == ["--alive"]:
-        ok, why = alive(Settings.from_env())
-        print(why, file=sys.stdout if ok else sys.stderr)
-        return 0 if ok else 1
     # RQ handles SIGINT/SIGTERM only once work() has bootstrapped; until then a Ctrl-C
     # would raise KeyboardInterrupt inside kaleido's or RQ's start-up and could leave the
     # worker (and its Chromium) hung. Remember such a stop and honour it instead.

@@ -251,6 +251,10 @@ def _get(http, source: str, url: str, headers, connect_timeout: float, read_time
         raise FetchError(source, f"request failed: {_short(exc)}") from None
 
 
+#: the well-known NAT64 prefix (RFC 6052): its last 32 bits are an IPv4 address
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def _kinds(host: str) -> set[str] | None:
     """What the addresses of ``host`` are ("public", "loopback", "link-local", "private"),
     or None when it does not resolve."""
@@ -263,8 +267,13 @@ def _kinds(host: str) -> set[str] | None:
             return None
     kinds = set()
     for ip in found:
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
+        if isinstance(ip, ipaddress.IPv6Address):
+            # an IPv4 address inside an IPv6 one (mapped, 6to4, NAT64's 64:ff9b::/96) is
+            # judged as that IPv4 address: 64:ff9b::a9fe:a9fe counts as "global" otherwise
+            embedded = ip.ipv4_mapped or ip.sixtofour
+            if embedded is None and ip in NAT64:
+                embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+            ip = embedded or ip
         if ip.is_loopback:
             kinds.add("loopback")
         elif ip.is_link_local:

@@ -17,7 +17,8 @@ MEMO_MAX_BYTES = 32 * 1024 * 1024
 
 class Memo:
     """A small thread-safe memo, bounded by entry count and by the bytes of its ``bytes``
-    values, that a flood of one-off keys cannot empty: a segmented LRU. A new key enters
+    values, that a flood of one-off keys cannot empty (keys asked twice can: they are
+    promoted like real ones): a segmented LRU. A new key enters
     the *probation* segment (a quarter of the entries); a key asked for again moves to the
     *protected* one (the rest). Past a bound, the least recently used probation entry
     goes first, so 257 (or 100,000) distinct sol ranges asked once each only churn

@@ -40,7 +40,7 @@ from dashboard.figures import PATH_MEMO_KEY, ChartData, View, arr, build, values
 from dashboard.figures.common import in_range, split_current
 from dashboard.figures.layers import FLIGHT_GROUP, SAMPLE_GROUP
 from dashboard.figures.map import DEFAULT_LATITUDE, path_levels
-from dashboard.figures.terrain import IMAGE_URL
+from dashboard.figures.terrain import IMAGE_INLINE
 from dashboard.marstime import sol_date
 
 MARS_RADIUS_M = 3_389_500
@@ -271,10 +271,11 @@ def _trace_sols(dataset: ChartData, trace: dict, view: View) -> np.ndarray:
     return _in_sol_order(trace, values((trace.get("marker") or {}).get("color", [])).astype(float))
 
 
-def replay_of(dataset: ChartData, request: ExportRequest, image_source: str = IMAGE_URL) -> Replay:
+def replay_of(dataset: ChartData, request: ExportRequest, image_source: str = IMAGE_INLINE) -> Replay:
     """The replay ``request`` (chart "replay") of ``dataset``: the map and every frame's
-    state. ``image_source``: how the map refers to the relief (``dashboard.figures.map``):
-    a URL on the page, inline for the worker's browser, which has no server to fetch it from."""
+    state. ``image_source``: how the map refers to the relief
+    (:mod:`dashboard.figures.terrain`): inline by default, as any browser without this
+    app's server (the worker's, a benchmark's) needs it; the page passes ``IMAGE_URL``."""
     view = View.of(request.sol_min, request.sol_max)
     figure = build("map", dataset, view, image_source=image_source)
     figure = for_export(figure, request.width, request.height, 1.0)

@@ -17,6 +17,7 @@ from dashboard.data.store import Dataset
 from dashboard.data.timeline import traverse_by_sol
 from dashboard.exports.replay import replay_of
 from dashboard.exports.request import REPLAY, ExportRequest
+from dashboard.figures.terrain import IMAGE_URL
 from dashboard.marstime import sol_date
 
 #: the most frames a page replay sends (NASA's whole drive, ~1,850 sols, is one a sol)
@@ -58,7 +59,7 @@ def page_replay(dataset: Dataset, sol_min: int, sol_max: int) -> dict:
     request = ExportRequest(
         REPLAY, sol_min, sol_max, width=WIDTH, height=HEIGHT, frames=page_frames(sol_min, sol_max), fps=1
     )
-    replay = replay_of(dataset, request)
+    replay = replay_of(dataset, request, image_source=IMAGE_URL)  # the page's browser asks this server
     odometry, elevation = readings(dataset, replay.sols)
     return {
         **replay.spec(),

@@ -680,9 +680,9 @@ def test_web_is_left_to_its_autoscaler_spread_budgeted_and_drained():
 def test_worker_liveness_is_its_rq_heartbeat():
     worker = by_kind_name()[("Deployment", "worker")]["spec"]["template"]["spec"]
     probe = worker["containers"][0]["livenessProbe"]
-    assert probe["exec"]["command"] == ["python", "-m", "jobs.worker", "--alive"]
+    assert probe["exec"]["command"] == ["python", "-m", "jobs.alive"]
     assert probe["timeoutSeconds"] >= 10 and probe["initialDelaySeconds"] >= 30
-    assert "--alive" in (ROOT / "jobs" / "worker.py").read_text()  # real: tested in test_faults_workers.py
+    assert (ROOT / "jobs" / "alive.py").exists()  # real: tested in test_faults_workers.py
 
 
 @pytest.mark.parametrize(

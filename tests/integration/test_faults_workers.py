@@ -102,7 +102,7 @@ def _wait_until_all_ended(redis_client, jobs) -> list[dict]:
 
 
 def test_the_worker_liveness_probe_follows_the_rq_heartbeat(redis_url, redis_client):
-    """Finding 3: the worker pod's liveness probe (``python -m jobs.worker --alive``) fails
+    """Finding 3: the worker pod's liveness probe (``python -m jobs.alive``) fails
     when no worker of this host beats in Redis (never started, stuck past its heartbeat,
     gone), passes while one does, and does not judge the worker when Redis is away."""
     import socket as socket_
@@ -114,9 +114,7 @@ def test_the_worker_liveness_probe_follows_the_rq_heartbeat(redis_url, redis_cli
 
     def probe(url: str) -> subprocess.CompletedProcess:
         env = {**os.environ, "REDIS_URL": url}
-        return subprocess.run(
-            [sys.executable, "-m", "jobs.worker", "--alive"], cwd=ROOT, env=env, capture_output=True, text=True
-        )
+        return subprocess.run([sys.executable, "-m", "jobs.alive"], cwd=ROOT, env=env, capture_output=True, text=True)
 
     none = probe(redis_url)
     assert none.returncode == 1 and f"no worker of {socket_.gethostname()}" in none.stderr, none

@@ -25,6 +25,7 @@ from dashboard.page.callbacks import register_callbacks
 from dashboard.page.callbacks.charts import chart_figures, sols_of
 from dashboard.page.callbacks.current import PREVENT, STORE_DOWN, STORE_FULL, current_or
 from dashboard.page.callbacks.exports import MAX_PAGE_EXPORTS
+from dashboard.page.callbacks.replay import NO_REPLAY_DATA
 from dashboard.page.callbacks.selection import clicked_waypoint, selection_from
 from dashboard.settings import Settings
 from tests.unit.page_fixtures import small_dataset
@@ -375,9 +376,13 @@ def test_the_export_list():
 
 
 @pytest.mark.parametrize("store", [FakeStore(None), *(FakeStore(error=e) for e in DOWN)])
-def test_the_replay_waits_for_a_dataset(store):
-    with pytest.raises(PreventUpdate):
-        registered(store)["send_replay"]({"sol_min": 13, "sol_max": 18, "n": 1})
+def test_without_a_dataset_the_replay_says_why_in_words(store):
+    """No data loaded, or Redis away: the answer to that request says so (the page shows it
+    and stops waiting for frames), and carries no frames."""
+    sent = registered(store)["send_replay"]({"sol_min": 13, "sol_max": 18, "n": 1})
+    assert sent["asked"] == 1 and "frames" not in sent
+    words = NO_REPLAY_DATA if store.error is None else STORE_DOWN
+    assert sent["error"] == f"{words}"
 
 
 def test_the_replay_is_sent_for_the_range_asked_within_the_timeline():

@@ -34,7 +34,7 @@ from dashboard.exports.request import CONTENT_TYPES, ExportRequest, validate
 from dashboard.exports.submit import REPLAY_SECONDS_PER_FRAME, job_timeout
 from dashboard.figures import View, values
 from dashboard.figures.map import path_levels
-from dashboard.figures.terrain import IMAGE_INLINE
+from dashboard.figures.terrain import IMAGE_URL
 from dashboard.settings import Settings
 from tests.helpers import FIXTURES
 from tests.unit.page_fixtures import dataset_with_current, small_dataset
@@ -269,8 +269,8 @@ def test_the_workers_replay_embeds_the_relief_the_page_links_it():
     """The worker's headless browser has no server to fetch the relief from: its replay
     figure carries the PNG inline (a data: URI); the page's refers to the app's URL."""
     dataset = with_context()
-    worker = replay_of(dataset, replay(frames=3), image_source=IMAGE_INLINE)
+    worker = replay_of(dataset, replay(frames=3))  # inline by default
     (image,) = worker.figure["layout"]["images"]
     assert image["source"].startswith("data:image/png;base64,")
-    page = replay_of(dataset, replay(frames=3))
+    page = replay_of(dataset, replay(frames=3), image_source=IMAGE_URL)
     assert page.figure["layout"]["images"][0]["source"].startswith("/terrain/")

@@ -9,7 +9,7 @@ import time
 import pytest
 from werkzeug import Response
 
-from dashboard.data.fetch import USER_AGENT, FetchError, fetch
+from dashboard.data.fetch import USER_AGENT, FetchError, check_redirect, fetch
 from dashboard.data.schema import source_label
 from tests.helpers import free_port
 
@@ -152,3 +152,20 @@ def test_nothing_listening():
     with pytest.raises(FetchError) as err:
         fetch(url, connect_timeout=1.0)
     assert str(err.value).startswith(f"{source_label(url)}: cannot connect")
+
+
+@pytest.mark.parametrize(
+    ("location", "words"),
+    [
+        ("https://[64:ff9b::a9fe:a9fe]/latest/meta-data/", "link-local"),  # NAT64 of 169.254.169.254
+        ("https://[2002:a9fe:a9fe::1]/", "link-local"),  # 6to4 of 169.254.169.254
+        ("https://[::ffff:127.0.0.1]/", "loopback"),
+        ("https://[64:ff9b::a00:1]/", "private"),  # NAT64 of 10.0.0.1
+    ],
+)
+def test_a_redirect_to_an_ipv4_address_wrapped_in_ipv6_is_judged_as_that_address(location, words):
+    """The loader's redirect check unwraps mapped, 6to4 and NAT64 addresses before judging
+    them (each counts as a public IPv6 address otherwise)."""
+    with pytest.raises(FetchError) as refused:
+        check_redirect("https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints.json", location)
+    assert words in str(refused.value)

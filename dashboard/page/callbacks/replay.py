@@ -13,9 +13,12 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.data.store import DatasetStore
 from dashboard.page import ids
-from dashboard.page.callbacks.current import PREVENT, current_or
+from dashboard.page.callbacks.current import STORE_DOWN, current_or
 from dashboard.page.ranges import clamp_range, sol_bounds
 from dashboard.page.replay import page_replay
+
+#: what the replay says when there is nothing to replay
+NO_REPLAY_DATA = "No data is loaded yet: load it, then play the replay."
 
 
 def register(app, store: DatasetStore) -> None:
@@ -23,9 +26,12 @@ def register(app, store: DatasetStore) -> None:
     def send_replay(asked):
         if not isinstance(asked, dict):
             raise PreventUpdate
-        dataset = current_or(store, down=PREVENT, empty=PREVENT)
+        n = asked.get("n")
+        dataset = current_or(store, down=STORE_DOWN, empty=NO_REPLAY_DATA)
+        if isinstance(dataset, str):  # in words: the page must not wait for frames that never come
+            return {"asked": n, "error": dataset}
         a, b = clamp_range(asked.get("sol_min"), asked.get("sol_max"), *sol_bounds(dataset))
-        return {**page_replay(dataset, a, b), "asked": asked.get("n")}
+        return {**page_replay(dataset, a, b), "asked": n}
 
     app.clientside_callback(
         ClientsideFunction(namespace="ptReplay", function_name="take"),
