@@ -29,11 +29,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import drop_keys, private_redis, procfile_processes, real_context, real_current, real_sources  # noqa: E402
+from common import drop_keys, private_redis, procfile_processes, real_settings  # noqa: E402
 
 from dashboard.data.load import load  # noqa: E402
 from dashboard.data.store import DatasetStore  # noqa: E402
-from dashboard.settings import Settings  # noqa: E402
 
 ROUTES = ["/perseverance/position", "/perseverance", "/perseverance/orientation", "/healthz"]
 #: The same data route revalidated by a browser or a CDN (If-None-Match: the ETag it holds),
@@ -139,19 +138,10 @@ def main() -> None:
     wrk = shutil.which("wrk")
     if wrk is None:
         sys.exit("wrk not found: run 'make bench' (it installs it)")
-    wp_src, tr_src = real_sources()
     with private_redis() as url:
         prefix = "ptbench-api:"
         client = redis.Redis.from_url(url)
-        settings = Settings(
-            waypoints_source=wp_src,
-            traverse_source=tr_src,
-            current_source=real_current(),
-            **real_context(),
-            redis_url=url,
-            key_prefix=prefix,
-            max_bytes=50 * 1024 * 1024,
-        )
+        settings = real_settings(url, prefix)
         summary = load(DatasetStore(client, prefix), settings, force=True)
         env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": str(WEB_WORKERS)}
         with procfile_processes(env) as base:

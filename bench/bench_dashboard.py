@@ -33,7 +33,7 @@ from plotly.io.json import to_json_plotly
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import drop_keys, private_redis, real_context, real_current, real_sources  # noqa: E402
+from common import drop_keys, private_redis, real_settings  # noqa: E402
 
 from dashboard.app import create_app  # noqa: E402
 from dashboard.data.load import load  # noqa: E402
@@ -44,7 +44,6 @@ from dashboard.page.callbacks.charts import chart_figures  # noqa: E402
 from dashboard.page.callbacks.mars import around  # noqa: E402
 from dashboard.page.pieces import now_children, summary_children  # noqa: E402
 from dashboard.page.ranges import sol_bounds  # noqa: E402
-from dashboard.settings import Settings  # noqa: E402
 
 
 def scaled(ds: Dataset, copies: int) -> Dataset:
@@ -129,19 +128,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=9)
     args = parser.parse_args()
-    wp_src, tr_src = real_sources()
     with private_redis() as url:
         prefix = "ptbench-dash:"
         client = redis.Redis.from_url(url)
-        settings = Settings(
-            waypoints_source=wp_src,
-            traverse_source=tr_src,
-            current_source=real_current(),
-            **real_context(),
-            redis_url=url,
-            key_prefix=prefix,
-            max_bytes=50 * 1024 * 1024,
-        )
+        settings = real_settings(url, prefix)
         store = DatasetStore(client, prefix)
         load(store, settings, force=True)  # the real loader: the rover's and the context layers
         real = store.current()

@@ -24,12 +24,11 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import drop_keys, private_redis, real_context, real_current, real_sources  # noqa: E402
+from common import drop_keys, private_redis, real_settings  # noqa: E402
 
 from dashboard.app import create_app  # noqa: E402
 from dashboard.data.load import load  # noqa: E402
 from dashboard.data.store import DatasetStore  # noqa: E402
-from dashboard.settings import Settings  # noqa: E402
 
 POLLED = "/perseverance/version"
 REVALIDATED = "/perseverance"
@@ -50,22 +49,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500, help="requests per route and round")
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    wp_src, tr_src = real_sources()
     with private_redis() as url:
         prefix = "ptbench-live:"
         client = redis.Redis.from_url(url)
-        settings = Settings(
-            waypoints_source=wp_src,
-            traverse_source=tr_src,
-            current_source=real_current(),
-            **real_context(),
-            redis_url=url,
-            key_prefix=prefix,
-            max_bytes=50 * 1024 * 1024,
-            access_log=False,
-            log_format="text",
-            log_level="WARNING",
-        )
+        settings = real_settings(url, prefix, access_log=False, log_format="text", log_level="WARNING")
         store = DatasetStore(client, prefix)
         load(store, settings, force=True)
         web = create_app(settings, store).server.test_client()

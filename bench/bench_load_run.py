@@ -44,16 +44,13 @@ from common import (  # noqa: E402
     free_port,
     private_redis,
     procfile_processes,
-    real_context,
-    real_current,
-    real_sources,
+    real_settings,
 )
 
 sys.path.insert(0, str(ROOT))
 
 from dashboard.data.load import load  # noqa: E402
 from dashboard.data.store import DatasetStore  # noqa: E402
-from dashboard.settings import Settings  # noqa: E402
 
 #: seconds between memory samples
 SAMPLE_SECONDS = 15
@@ -139,19 +136,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.soak:
         args.seconds, args.users, args.proxy = SOAK_SECONDS, SOAK_USERS, True
-    wp_src, tr_src = real_sources()
     with private_redis() as url:
         prefix = "ptbench-run:"
         client = redis.Redis.from_url(url)
-        settings = Settings(
-            waypoints_source=wp_src,
-            traverse_source=tr_src,
-            current_source=real_current(),
-            **real_context(),
-            redis_url=url,
-            key_prefix=prefix,
-            max_bytes=50 * 1024 * 1024,
-        )
+        settings = real_settings(url, prefix)
         load(DatasetStore(client, prefix), settings, force=True)
         env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}
         out = Path(tempfile.mkdtemp(prefix="ptracker-locust-"))

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dashboard.run import procfile_command  # noqa: E402
+from dashboard.settings import Settings  # noqa: E402
 
 
 def real_sources() -> tuple[str, str]:
@@ -56,6 +57,15 @@ def real_context() -> dict[str, str | None]:
         "terrain_source": "M20_mola128_jezero.img",
     }
     return {key: str(shared_data() / n) if (shared_data() / n).exists() else None for key, n in names.items()}
+
+
+def real_settings(redis_url: str, prefix: str, *, context: bool = True, **extra) -> Settings:
+    """Settings on NASA's real files (the rover's layers and the current position; with
+    ``context`` the context layers too) for a private Redis under the key ``prefix``."""
+    wp, tr = real_sources()
+    layers = real_context() if context else {"heli_source": None, "samples_source": None, "terrain_source": None}
+    fields = {"current_source": real_current(), "max_bytes": 50 * 1024 * 1024, **layers, **extra}
+    return Settings(waypoints_source=wp, traverse_source=tr, redis_url=redis_url, key_prefix=prefix, **fields)
 
 
 def free_port() -> int:

@@ -136,28 +136,19 @@ def main() -> None:
     import argparse
 
     import redis
-    from common import drop_keys, private_redis, procfile_processes, real_context, real_sources
+    from common import drop_keys, private_redis, procfile_processes, real_settings
 
     from dashboard.data.load import load
     from dashboard.data.store import DatasetStore
-    from dashboard.settings import Settings
 
     parser = argparse.ArgumentParser()
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--plain", action="store_true", help="the rover's layers alone (the Procfile's web command)")
     args = parser.parse_args()
-    wp_src, tr_src = real_sources()
     with private_redis() as url:
         prefix = "ptbench-page:"
         client = redis.Redis.from_url(url)
-        settings = Settings(
-            waypoints_source=wp_src,
-            traverse_source=tr_src,
-            redis_url=url,
-            key_prefix=prefix,
-            max_bytes=50 * 1024 * 1024,
-            **({"heli_source": None, "samples_source": None, "terrain_source": None} if args.plain else real_context()),
-        )
+        settings = real_settings(url, prefix, context=not args.plain)
         load(DatasetStore(client, prefix), settings, force=True)  # the app's own loader
         env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}
         with procfile_processes(env) as base:

@@ -37,12 +37,11 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import drop_keys, private_redis, procfile_processes, real_context, real_current, real_sources  # noqa: E402
+from common import drop_keys, private_redis, procfile_processes, real_settings  # noqa: E402
 from page_bytes import _driver  # noqa: E402
 
 from dashboard.data.load import load  # noqa: E402
 from dashboard.data.store import DatasetStore  # noqa: E402
-from dashboard.settings import Settings  # noqa: E402
 
 TARGET_S = 1.5
 POLL_MS = 5
@@ -172,19 +171,10 @@ def main() -> None:
     parser.add_argument("--path", default="/", help="the page's path and query")
     parser.add_argument("--json", help="write every visit's timings to this file")
     args = parser.parse_args()
-    wp_src, tr_src = real_sources()
     with private_redis() as url:
         prefix = "ptbench-ttc:"
         client = redis.Redis.from_url(url)
-        settings = Settings(
-            waypoints_source=wp_src,
-            traverse_source=tr_src,
-            current_source=real_current(),
-            redis_url=url,
-            key_prefix=prefix,
-            max_bytes=50 * 1024 * 1024,
-            **({"heli_source": None, "samples_source": None, "terrain_source": None} if args.plain else real_context()),
-        )
+        settings = real_settings(url, prefix, context=not args.plain)
         load(DatasetStore(client, prefix), settings, force=True)  # the app's own loader
         env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}
         with procfile_processes(env) as base:
