@@ -18,7 +18,7 @@ import math
 import orjson
 from flask import Flask, request
 
-from dashboard.exports.request import FORMATS, MAX_SELECTION
+from dashboard.exports.request import FORMATS, MAX_SELECTION, REPLAY, VIDEO_FORMATS
 from dashboard.figures import BUILDERS
 from dashboard.http import CALLBACK_PATH, MAX_CALLBACK_BODY, MAX_JSON_DEPTH, error, within_depth
 from dashboard.page import ids
@@ -103,12 +103,13 @@ def _check_value(component, prop: str, value) -> None:
 
 def _check_export_control(component: dict, prop: str, value) -> None:
     chart = component.get("chart")
-    if component.get("type") in (ids.EXPORT_BUTTON, ids.EXPORT_FORMAT) and chart not in BUILDERS:
-        raise BadCallback(f"unknown chart {chart!r}; choose one of: {', '.join(BUILDERS)}")
+    if component.get("type") in (ids.EXPORT_BUTTON, ids.EXPORT_FORMAT) and chart not in (*BUILDERS, REPLAY):
+        raise BadCallback(f"unknown chart {chart!r}; choose one of: {', '.join((*BUILDERS, REPLAY))}")
+    formats = VIDEO_FORMATS if chart == REPLAY else FORMATS
     if prop in COUNTS:
         _count(value, f"{prop} of {component}"[:120])
-    elif prop == "value" and value is not None and not (isinstance(value, str) and value in FORMATS):
-        raise BadCallback(f"unknown format {str(value)[:40]!r}; choose one of: {', '.join(FORMATS)}")
+    elif prop == "value" and value is not None and not (isinstance(value, str) and value in formats):
+        raise BadCallback(f"unknown format {str(value)[:40]!r}; choose one of: {', '.join(formats)}")
     elif prop == "id" and value != component:
         raise BadCallback("a component's id property must be its id")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboard.data.store import Dataset
-from dashboard.exports.request import FORMATS
+from dashboard.exports.request import FORMATS, REPLAY, VIDEO_FORMATS
 from dashboard.figures import TITLES
 from dashboard.page import ids
 from dashboard.page.first_view import FirstView, first_view
@@ -50,26 +50,30 @@ def _graph(chart: str, figure: dict | None = None) -> html.Section:
                 style={"height": f"{GRAPH_HEIGHTS[chart]}px"},
                 className="chart",
             ),
-            html.Div(
-                className="export-bar",
-                role="group",
-                **{"aria-label": f"Export {TITLES[chart]}"},
-                children=[
-                    dcc.RadioItems(
-                        id=ids.export_format(chart),
-                        options=[{"label": f.upper(), "value": f} for f in FORMATS],
-                        value="png",
-                        inline=True,
-                        className="export-format",
-                        inputClassName="export-format-input",
-                    ),
-                    html.Button(
-                        f"Export {TITLES[chart].lower()}", id=ids.export_button(chart), n_clicks=0, className="button"
-                    ),
-                ],
-            ),
+            _export_bar(chart, TITLES[chart], FORMATS, "png"),
         ],
         **{"aria-label": TITLES[chart]},
+    )
+
+
+def _export_bar(chart: str, title: str, formats, default: str) -> html.Div:
+    """A format choice and an "Export ..." button: the worker draws the file (the page's
+    export list follows it)."""
+    return html.Div(
+        className="export-bar",
+        role="group",
+        **{"aria-label": f"Export {title}"},
+        children=[
+            dcc.RadioItems(
+                id=ids.export_format(chart),
+                options=[{"label": f.upper(), "value": f} for f in formats],
+                value=default,
+                inline=True,
+                className="export-format",
+                inputClassName="export-format-input",
+            ),
+            html.Button(f"Export {title.lower()}", id=ids.export_button(chart), n_clicks=0, className="button"),
+        ],
     )
 
 
@@ -227,42 +231,7 @@ def _replay() -> html.Section:
         **{"aria-labelledby": ids.REPLAY_TITLE},
         children=[
             html.H2("Replay the drive", id=ids.REPLAY_TITLE),
-            html.Div(
-                className="replay-controls",
-                role="group",
-                **{"aria-label": "Replay controls"},
-                children=[
-                    html.Button(
-                        "Play",
-                        id=ids.REPLAY_PLAY,
-                        type="button",
-                        className="button primary",
-                        **{"aria-label": "Play the replay", "aria-pressed": "false"},
-                    ),
-                    html.Button(
-                        "Step",
-                        id=ids.REPLAY_STEP,
-                        type="button",
-                        className="button",
-                        **{"aria-label": "Step the replay forward"},
-                    ),
-                    html.Div(
-                        className="replay-speed",
-                        role="group",
-                        **{"aria-labelledby": f"{ids.REPLAY_SPEED}-label"},
-                        children=[
-                            html.Span("Speed:", id=f"{ids.REPLAY_SPEED}-label", className="replay-speed-label"),
-                            dcc.RadioItems(
-                                id=ids.REPLAY_SPEED,
-                                options=[{"label": f"{s} sols/s", "value": s} for s in SPEEDS],
-                                value=DEFAULT_SPEED,
-                                inline=True,
-                                inputClassName="replay-speed-input",
-                            ),
-                        ],
-                    ),
-                ],
-            ),
+            _replay_controls(),
             html.P(
                 "Play moves the rover along its track through the chosen sols; "
                 "pausing leaves the range's end at the sol shown.",
@@ -271,9 +240,51 @@ def _replay() -> html.Section:
             ),
             html.Div(id=ids.REPLAY_PLOT, className="replay-plot", style={"height": f"{REPLAY_HEIGHT}px"}),
             html.P(id=ids.REPLAY_STATUS, className="replay-status", role="status", **{"aria-live": "polite"}),
+            # the same replay of the range as a video file, drawn by the export worker
+            _export_bar(REPLAY, "Replay", VIDEO_FORMATS, "mp4"),
             dcc.Store(id=ids.REPLAY_REQUEST, data=None),
             dcc.Store(id=ids.REPLAY_DATA, data=None),
             dcc.Store(id=ids.REPLAY_LOADED, data=None),
+        ],
+    )
+
+
+def _replay_controls() -> html.Div:
+    """Play/Pause (a toggle button), Step and the speed, for assets/replay.js."""
+    return html.Div(
+        className="replay-controls",
+        role="group",
+        **{"aria-label": "Replay controls"},
+        children=[
+            html.Button(
+                "Play",
+                id=ids.REPLAY_PLAY,
+                type="button",
+                className="button primary",
+                **{"aria-label": "Play the replay", "aria-pressed": "false"},
+            ),
+            html.Button(
+                "Step",
+                id=ids.REPLAY_STEP,
+                type="button",
+                className="button",
+                **{"aria-label": "Step the replay forward"},
+            ),
+            html.Div(
+                className="replay-speed",
+                role="group",
+                **{"aria-labelledby": f"{ids.REPLAY_SPEED}-label"},
+                children=[
+                    html.Span("Speed:", id=f"{ids.REPLAY_SPEED}-label", className="replay-speed-label"),
+                    dcc.RadioItems(
+                        id=ids.REPLAY_SPEED,
+                        options=[{"label": f"{s} sols/s", "value": s} for s in SPEEDS],
+                        value=DEFAULT_SPEED,
+                        inline=True,
+                        inputClassName="replay-speed-input",
+                    ),
+                ],
+            ),
         ],
     )
 

@@ -19,9 +19,10 @@ from dashboard.data.timeline import sol_bounds
 from dashboard.exports.budget import Budgets
 from dashboard.exports.errors import RateLimited
 from dashboard.exports.queue import QUEUE_NAME, file_key
-from dashboard.exports.request import validate
+from dashboard.exports.request import REPLAY, validate
 from dashboard.exports.status import status_of
 from dashboard.exports.submit import REPLAY_FUNCTION, request_export, request_replay
+from dashboard.page import ids
 from tests.helpers import queue_export, real_data
 
 #: seconds a replay may take here: two cores shared with other test runs draw ~2-5 frames a second
@@ -198,3 +199,48 @@ def test_a_killed_worker_s_replay_is_retried(redis_client, store, dataset, start
     body = redis_client.get(file_key(store.prefix, job.id))
     _, count, _, _ = probe(body, "retried.mp4", tmp_path)
     assert count == 20
+
+
+def _page_export(client, chart: str, fmt: str, sols: list[int]) -> tuple[int, dict | None]:
+    """The page's export callback as the browser posts it, for the button of ``chart``."""
+    deps = client.get("/_dash-dependencies").get_json()
+    cb = next(d for d in deps if "export-jobs.data" in d["output"])
+    parts = [part.rsplit(".", 1) for part in cb["output"].strip(".").split("...")]
+    outputs = [{"id": cid, "property": prop} for cid, prop in parts]
+    button = {"chart": chart, "type": ids.EXPORT_BUTTON}
+    fmt_id = {"chart": chart, "type": ids.EXPORT_FORMAT}
+    body = {
+        "output": cb["output"],
+        "outputs": outputs,
+        "inputs": [[{"id": button, "property": "n_clicks", "value": 1}]],
+        "changedPropIds": [f'{{"chart":"{chart}","type":"{ids.EXPORT_BUTTON}"}}.n_clicks'],
+        "state": [
+            [{"id": fmt_id, "property": "value", "value": fmt}],
+            [{"id": fmt_id, "property": "id", "value": fmt_id}],
+            {"id": ids.SOL_RANGE, "property": "value", "value": sols},
+            {"id": ids.SELECTION, "property": "data", "value": None},
+            {"id": ids.EXPORT_JOBS, "property": "data", "value": []},
+        ],
+    }
+    resp = client.post("/_dash-update-component", json=body)
+    return resp.status_code, resp.get_json(silent=True)
+
+
+def test_the_page_s_export_replay_button_queues_the_range_s_replay(redis_client, store, settings, dataset):
+    """ "Export replay" under the page's replay: the range's replay as a video, queued as
+    POST /perseverance/replay queues it (the same request is the same job), on the page's
+    export list; an image format for it is refused in words."""
+    app = create_app(settings, store)
+    client = app.server.test_client()
+    first, last = sol_bounds(dataset)
+    status, answer = _page_export(client, REPLAY, "gif", [first, last])
+    assert status == 200, answer
+    jobs = answer["response"]["export-jobs"]["data"]
+    assert len(jobs) == 1 and jobs[0].startswith("export-replay-")
+    info = status_of(redis_client, jobs[0])
+    assert info["status"] == "queued" and info["chart"] == "replay"
+    assert info["params"]["fmt"] == "gif" and (info["params"]["sol_min"], info["params"]["sol_max"]) == (first, last)
+    api = client.post("/perseverance/replay", json={"format": "gif", "start": first, "end": last}).get_json()
+    assert api["id"] == jobs[0]  # the same replay
+    status, answer = _page_export(client, REPLAY, "png", [first, last])
+    assert status == 400 and "unknown format 'png'" in answer["error"]

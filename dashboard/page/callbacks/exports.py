@@ -1,4 +1,5 @@
-"""Chart exports: the per-chart "Export" buttons submit a job; the list polls their status."""
+"""Exports: the per-chart "Export" buttons and the replay's "Export replay" submit a job;
+the list polls their status."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.exports.errors import ExportBusy, ExportConflict, ExportError
+from dashboard.exports.request import REPLAY
 from dashboard.exports.status import status_of
-from dashboard.exports.submit import request_export
+from dashboard.exports.submit import request_export, request_replay
 from dashboard.page import ids
 from dashboard.page.callbacks.current import STORE_DOWN, STORE_ERRORS, current_or
 from dashboard.page.pieces import export_item
@@ -50,15 +52,19 @@ def register_submit(app, store: DatasetStore, settings: Settings) -> None:
         if not isinstance(trigger, dict) or not any(clicks or []):
             raise PreventUpdate
         chart = trigger.get("chart")
-        fmt = next((f for f, i in zip(formats, format_ids, strict=False) if i.get("chart") == chart), "png")
+        fmt = next((f for f, i in zip(formats, format_ids, strict=False) if i.get("chart") == chart), None)
         dataset = current_or(store, down=(no_update, STORE_DOWN), empty=(no_update, NO_DATASET))
         if not isinstance(dataset, Dataset):
             return dataset
+        address = flask.request.remote_addr
         try:
             a, b = range_within(sol_range, *sol_bounds(dataset))
-            picked = selection if isinstance(selection, list) and chart != "map" else None
-            fields = {"chart": chart, "sol_min": a, "sol_max": b, "fmt": fmt, "selection": picked}
-            job = request_export(dataset, fields, store=store, settings=settings, address=flask.request.remote_addr)
+            if chart == REPLAY:  # the replay of the range as a video (default frames, fps and size)
+                job = request_replay(dataset, a, b, fmt=fmt or "mp4", store=store, settings=settings, address=address)
+            else:
+                picked = selection if isinstance(selection, list) and chart != "map" else None
+                fields = {"chart": chart, "sol_min": a, "sol_max": b, "fmt": fmt or "png", "selection": picked}
+                job = request_export(dataset, fields, store=store, settings=settings, address=address)
         except ExportError as exc:
             return no_update, f"Cannot export: {exc}"
         except (ExportBusy, ExportConflict) as exc:
