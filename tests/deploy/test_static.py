@@ -370,14 +370,7 @@ def test_every_pod_is_confined():
         "Deployment/clock",
     }
     for name, template in specs.items():
-        spec = template["spec"]
-        assert spec["automountServiceAccountToken"] is False, name
-        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
-        assert spec["securityContext"]["runAsNonRoot"] is True, name
-        for c in spec["containers"]:
-            assert c["securityContext"]["allowPrivilegeEscalation"] is False, (name, c["name"])
-            assert c["securityContext"]["capabilities"]["drop"] == ["ALL"], (name, c["name"])
-            assert c["securityContext"]["readOnlyRootFilesystem"] is True, (name, c["name"])
+        confined(template, name)
 
 
 def test_install_job_loads_only_into_an_empty_store():
