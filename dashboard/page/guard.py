@@ -253,6 +253,8 @@ def check(body: bytes, callback_map) -> None:
     cb = callback_map.get(payload["output"])
     if cb is None:
         raise BadCallback(f"unknown callback output {payload['output'][:100]!r}")
+    if "callback" not in cb:  # a clientside callback (the replay's): the browser runs it, never the server
+        raise BadCallback(f"callback output {payload['output'][:100]!r} is run in the browser, not here")
     for key in ("inputs", "state", "changedPropIds"):
         if not isinstance(payload.get(key, []), list):
             raise BadCallback(f"callback request's {key} must be a list")

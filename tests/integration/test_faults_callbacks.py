@@ -142,3 +142,18 @@ def test_inputs_must_be_objects(client):
 def test_an_oversized_callback_is_refused(client):
     status, body, _ = post(client, b'{"output": "' + b"x" * (5 * 1024 * 1024) + b'"}')
     assert status == 413 and "too large" in body["error"]
+
+
+def test_a_clientside_callback_posted_to_the_server_is_refused_in_words(client):
+    """The replay's clientside callback (replay-loaded.data) is in Dash's callback map with no
+    server function: posted anyway (found by the fuzz run), a 400 in words, not Dash's
+    KeyError as a 500."""
+    body = {
+        "output": f"{ids.REPLAY_LOADED}.data",
+        "outputs": {"id": ids.REPLAY_LOADED, "property": "data"},
+        "inputs": [{"id": ids.REPLAY_DATA, "property": "data", "value": None}],
+        "changedPropIds": [],
+        "state": [],
+    }
+    status, answer, _ = post(client, body)
+    assert status == 400 and "is run in the browser, not here" in answer["error"]
