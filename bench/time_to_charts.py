@@ -80,13 +80,16 @@ return {
 
 
 def count_graphs(layout: dict) -> int:
-    """How many dcc.Graph components a served layout (Dash's JSON) holds."""
+    """How many dcc.Graph components a served layout (Dash's JSON) holds that draw traces
+    (without terrain the regional view is a message with none: not waited for)."""
     found = 0
     stack = [layout]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            found += node.get("type") == "Graph" and node.get("namespace") == "dash_core_components"
+            if node.get("type") == "Graph" and node.get("namespace") == "dash_core_components":
+                figure = (node.get("props") or {}).get("figure") or {}
+                found += bool(figure.get("data")) or not figure
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
