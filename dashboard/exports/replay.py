@@ -37,7 +37,7 @@ from dashboard.data.timeline import traverse_by_sol
 from dashboard.exports.request import ExportRequest
 from dashboard.exports.vector import for_export
 from dashboard.figures import PATH_MEMO_KEY, ChartData, View, arr, build, values
-from dashboard.figures.common import in_range, split_current
+from dashboard.figures.common import TOP_LEFT_NOTE, in_range, split_current
 from dashboard.figures.layers import FLIGHT_GROUP, SAMPLE_GROUP
 from dashboard.figures.map import DEFAULT_LATITUDE, path_levels
 from dashboard.figures.terrain import IMAGE_INLINE
@@ -61,14 +61,7 @@ GHOST_NAME = "path ahead"
 ROVER_NAME = "rover"
 ROVER_MARKER = {"symbol": "circle", "size": 15, "color": "#E69F00", "line": {"width": 2, "color": "#1f2a36"}}
 STAMP_STYLE = {
-    "xref": "paper",
-    "yref": "paper",
-    "x": 0.01,
-    "y": 0.99,
-    "xanchor": "left",
-    "yanchor": "top",
-    "showarrow": False,
-    "align": "left",
+    **TOP_LEFT_NOTE,
     "bgcolor": "rgba(255,255,255,0.85)",
     "bordercolor": "#A2B1C6",
     "borderwidth": 1,

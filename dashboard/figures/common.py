@@ -45,6 +45,18 @@ _AXIS = {
 #: redrew the map with the context layers up to 18 times in its auto-margin loop
 #: (3.6 s; 0.75 s like this, in headless Chromium on this machine).
 X_AUTOMARGIN, Y_AUTOMARGIN = "top+bottom", "left+right"
+#: A note in the plot's top left corner (an annotation's placement): the climb's words on
+#: the elevation profile, the sol stamp on a replay's frames.
+TOP_LEFT_NOTE = {
+    "xref": "paper",
+    "yref": "paper",
+    "x": 0.01,
+    "y": 0.99,
+    "xanchor": "left",
+    "yanchor": "top",
+    "showarrow": False,
+    "align": "left",
+}
 #: A light template of our own, in the spirit of plotly's "plotly_white".
 TEMPLATE = {
     "layout": {

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.data.terrain import Crop, sample
-from dashboard.figures.common import SERIES_BUDGET, arr, thin_indices
+from dashboard.figures.common import SERIES_BUDGET, TOP_LEFT_NOTE, arr, thin_indices
 
 #: an elevation further than this (m) from the ground under it is not a measurement
 JUNK_M = 500.0
@@ -133,14 +133,7 @@ def climb_annotation(text: str) -> dict:
     """The climb's words in the top left corner of the plot."""
     return {
         "text": text,
-        "xref": "paper",
-        "yref": "paper",
-        "x": 0.01,
-        "y": 0.99,
-        "xanchor": "left",
-        "yanchor": "top",
-        "showarrow": False,
-        "align": "left",
+        **TOP_LEFT_NOTE,
         "font": {"size": 12, "color": "#1f2a36"},
         "bgcolor": "rgba(255,255,255,0.8)",
     }
