@@ -104,12 +104,7 @@ def load_layer(name: str, source: str | None, prev: dict, kept: Any, settings: S
     return value, {
         "source": source,
         "status": "ok",
-        "etag": fetched.etag,
-        "last_modified": fetched.last_modified,
-        "sha256": fetched.sha256,
-        "bytes": len(body),
-        "fetched_at": iso(fetched.fetched_at),
-        "checked_at": iso(fetched.fetched_at),
+        **fetched.record(len(body)),
         "error": None,
         "problem": None,
         **details,

@@ -70,6 +70,18 @@ class Fetched:
     def not_modified(self) -> bool:
         return self.body is None
 
+    def record(self, size: int) -> dict:
+        """What a layer's metadata keeps of this fetch: its validators (for the next
+        conditional GET), hash, ``size`` in bytes and when it was fetched (and checked)."""
+        return {
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "sha256": self.sha256,
+            "bytes": size,
+            "fetched_at": iso(self.fetched_at),
+            "checked_at": iso(self.fetched_at),
+        }
+
 
 def is_url(source: str) -> bool:
     return urlparse(source).scheme.lower() in ("http", "https")

@@ -222,12 +222,7 @@ def _parse_layer(name: str, source: str, fetched: Fetched) -> tuple[dict, dict[s
     meta = {
         "source": source,
         "name": layer.name,
-        "etag": fetched.etag,
-        "last_modified": fetched.last_modified,
-        "sha256": fetched.sha256,
-        "bytes": len(body),
-        "fetched_at": iso(fetched.fetched_at),
-        "checked_at": iso(fetched.fetched_at),
+        **fetched.record(len(body)),
         "features": layer.features,
         "rows": len(layer.frame),
         "points": len(layer.points) if layer.points is not None else None,
