@@ -1,7 +1,7 @@
 """Command line: ``python -m dashboard load|info``.
 
-``load`` fetches NASA's layers (the optional ones too: current position, Ingenuity's
-flights, sample tubes, terrain) into the Redis at ``REDIS_URL`` (the embedded one when
+``load`` fetches NASA's layers of one rover (``--rover``, Perseverance by default; the
+optional ones too: current position, Ingenuity's flights, sample tubes, terrain) into the Redis at ``REDIS_URL`` (the embedded one when
 unset) and prints a one-line summary, or JSON with ``--json``. ``info`` prints the
 current dataset's summary without loading. On failure: exit status 1 and one line on
 stderr saying why.
@@ -19,6 +19,7 @@ from dashboard.data.load import LoadError, load, one_line, summarize
 from dashboard.data.store import DatasetStore, StoreError
 from dashboard.embedded_redis import EmbeddedRedisError
 from dashboard.redis_conn import in_words, session
+from dashboard.rovers import DEFAULT_ROVER, ROVERS
 from dashboard.run import main as serve
 from dashboard.settings import Settings, SettingsError
 
@@ -45,10 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     ):
         p_load.add_argument(flag, metavar="SRC", help=f"URL or path of {what} (optional), or 'off' (default: {env})")
     p_load.add_argument("--force", action="store_true", help="re-parse and store even when unchanged")
+    rover_help = "whose layers: their defaults are PTRACKER_MSL_* for curiosity (default: perseverance)"
+    p_load.add_argument("--rover", choices=tuple(ROVERS), default=DEFAULT_ROVER, help=rover_help)
     p_load.add_argument("--if-empty", action="store_true", help="load only when no dataset is loaded yet")
     p_load.add_argument("--json", action="store_true", help="print the summary as JSON")
     p_info = sub.add_parser("info", help="print the current dataset's summary")
     p_info.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p_info.add_argument("--rover", choices=tuple(ROVERS), default=DEFAULT_ROVER, help="whose dataset")
     sub.add_parser("run", help="serve the dashboard (embedded Redis without REDIS_URL; loads data if empty)")
     return parser
 
@@ -61,7 +65,7 @@ def _run(args: argparse.Namespace, store: DatasetStore, settings: Settings) -> d
     if args.command == "load":
         return load(
             store,
-            settings,
+            settings.for_rover(args.rover),
             waypoints_source=args.waypoints,
             traverse_source=args.traverse,
             current_source=args.current,
@@ -81,9 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         with session(settings) as client:
-            summary = _run(args, DatasetStore(client, settings.key_prefix, settings.keep_versions), settings)
+            summary = _run(args, DatasetStore.of(client, settings, args.rover), settings)
         if summary is None:
-            print("no dataset loaded yet: run 'python -m dashboard load'", file=sys.stderr)
+            again = "" if args.rover == DEFAULT_ROVER else f" --rover {args.rover}"
+            print(f"no dataset loaded yet: run 'python -m dashboard load{again}'", file=sys.stderr)
             return 1
     except (LoadError, SettingsError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -64,14 +64,15 @@ def main() -> int:
 
 def serve(settings: Settings, env: dict[str, str]) -> int:
     with session(settings if settings.redis_external else settings.replace(redis_url=env["REDIS_URL"])) as client:
-        store = DatasetStore(client, settings.key_prefix, settings.keep_versions)
-        if store.current_version() is None:
-            try:
-                print(one_line(load(store, settings)), flush=True)
-            except LoadError as exc:
-                print(f"could not load data: {exc}\nthe page will offer a 'Load data' button", flush=True)
-        else:
-            print(f"dataset version {store.current_version()} already loaded", flush=True)
+        for rover in settings.rovers:  # each rover on its own: one failing never stops another
+            store = DatasetStore.of(client, settings, rover)
+            if store.current_version() is None:
+                try:
+                    print(f"{rover}: {one_line(load(store, settings.for_rover(rover)))}", flush=True)
+                except LoadError as exc:
+                    print(f"{rover}: could not load data: {exc}\nthe page will offer a 'Load data' button", flush=True)
+            else:
+                print(f"{rover}: dataset version {store.current_version()} already loaded", flush=True)
     env.setdefault("PORT", DEFAULT_PORT)
     # One Prometheus multiprocess directory for gunicorn's workers and the worker: GET
     # /metrics then also shows the worker's export and refresh series.

@@ -11,14 +11,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-NASA_WAYPOINTS_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints.json"
-NASA_TRAVERSE_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_traverse.json"
-NASA_CURRENT_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_waypoints_current.json"
+from dashboard.rovers import CURIOSITY, DEFAULT_ROVER, PERSEVERANCE, ROVERS
+
+NASA_WAYPOINTS_URL = PERSEVERANCE.url("waypoints")
+NASA_TRAVERSE_URL = PERSEVERANCE.url("traverse")
+NASA_CURRENT_URL = PERSEVERANCE.url("waypoints_current")
 #: The optional context layers: Ingenuity's flights, the sample tubes, and the MOLA MEGDR
 #: topography tile the terrain under the track is read from (one HTTP Range request).
 NASA_HELI_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/m20_heli_waypoints.json"
 NASA_SAMPLES_URL = "https://mars.nasa.gov/mmgis-maps/M20/Layers/json/M20_SAMPLE_v3.json"
-MOLA_TILE_URL = "https://pds-geosciences.wustl.edu/mgs/mgs-m-mola-5-megdr-l3-v1/mgsl_300x/meg128/megt44n000hb.img"
+MOLA_TILE_URL = PERSEVERANCE.terrain_url
+#: Curiosity's (MSL's) layers on the same server, and the MOLA tile holding Gale crater
+NASA_MSL_WAYPOINTS_URL = CURIOSITY.url("waypoints")
+NASA_MSL_TRAVERSE_URL = CURIOSITY.url("traverse")
+NASA_MSL_CURRENT_URL = CURIOSITY.url("waypoints_current")
+MOLA_MSL_TILE_URL = CURIOSITY.terrain_url
 #: NASA's MMGIS mission folder: panorama paths in the layers are relative to it.
 NASA_MISSION_URL = "https://mars.nasa.gov/mmgis-maps/M20/"
 #: Values of PTRACKER_CURRENT_SOURCE (and of the context layers' sources) that switch an
@@ -125,6 +132,17 @@ class Settings:
     #: (URL or path named like ``megt44n000hb.img``: the rows around Jezero are read with one
     #: HTTP Range request), or a crop ``.img`` with its ``.json`` sidecar beside it.
     terrain_source: str | None = MOLA_TILE_URL
+    #: The rovers this install serves (``dashboard.rovers``), the first the page's default.
+    rovers: tuple[str, ...] = tuple(ROVERS)
+    #: Curiosity's (MSL's) sources: waypoints, traverse, current position (optional) and
+    #: terrain (optional), like Perseverance's above.
+    msl_waypoints_source: str = NASA_MSL_WAYPOINTS_URL
+    msl_traverse_source: str = NASA_MSL_TRAVERSE_URL
+    msl_current_source: str | None = NASA_MSL_CURRENT_URL
+    msl_terrain_source: str | None = MOLA_MSL_TILE_URL
+    #: The rover the sources above are read for (set by :meth:`for_rover`; the loader's
+    #: terrain crop and context layers follow it).
+    rover: str = DEFAULT_ROVER
     #: Redis to use; ``None`` means the embedded Redis (a redis-server child) in ``data_dir``.
     redis_url: str | None = None
     #: Password for ``redis_url`` when it is kept out of the URL (compose, Kubernetes); with
@@ -217,6 +235,25 @@ class Settings:
     def replace(self, **changes) -> Settings:
         return replace(self, **changes)
 
+    def for_rover(self, name: str) -> Settings:
+        """These settings with ``name``'s sources in the loader's fields (``waypoints_source``...):
+        what ``load`` reads for that rover. Curiosity has no context layers (Ingenuity's
+        flights and the sample tubes are Perseverance's)."""
+        if name == DEFAULT_ROVER:
+            return self if self.rover == name else replace(self, rover=name)
+        if name != CURIOSITY.name:
+            raise SettingsError(f"no rover named {name!r}: the rovers are {', '.join(ROVERS)}")
+        return replace(
+            self,
+            rover=name,
+            waypoints_source=self.msl_waypoints_source,
+            traverse_source=self.msl_traverse_source,
+            current_source=self.msl_current_source,
+            terrain_source=self.msl_terrain_source,
+            heli_source=None,
+            samples_source=None,
+        )
+
 
 _DEFAULTS = Settings()
 
@@ -235,7 +272,21 @@ def _sources(env: Mapping[str, str]) -> dict:
         "fetch_deadline": _number(env, "PTRACKER_FETCH_DEADLINE", d.fetch_deadline, 0.1),
         "max_bytes": _whole(env, "PTRACKER_MAX_BYTES", d.max_bytes, 1024),
         "refresh_seconds": _whole(env, "PTRACKER_REFRESH_SECONDS", d.refresh_seconds, 0),
+        "rovers": _rovers(env),
+        "msl_waypoints_source": env.get("PTRACKER_MSL_WAYPOINTS_SOURCE") or NASA_MSL_WAYPOINTS_URL,
+        "msl_traverse_source": env.get("PTRACKER_MSL_TRAVERSE_SOURCE") or NASA_MSL_TRAVERSE_URL,
+        "msl_current_source": _current_source(env.get("PTRACKER_MSL_CURRENT_SOURCE"), NASA_MSL_CURRENT_URL),
+        "msl_terrain_source": _current_source(env.get("PTRACKER_MSL_TERRAIN_SOURCE"), MOLA_MSL_TILE_URL),
     }
+
+
+def _rovers(env: Mapping[str, str]) -> tuple[str, ...]:
+    """PTRACKER_ROVERS: the rovers served, comma-separated, each once (default: both)."""
+    names = _names(env, "PTRACKER_ROVERS", _DEFAULTS.rovers)
+    for name in names:
+        if name.lower() not in ROVERS:
+            raise SettingsError(f"PTRACKER_ROVERS names {name!r}: the rovers are {', '.join(ROVERS)}")
+    return tuple(dict.fromkeys(n.lower() for n in names))
 
 
 def _redis(env: Mapping[str, str]) -> dict:

@@ -12,7 +12,8 @@ says what happened, in one vocabulary the summary, the API and the page share:
 - ``off``: no source configured.
 
 The terrain's source is a 128 px/deg MOLA MEGDR tile (named like ``megt44n000hb.img``, a
-URL or a path), of which the whole rows under :data:`JEZERO_BBOX` are read with one HTTP
+URL or a path), of which the whole rows under the rover's crop (:func:`terrain_bbox`:
+:data:`JEZERO_BBOX` for Perseverance, Gale crater for Curiosity) are read with one HTTP
 Range request and its columns kept; or a crop ``.img`` with its ``.json`` sidecar beside
 it (same name). MOLA's heights never change, so a stored crop from the same source is
 reused on a 304 or an identical sha256 and never parsed again.
@@ -39,13 +40,19 @@ from dashboard.data.megdr import BBox, TileRead, tile_named, tile_read
 from dashboard.data.samples import parse_samples
 from dashboard.data.schema import DataError, source_label
 from dashboard.data.terrain import Crop, crop_from_rows, parse_crop
+from dashboard.rovers import DEFAULT_ROVER, PERSEVERANCE, ROVERS
 from dashboard.settings import OFF, Settings
 
 log = logging.getLogger(__name__)
 
 #: The crop read from a tile: 2 x 2 degrees (256 x 256 pixels) around Jezero crater, the
 #: edges of NASA's own crop around the rover's landing site and traverse.
-JEZERO_BBOX = BBox(76.21875, 17.4296875, 78.21875, 19.4296875)
+JEZERO_BBOX = BBox(*PERSEVERANCE.terrain_bbox)
+
+
+def terrain_bbox(rover: str = DEFAULT_ROVER) -> BBox:
+    """The 2 x 2 degree crop read from a tile for ``rover`` (``dashboard.rovers``)."""
+    return BBox(*ROVERS[rover].terrain_bbox)
 
 Parsed = tuple[Any, dict]  # (frame or crop, its metadata)
 
@@ -151,14 +158,15 @@ def _read_samples(source: str, prev: dict | None, settings: Settings):
     return fetch_layer(source, prev, settings), parse
 
 
-def terrain_tile_read(source: str) -> TileRead | None:
-    """The rows and columns to read when ``source`` names a MEGDR tile; None for a crop file."""
+def terrain_tile_read(source: str, rover: str = DEFAULT_ROVER) -> TileRead | None:
+    """The rows and columns of ``rover``'s crop to read when ``source`` names a MEGDR tile;
+    None for a crop file."""
     name = PurePosixPath(urlparse(source).path if "://" in source else source).name
     try:
         tile = tile_named(name)
     except DataError:
         return None
-    return tile_read(JEZERO_BBOX, tile)
+    return tile_read(terrain_bbox(rover), tile)
 
 
 def sidecar_of(source: str) -> str:
@@ -183,7 +191,7 @@ def _crop_details(crop: Crop) -> dict:
 
 
 def _read_terrain(source: str, prev: dict | None, settings: Settings):
-    read = terrain_tile_read(source)
+    read = terrain_tile_read(source, settings.rover)
     if read is not None:  # one Range request of the tile's whole rows
         fetched = fetch_layer(source, prev, settings, byte_range=(read.first_byte, read.last_byte))
 

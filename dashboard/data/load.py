@@ -38,7 +38,8 @@ from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
 from dashboard.data.lock import LoadLock, LockLost
 from dashboard.data.parse import parse_traverse, parse_waypoints
 from dashboard.data.schema import DataError, Layer, source_label
-from dashboard.data.store import Dataset, DatasetStore
+from dashboard.data.legs import place_legs, unplaced
+from dashboard.data.store import Dataset, DatasetStore, merge_current
 from dashboard.redis_conn import REDIS_FULL
 from dashboard.settings import OFF, Settings
 
@@ -156,6 +157,8 @@ def _load_locked(store: DatasetStore, settings: Settings, sources: dict, force: 
     )
     if layers["current"].get("sha256") != (previous.get("current") or {}).get("sha256"):
         changed = True  # a new current position, or none any more (a kept one keeps its sha256)
+    if layers["traverse"].get("placed") is not None or unplaced(frames["traverse"]):
+        layers["traverse"] = _placed(layers["traverse"], frames, cur_frame)
     context = _context(settings, sources, previous, current, force, lock)
     layers.update(context.layers)
     changed = changed or _context_changed(previous, context.layers)
@@ -199,6 +202,17 @@ def _context_changed(previous: dict, layers: dict) -> bool:
         != ((previous.get(n) or {}).get("sha256"), (previous.get(n) or {}).get("status"))
         for n in CONTEXT_LAYERS
     )
+
+
+def _placed(layer: dict, frames: dict[str, pd.DataFrame], current: pd.DataFrame | None) -> dict:
+    """A traverse without sols (Curiosity's) placed on the timeline from the waypoints and
+    the current position (:mod:`.legs`), again at every load that writes a version (new
+    waypoints place more legs); its metadata says how."""
+    frames["traverse"], counts = place_legs(
+        frames["traverse"], frames["traverse_points"], merge_current(frames["waypoints"], current)
+    )
+    sol_min, sol_max = _sol_range(frames["traverse"])
+    return {**layer, "placed": counts, "sol_min": sol_min, "sol_max": sol_max}
 
 
 def _stored_frames(name: str, current: Dataset) -> dict[str, pd.DataFrame]:
@@ -251,6 +265,8 @@ def summarize(meta: dict) -> dict:
         }
         if layer.get("points") is not None:
             out[name]["points"] = layer["points"]
+        if layer.get("placed") is not None:  # legs without sols, placed from the waypoints
+            out[name]["placed"] = layer["placed"]
     out["current"] = current_summary(meta["layers"].get("current"))
     for name in CONTEXT_LAYERS:
         out[name] = context_summary(meta["layers"].get(name))
@@ -264,7 +280,9 @@ def one_line(summary: dict) -> str:
     verb = "unchanged, still" if status == "unchanged" else status
     return (
         f"{verb} version {summary['version']}: {wp['rows']} waypoints (sols {wp['sol_min']}..{wp['sol_max']}), "
-        f"{tr['rows']} traverse segments (sols {tr['sol_min']}..{tr['sol_max']}), "
+        f"{tr['rows']} traverse segments (sols {tr['sol_min']}..{tr['sol_max']}"
+        + (", placed from the waypoints" if tr.get("placed") else "")
+        + "), "
         f"{current_text(summary.get('current') or {})}, "
         + "".join(f"{text}, " for text in (context_text(n, summary.get(n) or {}) for n in CONTEXT_LAYERS) if text)
         + f"{skipped} feature{'s' if skipped != 1 else ''} skipped"

@@ -58,10 +58,24 @@ def job_timeout(settings: Settings) -> int:
 
 
 def refresh() -> dict:
-    """The job: one refresh with the worker's settings (read from its environment)."""
+    """The job: one refresh of each rover served (``PTRACKER_ROVERS``), with the worker's
+    settings (read from its environment). Each rover is loaded on its own: one failing
+    never keeps another from being refreshed. Returns Perseverance's outcome (the first
+    rover's when it is not served) with every rover's under ``rovers``; raises
+    :class:`RefreshFailed` naming each rover that failed, after all were tried."""
     settings = Settings.from_env()
+    outcomes: dict[str, dict] = {}
+    failed: list[str] = []
     with session(settings) as client:
-        return run_refresh(DatasetStore(client, settings.key_prefix, settings.keep_versions), settings)
+        for rover in settings.rovers:
+            try:
+                outcomes[rover] = run_refresh(DatasetStore.of(client, settings, rover), settings.for_rover(rover))
+            except RefreshFailed as exc:
+                failed.append(f"{rover}: {exc}")
+    if failed:
+        raise RefreshFailed("; ".join(failed))
+    first = outcomes.get("perseverance") or next(iter(outcomes.values()), {})
+    return {**first, "rovers": outcomes}
 
 
 def run_refresh(store: DatasetStore, settings: Settings) -> dict:

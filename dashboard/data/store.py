@@ -47,6 +47,7 @@ from dashboard.data.schema import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYP
 from dashboard.data.scripts import CLEANUP, READ_CURRENT, SWITCH
 from dashboard.data.terrain import Crop, parse_crop
 from dashboard.redis_conn import as_text
+from dashboard.rovers import DEFAULT_ROVER, ROVERS
 from dashboard.settings import DEFAULT_KEY_PREFIX, Settings
 
 __all__ = ["Dataset", "DatasetStore", "LockLost", "StoreError", "decode_frame", "encode_frame"]
@@ -90,6 +91,8 @@ class Dataset:
     flights: pd.DataFrame | None = None
     samples: pd.DataFrame | None = None
     terrain: Crop | None = None
+    #: the rover whose dataset this is (``dashboard.rovers``): its calendar dates the sols
+    rover: str = DEFAULT_ROVER
     #: values derived from this version (pre-serialised answers, the map's path levels),
     #: built once and dropped with the dataset when a newer version replaces it
     _memo: Memo = field(default_factory=lambda: Memo(), init=False, repr=False, compare=False)
@@ -165,12 +168,21 @@ def _bytes(raw: object) -> bytes:
 
 
 class DatasetStore:
+    """One rover's datasets in Redis (``rover``'s keys under ``prefix``: :meth:`of`)."""
+
+    @classmethod
+    def of(cls, client: redis.Redis, settings: Settings, rover: str = DEFAULT_ROVER) -> DatasetStore:
+        """``rover``'s store: Perseverance's keys under the settings' prefix as they always
+        were, another rover's under ``<prefix><rover>:``."""
+        return cls(client, ROVERS[rover].key_prefix(settings.key_prefix), settings.keep_versions, rover=rover)
+
     def __init__(
         self,
         client: redis.Redis,
         prefix: str = DEFAULT_KEY_PREFIX,
         keep_versions: int = Settings.keep_versions,
         lock_ttl: float = LOCK_TTL,
+        rover: str = DEFAULT_ROVER,
     ):
         if keep_versions < 1:
             raise ValueError("keep_versions must be at least 1")
@@ -178,6 +190,7 @@ class DatasetStore:
         self.prefix = prefix
         self.keep_versions = keep_versions
         self.lock_ttl = lock_ttl
+        self.rover = rover
         #: the decoded current version. It pays: decoding NASA's whole dataset takes 31 ms, a
         #: hit 0.19 ms including the GET of the current version (bench/bench_caches.py, 2026-12-06)
         self._cache: Dataset | None = None
@@ -238,7 +251,7 @@ class DatasetStore:
         terrain = None
         if TERRAIN_FIELD in fields and TERRAIN_SIDECAR_FIELD in fields:
             terrain = parse_crop(fields[TERRAIN_FIELD], fields[TERRAIN_SIDECAR_FIELD], f"stored terrain (v{version})")
-        return Dataset(version=version, meta=meta, current=current, terrain=terrain, **tables)
+        return Dataset(version=version, meta=meta, current=current, terrain=terrain, rover=self.rover, **tables)
 
     def meta(self, version: str | None = None) -> dict | None:
         """A version's metadata (the current one by default) without decoding frames."""
@@ -306,6 +319,7 @@ class DatasetStore:
             flights=flights,
             samples=samples,
             terrain=terrain,
+            rover=self.rover,
         )
         with self._cache_lock:
             self._cache = dataset

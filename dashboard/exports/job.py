@@ -40,6 +40,7 @@ from dashboard.exports.request import REPLAY, ExportRequest, decode_selection, s
 from dashboard.exports.vector import for_export
 from dashboard.figures import View, build
 from dashboard.figures.terrain import IMAGE_INLINE
+from dashboard.rovers import DEFAULT_ROVER
 from dashboard.settings import DEFAULT_EXPORT_TIMEOUT, Settings
 
 #: Seconds one render may take in the browser: the job's timeout less RENDER_MARGIN (for
@@ -164,7 +165,7 @@ def export_chart(request: dict, version: str, client: str = "unknown") -> dict:
     settings = worker_settings()
     asked = _asked(job, request, replay=False)
     _progress(job, "loading data")
-    dataset = _dataset(job, DatasetStore(job.connection, settings.key_prefix), version)
+    dataset = _dataset(job, DatasetStore.of(job.connection, settings, asked.rover or DEFAULT_ROVER), version)
     figure = _figure(job, dataset, asked)
     _progress(job, "rendering")
     body = _render(job, figure, asked, settings.export_max_bytes)
@@ -218,7 +219,7 @@ def export_replay(request: dict, version: str, client: str = "unknown") -> dict:
     settings = worker_settings()
     asked = _asked(job, request, replay=True)
     _progress(job, "loading data")
-    dataset = _dataset(job, DatasetStore(job.connection, settings.key_prefix), version)
+    dataset = _dataset(job, DatasetStore.of(job.connection, settings, asked.rover or DEFAULT_ROVER), version)
     replay = replay_of(dataset, asked, image_source=IMAGE_INLINE)  # no server to fetch the relief from
     progress = FrameProgress(job, asked, settings.replay_max_bytes)
     body = video.render(replay, asked.fmt, int(asked.fps or 1), progress, timeout=render_timeout(job.timeout))

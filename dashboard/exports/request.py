@@ -22,13 +22,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import orjson
 
 from dashboard.exports.errors import ExportError
 from dashboard.figures import BUILDERS, EXPORT_ONLY, FIELDS, MAP_POINT_BUDGET, TITLES
+from dashboard.rovers import DEFAULT_ROVER, ROVERS
 
 FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 DEFAULT_SIZE = {"map": (1000, 800), "orientation": (1200, 700), "position": (1200, 650)}
@@ -61,6 +62,9 @@ DEFAULT_VIDEO_SIZE = (1280, 720)
 FRAMES_PER_RATE_HIT = 30
 #: fields only a replay has; a chart's request leaves them out of its JSON (and so of its id)
 REPLAY_FIELDS = ("frames", "fps")
+#: fields left out of the JSON (and so of the job id) when None: the replay's, and the
+#: rover (None: Perseverance, whose requests keep the ids they always had)
+OPTIONAL_FIELDS = (*REPLAY_FIELDS, "rover")
 
 
 # ---------------------------------------------------------------------------------------
@@ -154,11 +158,13 @@ class ExportRequest:
     ykey: str | None = None
     frames: int | None = None  # chart "replay": how many frames, shown at fps frames a second
     fps: int | None = None
+    rover: str | None = None  # whose dataset (``dashboard.rovers``); None: Perseverance
 
     def to_json(self) -> dict:
         """The request as plain JSON values: what the job stores and reads back (a chart's
-        without the replay's fields, so its job id is the one it always had)."""
-        return {k: v for k, v in asdict(self).items() if v is not None or k not in REPLAY_FIELDS}
+        without the replay's fields, Perseverance's without the rover, so its job id is the
+        one it always had)."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in OPTIONAL_FIELDS}
 
     @classmethod
     def from_json(cls, data: object) -> ExportRequest:
@@ -166,6 +172,8 @@ class ExportRequest:
         names = {f.name for f in fields(cls)}
         if not isinstance(data, dict) or not names >= set(data) or not {"chart", "sol_min", "sol_max"} <= set(data):
             raise ExportError("the stored export request is not one this release can read: export it again")
+        if data.get("rover") is not None and data["rover"] not in ROVERS:
+            raise ExportError(f"the stored export request names no rover this release knows ({data['rover']!r})")
         return cls(**data)
 
     def public(self) -> dict:
@@ -186,7 +194,7 @@ class ExportRequest:
     @property
     def filename(self) -> str:
         name = f"{self.ykey}-vs-{self.xkey}" if self.chart == "xy" else self.chart
-        return f"perseverance-{name}-sols-{self.sol_min}-{self.sol_max}.{self.fmt}"
+        return f"{self.rover or DEFAULT_ROVER}-{name}-sols-{self.sol_min}-{self.sol_max}.{self.fmt}"
 
     @property
     def title(self) -> str:
@@ -280,6 +288,7 @@ def validate(
     fps=None,
     bounds: tuple[int, int] | None = None,
     names: list[str] | None = None,
+    rover: str | None = None,
 ) -> ExportRequest:
     """Check every parameter and return a normalised request, or raise ExportError.
 
@@ -290,13 +299,15 @@ def validate(
     :func:`selection_names`), and the request keeps it as a compact bitmask. ``fmt``
     defaults to png (a replay's to mp4). The chart
     :data:`REPLAY` is checked by :func:`check_replay` (``frames``, ``fps``, a video
-    format and size) and takes no selection, fields or scale."""
+    format and size) and takes no selection, fields or scale. ``rover`` names whose dataset
+    it is (None or Perseverance: kept as None)."""
+    rover = None if rover in (None, DEFAULT_ROVER) else rover
     if chart == REPLAY:
         if selection is not None or xkey is not None or ykey is not None:
             raise ExportError("a replay draws the whole traverse map: it takes no selection, xkey or ykey")
         if scale not in (None, "", 1, 1.0, "1"):
             raise ExportError("scale does not apply to a replay: set its width and height in pixels")
-        return check_replay(sol_min, sol_max, fmt, frames, fps, width, height, bounds)
+        return replace(check_replay(sol_min, sol_max, fmt, frames, fps, width, height, bounds), rover=rover)
     if frames is not None or fps is not None:
         raise ExportError(f"frames and fps apply to a replay only, not to the {chart!r} chart")
     check_chart(chart, xkey, ykey)
@@ -304,7 +315,7 @@ def validate(
     lo, hi = sol_range(sol_min, sol_max, bounds)
     w, h, s = size(chart, width, height, scale)
     picked = selection_mask(selection, names)
-    return ExportRequest(chart, lo, hi, fmt, w, h, s, picked, xkey, ykey)
+    return ExportRequest(chart, lo, hi, fmt, w, h, s, picked, xkey, ykey, rover=rover)
 
 
 # ---------------------------------------------------------------------------------------

@@ -79,11 +79,13 @@ def request_export(
     sols); a ``selection`` names waypoints (``rmc``) of this dataset. ``listed`` puts the job on the recent-exports list
     (``GET /jobs/list``)."""
     names = selection_names(dataset.waypoints) if fields.get("selection") is not None else None
-    request = validate(**fields, bounds=bounds if bounds is not None else sol_bounds(dataset), names=names)
+    bounds = bounds if bounds is not None else sol_bounds(dataset)
+    request = validate(**fields, bounds=bounds, names=names, rover=dataset.rover)
     client = client_key(address)
+    prefix = settings.key_prefix  # one client's limits and exports across the rovers
     slot = admit(
         store.redis,
-        store.prefix,
+        prefix,
         client,
         settings.export_rate,
         settings.queue_max,
@@ -93,10 +95,10 @@ def request_export(
     try:
         job = submit(store.redis, dataset.version, request, settings, client)
     finally:
-        release(store.redis, store.prefix, slot)
-    note_pending(store.redis, store.prefix, client, job.id, settings.export_ttl)
+        release(store.redis, prefix, slot)
+    note_pending(store.redis, prefix, client, job.id, settings.export_ttl)
     if listed:
-        remember(store.redis, store.prefix, job.id, client, settings.export_ttl)
+        remember(store.redis, prefix, job.id, client, settings.export_ttl)
     if replicated(store.redis, settings) == 0:  # with sentinels only: a 202 must survive a failover
         raise NotReplicated(settings.replica_wait)
     return job
