@@ -1,10 +1,10 @@
 """Command line: ``python -m dashboard load|info``.
 
 ``load`` fetches NASA's layers of one rover (``--rover``, Perseverance by default; the
-optional ones too: current position, Ingenuity's flights, sample tubes, terrain) into the Redis at ``REDIS_URL`` (the embedded one when
-unset) and prints a one-line summary, or JSON with ``--json``. ``info`` prints the
-current dataset's summary without loading. On failure: exit status 1 and one line on
-stderr saying why.
+optional ones too: current position, Ingenuity's flights, sample tubes, terrain) into the
+Redis at ``REDIS_URL`` (the embedded one when unset) and prints a one-line summary, or
+JSON with ``--json``. ``info`` prints the current dataset's summary without loading. On
+failure: exit status 1 and one line on stderr saying why.
 """
 
 from __future__ import annotations

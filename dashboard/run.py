@@ -62,17 +62,22 @@ def main() -> int:
         return serve(settings, {**os.environ, "REDIS_URL": server.url})
 
 
+def load_if_empty(store: DatasetStore, settings: Settings) -> None:
+    """Load a rover's layers when its store holds no dataset yet, saying what happened."""
+    rover = settings.rover
+    if store.current_version() is not None:
+        print(f"{rover}: dataset version {store.current_version()} already loaded", flush=True)
+        return
+    try:
+        print(f"{rover}: {one_line(load(store, settings))}", flush=True)
+    except LoadError as exc:
+        print(f"{rover}: could not load data: {exc}\nthe page will offer a 'Load data' button", flush=True)
+
+
 def serve(settings: Settings, env: dict[str, str]) -> int:
     with session(settings if settings.redis_external else settings.replace(redis_url=env["REDIS_URL"])) as client:
         for rover in settings.rovers:  # each rover on its own: one failing never stops another
-            store = DatasetStore.of(client, settings, rover)
-            if store.current_version() is None:
-                try:
-                    print(f"{rover}: {one_line(load(store, settings.for_rover(rover)))}", flush=True)
-                except LoadError as exc:
-                    print(f"{rover}: could not load data: {exc}\nthe page will offer a 'Load data' button", flush=True)
-            else:
-                print(f"{rover}: dataset version {store.current_version()} already loaded", flush=True)
+            load_if_empty(DatasetStore.of(client, settings, rover), settings.for_rover(rover))
     env.setdefault("PORT", DEFAULT_PORT)
     # One Prometheus multiprocess directory for gunicorn's workers and the worker: GET
     # /metrics then also shows the worker's export and refresh series.

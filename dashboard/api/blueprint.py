@@ -19,9 +19,14 @@ from dashboard.api.errors import ApiError, answer_error
 from dashboard.api.openapi import document_route
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.http import method_not_allowed
+from dashboard.rovers import DEFAULT_ROVER, ROVERS
 from dashboard.settings import Settings
 
 api = Blueprint("api", __name__)
+#: a twin's endpoint is its Perseverance endpoint, this, and the rover's name
+TWIN = "__"
+#: the endpoints (by function name) registered once per rover
+_ROVER_ENDPOINTS: set[str] = set()
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 
@@ -35,29 +40,87 @@ def _answer(fn: Callable, kwargs: dict) -> Any:
         return answer
 
 
+def twins(rule: str) -> list[tuple[str | None, str]]:
+    """(rover, rule) of each twin of ``rule``: a rule under ``/perseverance`` has one per
+    rover of the registry (``/curiosity/sol``...); another rule is one rule of no rover."""
+    root = f"/{DEFAULT_ROVER}"
+    if rule != root and not rule.startswith(root + "/"):
+        return [(None, rule)]
+    return [(name, f"/{name}{rule[len(root) :]}") for name in ROVERS]
+
+
+def endpoint_name(name: str, rover: str | None) -> str:
+    """A view's endpoint: Perseverance's keeps the name it always had, a twin's ends ``__<rover>``."""
+    return name if rover in (None, DEFAULT_ROVER) else f"{name}{TWIN}{rover}"
+
+
+def rover_of_endpoint(endpoint: str | None) -> str | None:
+    """The rover a (blueprint) endpoint serves, None for a route of no rover."""
+    if not endpoint or not endpoint.startswith("api."):
+        return None
+    name, _, twin = endpoint.partition(TWIN)
+    if twin:
+        return twin
+    return DEFAULT_ROVER if name[4:] in _ROVER_ENDPOINTS else None
+
+
 def route(rule: str, *methods: str, hidden: bool = False, **doc: Any) -> Callable[[Callable], Callable]:
     """Register ``fn`` for ``rule`` and ``methods`` on the blueprint; ``doc`` describes it
     in the API document (spectree's ``validate`` arguments: query, json, resp...), unless
-    ``hidden`` (the catch-all 404 under /perseverance)."""
+    ``hidden`` (the catch-all 404 under /perseverance). A rule under ``/perseverance`` is
+    registered once per rover (:func:`twins`): the view serves that rover's dataset
+    (:func:`store`, :func:`dataset`), and answers 404 naming the served rovers when this
+    install does not serve it (``PTRACKER_ROVERS``)."""
 
     def decorate(fn: Callable) -> Callable:
-        @wraps(fn)
-        def view(**kwargs):
-            # HEAD is GET without the body (werkzeug drops the body of a HEAD answer)
-            if request.method not in methods and not (request.method == "HEAD" and "GET" in methods):
-                return method_not_allowed(rule, methods)
-            return _answer(fn, kwargs)
-
-        if not hidden:
-            document_route(view, fn, methods, **doc)
-        api.add_url_rule(rule, fn.__name__, view, methods=ALL_METHODS, provide_automatic_options=False)
-        return view
+        first = None
+        for rover_name, twin_rule in twins(rule):
+            view = _view(fn, twin_rule, methods, rover_name)
+            if not hidden:
+                document_route(view, fn, methods, **doc)
+            if rover_name is not None:
+                _ROVER_ENDPOINTS.add(fn.__name__)
+            endpoint = endpoint_name(fn.__name__, rover_name)
+            api.add_url_rule(twin_rule, endpoint, view, methods=ALL_METHODS, provide_automatic_options=False)
+            first = first or view
+        return first
 
     return decorate
 
 
+def _view(fn: Callable, rule: str, methods: tuple[str, ...], rover_name: str | None) -> Callable:
+    @wraps(fn)
+    def view(**kwargs):
+        # HEAD is GET without the body (werkzeug drops the body of a HEAD answer)
+        if request.method not in methods and not (request.method == "HEAD" and "GET" in methods):
+            return method_not_allowed(rule, methods)
+        if rover_name is not None:
+            served = settings().rovers
+            if rover_name not in served:
+                return answer_error(ApiError(404, not_served(rover_name, served)))
+            g.ptracker_rover = rover_name
+        return _answer(fn, kwargs)
+
+    return view
+
+
+def not_served(name: str, served: tuple[str, ...]) -> str:
+    return f"rover {name!r} is not served here; this server serves: {', '.join(served) or 'none'}"
+
+
+def rover() -> str:
+    """The rover this request's route serves (Perseverance for a route of no rover)."""
+    return g.get("ptracker_rover") or DEFAULT_ROVER
+
+
+def stores() -> dict[str, DatasetStore]:
+    """Every rover's store (those not served too: their keys are simply not read)."""
+    return current_app.config["PTRACKER_STORES"]
+
+
 def store() -> DatasetStore:
-    return current_app.config["PTRACKER_STORE"]
+    """The store of this request's rover (:func:`rover`)."""
+    return stores()[rover()]
 
 
 def settings() -> Settings:

@@ -27,7 +27,9 @@ from dash.fingerprint import check_fingerprint
 from flask import Flask, Response, g, request
 from flask_compress import Compress
 
+from dashboard.api.blueprint import TWIN, rover_of_endpoint
 from dashboard.marstime import parse_utc
+from dashboard.rovers import DEFAULT_ROVER
 from dashboard.settings import Settings
 
 #: Endpoints whose GET answers depend only on (dataset version, query, [Accept]).
@@ -181,19 +183,21 @@ def _immutable_assets(resp: Response) -> None:
 
 def install(
     server: Flask,
-    store,
+    stores,
     *,
     max_age: int = Settings.cache_max_age,
     stale: int = Settings.cache_stale,
 ) -> None:
-    """Validators and Cache-Control on data answers (304 before the view), immutable Dash assets."""
+    """Validators and Cache-Control on data answers (304 before the view), immutable Dash
+    assets. ``stores``: each rover's DatasetStore by name; a data route reads its rover's."""
     cache_control = f"public, max-age={max_age}, stale-while-revalidate={stale}, stale-if-error=86400"
 
     @server.before_request
     def _conditional():
         endpoint = request.endpoint or ""
-        vary = DATA_ENDPOINTS.get(endpoint)
-        if vary is None or request.method not in ("GET", "HEAD"):
+        vary = DATA_ENDPOINTS.get(endpoint.partition(TWIN)[0])
+        store = stores.get(rover_of_endpoint(endpoint) or DEFAULT_ROVER)
+        if vary is None or store is None or request.method not in ("GET", "HEAD"):
             return None
         try:
             dataset = store.current()

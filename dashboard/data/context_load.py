@@ -54,6 +54,7 @@ def terrain_bbox(rover: str = DEFAULT_ROVER) -> BBox:
     """The 2 x 2 degree crop read from a tile for ``rover`` (``dashboard.rovers``)."""
     return BBox(*ROVERS[rover].terrain_bbox)
 
+
 Parsed = tuple[Any, dict]  # (frame or crop, its metadata)
 
 

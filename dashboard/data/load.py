@@ -35,10 +35,10 @@ from dashboard.data.context_load import Context, context_sources, load_context
 from dashboard.data.context_summary import CONTEXT_LAYERS, context_summary, context_text
 from dashboard.data.current import current_summary, current_text, fetched_body, load_current
 from dashboard.data.fetch import Fetched, FetchError, fetch_layer, iso
+from dashboard.data.legs import place_legs, unplaced
 from dashboard.data.lock import LoadLock, LockLost
 from dashboard.data.parse import parse_traverse, parse_waypoints
 from dashboard.data.schema import DataError, Layer, source_label
-from dashboard.data.legs import place_legs, unplaced
 from dashboard.data.store import Dataset, DatasetStore, merge_current
 from dashboard.redis_conn import REDIS_FULL
 from dashboard.settings import OFF, Settings

@@ -41,6 +41,7 @@ from dashboard.figures.common import (
     Frames,
     View,
     arr,
+    for_data,
     thin_indices,
     values,
 )
@@ -96,4 +97,4 @@ def build(chart: str, dataset: ChartData, view: View, **options) -> Figure:
     """Build one chart by name (KeyError for an unknown name); ``options`` go to the
     builder (``xkey``/``ykey`` for ``xy``)."""
     builder = BUILDERS.get(chart) or EXPORT_ONLY[chart]
-    return builder(dataset, view, **options)
+    return builder(dataset, for_data(view, dataset), **options)

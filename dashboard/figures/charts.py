@@ -26,7 +26,6 @@ from dashboard.figures.common import (
 from dashboard.figures.layers import SAMPLE_GROUP, sample_sol_marks
 from dashboard.figures.profile import climb, climb_annotation, profile_traces, typical_elevation, without_junk
 from dashboard.figures.series import current_marker, data_gaps, gap_marks, series, traverse_series
-from dashboard.marstime import sol_instants
 
 #: the legend's name of the sample sols' marks
 SAMPLE_MARK_NAME = "sample tube filled"
@@ -81,7 +80,7 @@ def orientation(dataset: ChartData, view: View) -> Figure:
                 view.sol_min - 0.02 * (view.sol_max - view.sol_min + 1),
                 view.sol_max + 0.02 * (view.sol_max - view.sol_min + 1),
             ]
-            layout["xaxis"]["range"] = ends if view.time_axis != "date" else sol_instants(ends)
+            layout["xaxis"]["range"] = ends if view.time_axis != "date" else view.calendar.sol_instants(ends)
     return figure_of(data, with_sample_marks(layout, dataset, view), wp_all.empty)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -14,7 +14,8 @@ import pandas as pd
 
 from dashboard.data.memo import Memo
 from dashboard.data.terrain import Crop
-from dashboard.marstime import sol_instants
+from dashboard.marstime import M20, SolCalendar
+from dashboard.rovers import DEFAULT_ROVER, ROVERS
 
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
@@ -122,13 +123,15 @@ def values(spec) -> np.ndarray:
 
 @dataclass(frozen=True)
 class View:
-    """What a figure shows: an inclusive sol range, an optional sol selection, and the
-    time axis of the charts by sol (``"sol"``, or ``"date"``: the UTC start of each sol)."""
+    """What a figure shows: an inclusive sol range, an optional sol selection, the time
+    axis of the charts by sol (``"sol"``, or ``"date"``: the UTC start of each sol), and the
+    rover's sol calendar the dates follow (:func:`dashboard.figures.build` sets the data's)."""
 
     sol_min: int
     sol_max: int
     sols: frozenset[int] | None = None  # a map selection narrows the other charts
     time_axis: str = "sol"
+    calendar: SolCalendar = M20
 
     @classmethod
     def of(cls, sol_min, sol_max, sols: Iterable[int] | None = None, time_axis: str = "sol") -> View:
@@ -141,6 +144,18 @@ class View:
             frozenset(int(s) for s in sols) if sols is not None else None,
             "date" if time_axis == "date" else "sol",
         )
+
+
+def calendar_of(data: ChartData) -> SolCalendar:
+    """The sol calendar of the data's rover (a stored ``Dataset`` names it; ``Frames``
+    are Perseverance's unless they say otherwise)."""
+    return ROVERS.get(getattr(data, "rover", None) or DEFAULT_ROVER, ROVERS[DEFAULT_ROVER]).calendar
+
+
+def for_data(view: View, data: ChartData) -> View:
+    """``view`` dated by the data's rover's calendar."""
+    calendar = calendar_of(data)
+    return view if view.calendar is calendar else replace(view, calendar=calendar)
 
 
 def context_layer(data: ChartData, name: str):
@@ -214,7 +229,7 @@ def time_x(sols, view: View):
     sols = np.asarray(sols, dtype=float)
     if view.time_axis != "date":
         return arr(sols, "f4")  # whole sols are exact in float32 (to 16.7 M); NaN breaks a line
-    return sol_instants(sols)
+    return view.calendar.sol_instants(sols)
 
 
 def time_axis(view: View, **kw) -> dict:

@@ -16,7 +16,6 @@ from dashboard.figures.common import (
     scatter_type,
     thin_indices,
 )
-from dashboard.marstime import sol_dates
 
 #: Numeric waypoint fields a chart of one field against another can use: axis title.
 FIELDS = {
@@ -61,7 +60,7 @@ def xy(dataset: ChartData, view: View, *, xkey: str = "sol", ykey: str = "yaw") 
         "mode": "lines+markers" if xkey == "sol" else "markers",
         "line": {"color": PALETTE[0], "width": 1.5},
         "marker": {"color": PALETTE[0], "size": 4},
-        "text": [f"Sol {s} · {d}" for s, d in zip(sols.tolist(), sol_dates(sols).tolist(), strict=True)],
+        "text": [f"Sol {s} · {d}" for s, d in zip(sols.tolist(), view.calendar.sol_dates(sols).tolist(), strict=True)],
         "hovertemplate": f"%{{text}} (UTC)<br>{xkey}: %{{x}}<br>{ykey}: %{{y}}<extra></extra>",
     }
     name_y, name_x = FIELDS[ykey].split(" (")[0], FIELDS[xkey].split(" (")[0]

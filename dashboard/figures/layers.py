@@ -21,7 +21,6 @@ import pandas as pd
 
 from dashboard.data.terrain import MARS_RADIUS_M
 from dashboard.figures.common import PALETTE, View, arr, in_range
-from dashboard.marstime import sol_instants
 
 FLIGHT_GROUP, SAMPLE_GROUP = "ingenuity", "samples"
 FLIGHT_COLOR = PALETTE[4]  # reddish purple
@@ -199,7 +198,7 @@ def sample_sol_marks(samples: pd.DataFrame, view: View) -> list[dict]:
     for sol, name in zip(shown["sol"].tolist(), shown["name"].tolist(), strict=True):
         by_sol.setdefault(int(sol), []).append(str(name))
     sols = sorted(by_sol)
-    xs = sol_instants(sols) if view.time_axis == "date" else sols
+    xs = view.calendar.sol_instants(sols) if view.time_axis == "date" else sols
     names = {sol: ", ".join(tube_names) for sol, tube_names in by_sol.items()}
     return [
         {

@@ -42,7 +42,7 @@ from dashboard.figures.common import (
 )
 from dashboard.figures.layers import flight_traces, sample_traces
 from dashboard.figures.terrain import ATTRIBUTION, IMAGE_URL, relief_source, scale_bar, terrain_image
-from dashboard.marstime import sol_dates
+from dashboard.marstime import SolCalendar
 
 #: the key of the path's levels in a dataset version's memo. Kept because it pays: the map on
 #: NASA's whole drive takes 7.6 ms with the levels built, 4.4 ms with them kept (bench/bench_caches.py,
@@ -80,7 +80,7 @@ def traverse_map(dataset: ChartData, view: View, image_source: str = IMAGE_URL) 
             data.append(_path_trace(xs, ys))
     data.append(_waypoint_trace(wp, view))
     if len(cur):
-        data.append(_current_trace(cur))
+        data.append(_current_trace(cur, view.calendar))
     context = map_context(dataset, view, image_source, drawn=data)
     data.extend(context["traces"])
     lat0 = float(wp_all["lat"].mean()) if len(wp_all) else DEFAULT_LATITUDE
@@ -190,7 +190,7 @@ def _waypoint_trace(wp: pd.DataFrame, view: View) -> dict:
             "colorbar": {"title": {"text": "Sol"}, "thickness": 14},
         },
         "customdata": pts["rmc"].tolist(),  # site_drive: what a click or a selection names
-        "text": _map_hover(pts),
+        "text": _map_hover(pts, view.calendar),
         "hovertemplate": _map_template(pts),
     }
     if view.sols is not None:
@@ -198,7 +198,7 @@ def _waypoint_trace(wp: pd.DataFrame, view: View) -> dict:
     return trace
 
 
-def _current_trace(cur: pd.DataFrame) -> dict:
+def _current_trace(cur: pd.DataFrame, calendar: SolCalendar) -> dict:
     return {
         "type": "scatter",
         "x": arr(cur["lon"].to_numpy(dtype=float)),
@@ -207,12 +207,12 @@ def _current_trace(cur: pd.DataFrame) -> dict:
         "name": f"current position, sol {int(cur['sol'].max())} (current-position layer)",
         "marker": {"symbol": "star", "size": 16, "color": CURRENT_COLOR, "line": {"width": 1, "color": "#333"}},
         "customdata": cur["rmc"].tolist(),
-        "text": _map_hover(cur),
+        "text": _map_hover(cur, calendar),
         "hovertemplate": _map_template(cur),
     }
 
 
-def _map_hover(pts: pd.DataFrame) -> list[str]:
+def _map_hover(pts: pd.DataFrame, calendar: SolCalendar) -> list[str]:
     sols = pts["sol"].to_numpy()
     elev = pts["elev_geoid"].to_numpy(dtype=float)
     return [
@@ -221,7 +221,7 @@ def _map_hover(pts: pd.DataFrame) -> list[str]:
         + (f"<br>{note}" if note else "")
         for sol, date, rmc, e, note in zip(
             sols.tolist(),
-            sol_dates(sols).tolist(),
+            calendar.sol_dates(sols).tolist(),
             pts["rmc"].tolist(),
             elev.tolist(),
             pts["note"].fillna("").tolist(),

@@ -19,7 +19,6 @@ from dashboard.figures.common import (
     thin_indices,
     time_x,
 )
-from dashboard.marstime import sol_dates, sol_instants
 
 
 def hover(sols: np.ndarray, layer: str, x: str, view: View) -> tuple[list[str], str]:
@@ -33,7 +32,7 @@ def hover(sols: np.ndarray, layer: str, x: str, view: View) -> tuple[list[str], 
     if x == "sol" and view.time_axis == "date":
         text = [str(int(s)) if good else "" for s, good in zip(sols.tolist(), ok, strict=True)]
         return text, "Sol %{text} · %{x|%Y-%m-%d} (UTC)<br>" + label
-    dates = sol_dates(np.nan_to_num(sols)).tolist()
+    dates = view.calendar.sol_dates(np.nan_to_num(sols)).tolist()
     if x == "sol":
         return [d if good else "" for d, good in zip(dates, ok, strict=True)], "Sol %{x} · %{text} (UTC)<br>" + label
     text = [f"{int(s)} · {d}" if good else "" for s, d, good in zip(sols.tolist(), dates, ok, strict=True)]
@@ -145,8 +144,8 @@ def gap_marks(gaps: list[tuple[int, int]], view: View, what: str, why: str) -> t
     """A shaded band and words over each gap, so a long stretch without data reads as one."""
     shapes, notes = [], []
     for a, b in gaps:
-        x0, x1 = (a, b) if view.time_axis != "date" else tuple(sol_instants([a, b]))
-        mid = (a + b) / 2 if view.time_axis != "date" else sol_instants([(a + b) / 2])[0]
+        x0, x1 = (a, b) if view.time_axis != "date" else tuple(view.calendar.sol_instants([a, b]))
+        mid = (a + b) / 2 if view.time_axis != "date" else view.calendar.sol_instants([(a + b) / 2])[0]
         shapes.append(
             {
                 "type": "rect",
