@@ -24,6 +24,7 @@ from dashboard.page.guard import install as install_guard
 from dashboard.page.layout import serve_layout
 from dashboard.page.layout_cache import install as install_layout_cache
 from dashboard.redis_conn import connect
+from dashboard.rovers import DEFAULT_ROVER, ROVERS
 from dashboard.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,13 @@ FEED_LINK = (
 
 
 def create_app(settings: Settings | None = None, store: DatasetStore | None = None) -> dash.Dash:
+    """The app. ``store`` is Perseverance's (the other rovers' share its client and prefix:
+    :meth:`DatasetStore.of`); by default one is connected from ``settings``."""
     settings = settings or Settings.from_env()
     if store is None:
-        store = DatasetStore(connect(settings), settings.key_prefix, settings.keep_versions)
+        store = DatasetStore.of(connect(settings), settings)
+    base = settings.replace(key_prefix=store.prefix, keep_versions=store.keep_versions)
+    stores = {name: store if name == DEFAULT_ROVER else DatasetStore.of(store.redis, base, name) for name in ROVERS}
     server = flask.Flask(__name__)
     if settings.proxy_count:  # behind N trusted proxies: the client is who they say it is
         n = settings.proxy_count
@@ -45,13 +50,14 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     server.config["PTRACKER_SETTINGS"] = settings
     server.config["PTRACKER_STORE"] = store
+    server.config["PTRACKER_STORES"] = stores
     # Order matters: compression's after_request hook first (it then runs last); request
     # ids and metrics before the cache's 304 short-cut, so those answers are counted too.
     http_cache.install_compression(server)
     logs.install(server, settings)
     callback_map: dict = {}
     metrics.install(server, store, settings, callback_map)
-    http_cache.install(server, store, max_age=settings.cache_max_age, stale=settings.cache_stale)
+    http_cache.install(server, stores, max_age=settings.cache_max_age, stale=settings.cache_stale)
     app = dash.Dash(
         __name__,
         server=server,

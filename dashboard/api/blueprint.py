@@ -73,7 +73,7 @@ def route(rule: str, *methods: str, hidden: bool = False, **doc: Any) -> Callabl
     install does not serve it (``PTRACKER_ROVERS``)."""
 
     def decorate(fn: Callable) -> Callable:
-        first = None
+        first: Callable | None = None
         for rover_name, twin_rule in twins(rule):
             view = _view(fn, twin_rule, methods, rover_name)
             if not hidden:
@@ -83,6 +83,7 @@ def route(rule: str, *methods: str, hidden: bool = False, **doc: Any) -> Callabl
             endpoint = endpoint_name(fn.__name__, rover_name)
             api.add_url_rule(twin_rule, endpoint, view, methods=ALL_METHODS, provide_automatic_options=False)
             first = first or view
+        assert first is not None
         return first
 
     return decorate

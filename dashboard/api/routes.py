@@ -13,18 +13,18 @@ import hmac
 
 import orjson
 import redis
-from flask import Response, request
+from flask import Response, g, request
 
 from dashboard.api import schemas, serialize
-from dashboard.api.blueprint import ALL_METHODS, dataset, route, settings, store
+from dashboard.api.blueprint import ALL_METHODS, dataset, not_served, route, settings, store
 from dashboard.api.errors import ApiError
 from dashboard.api.openapi import DATA, NO_DATA, NO_REDIS, SERVICE, Answers, data_answers, document, help_text
-from dashboard.api.schemas import FeaturesQuery, NoQuery, RangeQuery, parse_query
+from dashboard.api.schemas import FeaturesQuery, LoadQuery, NoQuery, RangeQuery, parse_query
 from dashboard.data.load import LoadBusy, LoadError, load
 from dashboard.data.store import Dataset, StoreError
 from dashboard.data.timeline import now
 from dashboard.http import json_response
-from dashboard.marstime import sol_date
+from dashboard.rovers import DEFAULT_ROVER
 
 TEXT = {"text/plain": {"type": "string"}}
 
@@ -82,14 +82,19 @@ LOAD_ANSWERS = Answers(
 )
 
 
-@route("/load", "POST", tags=DATA, resp=LOAD_ANSWERS, security=[{}, {"admin": []}])
+@route("/load", "POST", tags=DATA, query=LoadQuery, resp=LOAD_ANSWERS, security=[{}, {"admin": []}])
 def load_route():
     """reload the layers (waypoints, traverse, current position) from their sources
 
-    When PTRACKER_ADMIN_TOKEN is set: Authorization: Bearer <token>."""
+    One rover's (?rover=curiosity; default Perseverance). When PTRACKER_ADMIN_TOKEN is
+    set: Authorization: Bearer <token>."""
     _require_admin()
+    name = parse_query(LoadQuery).rover or DEFAULT_ROVER
+    if name not in settings().rovers:
+        raise ApiError(404, not_served(name, settings().rovers))
+    g.ptracker_rover = name  # store() is this rover's
     try:
-        summary = load(store(), settings())
+        summary = load(store(), settings().for_rover(name))
     except LoadBusy:
         raise
     except LoadError as exc:
@@ -133,10 +138,11 @@ def perseverance():
 def latest_sol():
     """ "Most recent data waypoint is at Sol-N" (JSON with Accept: application/json)"""
     parse_query(NoQuery)
-    sol = int(dataset().waypoints["sol"].max())
+    found = dataset()
+    sol = int(found.waypoints["sol"].max())
     # */* (curl) and text/plain get the original's text; JSON only when asked for first
     if request.accept_mimetypes.best_match(["text/plain", "application/json"]) == "application/json":
-        return json_response({"sol": sol, "earth_date": sol_date(sol).isoformat()})
+        return json_response({"sol": sol, "earth_date": found.calendar.sol_date(sol).isoformat()})
     return Response(f"Most recent data waypoint is at Sol-{sol}", content_type="text/plain; charset=utf-8")
 
 
@@ -203,4 +209,4 @@ def openapi():
 
 @route("/perseverance/<path:rest>", *ALL_METHODS, hidden=True)
 def perseverance_unknown(rest: str):
-    raise ApiError(404, f"no route /perseverance/{rest}; see /help")
+    raise ApiError(404, f"no route {request.path}; see /help")

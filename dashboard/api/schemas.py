@@ -80,6 +80,14 @@ class NoQuery(RequestModel):
     kind: ClassVar[str] = "query parameter"
 
 
+class LoadQuery(NoQuery):
+    """POST /load: which rover's layers (default Perseverance)."""
+
+    rover: Literal["perseverance", "curiosity"] | None = Field(
+        None, description="the rover whose layers to load (default: perseverance)", json_schema_extra=not_required
+    )
+
+
 class RangeQuery(NoQuery):
     """A sol range: both ends optional, whole numbers (``13.0`` is 13)."""
 

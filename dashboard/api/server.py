@@ -9,14 +9,14 @@ from collections.abc import Iterable
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from dashboard.api import context_routes, export_routes, feed_routes, live_routes, routes
+from dashboard.api import context_routes, export_routes, feed_routes, live_routes, routes, rover_routes
 from dashboard.api.blueprint import api
 from dashboard.api.openapi import SERVICE, Answers, document_endpoint, help_text
 from dashboard.api.schemas import Error
 from dashboard.http import CALLBACK_PATH, MAX_BODY, MAX_CALLBACK_BODY, error, method_not_allowed
 
 #: importing these puts their routes on the blueprint (:data:`dashboard.api.blueprint.api`)
-ROUTE_MODULES = (routes, export_routes, feed_routes, live_routes, context_routes)
+ROUTE_MODULES = (routes, export_routes, feed_routes, live_routes, context_routes, rover_routes)
 #: Paths that belong to Dash (its page, scripts, callbacks) rather than the API.
 DASH_PREFIXES = ("/_dash-", "/assets/", "/_favicon", "/_reload-hash", "/_alive")
 METRICS_SUMMARY = "Prometheus metrics (text exposition format)"

@@ -46,6 +46,7 @@ from dashboard.data.samples import SAMPLE_COLUMNS
 from dashboard.data.schema import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
 from dashboard.data.scripts import CLEANUP, READ_CURRENT, SWITCH
 from dashboard.data.terrain import Crop, parse_crop
+from dashboard.marstime import SolCalendar
 from dashboard.redis_conn import as_text
 from dashboard.rovers import DEFAULT_ROVER, ROVERS
 from dashboard.settings import DEFAULT_KEY_PREFIX, Settings
@@ -116,6 +117,11 @@ class Dataset:
         once per dataset version (per process), bounded (256 answers or 32 MB). It pays: the
         whole /perseverance answer takes 21 ms to build, a hit microseconds (bench/bench_caches.py)."""
         return self._answers.get(key, build)
+
+    @property
+    def calendar(self) -> SolCalendar:
+        """The sol calendar of the dataset's rover (its dates)."""
+        return ROVERS[self.rover].calendar
 
     @property
     def waypoint_layer(self) -> pd.DataFrame:

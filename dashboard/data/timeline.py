@@ -17,7 +17,6 @@ import pandas as pd
 from dashboard.data.context_summary import CONTEXT_LABELS, context_now
 from dashboard.data.memo import MemoFn, no_memo
 from dashboard.data.schema import source_label
-from dashboard.marstime import sol_start
 from dashboard.settings import NASA_MISSION_URL
 
 #: Layer names as people read them (hover, legend, the "now" card, the API).
@@ -148,7 +147,7 @@ def now(dataset, when: datetime | None = None) -> dict:
         layer, rmc = "traverse", None
         lon, lat, elev = float(row["lon"]), float(row["lat"]), row["elev"]
         odometry, odometry_from = float(row["total_m"]), "traverse"
-    start = sol_start(sol)
+    start = dataset.calendar.sol_start(sol)
     meta_layers = (dataset.meta or {}).get("layers", {})
     cur_meta = meta_layers.get("current") or {}
     return {

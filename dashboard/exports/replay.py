@@ -37,11 +37,11 @@ from dashboard.data.timeline import traverse_by_sol
 from dashboard.exports.request import ExportRequest
 from dashboard.exports.vector import for_export
 from dashboard.figures import PATH_MEMO_KEY, ChartData, View, arr, build, values
-from dashboard.figures.common import TOP_LEFT_NOTE, in_range, split_current
+from dashboard.figures.common import TOP_LEFT_NOTE, calendar_of, in_range, split_current
 from dashboard.figures.layers import FLIGHT_GROUP, SAMPLE_GROUP
 from dashboard.figures.map import DEFAULT_LATITUDE, path_levels
 from dashboard.figures.terrain import IMAGE_INLINE
-from dashboard.marstime import sol_date
+from dashboard.marstime import M20, SolCalendar
 
 MARS_RADIUS_M = 3_389_500
 #: Jezero crater's longitude (°E): the map's middle when nothing at all is known
@@ -83,8 +83,8 @@ def frame_sols(sol_min: int, sol_max: int, frames: int) -> list[int]:
     return [sol_min + (k * span) // (frames - 1) for k in range(frames)]
 
 
-def stamp_text(sol: int) -> str:
-    return f"<b>Sol {sol}</b> · {sol_date(sol).isoformat()} (UTC)"
+def stamp_text(sol: int, calendar: SolCalendar = M20) -> str:
+    return f"<b>Sol {sol}</b> · {calendar.sol_date(sol).isoformat()} (UTC)"
 
 
 @dataclass(frozen=True)
@@ -293,7 +293,7 @@ def replay_of(dataset: ChartData, request: ExportRequest, image_source: str = IM
     cuts = [list(frame) for frame in zip(*cuts_by_trace, strict=True)] if cuts_by_trace else [[] for _ in sols]
     for frame in cuts:
         frame.append(None)
-    stamps = [stamp_text(s) for s in sols]
+    stamps = [stamp_text(s, calendar_of(dataset)) for s in sols]
     layout = _layout(figure["layout"], request, *_extent(data, rover), stamps[0])
     return Replay(
         {"data": data, "layout": layout}, sols, cuts, rover, stamps, len(data) - 1, len(layout["annotations"]) - 1

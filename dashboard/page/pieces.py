@@ -18,7 +18,7 @@ from dashboard.data.schema import source_label
 from dashboard.data.store import Dataset
 from dashboard.data.timeline import LAYER_LABELS, now, panorama_url
 from dashboard.figures import TITLES
-from dashboard.marstime import parse_utc, sol_start
+from dashboard.marstime import parse_utc
 from dashboard.page import ids
 
 
@@ -39,8 +39,8 @@ def load_restricted() -> list:
     ]
 
 
-def _fmt_date(sol: int) -> str:
-    return sol_start(sol).strftime("%Y-%m-%d")
+def _fmt_date(dataset: Dataset, sol: int) -> str:
+    return dataset.calendar.sol_start(sol).strftime("%Y-%m-%d")
 
 
 # ---------------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ def summary_items(dataset: Dataset, last_load: dict | None = None) -> list[tuple
     wp, legs = dataset.waypoint_layer if "layer" in dataset.waypoints else dataset.waypoints, dataset.traverse
     latest = wp.iloc[-1]
     items = [
-        ("Latest waypoint", f"sol {int(latest['sol'])} · {_fmt_date(int(latest['sol']))} UTC"),
+        ("Latest waypoint", f"sol {int(latest['sol'])} · {_fmt_date(dataset, int(latest['sol']))} UTC"),
         ("Odometry at that waypoint", f"{latest['dist_total_m'] / 1000:.2f} km"),
         ("Elevation there", "unknown" if pd.isna(latest["elev_geoid"]) else f"{latest['elev_geoid']:.1f} m"),
     ]
@@ -225,7 +225,7 @@ def waypoint_fields(dataset: Dataset, rmc: str) -> list[tuple[str, str]] | None:
         else:
             text = str(value)
         fields.append((str(name), text))
-    fields.insert(1, ("earth_date", f"{_fmt_date(int(row['sol']))} (UTC, start of sol)"))
+    fields.insert(1, ("earth_date", f"{_fmt_date(dataset, int(row['sol']))} (UTC, start of sol)"))
     return fields
 
 

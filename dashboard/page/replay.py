@@ -18,7 +18,6 @@ from dashboard.data.timeline import traverse_by_sol
 from dashboard.exports.replay import replay_of
 from dashboard.exports.request import REPLAY, ExportRequest
 from dashboard.figures.terrain import IMAGE_URL
-from dashboard.marstime import sol_date
 
 #: the most frames a page replay sends (NASA's whole drive, ~1,850 sols, is one a sol)
 MAX_FRAMES = 2400
@@ -66,7 +65,7 @@ def page_replay(dataset: Dataset, sol_min: int, sol_max: int) -> dict:
         "range": [sol_min, sol_max],
         "version": dataset.version,
         "sols": replay.sols,
-        "dates": [sol_date(s).isoformat() for s in replay.sols],
+        "dates": [dataset.calendar.sol_date(s).isoformat() for s in replay.sols],
         "odometry_km": odometry,
         "elevation_m": elevation,
     }
