@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     settings = settings or Settings.from_env()
     if store is None:
         store = DatasetStore.of(connect(settings), settings)
-    base = settings.replace(key_prefix=store.prefix, keep_versions=store.keep_versions)
+    base = settings.replace(key_prefix=store.prefix)
     stores = {name: store if name == DEFAULT_ROVER else DatasetStore.of(store.redis, base, name) for name in ROVERS}
     server = flask.Flask(__name__)
     if settings.proxy_count:  # behind N trusted proxies: the client is who they say it is

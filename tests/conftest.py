@@ -34,6 +34,9 @@ os.environ.setdefault("PTRACKER_CURRENT_SOURCE", "off")
 # So do the optional context layers (Ingenuity's flights, the sample tubes, the terrain).
 for _name in ("PTRACKER_HELI_SOURCE", "PTRACKER_SAMPLES_SOURCE", "PTRACKER_TERRAIN_SOURCE"):
     os.environ.setdefault(_name, "off")
+# Curiosity's layers default to NASA's URLs too: the processes tests start serve
+# Perseverance alone unless a test names Curiosity's sources itself.
+os.environ.setdefault("PTRACKER_ROVERS", "perseverance")
 # And the clock that `python -m dashboard run` starts refreshes only where a test asks for it.
 os.environ.setdefault("PTRACKER_REFRESH_SECONDS", "0")
 
