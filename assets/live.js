@@ -10,7 +10,11 @@
  * A hidden tab does not poll; it polls once when it becomes visible again, then on the
  * usual schedule. The first poll comes after the page's own first callbacks (within
  * FIRST_POLL_SECONDS, not to compete with them for the server): it fetches the ETag, and
- * notices a version loaded since the page was built (data-version: the page's). */
+ * notices a version loaded since the page was built (data-version: the page's).
+ *
+ * The route is the shown rover's (data-url's {rover}): the one the address names
+ * (rover=curiosity), else data-default-rover. After a switch of rover the next poll starts
+ * afresh (no ETag, nothing seen): the page's callbacks already took that rover's version. */
 (function () {
   "use strict";
   var CONFIG_ID = "live-config";
@@ -21,6 +25,13 @@
   var changes = 0;
   var timer = null;
   var inFlight = false;
+  var rover = null; // the rover the ETag and "seen" are for
+  var skipFirst = false; // the first answer after a switch of rover is not news
+
+  function shownRover() {
+    var named = new URLSearchParams(window.location.search).get("rover");
+    return named && config.rovers.indexOf(named) >= 0 ? named : config.defaultRover;
+  }
 
   function keyOf(answer) {
     return [answer.version || "", answer.failing_since || "", answer.error || ""].join("\n");
@@ -31,7 +42,10 @@
     var first = seen === null;
     if (!first && key === seen) return;
     seen = key;
-    if (first && (answer.version || "") === config.version) return;
+    if (first && (skipFirst || (answer.version || "") === config.version)) {
+      skipFirst = false;
+      return;
+    }
     changes += 1;
     var props = {};
     props.data = changes;
@@ -40,10 +54,20 @@
 
   function poll() {
     if (inFlight || document.visibilityState === "hidden") return;
+    var now = shownRover();
+    if (now !== rover) {
+      if (rover !== null) {
+        etag = null; // another rover's version: start afresh, without counting it as news
+        seen = null;
+        config.version = "";
+        skipFirst = true;
+      }
+      rover = now;
+    }
     inFlight = true;
     var headers = etag ? { "If-None-Match": etag } : {};
     // no-store: the browser adds no validators of its own, so a 304 reaches this code
-    fetch(config.url, { headers: headers, cache: "no-store", credentials: "same-origin" })
+    fetch(config.url.replace("{rover}", encodeURIComponent(rover)), { headers: headers, cache: "no-store", credentials: "same-origin" })
       .then(function (resp) {
         if (resp.status !== 200) return null; // 304: nothing new; an error: the next poll tries again
         etag = resp.headers.get("ETag");
@@ -87,6 +111,8 @@
       url: element.getAttribute("data-url"),
       version: element.getAttribute("data-version") || "",
       store: element.getAttribute("data-store"),
+      rovers: (element.getAttribute("data-rovers") || "").split(","),
+      defaultRover: element.getAttribute("data-default-rover"),
     };
     document.addEventListener("visibilitychange", onVisibility);
     timer = setTimeout(function () {

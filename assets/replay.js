@@ -321,8 +321,15 @@
 
   // Where ``range`` goes on in the frames held: from the frame shown (its end is the sol
   // shown, as a pause leaves it), from the start (the replay's own range), or nowhere (-1)
+  // The rover the page shows (its switch); frames of another rover are never resumed
+  function shownRover() {
+    var checked = document.querySelector("#rover-switch input:checked");
+    return checked ? checked.value : null;
+  }
+
   function resumeAt(range) {
     if (!replay || replay.spec.range[0] !== range[0]) return -1;
+    if (shownRover() !== null && replay.spec.rover !== shownRover()) return -1;
     if (replay.spec.sols[replay.k] === range[1]) return replay.k === lastFrame() ? 0 : replay.k;
     return replay.spec.range[1] === range[1] ? 0 : -1;
   }

@@ -23,6 +23,7 @@ from dashboard.page.first_view import requested_search
 from dashboard.page.guard import install as install_guard
 from dashboard.page.layout import serve_layout
 from dashboard.page.layout_cache import install as install_layout_cache
+from dashboard.page.ranges import rover_from_query
 from dashboard.redis_conn import connect
 from dashboard.rovers import DEFAULT_ROVER, ROVERS
 from dashboard.settings import PROJECT_ROOT, Settings
@@ -33,6 +34,22 @@ FEED_LINK = (
     '<link rel="alternate" type="application/atom+xml" title="Perseverance Tracker: new drives" '
     'href="/perseverance/feed.atom">'
 )
+
+
+def page_layout(served: dict[str, DatasetStore], settings: Settings):
+    """The page's layout function: built per request for the rover and range its address
+    names (Dash asks for it from the page, so the request's Referer is that address)."""
+
+    def layout():
+        search = requested_search()
+        rover = rover_from_query(search, settings.rovers)
+        try:
+            return serve_layout(served[rover].current(), settings, search=search, rover=rover)
+        except (redis.RedisError, StoreError) as exc:
+            log.warning("store unreachable while serving the page: %s", exc)
+            return serve_layout(None, settings, store_error=STORE_DOWN, rover=rover)
+
+    return layout
 
 
 def create_app(settings: Settings | None = None, store: DatasetStore | None = None) -> dash.Dash:
@@ -67,12 +84,8 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
         serve_locally=True,
     )
 
-    def layout():
-        try:
-            return serve_layout(store.current(), settings, search=requested_search())
-        except (redis.RedisError, StoreError) as exc:
-            log.warning("store unreachable while serving the page: %s", exc)
-            return serve_layout(None, settings, store_error=STORE_DOWN)
+    served = {name: stores[name] for name in settings.rovers}  # the page's rovers, in order
+    layout = page_layout(served, settings)
 
     # plotly.js with only the page's trace types, before Dash's renderer: dcc.Graph uses it
     app.scripts.append_script(vendor.SCRIPT)
@@ -83,12 +96,12 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     )
     # Dash checks callbacks against this layout and sends it in every page's config: the
     # page without data has every component and none of the figures (~300 KB with them)
-    app.validation_layout = serve_layout(None, settings)
+    app.validation_layout = serve_layout(None, settings, rover=next(iter(served)))
     app.layout = layout
-    register_callbacks(app, store, settings)
+    register_callbacks(app, served, settings)
     install_api(server, app.csp_hashes())
     install_guard(server, app.callback_map)
-    install_layout_cache(server, store)  # a reload revalidates the layout (304) while nothing changed
+    install_layout_cache(server, served)  # a reload revalidates the layout (304) while nothing changed
     callback_map.update(app.callback_map)  # names the metrics may use as callback labels
     # Dash registers the script paths it may serve only when it renders the index page
     # in that process; under gunicorn a worker that has not rendered it refuses the

@@ -16,6 +16,7 @@ import pandas as pd
 from dashboard.data.ingenuity import flight_summary
 from dashboard.data.samples import tubes_filled
 from dashboard.data.schema import source_label
+from dashboard.rovers import DEFAULT_ROVER, ROVERS
 
 #: The context layers, in the order summaries name them, and their Dataset fields.
 CONTEXT_LAYERS = ("ingenuity", "samples", "terrain")
@@ -61,12 +62,18 @@ def _what(name: str, info: dict) -> str:
     return f"{info.get('columns')} x {info.get('rows')} px MOLA crop"
 
 
+def offered_layers(rover: str) -> tuple[str, ...]:
+    """The context layers a rover has: all three for Perseverance, the terrain for Curiosity."""
+    return CONTEXT_LAYERS if ROVERS[rover].has_context else ("terrain",)
+
+
 def context_now(dataset) -> dict[str, dict]:
     """Each context layer's freshness for "now" (``/perseverance/current``): status, the
-    last sol it covers (flights, samples), its source, and its state in words."""
+    last sol it covers (flights, samples), its source, and its state in words. A rover
+    without Ingenuity and the sample tubes (Curiosity) has the terrain alone."""
     layers = (getattr(dataset, "meta", None) or {}).get("layers", {})
     out = {}
-    for name in CONTEXT_LAYERS:
+    for name in offered_layers(getattr(dataset, "rover", None) or DEFAULT_ROVER):
         info = layers.get(name) or {}
         loaded = getattr(dataset, DATASET_FIELDS[name], None) is not None
         status = info.get("status") or ("ok" if loaded else "off")

@@ -51,6 +51,13 @@ def requested_search() -> str:
     return search_of(flask.request.referrer) if flask.has_request_context() else ""
 
 
+def page_token(dataset: Dataset | None) -> str | None:
+    """What a page drawn from ``dataset`` was drawn from: its rover and version (the served
+    layout keeps it in ``ids.SERVED``; a first callback whose data is the same has nothing
+    new to draw)."""
+    return None if dataset is None else f"{dataset.rover}:{dataset.version}"
+
+
 def first_view(dataset: Dataset, search: str = "") -> FirstView:
     """The page's first view for the address's query ``search``."""
     lo, hi = sol_bounds(dataset)

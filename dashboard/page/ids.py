@@ -1,6 +1,10 @@
 """Component ids, shared by the layout, the callbacks and the tests."""
 
 URL = "url"
+ROVER = "rover"  # the rover the page shows (a dcc.Store: every callback that reads data reads it)
+ROVER_SWITCH = "rover-switch"  # the radio buttons that choose it (in the URL as rover=curiosity)
+TAGLINE = "tagline"  # the masthead's line: which rover, where
+SERVED = "served-from"  # the rover and version the served layout was drawn from (never written)
 SUMMARY = "summary"
 NOW = "now-card"  # where the rover is now, and each layer's freshness
 TIME_AXIS = "time-axis"  # "sol" or "date" on the charts' time axes (in the URL as axis=date)

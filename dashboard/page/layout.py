@@ -8,11 +8,12 @@ from dashboard.data.store import Dataset
 from dashboard.exports.request import FORMATS, REPLAY, VIDEO_FORMATS
 from dashboard.figures import TITLES
 from dashboard.page import ids
-from dashboard.page.first_view import FirstView, first_view
+from dashboard.page.first_view import FirstView, first_view, page_token
 from dashboard.page.mars import around_children
 from dashboard.page.pieces import load_restricted
-from dashboard.page.ranges import slider_marks, sol_bounds, waypoints_href
+from dashboard.page.ranges import rover_from_query, slider_marks, sol_bounds, waypoints_href
 from dashboard.page.replay import DEFAULT_SPEED, SPEEDS
+from dashboard.rovers import DEFAULT_ROVER, ROVERS
 from dashboard.settings import Settings
 
 #: Height of each chart on the page (px). The width follows the window: the graphs are
@@ -34,8 +35,9 @@ REPLAY_HEIGHT = 560
 EXPORT_POLL_MS = 700
 #: The slider's span when no dataset is loaded (the controls are hidden then).
 NO_DATA_BOUNDS = (0, 1)
-#: The route an open page polls for a new dataset version (dashboard/api/live_routes.py).
-LIVE_VERSION_PATH = "/perseverance/version"
+#: The route an open page polls for a new dataset version (dashboard/api/live_routes.py),
+#: of the rover it shows (assets/live.js fills in the name).
+LIVE_VERSION_PATH = "/{rover}/version"
 
 
 def _graph(chart: str, figure: dict | None = None) -> html.Section:
@@ -95,21 +97,57 @@ def _exports_panel() -> html.Section:
     )
 
 
-def _masthead() -> html.Header:
-    return html.Header(
-        className="masthead",
+def tagline(rover: str) -> str:
+    """The masthead's line for the rover shown."""
+    r = ROVERS[rover]
+    return f"Where NASA's {r.label} rover ({r.mission}) has driven in {r.place}, and how it sat on the ground."
+
+
+def _rover_switch(rover: str, served: tuple[str, ...]) -> html.Div:
+    """The rover switch (radio buttons; in the URL as rover=curiosity), when more than one
+    rover is served: it changes every chart, card, link and export without reloading."""
+    return html.Div(
+        className="rover-switch",
+        role="group",
+        hidden=len(served) < 2,
+        **{"aria-label": "Rover"},
         children=[
-            html.H1("Perseverance Tracker"),
-            html.P(
-                "Where NASA's Mars 2020 rover has driven in Jezero crater, and how it sat on the ground.",
-                className="tagline",
+            html.Span("Rover:", className="rover-switch-label"),
+            dcc.RadioItems(
+                id=ids.ROVER_SWITCH,
+                options=[{"label": ROVERS[name].label, "value": name} for name in served],
+                value=rover,
+                inline=True,
+                inputClassName="rover-switch-input",
             ),
         ],
     )
 
 
+def _masthead(rover: str, served: tuple[str, ...]) -> html.Header:
+    return html.Header(
+        className="masthead",
+        children=[
+            html.H1("Perseverance Tracker"),
+            html.P(tagline(rover), id=ids.TAGLINE, className="tagline"),
+            _rover_switch(rover, served),
+        ],
+    )
+
+
+def source_items(settings: Settings) -> list:
+    """The empty state's list of a rover's sources (``settings.for_rover(...)``)."""
+    current = settings.current_source or f"not read ({ROVERS[settings.rover].env_prefix}CURRENT_SOURCE=off)"
+    return [
+        html.Li([html.Strong(f"{ROVERS[settings.rover].label}'s waypoints: "), html.Code(settings.waypoints_source)]),
+        html.Li([html.Strong("Traverse: "), html.Code(settings.traverse_source)]),
+        html.Li([html.Strong("Current position (optional): "), html.Code(current)]),
+    ]
+
+
 def _empty_state(settings: Settings, hidden: bool) -> html.Section:
-    """What the page shows before any data is loaded: the sources and the "Load data" button."""
+    """What the page shows before any data is loaded: the sources and the "Load data" button
+    (``settings``: the rover's, :meth:`Settings.for_rover`)."""
     return html.Section(
         id=ids.EMPTY_STATE,
         className="empty-state",
@@ -117,19 +155,7 @@ def _empty_state(settings: Settings, hidden: bool) -> html.Section:
         children=[
             html.H2("No rover data loaded yet"),
             html.P("The dashboard reads NASA's MMGIS layers from these sources:"),
-            html.Ul(
-                id=ids.SOURCES,
-                children=[
-                    html.Li([html.Strong("Waypoints: "), html.Code(settings.waypoints_source)]),
-                    html.Li([html.Strong("Traverse: "), html.Code(settings.traverse_source)]),
-                    html.Li(
-                        [
-                            html.Strong("Current position (optional): "),
-                            html.Code(settings.current_source or "not read (PTRACKER_CURRENT_SOURCE=off)"),
-                        ]
-                    ),
-                ],
-            ),
+            html.Ul(id=ids.SOURCES, children=source_items(settings)),
             html.Button(
                 "Load data",
                 id=ids.LOAD_BUTTON,
@@ -163,19 +189,19 @@ def _time_axis(axis: str = "sol") -> html.Div:
     )
 
 
-def _data_downloads(lo: int, hi: int) -> html.Span:
+def _data_downloads(lo: int, hi: int, rover: str) -> html.Span:
     return html.Span(
         className="data-downloads",
         children=[
             "Waypoints in this range: ",
-            html.A("CSV", id=ids.DOWNLOAD_CSV, href=waypoints_href("csv", lo, hi)),
+            html.A("CSV", id=ids.DOWNLOAD_CSV, href=waypoints_href("csv", lo, hi, rover)),
             " · ",
-            html.A("GeoJSON", id=ids.DOWNLOAD_GEOJSON, href=waypoints_href("geojson", lo, hi)),
+            html.A("GeoJSON", id=ids.DOWNLOAD_GEOJSON, href=waypoints_href("geojson", lo, hi, rover)),
         ],
     )
 
 
-def _range_inputs(lo: int, hi: int, axis: str = "sol") -> html.Div:
+def _range_inputs(lo: int, hi: int, axis: str = "sol", rover: str = DEFAULT_ROVER) -> html.Div:
     # A typed sol is applied on Enter or when the box loses focus (n_submit / n_blur), not
     # with debounce=True: Dash 4.4's debounced input does not commit a value equal to the
     # last one it committed, even after a callback changed it. The callback clamps to the
@@ -190,12 +216,14 @@ def _range_inputs(lo: int, hi: int, axis: str = "sol") -> html.Div:
             html.Button("Clear map selection", id=ids.RESET_SELECTION, n_clicks=0, className="button"),
             html.Span(id=ids.SELECTION_STATUS, className="selection-status", role="status"),
             _time_axis(axis),
-            _data_downloads(lo, hi),
+            _data_downloads(lo, hi, rover),
         ],
     )
 
 
-def _controls(lo: int, hi: int, hidden: bool, first: FirstView | None = None) -> html.Section:
+def _controls(
+    lo: int, hi: int, hidden: bool, first: FirstView | None = None, rover: str = DEFAULT_ROVER
+) -> html.Section:
     a, b, axis = (first.a, first.b, first.axis) if first is not None else (lo, hi, "sol")
     return html.Section(
         id=ids.CONTROLS,
@@ -216,7 +244,7 @@ def _controls(lo: int, hi: int, hidden: bool, first: FirstView | None = None) ->
                 marks=slider_marks(lo, hi),
                 className="sol-slider",
             ),
-            _range_inputs(a, b, axis),
+            _range_inputs(a, b, axis, rover),
         ],
     )
 
@@ -355,12 +383,12 @@ def _footer() -> html.Footer:
         className="footer",
         children=[
             "Data: NASA/JPL-Caltech, MMGIS rover localization layers (public domain). "
-            "Sol dates: UTC start of each Mars 2020 sol.",
+            "Sol dates: UTC start of each sol of the rover's mission.",
         ],
     )
 
 
-def _live(dataset: Dataset | None, settings: Settings) -> list:
+def _live(dataset: Dataset | None, settings: Settings, rover: str) -> list:
     """What lets an open page follow new data: the settings assets/live.js reads (from
     data-* attributes), the store it writes, what the page last showed, and the notice."""
     return [
@@ -370,6 +398,9 @@ def _live(dataset: Dataset | None, settings: Settings) -> list:
             **{
                 "data-poll-seconds": f"{settings.live_poll_seconds:g}",
                 "data-url": LIVE_VERSION_PATH,
+                # the rover shown is in the address (rover=...), else the page's default
+                "data-default-rover": rover_from_query("", settings.rovers),
+                "data-rovers": ",".join(settings.rovers),
                 "data-version": dataset.version if dataset else "",
                 "data-store": ids.LIVE,
             },
@@ -381,10 +412,14 @@ def _live(dataset: Dataset | None, settings: Settings) -> list:
 
 
 def serve_layout(
-    dataset: Dataset | None, settings: Settings, store_error: str | None = None, search: str = ""
+    dataset: Dataset | None,
+    settings: Settings,
+    store_error: str | None = None,
+    search: str = "",
+    rover: str = DEFAULT_ROVER,
 ) -> html.Div:
-    """The page for ``dataset``; its charts drawn for the range the page's address asks for
-    (``search``: its query string; see :mod:`.first_view`)."""
+    """The page for ``dataset`` (``rover``'s); its charts drawn for the range the page's
+    address asks for (``search``: its query string; see :mod:`.first_view`)."""
     has_data = dataset is not None
     lo, hi = sol_bounds(dataset) if dataset is not None else NO_DATA_BOUNDS  # the union of the layers' sols
     first = first_view(dataset, search) if dataset is not None else None
@@ -396,9 +431,11 @@ def serve_layout(
             # which would redraw every chart the served layout already drew
             dcc.Store(id=ids.SELECTION, data=[]),
             dcc.Store(id=ids.DATA_VERSION, data=dataset.version if dataset else None),
-            _masthead(),
+            dcc.Store(id=ids.ROVER, data=rover),
+            dcc.Store(id=ids.SERVED, data=page_token(dataset)),
+            _masthead(rover, settings.rovers),
             html.Div(id=ids.STATUS, className="status", role="status", children=store_error or ""),
-            *_live(dataset, settings),
+            *_live(dataset, settings, rover),
             html.Section(id=ids.NOW, className="now-card", **{"aria-labelledby": ids.NOW_TITLE}),
             html.Section(
                 id=ids.AROUND,
@@ -407,10 +444,10 @@ def serve_layout(
                 **{"aria-labelledby": ids.AROUND_TITLE},
             ),
             html.Section(id=ids.SUMMARY, className="summary", **{"aria-label": "Dataset summary"}),
-            _empty_state(settings, hidden=has_data),
+            _empty_state(settings.for_rover(rover), hidden=has_data),
             # outside the empty state, so the outcome stays visible once the charts appear
             dcc.Loading(html.Div(id=ids.LOAD_STATUS, className="load-status", role="alert"), type="dot"),
-            _controls(lo, hi, hidden=not has_data, first=first),
+            _controls(lo, hi, hidden=not has_data, first=first, rover=rover),
             _charts(hidden=not has_data, first=first),
             _footer(),
         ],

@@ -17,6 +17,7 @@ from pathlib import Path
 from flask import Flask, Response, g, request
 
 from dashboard.page.first_view import requested_search
+from dashboard.page.ranges import rover_from_query
 
 LAYOUT_PATH = "/_dash-layout"
 #: the code whose output the layout is: a new deployment makes new ETags
@@ -49,14 +50,17 @@ def etag_matches(header: str | None, tag: str) -> bool:
     return False
 
 
-def install(server: Flask, store) -> None:
-    """The layout's validators on ``server`` (``store``: the app's DatasetStore)."""
+def install(server: Flask, stores: dict) -> None:
+    """The layout's validators on ``server`` (``stores``: the served rovers' DatasetStores,
+    by name, in order; the page's address names its rover)."""
+    served = tuple(stores)
     code = code_digest()
 
     @server.before_request
     def _layout_validator():
         if request.path != LAYOUT_PATH or request.method not in ("GET", "HEAD"):
             return None
+        store = stores[rover_from_query(requested_search(), served)]
         try:
             version = store.current_version()
         except Exception:  # Redis away: the layout says so, uncached

@@ -15,6 +15,7 @@ from dashboard.data.ingenuity import flight_summary
 from dashboard.data.samples import tubes_filled
 from dashboard.data.store import Dataset
 from dashboard.page import ids
+from dashboard.rovers import ROVERS
 
 #: what a layer's absence costs the page, said after the loader's words for its state
 WITHOUT = {
@@ -79,10 +80,9 @@ def around_children(dataset: Dataset | None, sol: int) -> list:
     """The card: tubes filled by ``sol``, Ingenuity's card, the layers' notes."""
     if dataset is None:
         return []
-    children: list = [
-        html.H2("Mars around the rover", id=ids.AROUND_TITLE),
-        _pairs([(TUBES_LABEL, tubes_text(dataset.samples, sol))], "now-where"),
-    ]
+    children: list = [html.H2("Mars around the rover", id=ids.AROUND_TITLE)]
+    if ROVERS[dataset.rover].has_context:  # Curiosity has no sample tubes (nor Ingenuity)
+        children.append(_pairs([(TUBES_LABEL, tubes_text(dataset.samples, sol))], "now-where"))
     if dataset.flights is not None:
         children.append(
             html.Div(

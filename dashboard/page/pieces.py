@@ -20,6 +20,7 @@ from dashboard.data.timeline import LAYER_LABELS, now, panorama_url
 from dashboard.figures import TITLES
 from dashboard.marstime import parse_utc
 from dashboard.page import ids
+from dashboard.rovers import ROVERS
 
 
 def load_restricted() -> list:
@@ -300,6 +301,8 @@ def export_label(info: dict) -> str:
         f"{TITLES.get(chart, chart)} {str(params.get('fmt', '')).upper()}, "
         f"sols {params.get('sol_min')}–{params.get('sol_max')}"
     )
+    if params.get("rover") in ROVERS:  # another rover than Perseverance: named first
+        label = f"{ROVERS[params['rover']].label}: {label}"
     if params.get("selected"):
         label += f" ({params['selected']} selected waypoints)"
     return label

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from dashboard.data.timeline import sol_bounds
+from dashboard.rovers import DEFAULT_ROVER
 
 __all__ = [
     "axis_from_query",
@@ -20,6 +21,7 @@ __all__ = [
     "range_from_query",
     "range_query",
     "range_within",
+    "rover_from_query",
     "slider_marks",
     "slider_pair",
     "sol_bounds",  # the timeline: the union of the layers' sols (dashboard.data.timeline)
@@ -35,8 +37,9 @@ MAX_ROUND_MARKS = 5
 #: would collide with the end's on a phone).
 MARK_END_GAP = 0.6
 
-#: The REST routes serving the waypoints of a range, by format (see dashboard.api.routes).
-WAYPOINTS_PATHS = {"csv": "/perseverance/waypoints.csv", "geojson": "/perseverance/waypoints.geojson"}
+#: The REST routes serving the waypoints of a range, by format (see dashboard.api.routes);
+#: each rover's under its own name (``/curiosity/waypoints.csv``).
+WAYPOINTS_PATHS = {"csv": "/{rover}/waypoints.csv", "geojson": "/{rover}/waypoints.geojson"}
 
 
 def int_or_none(value) -> int | None:
@@ -87,12 +90,24 @@ def range_from_query(search: str | None, lo: int, hi: int) -> tuple[int, int]:
     return clamp_range(query.get("sol_min", [None])[0], query.get("sol_max", [None])[0], lo, hi)
 
 
-def range_query(a: int, b: int, time_axis: str = "sol") -> str:
-    """The page's query string; ``axis=date`` only when the time axes show Earth dates."""
+def range_query(a: int, b: int, time_axis: str = "sol", rover: str = DEFAULT_ROVER) -> str:
+    """The page's query string; ``axis=date`` only when the time axes show Earth dates,
+    ``rover=curiosity`` only for a rover other than Perseverance (its links stay as they were)."""
     params: dict[str, int | str] = {"sol_min": a, "sol_max": b}
     if time_axis == "date":
         params["axis"] = "date"
+    if rover != DEFAULT_ROVER:
+        params["rover"] = rover
     return "?" + urlencode(params)
+
+
+def rover_from_query(search: str | None, served: tuple[str, ...]) -> str:
+    """The rover the page's address names (``rover=``), when this server serves it; else
+    Perseverance when served, else the first rover served."""
+    name = parse_qs((search or "").lstrip("?")).get("rover", [""])[0].strip().lower()
+    if name in served:
+        return name
+    return DEFAULT_ROVER if DEFAULT_ROVER in served or not served else served[0]
 
 
 def axis_of(value) -> str:
@@ -104,9 +119,9 @@ def axis_from_query(search: str | None) -> str:
     return axis_of(parse_qs((search or "").lstrip("?")).get("axis", [""])[0])
 
 
-def waypoints_href(fmt: str, a: int, b: int) -> str:
-    """The download link of the range's waypoints ("csv" or "geojson")."""
-    return WAYPOINTS_PATHS[fmt] + range_query(a, b)
+def waypoints_href(fmt: str, a: int, b: int, rover: str = DEFAULT_ROVER) -> str:
+    """The download link of the range's waypoints ("csv" or "geojson") of ``rover``."""
+    return WAYPOINTS_PATHS[fmt].format(rover=rover) + range_query(a, b)
 
 
 def slider_marks(lo: int, hi: int) -> dict:

@@ -31,6 +31,7 @@ from dashboard.settings import Settings
 from tests.unit.page_fixtures import small_dataset
 
 N = len(BUILDERS)
+P = "perseverance"  # the page's rover
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +113,7 @@ class FakeStore:
         # a client nothing listens to: whatever reaches Redis fails at once
         self.redis = redis.Redis(port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=Retry(NoBackoff(), 0))
         self.prefix = "test:"
+        self.rover = P
 
     def current(self):
         if self.error:
@@ -126,7 +128,7 @@ class FakeStore:
 
 def registered(store, settings: Settings | None = None) -> dict:
     app = Recorder()
-    register_callbacks(app, store, settings or Settings())
+    register_callbacks(app, {"perseverance": store}, settings or Settings())
     return app.callbacks
 
 
@@ -156,6 +158,7 @@ def test_every_area_registers_its_callbacks():
         "submit_export",
         "poll_exports",
         "update_around",
+        "describe_rover",
         "send_replay",
     }
 
@@ -172,17 +175,20 @@ def test_current_or_answers_for_the_callback(store, dataset):
 @pytest.mark.parametrize("store", [FakeStore(None), *(FakeStore(error=e) for e in DOWN)])
 def test_the_range_waits_for_a_dataset(store):
     with triggered(None), pytest.raises(PreventUpdate):
-        registered(store)["sync_range"]("", None, "sol", None, None, None, None, None, None, None, None)
+        registered(store)["sync_range"]("", None, "sol", None, None, None, None, None, None, None, None, None, P)
 
 
 def sync(dataset, trigger, search="", slider=None, axis="sol", typed=(None, None), shown_max=None):
     with triggered(trigger):
-        return registered(FakeStore(dataset))["sync_range"](search, slider, axis, 1, 1, 1, 1, "3", *typed, shown_max)
+        return registered(FakeStore(dataset))["sync_range"](
+            search, slider, axis, 1, 1, 1, 1, "3", P, *typed, shown_max, P
+        )
 
 
 def test_the_range_from_the_url(dataset):
     answer = sync(dataset, None, "?sol_min=14&sol_max=99&axis=date")
-    value, lo, hi, marks, a, b, search, csv, geojson, axis = answer
+    value, lo, hi, marks, a, b, search, csv, geojson, axis, *rover_outputs = answer
+    assert rover_outputs == [no_update] * 3  # the rover shown is the one the address names
     assert (value, lo, hi, a, b) == ([14, 18], 13, 18, 14, 18)
     assert list(marks) == [13, 14, 15, 16, 17, 18]
     assert search == "?sol_min=14&sol_max=18&axis=date"
@@ -225,7 +231,7 @@ def test_the_range_on_a_new_version(dataset):
 
 def charts(store, sol_range=None, selection=None, trigger=f"{ids.SOL_RANGE}.value", axis="sol"):
     with triggered(trigger):
-        return registered(store)["update_charts"](sol_range, selection, "3", axis)
+        return registered(store)["update_charts"](sol_range, selection, "3", axis, P, None)
 
 
 @pytest.mark.parametrize("store", [FakeStore(error=e) for e in DOWN])
@@ -257,12 +263,12 @@ def test_the_charts_with_a_dataset(dataset):
     "store", [*(FakeStore(error=e) for e in DOWN), FakeStore(small_dataset(), last_load_error=DOWN[0])]
 )
 def test_the_now_card_while_the_store_is_down(store):
-    assert registered(store)["show_now"]("3", 0) == (no_update, no_update, no_update)
+    assert registered(store)["show_now"]("3", 0, P) == (no_update, no_update, no_update)
 
 
 def test_the_now_card_and_the_summary(dataset):
-    assert registered(FakeStore(None))["show_now"]("3", 0) == ([], [], None)
-    card, summary, shown = registered(FakeStore(dataset))["show_now"]("3", 0)
+    assert registered(FakeStore(None))["show_now"]("3", 0, P) == ([], [], None)
+    card, summary, shown = registered(FakeStore(dataset))["show_now"]("3", 0, P)
     assert card[0].id == ids.NOW_TITLE and summary and shown == {"sol": 18, "odometry_m": 133.9}
     failing = FakeStore(dataset)
     failing.record = {
@@ -271,7 +277,7 @@ def test_the_now_card_and_the_summary(dataset):
         "failing_since": "2026-12-05T14:02:00Z",
         "error": "HTTP 500",
     }
-    card, _, _ = registered(failing)["show_now"]("3", 1)
+    card, _, _ = registered(failing)["show_now"]("3", 1, P)
     assert card[1].id == ids.NOW_STALE and "has not answered since 2026-12-05 14:02 UTC (HTTP 500)" in card[1].children
 
 
@@ -283,7 +289,7 @@ def test_following_a_new_version(dataset):
     assert follow(3, None, "junk") == ("3", "New data: sol 18")  # the page opened empty
     for store in (FakeStore(None), *(FakeStore(error=e) for e in DOWN)):
         with pytest.raises(PreventUpdate):
-            registered(store)["follow_live"](1, "2", shown)
+            registered(store)["follow_live"](1, "2", shown, P)
 
 
 def test_selecting_on_the_map():
@@ -304,9 +310,9 @@ def test_waypoint_details(dataset):
     with pytest.raises(PreventUpdate):
         details({"points": [{"x": 1}]})  # a click on the path
     with pytest.raises(PreventUpdate):
-        registered(FakeStore(None))["show_details"](CLICK)
+        registered(FakeStore(None))["show_details"](CLICK, P)
     for error in DOWN:
-        (said,) = registered(FakeStore(error=error))["show_details"](CLICK)
+        (said,) = registered(FakeStore(error=error))["show_details"](CLICK, P)
         assert isinstance(said, html.P) and said.children == STORE_DOWN
 
 
@@ -324,7 +330,7 @@ def test_a_failed_load(monkeypatch, raised, said):
         raise raised
 
     monkeypatch.setattr(load_area, "load", failing)
-    assert registered(FakeStore())["load_data"](1, None) == (said, no_update)
+    assert registered(FakeStore())["load_data"](1, None, P) == (said, no_update)
 
 
 def test_a_load(monkeypatch):
@@ -334,14 +340,14 @@ def test_a_load(monkeypatch):
         "traverse": {"rows": 4, "sol_min": 13, "sol_max": 17},
     }
     monkeypatch.setattr(load_area, "load", lambda store, settings: summary)
-    said, version = registered(FakeStore())["load_data"](1, "7")
+    said, version = registered(FakeStore())["load_data"](1, "7", P)
     assert said.startswith("Loaded 12 waypoints") and version == "8"
 
 
 def test_a_forged_load_click_when_loading_is_restricted(monkeypatch):
     monkeypatch.setattr(load_area, "load", pytest.fail)
     settings = dataclasses.replace(Settings(), admin_token="secret")
-    said, version = registered(FakeStore(), settings)["load_data"](1, None)
+    said, version = registered(FakeStore(), settings)["load_data"](1, None, P)
     assert "Loading is restricted to the operator" in said[0] and version is no_update
 
 

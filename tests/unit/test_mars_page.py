@@ -29,7 +29,7 @@ from dashboard.figures.relief import relief
 from dashboard.figures.terrain import IMAGE_INLINE, IMAGE_URL, relief_source, relief_url
 from dashboard.page import ids, layout_cache, vendor
 from dashboard.page.callbacks.mars import around, first_call_unchanged
-from dashboard.page.first_view import first_view, search_of
+from dashboard.page.first_view import first_view, page_token, search_of
 from dashboard.page.mars import ingenuity_items, layer_notes, tubes_text
 from tests.helpers import FIXTURES
 from tests.unit.page_fixtures import small_dataset
@@ -258,9 +258,9 @@ def test_first_view_for_the_address(dataset):
 
 
 def test_the_first_call_answers_nothing_the_layout_already_holds(dataset):
-    assert first_call_unchanged(None, dataset.version, dataset)
+    assert first_call_unchanged(None, page_token(dataset), dataset)
     assert not first_call_unchanged(None, "older", dataset)  # a new version since the page was served
-    assert not first_call_unchanged(ids.SOL_RANGE, dataset.version, dataset)
+    assert not first_call_unchanged(ids.SOL_RANGE, page_token(dataset), dataset)
     fig, card = around(dataset, [13, 16])
     assert fig["data"][-1]["name"] == "rover (sol 16)"
     assert no_update not in (fig, card) and card[0].children == "Mars around the rover"
@@ -307,7 +307,7 @@ def layout_server(store):
         built.append(flask.request.referrer)
         return flask.jsonify({"figures": "..."})
 
-    layout_cache.install(server, store)
+    layout_cache.install(server, {"perseverance": store})
     return server.test_client(), built
 
 

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from dash import Input, Output, ctx, no_update
+from dash import Input, Output, State, ctx, no_update
 
-from dashboard.data.store import Dataset, DatasetStore
+from dashboard.data.store import Dataset
 from dashboard.figures import BUILDERS, View, build
 from dashboard.page import ids
-from dashboard.page.callbacks.current import STORE_DOWN, current_or
+from dashboard.page.callbacks.current import STORE_DOWN, Stores, current_or, store_of
 from dashboard.page.callbacks.mars import first_call_unchanged
 from dashboard.page.ranges import axis_of, range_within, sol_bounds
 
@@ -32,7 +32,7 @@ def chart_figures(
     return {name: build(name, dataset, view) for name in BUILDERS}
 
 
-def register(app, store: DatasetStore) -> None:
+def register(app, stores: Stores) -> None:
     @app.callback(
         *CHART_OUTPUTS,
         Output(ids.STATUS, "children"),
@@ -43,14 +43,16 @@ def register(app, store: DatasetStore) -> None:
         Input(ids.SELECTION, "data"),
         Input(ids.DATA_VERSION, "data"),
         Input(ids.TIME_AXIS, "value"),
+        Input(ids.ROVER, "data"),
+        State(ids.SERVED, "data"),
     )
-    def update_charts(sol_range, selection, _version, time_axis):
-        dataset = current_or(store, down=STORE_DOWN_ANSWER, empty=EMPTY_ANSWER)
+    def update_charts(sol_range, selection, _version, time_axis, rover, served):
+        dataset = current_or(store_of(stores, rover), down=STORE_DOWN_ANSWER, empty=EMPTY_ANSWER)
         if not isinstance(dataset, Dataset):
             return dataset
         a, b = range_within(sol_range, *sol_bounds(dataset))
         sols = sols_of(dataset, [str(r) for r in selection] if isinstance(selection, list) else None)
-        if first_call_unchanged(ctx.triggered_id, _version, dataset):
+        if first_call_unchanged(ctx.triggered_id, served, dataset):
             figures = dict.fromkeys(BUILDERS, no_update)  # the served layout drew them for this range
         else:
             figures = chart_figures(dataset, a, b, sols, axis_of(time_axis))

@@ -9,6 +9,7 @@ situation (:data:`PREVENT`: no update at all).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import TypeVar, overload
 
 import redis
@@ -24,6 +25,16 @@ STORE_FULL = f"Loading failed: {REDIS_FULL}; the data shown stays."
 STORE_ERRORS = (redis.RedisError, StoreError)
 
 T = TypeVar("T")
+#: the served rovers' stores, by name, in the order PTRACKER_ROVERS gives
+Stores = Mapping[str, DatasetStore]
+
+
+def store_of(stores: Stores, rover: object) -> DatasetStore:
+    """The store of the page's rover (``ids.ROVER``'s value); the first served rover's for
+    a value this server does not serve (a forged or outdated request)."""
+    if isinstance(rover, str) and rover in stores:
+        return stores[rover]
+    return next(iter(stores.values()))
 
 
 class _Prevent(enum.Enum):

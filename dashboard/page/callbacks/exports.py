@@ -14,7 +14,7 @@ from dashboard.exports.request import REPLAY
 from dashboard.exports.status import status_of
 from dashboard.exports.submit import request_export, request_replay
 from dashboard.page import ids
-from dashboard.page.callbacks.current import STORE_DOWN, STORE_ERRORS, current_or
+from dashboard.page.callbacks.current import STORE_DOWN, STORE_ERRORS, Stores, current_or, store_of
 from dashboard.page.pieces import export_item
 from dashboard.page.ranges import range_within, sol_bounds
 from dashboard.settings import Settings
@@ -26,12 +26,12 @@ STILL_RUNNING = ("queued", "started", "deferred", "scheduled")
 NO_DATASET = "Load the data before exporting."
 
 
-def register(app, store: DatasetStore, settings: Settings) -> None:
-    register_submit(app, store, settings)
-    register_poll(app, store)
+def register(app, stores: Stores, settings: Settings) -> None:
+    register_submit(app, stores, settings)
+    register_poll(app, next(iter(stores.values())))
 
 
-def register_submit(app, store: DatasetStore, settings: Settings) -> None:
+def register_submit(app, stores: Stores, settings: Settings) -> None:
     @app.callback(
         Output(ids.EXPORT_JOBS, "data"),
         Output(ids.EXPORT_MESSAGE, "children"),
@@ -41,18 +41,20 @@ def register_submit(app, store: DatasetStore, settings: Settings) -> None:
         State(ids.SOL_RANGE, "value"),
         State(ids.SELECTION, "data"),
         State(ids.EXPORT_JOBS, "data"),
+        State(ids.ROVER, "data"),
         prevent_initial_call=True,
         # While one submission is in flight the buttons are disabled: Dash keeps only the
         # newest answer of a callback, so a second click meanwhile would queue an export
         # whose id never reached the page's list.
         running=[(Output({"type": ids.EXPORT_BUTTON, "chart": ALL}, "disabled"), True, False)],
     )
-    def submit_export(clicks, formats, format_ids, sol_range, selection, jobs):
+    def submit_export(clicks, formats, format_ids, sol_range, selection, jobs, rover=None):
         trigger = ctx.triggered_id
         if not isinstance(trigger, dict) or not any(clicks or []):
             raise PreventUpdate
         chart = trigger.get("chart")
         fmt = next((f for f, i in zip(formats, format_ids, strict=False) if i.get("chart") == chart), None)
+        store = store_of(stores, rover)  # the rover shown: its dataset is exported
         dataset = current_or(store, down=(no_update, STORE_DOWN), empty=(no_update, NO_DATASET))
         if not isinstance(dataset, Dataset):
             return dataset
@@ -76,6 +78,8 @@ def register_submit(app, store: DatasetStore, settings: Settings) -> None:
 
 
 def register_poll(app, store: DatasetStore) -> None:
+    """The export list (``store``: any rover's: the jobs are the app's, not a rover's)."""
+
     @app.callback(
         Output(ids.EXPORT_LIST, "children"),
         Output(ids.EXPORT_POLL, "disabled"),

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dash import Input, Output, State, no_update
 
-from dashboard.data.store import Dataset, DatasetStore
+from dashboard.data.store import Dataset
 from dashboard.page import ids
-from dashboard.page.callbacks.current import PREVENT, STORE_ERRORS, current_or
+from dashboard.page.callbacks.current import PREVENT, STORE_ERRORS, Stores, current_or, store_of
 from dashboard.page.pieces import new_data_notice, now_children, now_position, summary_children
 
 #: now card, summary strip, what the page shows (ids.LIVE_SEEN)
@@ -23,15 +23,17 @@ KEEP_WORDS = (no_update, no_update, no_update)
 NO_WORDS: tuple[list, list, None] = ([], [], None)
 
 
-def register(app, store: DatasetStore) -> None:
+def register(app, stores: Stores) -> None:
     @app.callback(
         Output(ids.NOW, "children"),
         Output(ids.SUMMARY, "children"),
         Output(ids.LIVE_SEEN, "data"),
         Input(ids.DATA_VERSION, "data"),
         Input(ids.LIVE, "data"),
+        Input(ids.ROVER, "data"),
     )
-    def show_now(_version, _changes):
+    def show_now(_version, _changes, rover):
+        store = store_of(stores, rover)
         dataset = current_or(store, down=KEEP_WORDS, empty=NO_WORDS)
         if not isinstance(dataset, Dataset):
             return dataset
@@ -47,10 +49,11 @@ def register(app, store: DatasetStore) -> None:
         Input(ids.LIVE, "data"),
         State(ids.DATA_VERSION, "data"),
         State(ids.LIVE_SEEN, "data"),
+        State(ids.ROVER, "data"),
         prevent_initial_call=True,
     )
-    def follow_live(_changes, shown_version, seen):
-        dataset = current_or(store, down=PREVENT, empty=PREVENT)
+    def follow_live(_changes, shown_version, seen, rover=None):
+        dataset = current_or(store_of(stores, rover), down=PREVENT, empty=PREVENT)
         if dataset.version == shown_version:
             return no_update, no_update  # the load record changed: show_now says it
         return dataset.version, new_data_notice(seen if isinstance(seen, dict) else None, now_position(dataset))

@@ -8,13 +8,14 @@ the dataset changed since.
 
 from __future__ import annotations
 
-from dash import Input, Output, ctx, no_update
+from dash import Input, Output, State, ctx, no_update
 
-from dashboard.data.store import Dataset, DatasetStore
+from dashboard.data.store import Dataset
 from dashboard.figures import View
 from dashboard.figures.regional import regional
 from dashboard.page import ids
-from dashboard.page.callbacks.current import PREVENT, current_or
+from dashboard.page.callbacks.current import PREVENT, Stores, current_or, store_of
+from dashboard.page.first_view import page_token
 from dashboard.page.mars import around_children
 from dashboard.page.ranges import range_within, sol_bounds
 
@@ -22,10 +23,11 @@ UNCHANGED = (no_update, no_update)
 EMPTY_FIGURE: dict = {"data": [], "layout": {}}
 
 
-def first_call_unchanged(triggered_id, shown_version, dataset: Dataset) -> bool:
+def first_call_unchanged(triggered_id, served: str | None, dataset: Dataset) -> bool:
     """True for a page's first call (nothing triggered it) when the page was served from
-    this very dataset version: its layout already holds what the call would build."""
-    return triggered_id is None and shown_version == dataset.version
+    this very dataset (``served``: the layout's :func:`page_token`, of its rover and
+    version): its layout already holds what the call would build."""
+    return triggered_id is None and served == page_token(dataset)
 
 
 def around(dataset: Dataset, sol_range) -> tuple[dict, list]:
@@ -34,17 +36,19 @@ def around(dataset: Dataset, sol_range) -> tuple[dict, list]:
     return regional(dataset, View.of(a, b), compact=True), around_children(dataset, b)
 
 
-def register(app, store: DatasetStore) -> None:
+def register(app, stores: Stores) -> None:
     @app.callback(
         Output(ids.REGIONAL, "figure"),
         Output(ids.AROUND, "children"),
         Input(ids.SOL_RANGE, "value"),
         Input(ids.DATA_VERSION, "data"),
+        Input(ids.ROVER, "data"),
+        State(ids.SERVED, "data"),
     )
-    def update_around(sol_range, version):
-        dataset: Dataset | tuple = current_or(store, down=PREVENT, empty=(EMPTY_FIGURE, []))
+    def update_around(sol_range, _version, rover, served):
+        dataset: Dataset | tuple = current_or(store_of(stores, rover), down=PREVENT, empty=(EMPTY_FIGURE, []))
         if not isinstance(dataset, Dataset):
             return dataset
-        if first_call_unchanged(ctx.triggered_id, version, dataset):
+        if first_call_unchanged(ctx.triggered_id, served, dataset):
             return UNCHANGED
         return around(dataset, sol_range)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dash import Input, Output, ctx, html
+from dash import Input, Output, State, ctx, html
 from dash.exceptions import PreventUpdate
 
-from dashboard.data.store import Dataset, DatasetStore
+from dashboard.data.store import Dataset
 from dashboard.page import ids
-from dashboard.page.callbacks.current import PREVENT, STORE_DOWN, current_or
+from dashboard.page.callbacks.current import PREVENT, STORE_DOWN, Stores, current_or, store_of
 from dashboard.page.pieces import details_children, selection_status
 
 
@@ -28,7 +28,7 @@ def clicked_waypoint(click: dict | None) -> str | None:
     return rmc if isinstance(rmc, str) else None
 
 
-def register(app, store: DatasetStore) -> None:
+def register(app, stores: Stores) -> None:
     @app.callback(
         Output(ids.SELECTION, "data"),
         Output(ids.SELECTION_STATUS, "children"),
@@ -45,13 +45,14 @@ def register(app, store: DatasetStore) -> None:
     @app.callback(
         Output(ids.DETAILS, "children"),
         Input(ids.GRAPHS["map"], "clickData"),
+        State(ids.ROVER, "data"),
         prevent_initial_call=True,
     )
-    def show_details(click):
+    def show_details(click, rover=None):
         rmc = clicked_waypoint(click)
         if rmc is None:
             raise PreventUpdate  # a click on the path, not on a waypoint
-        dataset = current_or(store, down=[html.P(STORE_DOWN)], empty=PREVENT)
+        dataset = current_or(store_of(stores, rover), down=[html.P(STORE_DOWN)], empty=PREVENT)
         if not isinstance(dataset, Dataset):
             return dataset
         return details_children(dataset, rmc)

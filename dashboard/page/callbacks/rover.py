@@ -1,0 +1,24 @@
+"""The rover shown: what the page says of it besides the data (the masthead's line, the
+empty state's sources). Which rover it is, and the range that follows a switch, are the
+sol range's callback's (:mod:`.sol_range`): one callback decides both."""
+
+from __future__ import annotations
+
+from dash import Input, Output
+
+from dashboard.page import ids
+from dashboard.page.layout import source_items, tagline
+from dashboard.rovers import ROVERS
+from dashboard.settings import Settings
+
+
+def register(app, settings: Settings) -> None:
+    @app.callback(
+        Output(ids.TAGLINE, "children"),
+        Output(ids.SOURCES, "children"),
+        Input(ids.ROVER, "data"),
+        prevent_initial_call=True,  # the served layout says them for its rover
+    )
+    def describe_rover(rover):
+        name = rover if rover in ROVERS and rover in settings.rovers else settings.rovers[0]
+        return tagline(name), source_items(settings.for_rover(name))
