@@ -329,7 +329,7 @@
 
   function resumeAt(range) {
     if (!replay || replay.spec.range[0] !== range[0]) return -1;
-    if (shownRover() !== null && replay.spec.rover !== shownRover()) return -1;
+    if (shownRover() !== null && replay.spec.rover_name !== shownRover()) return -1;
     if (replay.spec.sols[replay.k] === range[1]) return replay.k === lastFrame() ? 0 : replay.k;
     return replay.spec.range[1] === range[1] ? 0 : -1;
   }

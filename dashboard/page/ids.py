@@ -76,6 +76,11 @@ def now_value(label: str) -> str:
     return f"now-{label.lower().replace(' ', '-')}"
 
 
+# both rovers on one chart (drawn only when asked for)
+COMPARE = "compare-rovers"  # the checkbox that asks for it
+COMPARE_BODY = "compare-body"  # hidden until asked for
+COMPARE_CHART = "compare-chart"
+
 # Mars around the rover (the context layers)
 REGIONAL = "regional-chart"  # the regional view: the whole terrain crop, on the page only
 AROUND = "around-card"  # tubes filled by the range's end, Ingenuity's card, missing layers

@@ -29,6 +29,8 @@ GRAPH_HEIGHTS = {
 }
 #: Height of the regional view beside the map (px).
 REGIONAL_HEIGHT = 460
+#: Height of the chart comparing the rovers (px).
+COMPARE_HEIGHT = 560
 #: Height of the replay's plot (px).
 REPLAY_HEIGHT = 560
 #: How often the export list asks for its jobs' progress while one is unfinished (ms).
@@ -334,7 +336,38 @@ def _regional(figure: dict | None) -> html.Section:
     )
 
 
-def _charts(hidden: bool, first: FirstView | None = None) -> html.Main:
+def _compare(served: tuple[str, ...]) -> html.Section:
+    """Both rovers' odometry and elevation change since landing on one chart: drawn only
+    when the checkbox asks for it (it reads every rover's dataset), offered only when more
+    than one rover is served."""
+    return html.Section(
+        className="chart-card compare-card",
+        hidden=len(served) < 2,
+        **{"aria-label": "Compare the rovers"},
+        children=[
+            dcc.Checklist(
+                id=ids.COMPARE,
+                options=[{"label": " Compare the rovers: odometry and elevation change since landing", "value": "on"}],
+                value=[],
+                inputClassName="compare-input",
+            ),
+            html.Div(
+                id=ids.COMPARE_BODY,
+                hidden=True,
+                children=dcc.Graph(
+                    id=ids.COMPARE_CHART,
+                    figure={"data": [], "layout": {"title": {"text": "Both rovers since landing"}}},
+                    config={"displaylogo": False},
+                    responsive=True,
+                    style={"height": f"{COMPARE_HEIGHT}px"},
+                    className="chart",
+                ),
+            ),
+        ],
+    )
+
+
+def _charts(hidden: bool, first: FirstView | None = None, served: tuple[str, ...] = (DEFAULT_ROVER,)) -> html.Main:
     figures = first.figures if first is not None else {}
     return html.Main(
         id=ids.CHARTS,
@@ -373,6 +406,7 @@ def _charts(hidden: bool, first: FirstView | None = None) -> html.Main:
                 ],
             ),
             _graph("distance", figures.get("distance")),
+            _compare(served),
             _exports_panel(),
         ],
     )
@@ -448,7 +482,7 @@ def serve_layout(
             # outside the empty state, so the outcome stays visible once the charts appear
             dcc.Loading(html.Div(id=ids.LOAD_STATUS, className="load-status", role="alert"), type="dot"),
             _controls(lo, hi, hidden=not has_data, first=first, rover=rover),
-            _charts(hidden=not has_data, first=first),
+            _charts(hidden=not has_data, first=first, served=settings.rovers),
             _footer(),
         ],
     )

@@ -66,7 +66,7 @@ def page_replay(dataset: Dataset, sol_min: int, sol_max: int) -> dict:
         "version": dataset.version,
         "sols": replay.sols,
         "dates": [dataset.calendar.sol_date(s).isoformat() for s in replay.sols],
-        "rover": dataset.rover,
+        "rover_name": dataset.rover,  # whose frames (the page never resumes another rover's)
         "odometry_km": odometry,
         "elevation_m": elevation,
     }

@@ -163,3 +163,52 @@ def test_a_rover_without_data_says_so_and_the_switch_stays(dash_duo, start, stor
     dash_duo.wait_for_text_to_equal(LATEST, f"sol {M20_SOLS[1]}", timeout=20)
     wait_until(lambda: dash_duo.find_element(f"#{ids.CHARTS}").get_attribute("hidden") is None, what="charts back")
     assert dash_duo.get_logs() == []
+
+
+READOUT_SOL_JS = "const out = document.getElementById(arguments[0]); return out ? out.getAttribute('data-sol') : null;"
+TRACES_JS = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+return gd && gd._fullData ? gd._fullData.map(t => t.name + ':' + t._length) : null;
+"""
+
+
+def test_the_replay_steps_through_the_rover_shown(dash_duo, start, both, msl_sols):
+    """Frames fetched for one rover are never shown for another: after a switch, Step
+    fetches the new rover's frames (its first sol)."""
+    start(both)
+    dash_duo.wait_for_text_to_equal(LATEST, f"sol {M20_SOLS[1]}", timeout=20)
+    step = dash_duo.find_element(f"#{ids.REPLAY_STEP}")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", step)
+    step.click()
+    wait_until(
+        lambda: dash_duo.driver.execute_script(READOUT_SOL_JS, ids.REPLAY_READOUT) == str(M20_SOLS[0]),
+        what="Perseverance's first frame",
+    )
+    choose(dash_duo, "curiosity")
+    dash_duo.wait_for_text_to_equal(LATEST, f"sol {msl_sols[1]}", timeout=20)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", step)
+    step.click()
+    wait_until(
+        lambda: dash_duo.driver.execute_script(READOUT_SOL_JS, ids.REPLAY_READOUT) == str(msl_sols[0]),
+        what="Curiosity's first frame",
+    )
+    assert dash_duo.get_logs() == []
+
+
+def test_both_rovers_on_one_chart(dash_duo, start, both, msl_sols):
+    start(both)
+    dash_duo.wait_for_text_to_equal(LATEST, f"sol {M20_SOLS[1]}", timeout=20)
+    assert dash_duo.find_element(f"#{ids.COMPARE_BODY}").get_attribute("hidden") is not None  # drawn only when asked
+    box = dash_duo.find_element(f"#{ids.COMPARE} input")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+    box.click()
+    wait_until(lambda: dash_duo.driver.execute_script(TRACES_JS, ids.COMPARE_CHART), what="the comparison drawn")
+    names = dash_duo.driver.execute_script(TRACES_JS, ids.COMPARE_CHART)
+    # odometry and elevation change of each rover, a point per sol with a localization
+    assert [n.split(":")[0] for n in names] == ["Perseverance"] * 2 + ["Curiosity"] * 2
+    assert all(int(n.split(":")[1]) > 1 for n in names)
+    box.click()
+    wait_until(
+        lambda: dash_duo.find_element(f"#{ids.COMPARE_BODY}").get_attribute("hidden") is not None, what="hidden again"
+    )
+    assert dash_duo.get_logs() == []

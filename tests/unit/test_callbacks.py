@@ -159,6 +159,7 @@ def test_every_area_registers_its_callbacks():
         "poll_exports",
         "update_around",
         "describe_rover",
+        "compare_rovers",
         "send_replay",
     }
 
