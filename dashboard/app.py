@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
         store = DatasetStore.of(connect(settings), settings)
     base = settings.replace(key_prefix=store.prefix)
     stores = {name: store if name == DEFAULT_ROVER else DatasetStore.of(store.redis, base, name) for name in ROVERS}
+    served = {name: stores[name] for name in settings.rovers}  # the page's rovers, in order
     server = flask.Flask(__name__)
     if settings.proxy_count:  # behind N trusted proxies: the client is who they say it is
         n = settings.proxy_count
@@ -74,7 +75,8 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     logs.install(server, settings)
     callback_map: dict = {}
     metrics.install(server, store, settings, callback_map)
-    http_cache.install(server, stores, max_age=settings.cache_max_age, stale=settings.cache_stale)
+    # the served rovers' only: a rover not served answers 404, never a 304
+    http_cache.install(server, served, max_age=settings.cache_max_age, stale=settings.cache_stale)
     app = dash.Dash(
         __name__,
         server=server,
@@ -84,7 +86,6 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
         serve_locally=True,
     )
 
-    served = {name: stores[name] for name in settings.rovers}  # the page's rovers, in order
     layout = page_layout(served, settings)
 
     # plotly.js with only the page's trace types, before Dash's renderer: dcc.Graph uses it

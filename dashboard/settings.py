@@ -239,8 +239,12 @@ class Settings:
         """These settings with ``name``'s sources in the loader's fields (``waypoints_source``...):
         what ``load`` reads for that rover. Curiosity has no context layers (Ingenuity's
         flights and the sample tubes are Perseverance's)."""
+        if name == self.rover:
+            return self
+        if self.rover != DEFAULT_ROVER:  # its own sources are gone: ask the base settings
+            raise SettingsError(f"these settings are {self.rover}'s: ask for {name}'s from the base settings")
         if name == DEFAULT_ROVER:
-            return self if self.rover == name else replace(self, rover=name)
+            return self
         if name != CURIOSITY.name:
             raise SettingsError(f"no rover named {name!r}: the rovers are {', '.join(ROVERS)}")
         return replace(

@@ -136,5 +136,6 @@ def dataset() -> Dataset:
         raise failed
     found = g.get("ptracker_dataset") or store().current()
     if found is None:
-        raise ApiError(503, "no dataset loaded yet: POST /load to load it")
+        how = "POST /load" if rover() == DEFAULT_ROVER else f"POST /load?rover={rover()}"
+        raise ApiError(503, f"no dataset loaded yet: {how} to load it")
     return found

@@ -32,13 +32,19 @@ from dashboard.api.schemas import NoQuery, parse_query
 from dashboard.data.changes import pending, recent_changes
 from dashboard.http import json_response
 from dashboard.marstime import parse_utc
+from dashboard.rovers import DEFAULT_ROVER, ROVERS
 
 ATOM = "application/atom+xml"
 FEED_ID = "tag:perseverance-tracker,2021:feed"
 #: an entry's id: stable across renders, servers and restarts of the same dataset history
 ENTRY_ID = "tag:perseverance-tracker,2021:change/v{version}/sol{sol}"
 FEED_TITLE = "Perseverance Tracker: the rover's track"
-FEED_SUBTITLE = "Where NASA's Perseverance rover drove, as NASA's MMGIS layers publish it"
+FEED_SUBTITLE = "Where NASA's {label} rover drove, as NASA's MMGIS layers publish it"
+#: another rover's feed: its own id, entry ids and title (Perseverance's are the ones above,
+#: as they always were: feed readers keep what they have read)
+ROVER_FEED_ID = FEED_ID + "/{rover}"
+ROVER_ENTRY_ID = "tag:perseverance-tracker,2021:{rover}/change/v{version}/sol{sol}"
+ROVER_FEED_TITLE = "Perseverance Tracker: {label}'s track"
 DATA_RIGHTS = "Rover data: NASA/JPL-Caltech (MMGIS)"
 #: the newest changes the feed carries
 FEED_ENTRIES = 50
@@ -98,7 +104,8 @@ def feed_atom():
     """Atom feed of the rover's track (one entry per change, GeoRSS position)"""
     parse_query(NoQuery)
     changes = _changes(FEED_ENTRIES)
-    body = render_feed(changes, request.url_root, fallback=dataset().meta.get("loaded_at"))
+    found = dataset()
+    body = render_feed(changes, request.url_root, fallback=found.meta.get("loaded_at"), rover=found.rover)
     return Response(body, content_type=f"{ATOM}; charset=utf-8")
 
 
@@ -155,32 +162,39 @@ def entry_text(change: dict) -> str:
     return " ".join(parts)
 
 
-def entry_id(change: dict) -> str:
-    return ENTRY_ID.format(version=change["version"], sol=change["newest"]["sol"])
+def entry_id(change: dict, rover: str = DEFAULT_ROVER) -> str:
+    sol, version = change["newest"]["sol"], change["version"]
+    if rover == DEFAULT_ROVER:
+        return ENTRY_ID.format(version=version, sol=sol)
+    return ROVER_ENTRY_ID.format(rover=rover, version=version, sol=sol)
 
 
-def render_feed(changes: list[dict], base_url: str, fallback: str | None = None) -> bytes:
-    """The Atom 1.0 document of ``changes`` (newest first), its links under ``base_url``
-    (the server's root URL, ending in "/"). ``updated`` is the newest entry's, else
-    ``fallback`` (the dataset's load time)."""
+def render_feed(changes: list[dict], base_url: str, fallback: str | None = None, rover: str = DEFAULT_ROVER) -> bytes:
+    """The Atom 1.0 document of ``rover``'s ``changes`` (newest first), its links under
+    ``base_url`` (the server's root URL, ending in "/"). ``updated`` is the newest
+    entry's, else ``fallback`` (the dataset's load time)."""
+    label = ROVERS[rover].label
+    other = rover != DEFAULT_ROVER
     fg = FeedGenerator()
     fg.load_extension("geo")
-    fg.id(FEED_ID)
-    fg.title(FEED_TITLE)
-    fg.subtitle(FEED_SUBTITLE)
+    fg.id(ROVER_FEED_ID.format(rover=rover) if other else FEED_ID)
+    fg.title(ROVER_FEED_TITLE.format(label=label) if other else FEED_TITLE)
+    fg.subtitle(FEED_SUBTITLE.format(label=label))
     fg.author({"name": "Perseverance Tracker"})
     fg.rights(DATA_RIGHTS)
     fg.generator("Perseverance Tracker", version=__version__)
-    fg.link(href=f"{base_url}perseverance/feed.atom", rel="self", type=ATOM)
+    fg.link(href=f"{base_url}{rover}/feed.atom", rel="self", type=ATOM)
+    page_rover = f"&rover={rover}" if other else ""
     fg.link(href=base_url, rel="alternate", type="text/html")
     newest = max((_when(c.get("data_changed_at") or c.get("loaded_at")) for c in changes), default=None)
     fg.updated(newest or _when(fallback))
     for change in changes:
         entry = fg.add_entry(order="append")
-        entry.id(entry_id(change))
+        entry.id(entry_id(change, rover))
         entry.title(entry_title(change))
         entry.updated(_when(change.get("data_changed_at") or change.get("loaded_at")))
-        entry.link(href=f"{base_url}?sol_min={change['sol_min']}&sol_max={change['sol_max']}", rel="alternate")
+        page = f"{base_url}?sol_min={change['sol_min']}&sol_max={change['sol_max']}{page_rover}"
+        entry.link(href=page, rel="alternate")
         entry.summary(entry_text(change))
         entry.geo.point(f"{change['newest']['lat']} {change['newest']['lon']}")
     return fg.atom_str(pretty=False)

@@ -109,9 +109,9 @@ def _waypoints_file(ext: str, content_type: str, body) -> Response:
     query = parse_query(RangeQuery)
     found = dataset()
     frame = serialize.filtered(found, query)
-    headers = serialize.attachment(serialize.data_filename(frame, ext))
+    headers = serialize.attachment(serialize.data_filename(frame, ext, found.rover))
     key = (ext, *serialize.range_key(found, query))
-    return _cached(found, key, lambda: body(frame, found.version), content_type, headers)
+    return _cached(found, key, lambda: body(frame, found.version, found.rover), content_type, headers)
 
 
 def _cached(found: Dataset, key: tuple, build, content_type: str, headers: dict | None = None) -> Response:
@@ -186,7 +186,7 @@ def position():
 )
 def waypoints_csv():
     """the (filtered) waypoints as CSV"""
-    return _waypoints_file("csv", "text/csv; charset=utf-8", lambda frame, _version: serialize.csv_bytes(frame))
+    return _waypoints_file("csv", "text/csv; charset=utf-8", lambda frame, _version, _rover: serialize.csv_bytes(frame))
 
 
 @route(

@@ -61,6 +61,7 @@ def rover_now(name: str) -> dict:
         "sol_epoch_utc": rover.calendar.epoch.isoformat().replace("+00:00", "Z"),
         "loaded": dataset is not None,
         "dataset_version": None if dataset is None else dataset.version,
+        **dict.fromkeys(("sol", "earth_date", "lon", "lat", "odometry_m", "loaded_at")),
         **load_state(store.last_load()),
     }
     if dataset is not None:

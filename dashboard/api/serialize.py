@@ -12,10 +12,12 @@ import pandas as pd
 from dashboard.api.schemas import RangeQuery
 from dashboard.data.schema import WAYPOINT_COLUMNS
 from dashboard.data.store import Dataset
+from dashboard.rovers import DEFAULT_ROVER
 
 #: A cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-FILE_STEM = "perseverance-waypoints"
+#: a waypoint file is named after its rover: "perseverance-waypoints-sols-13-1110.csv"
+FILE_STEM = "{rover}-waypoints"
 
 
 def filtered(dataset: Dataset, query: RangeQuery) -> pd.DataFrame:
@@ -91,15 +93,16 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return buf.getvalue().encode()
 
 
-def geojson_bytes(frame: pd.DataFrame, version: str) -> bytes:
-    doc = {"type": "FeatureCollection", "name": "perseverance_waypoints", "dataset_version": version}
+def geojson_bytes(frame: pd.DataFrame, version: str, rover: str = DEFAULT_ROVER) -> bytes:
+    doc = {"type": "FeatureCollection", "name": f"{rover}_waypoints", "dataset_version": version}
     return orjson.dumps({**doc, "features": features(frame)})
 
 
-def data_filename(frame: pd.DataFrame, ext: str) -> str:
+def data_filename(frame: pd.DataFrame, ext: str, rover: str = DEFAULT_ROVER) -> str:
+    stem = FILE_STEM.format(rover=rover)
     if frame.empty:
-        return f"{FILE_STEM}.{ext}"
-    return f"{FILE_STEM}-sols-{int(frame['sol'].min())}-{int(frame['sol'].max())}.{ext}"
+        return f"{stem}.{ext}"
+    return f"{stem}-sols-{int(frame['sol'].min())}-{int(frame['sol'].max())}.{ext}"
 
 
 def attachment(filename: str) -> dict[str, str]:
