@@ -1,10 +1,11 @@
 """Command line: ``python -m dashboard load|info``.
 
-``load`` fetches NASA's layers of one rover (``--rover``, Perseverance by default; the
-optional ones too: current position, Ingenuity's flights, sample tubes, terrain) into the
-Redis at ``REDIS_URL`` (the embedded one when unset) and prints a one-line summary, or
-JSON with ``--json``. ``info`` prints the current dataset's summary without loading. On
-failure: exit status 1 and one line on stderr saying why.
+``load`` fetches NASA's layers (the optional ones too: current position, Ingenuity's
+flights, sample tubes, terrain) into the Redis at ``REDIS_URL`` (the embedded one when
+unset) and prints a one-line summary, or JSON with ``--json``: for ``--rover``'s, or each
+rover served in turn (each line then starts with its name). ``info`` prints the current
+dataset's summary without loading. On failure: exit status 1 and one line on stderr
+saying why (after the other rovers were tried).
 """
 
 from __future__ import annotations
@@ -46,15 +47,31 @@ def _parser() -> argparse.ArgumentParser:
     ):
         p_load.add_argument(flag, metavar="SRC", help=f"URL or path of {what} (optional), or 'off' (default: {env})")
     p_load.add_argument("--force", action="store_true", help="re-parse and store even when unchanged")
-    rover_help = "whose layers: their defaults are PTRACKER_MSL_* for curiosity (default: perseverance)"
-    p_load.add_argument("--rover", choices=tuple(ROVERS), default=DEFAULT_ROVER, help=rover_help)
+    rover_help = (
+        "whose layers (Curiosity's sources are PTRACKER_MSL_*); default: every rover PTRACKER_ROVERS serves, "
+        "each on its own (Perseverance alone when a source option is given)"
+    )
+    p_load.add_argument("--rover", choices=tuple(ROVERS), help=rover_help)
     p_load.add_argument("--if-empty", action="store_true", help="load only when no dataset is loaded yet")
     p_load.add_argument("--json", action="store_true", help="print the summary as JSON")
     p_info = sub.add_parser("info", help="print the current dataset's summary")
     p_info.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p_info.add_argument("--rover", choices=tuple(ROVERS), default=DEFAULT_ROVER, help="whose dataset")
+    p_info.add_argument("--rover", choices=tuple(ROVERS), help="whose dataset (default: every rover served)")
     sub.add_parser("run", help="serve the dashboard (embedded Redis without REDIS_URL; loads data if empty)")
     return parser
+
+
+SOURCE_OPTIONS = ("waypoints", "traverse", "current", "heli", "samples", "terrain")
+
+
+def rovers_of(args: argparse.Namespace, settings: Settings) -> tuple[str, ...]:
+    """The rovers a command is for: ``--rover``'s; else Perseverance when a source option
+    names one of its layers; else every rover served."""
+    if args.rover:
+        return (args.rover,)
+    if args.command == "load" and any(getattr(args, name) for name in SOURCE_OPTIONS):
+        return (DEFAULT_ROVER,)
+    return settings.rovers
 
 
 def _run(args: argparse.Namespace, store: DatasetStore, settings: Settings) -> dict | None:
@@ -65,7 +82,7 @@ def _run(args: argparse.Namespace, store: DatasetStore, settings: Settings) -> d
     if args.command == "load":
         return load(
             store,
-            settings.for_rover(args.rover),
+            settings.for_rover(store.rover),
             waypoints_source=args.waypoints,
             traverse_source=args.traverse,
             current_source=args.current,
@@ -84,28 +101,41 @@ def main(argv: list[str] | None = None) -> int:
         return serve()
     try:
         settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    rovers = rovers_of(args, settings)
+    # each rover on its own: one failing never keeps another from loading; exit 1 if any failed
+    return max(_one_rover(args, settings, rover, named=len(rovers) > 1) for rover in rovers)
+
+
+def _one_rover(args: argparse.Namespace, settings: Settings, rover: str, named: bool) -> int:
+    """Run the command for one rover, printing its outcome (prefixed by its name when
+    ``named``); the exit status."""
+    prefix = f"{rover}: " if named else ""
+    try:
         with session(settings) as client:
-            summary = _run(args, DatasetStore.of(client, settings, args.rover), settings)
+            summary = _run(args, DatasetStore.of(client, settings, rover), settings)
         if summary is None:
-            again = "" if args.rover == DEFAULT_ROVER else f" --rover {args.rover}"
-            print(f"no dataset loaded yet: run 'python -m dashboard load{again}'", file=sys.stderr)
+            again = "" if rover == DEFAULT_ROVER else f" --rover {rover}"
+            print(f"{prefix}no dataset loaded yet: run 'python -m dashboard load{again}'", file=sys.stderr)
             return 1
     except (LoadError, SettingsError, StoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{prefix}error: {exc}", file=sys.stderr)
         return 1
     except redis.RedisError as exc:
-        print(f"error: {in_words(exc)} ({exc})", file=sys.stderr)
+        print(f"{prefix}error: {in_words(exc)} ({exc})", file=sys.stderr)
         return 1
     except (EmbeddedRedisError, OSError) as exc:  # the embedded server could not start
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{prefix}error: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # anything else: one line, no trace
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{prefix}error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    if args.json:
-        print(orjson.dumps(summary).decode())
+    if args.json:  # one JSON object a line, each naming its rover
+        print(orjson.dumps({"rover": rover, **summary}).decode())
     else:
-        print(one_line(summary))
+        print(prefix + one_line(summary))
     return 0
 
 
