@@ -19,6 +19,7 @@ from dashboard.api.server import install as install_api
 from dashboard.data.store import DatasetStore, StoreError
 from dashboard.page import vendor
 from dashboard.page.callbacks import STORE_DOWN, register_callbacks
+from dashboard.page.callbacks.current import rover_notes
 from dashboard.page.first_view import requested_search
 from dashboard.page.guard import install as install_guard
 from dashboard.page.layout import serve_layout
@@ -44,7 +45,8 @@ def page_layout(served: dict[str, DatasetStore], settings: Settings):
         search = requested_search()
         rover = rover_from_query(search, settings.rovers)
         try:
-            return serve_layout(served[rover].current(), settings, search=search, rover=rover)
+            dataset = served[rover].current()
+            return serve_layout(dataset, settings, search=search, rover=rover, notes=rover_notes(served))
         except (redis.RedisError, StoreError) as exc:
             log.warning("store unreachable while serving the page: %s", exc)
             return serve_layout(None, settings, store_error=STORE_DOWN, rover=rover)

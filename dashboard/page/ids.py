@@ -4,6 +4,7 @@ URL = "url"
 ROVER = "rover"  # the rover the page shows (a dcc.Store: every callback that reads data reads it)
 ROVER_SWITCH = "rover-switch"  # the radio buttons that choose it (in the URL as rover=curiosity)
 TAGLINE = "tagline"  # the masthead's line: which rover, where
+ROVER_NOTES = "rover-notes"  # which rover's data is missing or failing, in words
 SERVED = "served-from"  # the rover and version the served layout was drawn from (never written)
 SUMMARY = "summary"
 NOW = "now-card"  # where the rover is now, and each layer's freshness

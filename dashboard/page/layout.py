@@ -126,15 +126,21 @@ def _rover_switch(rover: str, served: tuple[str, ...]) -> html.Div:
     )
 
 
-def _masthead(rover: str, served: tuple[str, ...]) -> html.Header:
+def _masthead(rover: str, served: tuple[str, ...], notes: list[str]) -> html.Header:
     return html.Header(
         className="masthead",
         children=[
             html.H1("Perseverance Tracker"),
             html.P(tagline(rover), id=ids.TAGLINE, className="tagline"),
             _rover_switch(rover, served),
+            rover_notes_list(notes),
         ],
     )
+
+
+def rover_notes_list(notes: list[str]) -> html.Ul:
+    """Which rover's data is missing or failing to refresh, one line each (polite)."""
+    return html.Ul([html.Li(n) for n in notes], id=ids.ROVER_NOTES, className="rover-notes", **{"aria-live": "polite"})
 
 
 def source_items(settings: Settings) -> list:
@@ -451,6 +457,7 @@ def serve_layout(
     store_error: str | None = None,
     search: str = "",
     rover: str = DEFAULT_ROVER,
+    notes: list[str] | None = None,
 ) -> html.Div:
     """The page for ``dataset`` (``rover``'s); its charts drawn for the range the page's
     address asks for (``search``: its query string; see :mod:`.first_view`)."""
@@ -467,7 +474,7 @@ def serve_layout(
             dcc.Store(id=ids.DATA_VERSION, data=dataset.version if dataset else None),
             dcc.Store(id=ids.ROVER, data=rover),
             dcc.Store(id=ids.SERVED, data=page_token(dataset)),
-            _masthead(rover, settings.rovers),
+            _masthead(rover, settings.rovers, notes or []),
             html.Div(id=ids.STATUS, className="status", role="status", children=store_error or ""),
             *_live(dataset, settings, rover),
             html.Section(id=ids.NOW, className="now-card", **{"aria-labelledby": ids.NOW_TITLE}),

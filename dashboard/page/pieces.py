@@ -120,6 +120,19 @@ def failure_reason(error: str | None) -> str:
     return problem if len(problem) <= FAILURE_CHARS else problem[: FAILURE_CHARS - 1] + "…"
 
 
+def rover_note(rover: str, loaded: bool, last_load: dict | None) -> str | None:
+    """What the page says of a served rover whose data is missing or whose latest load
+    failed (None when its data is there and its loads succeed)."""
+    label = ROVERS[rover].label
+    failed = bool(last_load) and last_load.get("ok") is False  # type: ignore[union-attr]
+    reason = failure_reason(last_load.get("error")) if failed and last_load else ""
+    if not loaded:
+        return f"{label}'s data is missing: " + (f"its load failed ({reason})." if failed else "not loaded yet.")
+    if failed:
+        return f"{label}'s data may be out of date: its latest refresh failed ({reason})."
+    return None
+
+
 def staleness_text(last_load: dict | None, sol: int | None, ago: str | None) -> str | None:
     """What the now card says while refreshes fail (the load record ``last_load`` not ok):
     since when the source has failed, why, and how old the shown position is (``sol``,

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from dashboard.data.load import load
+from dashboard.data.load import LoadError, load
 from dashboard.data.store import DatasetStore
 from dashboard.figures import BUILDERS
 from dashboard.page import ids
@@ -211,4 +211,22 @@ def test_both_rovers_on_one_chart(dash_duo, start, both, msl_sols):
     wait_until(
         lambda: dash_duo.find_element(f"#{ids.COMPARE_BODY}").get_attribute("hidden") is not None, what="hidden again"
     )
+    assert dash_duo.get_logs() == []
+
+
+def test_a_broken_curiosity_source_leaves_perseverance_served(dash_duo, start, store, both):
+    """Curiosity's source fails: Perseverance is served as ever, and the page says which
+    rover's data is missing and why, on either rover."""
+    load(store, both)
+    broken = both.replace(msl_waypoints_source=str(FIXTURES / "bad_html.html"))
+    curiosity = DatasetStore.of(store.redis, broken.replace(key_prefix=store.prefix), "curiosity")
+    with pytest.raises(LoadError):
+        load(curiosity, broken.for_rover("curiosity"))
+    start(both)
+    dash_duo.wait_for_text_to_equal(LATEST, f"sol {M20_SOLS[1]}", timeout=20)
+    notes = dash_duo.find_element(f"#{ids.ROVER_NOTES}").text
+    assert "Curiosity's data is missing: its load failed (" in notes and "HTML" in notes, notes
+    choose(dash_duo, "curiosity")
+    dash_duo.wait_for_element(f"#{ids.EMPTY_STATE}:not([hidden])", timeout=20)
+    assert "Curiosity's data is missing" in dash_duo.find_element(f"#{ids.ROVER_NOTES}").text
     assert dash_duo.get_logs() == []

@@ -22,7 +22,7 @@ def register_callbacks(app, stores: Stores, settings: Settings) -> None:
     """Every callback of the page, on ``app`` (never Dash's global registry); ``stores``:
     the served rovers' stores by name (the page's rover, ``ids.ROVER``, picks one)."""
     sol_range.register(app, stores)
-    rover.register(app, settings)
+    rover.register(app, stores, settings)
     charts.register(app, stores)
     live.register(app, stores)
     selection.register(app, stores)

@@ -16,6 +16,7 @@ import redis
 from dash.exceptions import PreventUpdate
 
 from dashboard.data.store import Dataset, DatasetStore, StoreError
+from dashboard.page.pieces import rover_note
 from dashboard.redis_conn import REDIS_AWAY, REDIS_FULL
 
 STORE_DOWN = f"{REDIS_AWAY[0].upper()}{REDIS_AWAY[1:]} right now; showing nothing new until it is back."
@@ -27,6 +28,20 @@ STORE_ERRORS = (redis.RedisError, StoreError)
 T = TypeVar("T")
 #: the served rovers' stores, by name, in the order PTRACKER_ROVERS gives
 Stores = Mapping[str, DatasetStore]
+
+
+def rover_notes(stores: Stores) -> list[str]:
+    """The page's words on each served rover whose data is missing or failing to refresh
+    (:func:`~dashboard.page.pieces.rover_note`); none while Redis is away (the status says it)."""
+    notes = []
+    try:
+        for name, store in stores.items():
+            note = rover_note(name, store.current_version() is not None, store.last_load())
+            if note:
+                notes.append(note)
+    except STORE_ERRORS:
+        return []
+    return notes
 
 
 def store_of(stores: Stores, rover: object) -> DatasetStore:
