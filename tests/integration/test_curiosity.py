@@ -7,6 +7,7 @@ files for it (``realdata``)."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import subprocess
@@ -503,3 +504,52 @@ def test_curiositys_real_files(settings, store, shared_data):
     assert now["layers"]["terrain"]["status"] == "missing" and "megt44s090hb.img" in now["layers"]["terrain"]["problem"]
     features = orjson.loads(web.get("/curiosity?sol_min=4469&sol_max=4469").data)
     assert [f["properties"]["dist_total_m"] for f in features] == [pytest.approx(34_298.4)]
+
+
+#: Perseverance's answers on NASA's files (all six layers) as the release before Curiosity
+#: served them (commit a31b04b): the first 16 hex digits of each body's sha256 and of its
+#: ETag. Following a second rover changed none of them, nor an export's job id.
+BEFORE_CURIOSITY = {
+    "/perseverance": ("7a10df3af3d158ac", '"v1-2def37f6'),
+    "/perseverance?sol_min=100&sol_max=400": ("acbaea482c26aba3", '"v1-bde35777'),
+    "/perseverance/sol": ("bf9e6ba636e04c5b", '"v1-ad636ac9'),
+    "/perseverance/orientation": ("46f7216c4e24ee05", '"v1-6c4f5ce4'),
+    "/perseverance/position?sol_min=5&sol_max=900": ("00e1bbdd7112d913", '"v1-45bde167'),
+    "/perseverance/waypoints.csv": ("820a16d9d46420ed", '"v1-e7aea13a'),
+    "/perseverance/waypoints.geojson": ("0938259bd265cc92", '"v1-4a4041a1'),
+    "/ingenuity/flights": ("10fbeb79777d68e8", '"v1-49668a20'),
+    "/ingenuity/flights.csv": ("87efeac78a3c1e79", '"v1-83651f8d'),
+    "/perseverance/samples": ("18db3e62c70ea904", '"v1-56df7328'),
+    "/perseverance/samples.geojson": ("6d2c8f0268007eb5", '"v1-bf4ab246'),
+    "/terrain": ("0c4b30cfef700179", '"v1-158ebae7'),
+}
+EXPORT_ID_BEFORE = "export-xy-61be86fa336cc2e08744"
+
+
+@pytest.mark.realdata
+def test_perseverances_answers_are_the_ones_served_before_curiosity(settings, store, shared_data):
+    real = settings.replace(
+        waypoints_source=str(shared_data / "M20_waypoints.json"),
+        traverse_source=str(shared_data / "M20_traverse.json"),
+        current_source=str(shared_data / "M20_waypoints_current.json"),
+        heli_source=str(shared_data / "m20_heli_waypoints.json"),
+        samples_source=str(shared_data / "M20_SAMPLE_v3.json"),
+        terrain_source=str(shared_data / "M20_mola128_jezero.img"),
+        max_bytes=20 * 1024 * 1024,
+    )
+    load(store, real)
+    web = create_app(real, store).server.test_client()
+    got = {}
+    for route in BEFORE_CURIOSITY:
+        resp = web.get(route)
+        got[route] = (hashlib.sha256(resp.data).hexdigest()[:16], resp.headers.get("ETag", "")[:12])
+    assert got == BEFORE_CURIOSITY
+    assert web.get("/perseverance/waypoints.csv").headers["Content-Disposition"] == (
+        'attachment; filename="perseverance-waypoints-sols-13-1840.csv"'
+    )
+    assert web.get("/perseverance/sol", headers={"Accept": "application/json"}).json == {
+        "sol": 1840,
+        "earth_date": "2026-04-23",
+    }
+    answer = web.post("/perseverance/orientation/yaw", json={"start": 0, "end": 400})
+    assert answer.status_code == 202 and answer.json["id"] == EXPORT_ID_BEFORE
