@@ -106,8 +106,10 @@ bench: setup-dev system-deps-test
 	@deploy/ensure-debian-packages.sh wrk
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_dashboard.py
+	$(BIN)/python bench/bench_dashboard.py --rover curiosity
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/page_bytes.py
+	$(BIN)/python bench/page_bytes.py --rover curiosity
 	$(BIN)/python bench/bench_exports.py
 	$(BIN)/python bench/bench_load_run.py
 	$(BIN)/python bench/bench_caches.py

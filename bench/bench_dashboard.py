@@ -105,7 +105,7 @@ def http_callback(app, payload) -> tuple[int, int]:
     return resp.status_code, len(resp.data)
 
 
-def chart_payload(app, lo, hi, output: str = f"{ids.GRAPHS['orientation']}.figure") -> dict:
+def chart_payload(app, lo, hi, output: str = f"{ids.GRAPHS['orientation']}.figure", rover="perseverance") -> dict:
     """The request the page sends when the slider moves (the callback writing ``output``)."""
     deps = app.server.test_client().get("/_dash-dependencies").get_json()
     cb = next(d for d in deps if output in d["output"])
@@ -113,38 +113,47 @@ def chart_payload(app, lo, hi, output: str = f"{ids.GRAPHS['orientation']}.figur
     for part in cb["output"].strip(".").split("..."):
         cid, prop = part.rsplit(".", 1)
         outputs.append({"id": cid, "property": prop})
-    values = {ids.SOL_RANGE: [lo, hi], ids.SELECTION: None, ids.DATA_VERSION: None, ids.TIME_AXIS: "sol"}
+    values = {
+        ids.SOL_RANGE: [lo, hi],
+        ids.SELECTION: None,
+        ids.DATA_VERSION: None,
+        ids.TIME_AXIS: "sol",
+        ids.ROVER: rover,
+        ids.SERVED: None,
+    }
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in cb["inputs"]]
+    state = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in cb.get("state", [])]
     return {
         "output": cb["output"],
         "outputs": outputs,
         "inputs": inputs,
         "changedPropIds": [f"{ids.SOL_RANGE}.value"],
-        "state": [],
+        "state": state,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--rover", choices=("perseverance", "curiosity"), default="perseverance")
     args = parser.parse_args()
     with private_redis() as url:
         prefix = "ptbench-dash:"
         client = redis.Redis.from_url(url)
         settings = real_settings(url, prefix)
-        store = DatasetStore(client, prefix)
-        load(store, settings, force=True)  # the real loader: the rover's and the context layers
+        store = DatasetStore.of(client, settings, args.rover)
+        load(store, settings.for_rover(args.rover), force=True)  # the real loader: the rover's and context layers
         real = store.current()
         assert real is not None
         try:
-            measure(real, create_app(settings, store), args.repeat)
+            measure(real, create_app(settings, DatasetStore.of(client, settings)), args.repeat)
         finally:
             drop_keys(client, prefix)
 
 
 def measure(real: Dataset, app, repeat: int) -> None:
     big = scaled(real, 100)
-    print(f"Slider callback benchmark ({repeat} repeats; median / worst)")
+    print(f"Slider callback benchmark, {real.rover} ({repeat} repeats; median / worst)")
     print(
         f"  real: {len(real.waypoints):,} waypoints, {len(real.traverse_points):,} path vertices; "
         f"100x: {len(big.waypoints):,} waypoints, {len(big.traverse_points):,} path vertices"
@@ -166,7 +175,7 @@ def measure(real: Dataset, app, repeat: int) -> None:
             ("charts", f"{ids.GRAPHS['orientation']}.figure"),
             ("around", f"{ids.REGIONAL}.figure"),
         ):
-            payload = chart_payload(app, a, b, output)
+            payload = chart_payload(app, a, b, output, real.rover)
             med, worst, (_, size) = timed(lambda payload=payload: http_callback(app, payload), repeat)
             print(
                 f"  HTTP        {what} real, POST /_dash-update-component ({a}..{b})"

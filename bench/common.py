@@ -59,12 +59,25 @@ def real_context() -> dict[str, str | None]:
     return {key: str(shared_data() / n) if (shared_data() / n).exists() else None for key, n in names.items()}
 
 
+def real_msl() -> dict[str, str | None]:
+    """Curiosity's sources: its files in the shared data folder (its terrain off: the shared
+    crop is cut from the wrong tile and refused, and the benchmarks never fetch PDS's tile)."""
+    names = {
+        "msl_waypoints_source": "MSL_waypoints.json",
+        "msl_traverse_source": "MSL_traverse.json",
+        "msl_current_source": "MSL_waypoints_current.json",
+    }
+    found = {key: str(shared_data() / n) for key, n in names.items() if (shared_data() / n).exists()}
+    return {**found, "msl_terrain_source": None}
+
+
 def real_settings(redis_url: str, prefix: str, *, context: bool = True, **extra) -> Settings:
     """Settings on NASA's real files (the rover's layers and the current position; with
-    ``context`` the context layers too) for a private Redis under the key ``prefix``."""
+    ``context`` the context layers too; Curiosity's when they are there) for a private
+    Redis under the key ``prefix``."""
     wp, tr = real_sources()
     layers = real_context() if context else {"heli_source": None, "samples_source": None, "terrain_source": None}
-    fields = {"current_source": real_current(), "max_bytes": 50 * 1024 * 1024, **layers, **extra}
+    fields = {"current_source": real_current(), "max_bytes": 50 * 1024 * 1024, **layers, **real_msl(), **extra}
     return Settings(waypoints_source=wp, traverse_source=tr, redis_url=redis_url, key_prefix=prefix, **fields)
 
 

@@ -144,19 +144,25 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--plain", action="store_true", help="the rover's layers alone (the Procfile's web command)")
+    parser.add_argument("--rover", choices=("perseverance", "curiosity"), default="perseverance")
     args = parser.parse_args()
     with private_redis() as url:
         prefix = "ptbench-page:"
         client = redis.Redis.from_url(url)
         settings = real_settings(url, prefix, context=not args.plain)
-        load(DatasetStore(client, prefix), settings, force=True)  # the app's own loader
+        for rover in settings.rovers:  # the app's own loader, each rover
+            load(DatasetStore.of(client, settings, rover), settings.for_rover(rover), force=True)
         env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}
         with procfile_processes(env) as base:
             layers = "the rover's layers alone" if args.plain else "with the context layers"
             print(
-                f"Page transfer (headless Chromium, DevTools Network events, gunicorn 2 workers, real data, {layers})"
+                f"Page transfer, {args.rover} (headless Chromium, DevTools Network events, gunicorn 2 workers, "
+                f"real data, {layers})"
             )
-            report(measure(base + "/", charts=6 if args.plain else 7), args.verbose)
+            path = "/" if args.rover == "perseverance" else f"/?rover={args.rover}"
+            # Curiosity's terrain is not loaded (no regional view drawn): its six charts
+            charts = 6 if args.plain or args.rover != "perseverance" else 7
+            report(measure(base + path, charts=charts), args.verbose)
         drop_keys(client, prefix)
 
 
