@@ -86,6 +86,11 @@ class Run:
             "PTRACKER_EXPORT_TIMEOUT": "60",
             "WEB_CONCURRENCY": "2",
         }
+        if (SHARED / "MSL_waypoints.json").is_file() and (SHARED / "MSL_traverse.json").is_file():
+            self.env["PTRACKER_MSL_WAYPOINTS_SOURCE"] = f"{DATA_MOUNT}/MSL_waypoints.json"
+            self.env["PTRACKER_MSL_TRAVERSE_SOURCE"] = f"{DATA_MOUNT}/MSL_traverse.json"
+        else:  # Curiosity's files are not there: the image serves Perseverance alone
+            self.env["PTRACKER_ROVERS"] = "perseverance"
 
     @property
     def base(self) -> str:
@@ -111,9 +116,9 @@ def check_load(run: Run) -> None:
     code = load.wait(180)
     out = load.output()
     check(
-        "load exits 0 with NASA's files mounted read-only",
+        "load exits 0 with NASA's files mounted read-only (every rover served, each on its own line)",
         code == 0,
-        next((line for line in out.splitlines() if "loaded" in line), out.strip()[-300:]),
+        " | ".join(line for line in out.splitlines() if "loaded" in line) or out.strip()[-300:],
     )
 
 
@@ -161,6 +166,13 @@ def check_answers(run: Run) -> None:
         code == 200 and body.decode() == want,
         f"{code} {body.decode()[:200]!r}",
     )
+    if "PTRACKER_MSL_WAYPOINTS_SOURCE" in run.env:
+        code, _, body = http("GET", run.base + "/curiosity/sol")
+        check(
+            "web: /curiosity/sol answers from Curiosity's own dataset",
+            code == 200 and body.decode().startswith("Most recent data waypoint is at Sol-"),
+            f"{code} {body.decode()[:200]!r}",
+        )
 
 
 def download(run: Run, worker: Container, url: str, t0: float) -> tuple[bytes, dict, str, list[str]]:
