@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from flask import Response, request
+from flask import Response, g, request
 
 from dashboard.api import schemas, serialize
-from dashboard.api.blueprint import dataset, route, settings, store
+from dashboard.api.blueprint import dataset, not_served, route, settings, store
 from dashboard.api.errors import ApiError
 from dashboard.api.export_schemas import Accepted, ExportBody, Job, JobBody, ListedJob, ReplayBody
 from dashboard.api.openapi import EXPORTS, NO_REDIS, Answers, export_answers
@@ -121,6 +121,10 @@ def export_replay():
 def jobs_create():
     """queue any field against another {"type": "way", "xkey": "lon", "ykey": "yaw", "start": 0, "end": 400}"""
     body = parse_body(JobBody)
+    if body.rover is not None:  # another rover's waypoints: its dataset, where it is served
+        if body.rover not in settings().rovers:
+            raise ApiError(404, not_served(body.rover, settings().rovers))
+        g.ptracker_rover = body.rover
     return _queue_export("xy", body.xkey, body.ykey, body)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator
 from pydantic import model_validator as model_check
 
-from dashboard.api.schemas import SOL_SCHEMA, RequestModel, not_required
+from dashboard.api.schemas import SOL_SCHEMA, RequestModel, RoverName, not_required
 from dashboard.exports.request import (
     DEFAULT_FPS,
     DEFAULT_FRAMES,
@@ -106,10 +106,13 @@ class JobBody(ExportBody):
     type: Annotated[str, WithJsonSchema({"type": "string", "enum": ["way"], "default": "way"})] = "way"
     xkey: Annotated[str, WithJsonSchema({"type": "string", "enum": list(FIELDS)})]
     ykey: Annotated[str, WithJsonSchema({"type": "string", "enum": list(FIELDS)})]
+    rover: RoverName = Field(
+        None, description="whose waypoints (default: perseverance)", json_schema_extra=not_required
+    )
 
     @classmethod
     def allowed(cls) -> list[str]:
-        return ExportBody.allowed()  # type, xkey and ykey are named in their own errors
+        return [*ExportBody.allowed(), "rover"]  # type, xkey and ykey are named in their own errors
 
     @model_check(mode="before")
     @classmethod

@@ -24,6 +24,7 @@ import orjson
 from flask import request
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -41,6 +42,7 @@ from dashboard.exports.request import (
     whole,
 )
 from dashboard.http import MAX_BODY, MAX_JSON_DEPTH, within_depth
+from dashboard.rovers import ROVERS
 
 # === requests =================================================================================
 
@@ -80,10 +82,24 @@ class NoQuery(RequestModel):
     kind: ClassVar[str] = "query parameter"
 
 
+def _rover_name(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().lower() in ROVERS:
+        return value.strip().lower()
+    raise ValueError(f"unknown rover {value!r}; the rovers are {', '.join(ROVERS)}")
+
+
+#: a rover's name (``dashboard.rovers``), refused in the API's words; absent: Perseverance
+RoverName = Annotated[
+    str | None, BeforeValidator(_rover_name), WithJsonSchema({"type": "string", "enum": list(ROVERS)})
+]
+
+
 class LoadQuery(NoQuery):
     """POST /load: which rover's layers (default Perseverance)."""
 
-    rover: Literal["perseverance", "curiosity"] | None = Field(
+    rover: RoverName = Field(
         None, description="the rover whose layers to load (default: perseverance)", json_schema_extra=not_required
     )
 

@@ -553,3 +553,17 @@ def test_perseverances_answers_are_the_ones_served_before_curiosity(settings, st
     }
     answer = web.post("/perseverance/orientation/yaw", json={"start": 0, "end": 400})
     assert answer.status_code == 202 and answer.json["id"] == EXPORT_ID_BEFORE
+
+
+def test_a_field_against_another_of_curiosity_and_unknown_rovers_in_words(web, msl_store, both, store):
+    load(msl_store, both.for_rover("curiosity"))
+    body = {"type": "way", "xkey": "lon", "ykey": "yaw", "start": 0, "end": 9999}
+    queued = web.post("/jobs", json={**body, "rover": "curiosity"})
+    assert queued.status_code == 202 and queued.json["params"]["rover"] == "curiosity"
+    assert (queued.json["params"]["sol_min"], queued.json["params"]["sol_max"]) == (419, 453)  # Curiosity's sols
+    for answer in (web.post("/jobs", json={**body, "rover": "mars"}), web.post("/load?rover=mars")):
+        assert answer.status_code == 400
+        assert answer.json == {"error": "unknown rover 'mars'; the rovers are perseverance, curiosity"}
+    alone = create_app(both.replace(rovers=("perseverance",)), store).server.test_client()
+    refused = alone.post("/jobs", json={**body, "rover": "curiosity"})
+    assert refused.status_code == 404 and "this server serves: perseverance" in refused.json["error"]
