@@ -14,7 +14,8 @@
  *
  * The route is the shown rover's (data-url's {rover}): the one the address names
  * (rover=curiosity), else data-default-rover. After a switch of rover the next poll starts
- * afresh (no ETag, nothing seen): the page's callbacks already took that rover's version. */
+ * afresh (no ETag, nothing seen) and its answer is counted: the page's callback compares
+ * it with the version it shows. */
 (function () {
   "use strict";
   var CONFIG_ID = "live-config";
@@ -26,7 +27,6 @@
   var timer = null;
   var inFlight = false;
   var rover = null; // the rover the ETag and "seen" are for
-  var skipFirst = false; // the first answer after a switch of rover is not news
 
   function shownRover() {
     var named = new URLSearchParams(window.location.search).get("rover");
@@ -42,10 +42,7 @@
     var first = seen === null;
     if (!first && key === seen) return;
     seen = key;
-    if (first && (skipFirst || (answer.version || "") === config.version)) {
-      skipFirst = false;
-      return;
-    }
+    if (first && (answer.version || "") === config.version) return;
     changes += 1;
     var props = {};
     props.data = changes;
@@ -57,10 +54,12 @@
     var now = shownRover();
     if (now !== rover) {
       if (rover !== null) {
-        etag = null; // another rover's version: start afresh, without counting it as news
+        // another rover: start afresh. Its first answer always counts as a change: the
+        // page's callback then compares it with the version the page shows (a version
+        // loaded since the switch is taken; the same one costs one cheap round trip)
+        etag = null;
         seen = null;
-        config.version = "";
-        skipFirst = true;
+        config.version = null;
       }
       rover = now;
     }

@@ -271,6 +271,7 @@
 
   function leaveRangeAt(k, words) {
     var spec = replay.spec;
+    if (shownRover() !== null && spec.rover_name !== shownRover()) return; // another rover's frames: its range is not this one's
     setProps(ID.range, { value: [spec.range[0], spec.sols[k]] });
     say(words + " sol " + spec.sols[k] + " (" + spec.dates[k] + ").");
   }
@@ -459,6 +460,15 @@
   document.addEventListener("change", function (event) {
     // a new speed while playing: the new pace counts from the frame shown
     if (event.target && event.target.closest && event.target.closest("#" + ID.speed)) anchor = null;
+    // another rover: the replay of this one stops, and its frames are let go
+    if (event.target && event.target.closest && event.target.closest("#rover-switch") && (replay || pending)) {
+      playing = false;
+      anchor = null;
+      pending = null;
+      asked += 1; // frames still on their way are the other rover's: not taken
+      label();
+      say("The replay stopped: another rover is shown. Press Play to replay its drive.");
+    }
   });
 
   if (window.matchMedia) {

@@ -20,7 +20,7 @@ from dashboard.data.load import LoadError, load, one_line, summarize
 from dashboard.data.store import DatasetStore, StoreError
 from dashboard.embedded_redis import EmbeddedRedisError
 from dashboard.redis_conn import in_words, session
-from dashboard.rovers import DEFAULT_ROVER, ROVERS
+from dashboard.rovers import DEFAULT_ROVER, ROVERS, default_of
 from dashboard.run import main as serve
 from dashboard.settings import Settings, SettingsError
 
@@ -65,12 +65,12 @@ SOURCE_OPTIONS = ("waypoints", "traverse", "current", "heli", "samples", "terrai
 
 
 def rovers_of(args: argparse.Namespace, settings: Settings) -> tuple[str, ...]:
-    """The rovers a command is for: ``--rover``'s; else Perseverance when a source option
-    names one of its layers; else every rover served."""
+    """The rovers a command is for: ``--rover``'s; else, when a source option names a
+    layer, Perseverance (or the first rover served when it is not); else every rover served."""
     if args.rover:
         return (args.rover,)
     if args.command == "load" and any(getattr(args, name) for name in SOURCE_OPTIONS):
-        return (DEFAULT_ROVER,)
+        return (default_of(settings.rovers),)
     return settings.rovers
 
 

@@ -30,11 +30,18 @@ from dashboard.rovers import DEFAULT_ROVER, ROVERS
 from dashboard.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
-#: the page's <head> names the Atom feed of new drives
+#: the page's <head> names the Atom feed of new drives: each served rover's
 FEED_LINK = (
-    '<link rel="alternate" type="application/atom+xml" title="Perseverance Tracker: new drives" '
-    'href="/perseverance/feed.atom">'
+    '<link rel="alternate" type="application/atom+xml" title="Perseverance Tracker: new drives{of}" '
+    'href="/{rover}/feed.atom">'
 )
+
+
+def feed_links(served: tuple[str, ...]) -> str:
+    """The page's <link>s to the served rovers' feeds (Perseverance's as it always was)."""
+    return "\n        ".join(
+        FEED_LINK.format(rover=name, of="" if name == DEFAULT_ROVER else f" of {ROVERS[name].label}") for name in served
+    )
 
 
 def page_layout(served: dict[str, DatasetStore], settings: Settings):
@@ -76,7 +83,7 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     http_cache.install_compression(server)
     logs.install(server, settings)
     callback_map: dict = {}
-    metrics.install(server, store, settings, callback_map)
+    metrics.install(server, served, settings, callback_map)
     # the served rovers' only: a rover not served answers 404, never a 304
     http_cache.install(server, served, max_age=settings.cache_max_age, stale=settings.cache_stale)
     app = dash.Dash(
@@ -95,7 +102,7 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     # the page's language, for screen readers and axe (Dash's index has none), and its
     # Atom feed of new drives, for feed readers that look in the page's head
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1).replace(
-        "{%css%}", FEED_LINK + "\n        {%css%}", 1
+        "{%css%}", feed_links(settings.rovers) + "\n        {%css%}", 1
     )
     # Dash checks callbacks against this layout and sends it in every page's config: the
     # page without data has every component and none of the figures (~300 KB with them)

@@ -49,7 +49,8 @@ from rq import Queue
 
 from dashboard.exports.queue import QUEUE_NAME
 from dashboard.http import CALLBACK_PATH
-from dashboard.marstime import parse_utc, sol_start
+from dashboard.marstime import parse_utc
+from dashboard.rovers import ROVERS
 from dashboard.settings import Settings
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -99,42 +100,53 @@ def multiprocess_dir() -> str | None:
 
 
 class StateCollector:
-    """Gauges read when scraped: the dataset and the export queue (one web process answers
-    each scrape, so these are not per-process series)."""
+    """Gauges read when scraped: each served rover's dataset (label ``rover``) and the
+    export queue (one web process answers each scrape, so these are not per-process series)."""
 
-    def __init__(self, store):
-        self.store = store
+    def __init__(self, stores: dict):
+        self.stores = stores  # the served rovers' DatasetStores, by name
 
     def describe(self):  # no collect() (and no Redis round trip) when registered
         return []
 
     def collect(self):
-        version = GaugeMetricFamily("ptracker_dataset_version", "Current dataset version (0: none loaded)")
-        loaded = GaugeMetricFamily("ptracker_dataset_loaded_timestamp_seconds", "When the current dataset was loaded")
-        age = GaugeMetricFamily("ptracker_dataset_age_seconds", "Seconds since the current dataset was loaded")
-        rows = GaugeMetricFamily("ptracker_dataset_waypoints", "Waypoints in the current dataset")
-        newest = GaugeMetricFamily("ptracker_newest_sol_age_seconds", "Seconds since the newest sol of any layer began")
+        rover = ["rover"]
+        version = GaugeMetricFamily(
+            "ptracker_dataset_version", "Current dataset version (0: none loaded)", labels=rover
+        )
+        loaded = GaugeMetricFamily(
+            "ptracker_dataset_loaded_timestamp_seconds", "When the current dataset was loaded", labels=rover
+        )
+        age = GaugeMetricFamily(
+            "ptracker_dataset_age_seconds", "Seconds since the current dataset was loaded", labels=rover
+        )
+        rows = GaugeMetricFamily("ptracker_dataset_waypoints", "Waypoints in the current dataset", labels=rover)
+        newest = GaugeMetricFamily(
+            "ptracker_newest_sol_age_seconds", "Seconds since the newest sol of any layer began", labels=rover
+        )
         depth = GaugeMetricFamily("ptracker_export_queue_depth", "Export jobs waiting in the queue")
         jobs = GaugeMetricFamily("ptracker_export_jobs", "Export jobs by state (RQ registries)", labels=["state"])
         up = GaugeMetricFamily("ptracker_redis_up", "1 when Redis answered this scrape")
         try:
-            meta = self.store.meta()
-            up.add_metric([], 1)
-            if meta:
-                version.add_metric([], float(meta.get("version") or 0))
+            for name, store in self.stores.items():
+                meta = store.meta()
+                if not meta:
+                    version.add_metric([name], 0)
+                    continue
+                version.add_metric([name], float(meta.get("version") or 0))
                 when = _parse_time(meta.get("loaded_at"))
                 if when is not None:
-                    loaded.add_metric([], when)
-                    age.add_metric([], max(0.0, time.time() - when))
+                    loaded.add_metric([name], when)
+                    age.add_metric([name], max(0.0, time.time() - when))
                 wp = (meta.get("layers") or {}).get("waypoints") or {}
                 if isinstance(wp.get("rows"), (int, float)):
-                    rows.add_metric([], wp["rows"])
+                    rows.add_metric([name], wp["rows"])
                 sol = newest_sol(meta)
                 if sol is not None:
-                    newest.add_metric([], max(0.0, time.time() - sol_start(sol).timestamp()))
-            else:
-                version.add_metric([], 0)
-            queue = Queue(QUEUE_NAME, connection=self.store.redis)
+                    began = ROVERS[name].calendar.sol_start(sol).timestamp()
+                    newest.add_metric([name], max(0.0, time.time() - began))
+            up.add_metric([], 1)
+            queue = Queue(QUEUE_NAME, connection=next(iter(self.stores.values())).redis)
             depth.add_metric([], queue.count)
             jobs.add_metric(["queued"], queue.count)
             jobs.add_metric(["started"], queue.started_job_registry.count)
@@ -192,9 +204,10 @@ def request_json():
     return request.get_json(silent=True, cache=True)
 
 
-def install(server, store, settings: Settings, callback_map=None) -> None:
-    """``GET /metrics`` and per-request counters/histograms on the Flask server."""
-    state = StateCollector(store)
+def install(server, stores: dict, settings: Settings, callback_map=None) -> None:
+    """``GET /metrics`` and per-request counters/histograms on the Flask server (``stores``:
+    the served rovers' DatasetStores, by name)."""
+    state = StateCollector(stores)
 
     @server.before_request
     def _start():

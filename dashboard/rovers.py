@@ -86,6 +86,12 @@ class UnknownRover(ValueError):
     """A rover name that is not in the registry (or not served by this install)."""
 
 
+def default_of(served: tuple[str, ...]) -> str:
+    """The rover a request that names none is for: Perseverance when it is served (or
+    nothing is), else the first rover served (an install following Curiosity alone)."""
+    return DEFAULT_ROVER if DEFAULT_ROVER in served or not served else served[0]
+
+
 def rover(name: str | None) -> Rover:
     """The registry's rover by name (None: Perseverance); UnknownRover for another name."""
     if name is None:

@@ -62,22 +62,24 @@ def main() -> int:
         return serve(settings, {**os.environ, "REDIS_URL": server.url})
 
 
-def load_if_empty(store: DatasetStore, settings: Settings) -> None:
-    """Load a rover's layers when its store holds no dataset yet, saying what happened."""
-    rover = settings.rover
+def load_if_empty(store: DatasetStore, settings: Settings, named: bool = False) -> None:
+    """Load a rover's layers when its store holds no dataset yet, saying what happened
+    (each line starting with the rover's name when ``named``: more than one is served)."""
+    prefix = f"{settings.rover}: " if named else ""
     if store.current_version() is not None:
-        print(f"{rover}: dataset version {store.current_version()} already loaded", flush=True)
+        print(f"{prefix}dataset version {store.current_version()} already loaded", flush=True)
         return
     try:
-        print(f"{rover}: {one_line(load(store, settings))}", flush=True)
+        print(f"{prefix}{one_line(load(store, settings))}", flush=True)
     except LoadError as exc:
-        print(f"{rover}: could not load data: {exc}\nthe page will offer a 'Load data' button", flush=True)
+        print(f"{prefix}could not load data: {exc}\nthe page will offer a 'Load data' button", flush=True)
 
 
 def serve(settings: Settings, env: dict[str, str]) -> int:
     with session(settings if settings.redis_external else settings.replace(redis_url=env["REDIS_URL"])) as client:
         for rover in settings.rovers:  # each rover on its own: one failing never stops another
-            load_if_empty(DatasetStore.of(client, settings, rover), settings.for_rover(rover))
+            named = len(settings.rovers) > 1
+            load_if_empty(DatasetStore.of(client, settings, rover), settings.for_rover(rover), named)
     env.setdefault("PORT", DEFAULT_PORT)
     # One Prometheus multiprocess directory for gunicorn's workers and the worker: GET
     # /metrics then also shows the worker's export and refresh series.

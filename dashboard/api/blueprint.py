@@ -105,6 +105,14 @@ def _view(fn: Callable, rule: str, methods: tuple[str, ...], rover_name: str | N
     return view
 
 
+def perseverance_served() -> None:
+    """ApiError 404 unless Perseverance is served: for its routes that are not twins
+    (Ingenuity's flights, ``/terrain``), which answer from Perseverance's dataset."""
+    served = settings().rovers
+    if DEFAULT_ROVER not in served:
+        raise ApiError(404, not_served(DEFAULT_ROVER, served))
+
+
 def not_served(name: str, served: tuple[str, ...]) -> str:
     return f"rover {name!r} is not served here; this server serves: {', '.join(served) or 'none'}"
 

@@ -22,14 +22,14 @@ import pandas as pd
 from flask import Response, request
 
 from dashboard.api import schemas
-from dashboard.api.blueprint import dataset, route
+from dashboard.api.blueprint import dataset, perseverance_served, route
 from dashboard.api.context_schemas import Flight, SampleTube, Terrain
 from dashboard.api.errors import ApiError
 from dashboard.api.openapi import DATA, NOT_MODIFIED, Answers, data_answers
 from dashboard.api.schemas import NoQuery, RangeQuery, parse_query
 from dashboard.api.serialize import FORMULA_START, attachment
 from dashboard.data.context import between_sols
-from dashboard.data.context_summary import CONTEXT_LABELS
+from dashboard.data.context_summary import CONTEXT_LABELS, offered_layers
 from dashboard.data.megdr import PPD
 from dashboard.data.schema import source_label
 from dashboard.data.store import Dataset
@@ -37,6 +37,7 @@ from dashboard.data.terrain import MARS_RADIUS_M
 from dashboard.figures.relief import EXAGGERATION, RAMP_NAME, relief
 from dashboard.figures.terrain import ATTRIBUTION, relief_url
 from dashboard.http import json_response
+from dashboard.rovers import ROVERS
 
 #: the relief never changes under its name
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -52,6 +53,9 @@ def _layer(found: Dataset, name: str):
     if value is not None:
         return value
     layer = _LAYER_OF[name]
+    rover = ROVERS[found.rover]
+    if layer not in offered_layers(rover.name):  # Curiosity: no Ingenuity, no sample tubes
+        raise ApiError(404, f"{rover.label} has no {CONTEXT_LABELS[layer]} layer", layer=layer, status="off")
     info = (found.meta.get("layers") or {}).get(layer) or {}
     status = info.get("status") or "off"
     why = {
@@ -138,18 +142,21 @@ GEOJSON = {"application/geo+json": {"type": "object"}}
 @route("/ingenuity/flights", "GET", tags=DATA, query=RangeQuery, resp=_answers(list[Flight]))
 def ingenuity_flights():
     """Ingenuity's flights (?sol_min=&sol_max=); flight 0 is the deployment point"""
+    perseverance_served()
     return _rows(FLIGHTS, "json")
 
 
 @route("/ingenuity/flights.csv", "GET", tags=DATA, query=RangeQuery, resp=_answers(content=CSV))
 def ingenuity_flights_csv():
     """Ingenuity's (filtered) flights as CSV"""
+    perseverance_served()
     return _rows(FLIGHTS, "csv")
 
 
 @route("/ingenuity/flights.geojson", "GET", tags=DATA, query=RangeQuery, resp=_answers(content=GEOJSON))
 def ingenuity_flights_geojson():
     """Ingenuity's (filtered) flights as GeoJSON, a Point where each landed"""
+    perseverance_served()
     return _rows(FLIGHTS, "geojson")
 
 
@@ -176,7 +183,18 @@ def samples_geojson():
 
 @route("/terrain", "GET", tags=DATA, resp=_answers(Terrain))
 def terrain():
+    """Perseverance's terrain under the track (as /perseverance/terrain)"""
+    perseverance_served()
+    return _terrain()
+
+
+@route("/perseverance/terrain", "GET", tags=DATA, resp=_answers(Terrain))
+def rover_terrain():
     """the terrain under the track: where it lies, its heights, its relief image and scale"""
+    return _terrain()
+
+
+def _terrain() -> Response:
     parse_query(NoQuery)
     found = dataset()
     crop = _layer(found, "terrain")
@@ -199,7 +217,7 @@ def terrain():
             "height_min_m": shaded.low,
             "height_max_m": shaded.high,
             "image": {
-                "url": relief_url(shaded),
+                "url": relief_url(shaded, found.rover),
                 "fingerprint": shaded.fingerprint,
                 "width": cols,
                 "height": rows,
@@ -230,14 +248,25 @@ PNG_ANSWERS = Answers(
 
 @route("/terrain/<fingerprint>.png", "GET", tags=DATA, resp=PNG_ANSWERS)
 def terrain_png(fingerprint: str):
+    """Perseverance's shaded relief (as /perseverance/terrain/<fingerprint>.png)"""
+    perseverance_served()
+    return _terrain_png(fingerprint)
+
+
+@route("/perseverance/terrain/<fingerprint>.png", "GET", tags=DATA, resp=PNG_ANSWERS)
+def rover_terrain_png(fingerprint: str):
     """the terrain's shaded relief (PNG; its name is its fingerprint, cached for ever)"""
+    return _terrain_png(fingerprint)
+
+
+def _terrain_png(fingerprint: str) -> Response:
     parse_query(NoQuery)
     found = dataset()
     shaded = relief(_layer(found, "terrain"), found.memo)
     if fingerprint != shaded.fingerprint:
         raise ApiError(
             404,
-            f"no relief image {fingerprint[:32]!r}: the current one is {relief_url(shaded)}",
+            f"no relief image {fingerprint[:32]!r}: the current one is {relief_url(shaded, found.rover)}",
             current=shaded.fingerprint,
         )
     headers = {"Cache-Control": IMMUTABLE, "ETag": f'"{shaded.fingerprint}"'}

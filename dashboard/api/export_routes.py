@@ -27,6 +27,7 @@ from dashboard.exports.status import job_status as public_status
 from dashboard.exports.status import recent, status_of
 from dashboard.exports.submit import request_export
 from dashboard.http import json_response
+from dashboard.rovers import default_of
 
 JOB_ID = re.compile(r"^export-[a-z_]{1,32}-[0-9a-f]{20}$")
 EXPORT_ROUTES = {
@@ -121,10 +122,10 @@ def export_replay():
 def jobs_create():
     """queue any field against another {"type": "way", "xkey": "lon", "ykey": "yaw", "start": 0, "end": 400}"""
     body = parse_body(JobBody)
-    if body.rover is not None:  # another rover's waypoints: its dataset, where it is served
-        if body.rover not in settings().rovers:
-            raise ApiError(404, not_served(body.rover, settings().rovers))
-        g.ptracker_rover = body.rover
+    name = body.rover or default_of(settings().rovers)  # whose waypoints: its dataset, where it is served
+    if name not in settings().rovers:
+        raise ApiError(404, not_served(name, settings().rovers))
+    g.ptracker_rover = name
     return _queue_export("xy", body.xkey, body.ykey, body)
 
 

@@ -185,7 +185,7 @@ def render_feed(changes: list[dict], base_url: str, fallback: str | None = None,
     fg.generator("Perseverance Tracker", version=__version__)
     fg.link(href=f"{base_url}{rover}/feed.atom", rel="self", type=ATOM)
     page_rover = f"&rover={rover}" if other else ""
-    fg.link(href=base_url, rel="alternate", type="text/html")
+    fg.link(href=f"{base_url}?rover={rover}" if other else base_url, rel="alternate", type="text/html")
     newest = max((_when(c.get("data_changed_at") or c.get("loaded_at")) for c in changes), default=None)
     fg.updated(newest or _when(fallback))
     for change in changes:

@@ -50,6 +50,7 @@ DATA_ENDPOINTS = {
     "api.samples_csv": False,
     "api.samples_geojson": False,
     "api.terrain": False,
+    "api.rover_terrain": False,
 }
 COMPRESS_MIMETYPES = [
     "text/html",

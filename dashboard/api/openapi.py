@@ -97,7 +97,10 @@ spec = SpecTree(
     annotations=False,
     title="Perseverance Tracker API",
     version=__version__,
-    description="NASA's Mars 2020 rover localizations (MMGIS layers) as JSON, and chart exports.",
+    description=(
+        "NASA's Mars rover localizations (MMGIS layers) as JSON, and chart exports: Perseverance "
+        "(Mars 2020) under /perseverance, Curiosity (MSL) under /curiosity."
+    ),
     validation_error_status=400,
     validation_error_model=Error,
     naming_strategy=lambda model: model.__name__,

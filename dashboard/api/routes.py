@@ -16,7 +16,7 @@ import redis
 from flask import Response, g, request
 
 from dashboard.api import schemas, serialize
-from dashboard.api.blueprint import ALL_METHODS, dataset, not_served, route, settings, store
+from dashboard.api.blueprint import ALL_METHODS, dataset, not_served, route, settings, store, stores
 from dashboard.api.errors import ApiError
 from dashboard.api.openapi import DATA, NO_DATA, NO_REDIS, SERVICE, Answers, data_answers, document, help_text
 from dashboard.api.schemas import FeaturesQuery, LoadQuery, NoQuery, RangeQuery, parse_query
@@ -24,7 +24,7 @@ from dashboard.data.load import LoadBusy, LoadError, load
 from dashboard.data.store import Dataset, StoreError
 from dashboard.data.timeline import now
 from dashboard.http import json_response
-from dashboard.rovers import DEFAULT_ROVER
+from dashboard.rovers import default_of
 
 TEXT = {"text/plain": {"type": "string"}}
 
@@ -52,12 +52,16 @@ def readyz():
     required: the page and the API answer a Redis outage or an empty store in words, and
     Redis is shared, so failing readiness on it would take every web pod out of service
     at once. Neither probe depends on a dataset being loaded."""
-    checks = {"app": "ok"}
+    checks: dict = {"app": "ok"}
+    served = settings().rovers
     try:
-        store().redis.ping()
+        stores()[default_of(served)].redis.ping()
         checks["redis"] = "ok"
-        version = store().current_version()
-        checks["dataset"] = f"version {version}" if version is not None else "none loaded"
+        datasets = {}
+        for name in served:
+            version = stores()[name].current_version()
+            datasets[name] = f"version {version}" if version is not None else "none loaded"
+        checks["dataset"], checks["datasets"] = datasets[default_of(served)], datasets
     except (redis.RedisError, StoreError):
         checks["redis"] = "unreachable"
         checks["dataset"] = "unknown (Redis unreachable)"
@@ -75,7 +79,9 @@ def _require_admin() -> None:
 
 LOAD_ANSWERS = Answers(
     HTTP_200=(schemas.LoadSummary, "loaded, or unchanged"),
+    HTTP_400=(schemas.Error, "an unknown rover, or another query parameter"),
     HTTP_401=(schemas.Error, "the admin token is required and was missing or wrong"),
+    HTTP_404=(schemas.Error, "that rover is not served here (the answer names those that are)"),
     HTTP_409=(schemas.Error, "a load is already running"),
     HTTP_502=(schemas.Error, "a source failed; the previous dataset stays current"),
     HTTP_503=NO_REDIS,
@@ -89,7 +95,7 @@ def load_route():
     One rover's (?rover=curiosity; default Perseverance). When PTRACKER_ADMIN_TOKEN is
     set: Authorization: Bearer <token>."""
     _require_admin()
-    name = parse_query(LoadQuery).rover or DEFAULT_ROVER
+    name = parse_query(LoadQuery).rover or default_of(settings().rovers)
     if name not in settings().rovers:
         raise ApiError(404, not_served(name, settings().rovers))
     g.ptracker_rover = name  # store() is this rover's

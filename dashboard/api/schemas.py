@@ -236,7 +236,11 @@ class Health(BaseModel):
 class ReadinessChecks(BaseModel):
     app: Literal["ok"]
     redis: Literal["ok", "unreachable"]
-    dataset: str = Field(description="'version N', 'none loaded', or unknown while Redis is unreachable")
+    dataset: str = Field(
+        description="Perseverance's (or the first rover served): 'version N', 'none loaded', "
+        "or unknown while Redis is unreachable"
+    )
+    datasets: dict[str, str] | None = Field(None, description="each served rover's, by name")
 
 
 class Readiness(BaseModel):

@@ -24,6 +24,7 @@ import time
 
 import redis
 from rq import Queue
+from rq.timeouts import JobTimeoutException
 
 from dashboard.data.fetch import iso
 from dashboard.data.load import LoadBusy, LoadError, load
@@ -53,8 +54,11 @@ def queue(connection: redis.Redis) -> Queue:
 
 
 def job_timeout(settings: Settings) -> int:
-    """Seconds one refresh may run: each layer's fetch deadline, and a minute to parse and save."""
-    return int(3 * settings.fetch_deadline) + 60
+    """Seconds one refresh may run: per rover served (refreshed one after the other), each
+    of its layers' fetch deadline (the rover's three; Perseverance's context layers too)
+    and a minute to parse and save."""
+    layers = sum(6 if name == "perseverance" else 4 for name in settings.rovers)
+    return int(layers * settings.fetch_deadline) + 60 * len(settings.rovers)
 
 
 def refresh() -> dict:
@@ -72,6 +76,11 @@ def refresh() -> dict:
                 outcomes[rover] = run_refresh(DatasetStore.of(client, settings, rover), settings.for_rover(rover))
             except RefreshFailed as exc:
                 failed.append(f"{rover}: {exc}")
+            except JobTimeoutException:
+                raise  # the job's own time is up: RQ fails it (the next tick tries again)
+            except Exception as exc:  # anything else: said, and the next rover is refreshed all the same
+                log.exception("refresh of %s failed", rover)
+                failed.append(f"{rover}: {type(exc).__name__}: {exc}")
     if failed:
         raise RefreshFailed("; ".join(failed))
     first = outcomes.get("perseverance") or next(iter(outcomes.values()), {})

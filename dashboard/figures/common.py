@@ -132,6 +132,7 @@ class View:
     sols: frozenset[int] | None = None  # a map selection narrows the other charts
     time_axis: str = "sol"
     calendar: SolCalendar = M20
+    rover: str = DEFAULT_ROVER  # whose data (named in the titles when not Perseverance)
 
     @classmethod
     def of(cls, sol_min, sol_max, sols: Iterable[int] | None = None, time_axis: str = "sol") -> View:
@@ -146,6 +147,12 @@ class View:
         )
 
 
+def rover_of(data: ChartData) -> str:
+    """The rover the data is of (a stored ``Dataset`` names it; ``Frames`` are Perseverance's)."""
+    name = getattr(data, "rover", None)
+    return name if name in ROVERS else DEFAULT_ROVER
+
+
 def calendar_of(data: ChartData) -> SolCalendar:
     """The sol calendar of the data's rover (a stored ``Dataset`` names it; ``Frames``
     are Perseverance's unless they say otherwise)."""
@@ -153,9 +160,9 @@ def calendar_of(data: ChartData) -> SolCalendar:
 
 
 def for_data(view: View, data: ChartData) -> View:
-    """``view`` dated by the data's rover's calendar."""
-    calendar = calendar_of(data)
-    return view if view.calendar is calendar else replace(view, calendar=calendar)
+    """``view`` for the data's rover: dated by its calendar, titled with its name."""
+    calendar, rover = calendar_of(data), rover_of(data)
+    return view if view.calendar is calendar and view.rover == rover else replace(view, calendar=calendar, rover=rover)
 
 
 def context_layer(data: ChartData, name: str):
@@ -265,7 +272,11 @@ def chart_layout(title: str, **kw) -> dict:
 
 
 def range_text(view: View) -> str:
+    """The range in a figure's title; another rover than Perseverance is named first (an
+    exported file then says whose drive it shows)."""
     text = f"sols {view.sol_min}–{view.sol_max}"
+    if view.rover != DEFAULT_ROVER:
+        text = f"{ROVERS[view.rover].label}, {text}"
     if view.sols is not None:
         text += f", {len(view.sols)} selected"
     return text

@@ -36,6 +36,7 @@ from dashboard.figures.common import (
     in_range,
     layer_of,
     range_text,
+    rover_of,
     scatter_type,
     split_current,
     values,
@@ -113,7 +114,7 @@ def map_context(dataset: ChartData, view: View, image_source: str = IMAGE_URL, d
         traces += _layer_traces(dataset, name, draw, view)
     if crop is None:
         return {"traces": traces, "layout": {}}
-    _, source = relief_source(crop, dataset.memo, image_source)
+    _, source = relief_source(crop, dataset.memo, image_source, rover_of(dataset))
     layout: dict = {"images": [terrain_image(crop.bbox, source)]}
     extent = _extent([*(drawn or []), *traces])
     if extent is not None:

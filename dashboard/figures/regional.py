@@ -21,6 +21,7 @@ from dashboard.figures.common import (
     context_layer,
     in_range,
     range_text,
+    rover_of,
 )
 from dashboard.figures.layers import flight_traces, sample_traces
 from dashboard.figures.map import path_xy
@@ -177,7 +178,7 @@ def regional(dataset: ChartData, view: View, image_source: str = IMAGE_URL, comp
     title = f"Around the rover ({range_text(view)})"
     if terrain is None:
         return no_terrain(title)
-    shaded, source = relief_source(terrain, dataset.memo, image_source)
+    shaded, source = relief_source(terrain, dataset.memo, image_source, rover_of(dataset))
     xs, ys = _track(dataset, view)
     layers: list[dict] = []
     flights, samples = context_layer(dataset, "flights"), context_layer(dataset, "samples")

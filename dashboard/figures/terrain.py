@@ -23,6 +23,7 @@ from dashboard.figures.common import (
     PALETTE,
 )
 from dashboard.figures.relief import RAMP, Relief, relief
+from dashboard.rovers import DEFAULT_ROVER
 
 #: vertices of the track drawn on the regional view (it spans ~2 degrees: ~460 m a pixel)
 TRACK_BUDGET = 4000
@@ -55,12 +56,14 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def relief_url(shaded: Relief) -> str:
-    """The relief's immutable URL on this app's server."""
-    return RELIEF_URL.format(fingerprint=shaded.fingerprint)
+def relief_url(shaded: Relief, rover: str = DEFAULT_ROVER) -> str:
+    """The relief's immutable URL on this app's server: Perseverance's at ``/terrain/``
+    as it always was, another rover's under its name (``/curiosity/terrain/<fp>.png``)."""
+    url = RELIEF_URL.format(fingerprint=shaded.fingerprint)
+    return url if rover == DEFAULT_ROVER else f"/{rover}{url}"
 
 
-def relief_source(crop: Crop, memo: MemoFn, image_source: str) -> tuple[Relief, str]:
+def relief_source(crop: Crop, memo: MemoFn, image_source: str, rover: str = DEFAULT_ROVER) -> tuple[Relief, str]:
     """The crop's shaded relief (built once per terrain version through ``memo``) and the
     image source that refers to it: its URL, or its PNG inline. The one place that chooses,
     for the traverse map and the regional view alike."""
@@ -68,7 +71,7 @@ def relief_source(crop: Crop, memo: MemoFn, image_source: str) -> tuple[Relief, 
         raise ValueError(f"image_source is {image_source!r}; allowed: {', '.join(IMAGE_SOURCES)}")
     shaded = relief(crop, memo)
     if image_source == IMAGE_URL:
-        return shaded, relief_url(shaded)
+        return shaded, relief_url(shaded, rover)
     return shaded, memo((DATA_URI_MEMO_KEY, shaded.fingerprint), lambda: data_uri(shaded.png))
 
 

@@ -342,6 +342,13 @@ def _regional(figure: dict | None) -> html.Section:
     )
 
 
+#: what the waypoint details say before a waypoint is clicked (and after a switch of rover)
+DETAILS_HINT = (
+    "Click a waypoint on the map to see all its fields. "
+    "Drag a box (or lasso) on the map to narrow the other charts to those sols."
+)
+
+
 def _compare(served: tuple[str, ...]) -> html.Section:
     """Both rovers' odometry and elevation change since landing on one chart: drawn only
     when the checkbox asks for it (it reads every rover's dataset), offered only when more
@@ -392,10 +399,7 @@ def _charts(hidden: bool, first: FirstView | None = None, served: tuple[str, ...
                                 id=ids.DETAILS,
                                 className="details",
                                 **{"aria-label": "Waypoint details", "aria-live": "polite"},
-                                children=html.P(
-                                    "Click a waypoint on the map to see all its fields. "
-                                    "Drag a box (or lasso) on the map to narrow the other charts to those sols."
-                                ),
+                                children=html.P(DETAILS_HINT),
                             ),
                         ],
                     ),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from flask import Flask, Response, g, request
 
+from dashboard.page.callbacks.current import rover_notes
 from dashboard.page.first_view import requested_search
 from dashboard.page.ranges import rover_from_query
 
@@ -33,8 +34,10 @@ def code_digest(root: Path = CODE_ROOT) -> str:
     return digest.hexdigest()
 
 
-def layout_etag(version: str, search: str, code: str) -> str:
-    key = "\x1f".join((version, search, code)).encode()
+def layout_etag(version: str, search: str, code: str, notes: list[str] | None = None) -> str:
+    """The layout's tag: the shown rover's version, the page's query, the code, and what
+    the page says of the rovers' data (a rover failing or loaded since changes it)."""
+    key = "\x1f".join((version, search, code, *(notes or []))).encode()
     return f"L{version}-{hashlib.blake2b(key, digest_size=10).hexdigest()}"
 
 
@@ -67,7 +70,7 @@ def install(server: Flask, stores: dict) -> None:
             return None
         if version is None:
             return None
-        tag = layout_etag(version, requested_search(), code)
+        tag = layout_etag(version, requested_search(), code, rover_notes(stores))
         g.ptracker_layout_etag = tag
         if etag_matches(request.headers.get("If-None-Match"), tag):
             resp = Response(status=304)

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from dashboard.data.timeline import sol_bounds
-from dashboard.rovers import DEFAULT_ROVER
+from dashboard.rovers import DEFAULT_ROVER, default_of
 
 __all__ = [
     "axis_from_query",
@@ -105,9 +105,7 @@ def rover_from_query(search: str | None, served: tuple[str, ...]) -> str:
     """The rover the page's address names (``rover=``), when this server serves it; else
     Perseverance when served, else the first rover served."""
     name = parse_qs((search or "").lstrip("?")).get("rover", [""])[0].strip().lower()
-    if name in served:
-        return name
-    return DEFAULT_ROVER if DEFAULT_ROVER in served or not served else served[0]
+    return name if name in served else default_of(served)
 
 
 def axis_of(value) -> str:

@@ -70,6 +70,7 @@ def export_callback_body(chart: str, selection, sol_range) -> bytes:
                 {"id": "sol-range", "property": "value", "value": sol_range},
                 {"id": "selection", "property": "data", "value": selection},
                 {"id": "export-jobs", "property": "data", "value": []},
+                {"id": "rover", "property": "data", "value": "perseverance"},
             ],
         }
     )

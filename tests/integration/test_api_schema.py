@@ -41,9 +41,22 @@ DOCUMENT = served_document()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 
+#: Curiosity's fixtures, so its twin routes answer with data too
+MSL_FIXTURES = {"waypoints": "msl_waypoints.json", "traverse": "msl_traverse.json", "current": "msl_current.json"}
+
+
 @pytest.fixture
 def wsgi_app(store, settings):
-    load(store, settings.replace(**{f"{n}_source": str(FIXTURES / f) for n, f in CONTEXT_FIXTURES.items()}))
+    settings = settings.replace(
+        **{f"{n}_source": str(FIXTURES / f) for n, f in CONTEXT_FIXTURES.items()},
+        **{f"msl_{n}_source": str(FIXTURES / f) for n, f in MSL_FIXTURES.items()},
+        msl_terrain_source=None,
+    )
+    load(store, settings)
+    load(
+        DatasetStore.of(store.redis, settings.replace(key_prefix=store.prefix), "curiosity"),
+        settings.for_rover("curiosity"),
+    )
     return create_app(settings, store).server
 
 

@@ -567,3 +567,76 @@ def test_a_field_against_another_of_curiosity_and_unknown_rovers_in_words(web, m
     alone = create_app(both.replace(rovers=("perseverance",)), store).server.test_client()
     refused = alone.post("/jobs", json={**body, "rover": "curiosity"})
     assert refused.status_code == 404 and "this server serves: perseverance" in refused.json["error"]
+
+
+# --- what the review of the change found ---------------------------------------------------------
+
+
+def test_each_rovers_terrain_is_served_under_its_own_name(web, msl_store, both, loaded):
+    """Curiosity's relief is at /curiosity/terrain/<fp>.png (its figures point there);
+    Perseverance's stays at /terrain/<fp>.png, as it always was."""
+    tiny = str(FIXTURES / "terrain_tiny.img")
+    load(msl_store, both.replace(msl_terrain_source=tiny).for_rover("curiosity"))
+    info = web.get("/curiosity/terrain")
+    assert info.status_code == 200
+    url = info.json["image"]["url"]
+    assert url.startswith("/curiosity/terrain/") and url.endswith(".png")
+    png = web.get(url)
+    assert png.status_code == 200 and png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert web.get("/terrain" + url.removeprefix("/curiosity/terrain")).status_code == 404  # not Perseverance's
+    regional = build("map", msl_store.current(), View.of(0, 9999))
+    assert [image["source"] for image in regional["layout"]["images"]] == [url]
+    # Perseverance has none loaded here: its routes say so, in Perseverance's words
+    assert web.get("/terrain").status_code == 404 and web.get("/perseverance/terrain").status_code == 404
+
+
+def test_curiosity_alone_serves_no_perseverance_context(both, store, msl_store):
+    load(store, both)
+    load(msl_store, both.for_rover("curiosity"))
+    alone = create_app(both.replace(rovers=("curiosity",)), store).server.test_client()
+    for path in ("/terrain", "/ingenuity/flights", "/ingenuity/flights.csv", "/perseverance/sol"):
+        answer = alone.get(path)
+        assert answer.status_code == 404 and "this server serves: curiosity" in answer.json["error"], path
+    assert alone.get("/curiosity/samples").json["error"] == "Curiosity has no sample tubes layer"
+    ready = alone.get("/readyz").json["checks"]
+    assert ready["dataset"] == "version 1" and ready["datasets"] == {"curiosity": "version 1"}
+    # a request that names no rover is for the one served
+    body = {"type": "way", "xkey": "lon", "ykey": "yaw"}
+    assert alone.post("/jobs", json=body).json["params"]["rover"] == "curiosity"
+
+
+def test_metrics_and_readiness_name_each_rover(web, msl_store, both, loaded):
+    load(msl_store, both.for_rover("curiosity"))
+    text = web.get("/metrics").get_data(as_text=True)
+    assert 'ptracker_dataset_version{rover="perseverance"} 1.0' in text
+    assert 'ptracker_dataset_version{rover="curiosity"} 1.0' in text
+    assert 'ptracker_dataset_waypoints{rover="curiosity"} 12.0' in text
+    assert 'ptracker_newest_sol_age_seconds{rover="curiosity"}' in text
+    assert web.get("/readyz").json["checks"]["datasets"] == {"perseverance": "version 1", "curiosity": "version 1"}
+
+
+def test_a_rover_whose_refresh_raises_stops_no_other(monkeypatch, redis_url, key_prefix, store):
+    """Not only a failed load: anything a rover's refresh raises is said, and the next rover
+    is refreshed all the same."""
+    import dashboard.data.refresh as refresh_module
+
+    real = refresh_module.run_refresh
+
+    def broken_for_curiosity(rover_store, settings):
+        if settings.rover == "curiosity":
+            raise RuntimeError("a bug in Curiosity's parser")
+        return real(rover_store, settings)
+
+    monkeypatch.setattr(refresh_module, "run_refresh", broken_for_curiosity)
+    for name, value in {
+        "REDIS_URL": redis_url,
+        "PTRACKER_KEY_PREFIX": key_prefix,
+        "PTRACKER_ROVERS": "curiosity,perseverance",
+        "PTRACKER_WAYPOINTS_SOURCE": str(FIXTURES / "waypoints_v2024.json"),
+        "PTRACKER_TRAVERSE_SOURCE": str(FIXTURES / "traverse_v2026.json"),
+        "PTRACKER_CURRENT_SOURCE": "off",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(RefreshFailed, match="curiosity: RuntimeError: a bug in Curiosity's parser"):
+        refresh()
+    assert store.current_version() == "1"  # Perseverance refreshed

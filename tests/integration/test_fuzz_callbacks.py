@@ -96,7 +96,9 @@ def largest_selection_body(app) -> bytes:
                 }
             )
     lasso = {"x": [77.4 + i * 1e-7 for i in range(5000)], "y": [18.4 + i * 1e-7 for i in range(5000)]}
-    cb = next(cb for cb in deps(client) if "selection.data" in cb["output"])
+    # the map's selection callback (another writes selection.data too: a switch of rover clears it)
+    selected = {"id": "map-chart", "property": "selectedData"}
+    cb = next(cb for cb in deps(client) if cb["inputs"] and cb["inputs"][0] == selected)
     body = base_payload(cb)
     body["inputs"][0]["value"] = {"points": points, "lassoPoints": lasso}
     body["changedPropIds"] = ["map-chart.selectedData"]

@@ -39,14 +39,22 @@ def callback_request(base: str, lo: int, hi: int) -> dict:
     outputs = [
         {"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in cb["output"].strip(".").split("...")
     ]
-    values = {ids.SOL_RANGE: [lo, hi], ids.SELECTION: None, ids.DATA_VERSION: None, ids.TIME_AXIS: "sol"}
+    values = {
+        ids.SOL_RANGE: [lo, hi],
+        ids.SELECTION: None,
+        ids.DATA_VERSION: None,
+        ids.TIME_AXIS: "sol",
+        ids.ROVER: "perseverance",
+        ids.SERVED: None,
+    }
     inputs = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in cb["inputs"]]
+    state = [{"id": i["id"], "property": i["property"], "value": values[i["id"]]} for i in cb.get("state", [])]
     return {
         "output": cb["output"],
         "outputs": outputs,
         "inputs": inputs,
         "changedPropIds": [f"{ids.SOL_RANGE}.value"],
-        "state": [],
+        "state": state,
     }
 
 

@@ -160,6 +160,7 @@ def test_every_area_registers_its_callbacks():
         "update_around",
         "describe_rover",
         "compare_rovers",
+        "forget_the_other_rover",
         "send_replay",
     }
 

@@ -65,13 +65,17 @@ def test_the_refresh_job_runs_within_its_timeout_and_expires_unclaimed():
     assert (job.queue_name, job.func_name, job.func) == ("refresh", "dashboard.data.refresh.refresh", None)
     assert job.name == "pt:refresh" and job.interval == 900
     assert job.job_options == {
-        "job_timeout": 240,  # three fetch deadlines and a minute
+        # both rovers, one after the other: each layer's fetch deadline (Perseverance's six,
+        # Curiosity's four) and a minute a rover to parse and save
+        "job_timeout": 10 * 60 + 2 * 60,
         "result_ttl": refresh.RESULT_TTL,
         "failure_ttl": refresh.FAILURE_TTL,
         "ttl": 900,  # a refresh no worker took before the next one is dropped
     }
     short = refresh_job(settings.replace(refresh_seconds=2, fetch_deadline=2.0))
-    assert short.job_options["ttl"] == short.job_options["job_timeout"] == 66  # never expires mid-run
+    assert short.job_options["ttl"] == short.job_options["job_timeout"] == 10 * 2 + 120  # never expires mid-run
+    alone = refresh_job(settings.replace(rovers=("perseverance",)))
+    assert alone.job_options["job_timeout"] == 6 * 60 + 60
 
 
 @pytest.mark.parametrize(("raw", "seconds"), [(None, 900), ("", 900), ("0", 0), ("2", 2), ("3600", 3600), ("90.7", 90)])

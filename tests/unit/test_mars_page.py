@@ -291,11 +291,15 @@ def test_every_trace_the_page_draws_is_in_the_bundle(dataset):
 class VersionStore:
     def __init__(self, version):
         self.version = version
+        self.record: dict | None = None  # the latest load attempt
 
     def current_version(self):
         if isinstance(self.version, Exception):
             raise self.version
         return self.version
+
+    def last_load(self):
+        return self.record
 
 
 def layout_server(store):
@@ -325,6 +329,10 @@ def test_a_reload_revalidates_the_layout():
     # another range, another version: built again
     other = client.get("/_dash-layout", headers={"Referer": "http://host/?sol_min=15", "If-None-Match": tag})
     assert other.status_code == 200 and other.headers["ETag"] != tag
+    store.record = {"ok": False, "error": "M20_waypoints.json: HTTP 503"}  # a refresh failed: the page says so
+    failing = client.get("/_dash-layout", headers={**page, "If-None-Match": tag})
+    assert failing.status_code == 200 and failing.headers["ETag"] != tag
+    store.record = None
     store.version = "8"
     assert client.get("/_dash-layout", headers={**page, "If-None-Match": tag}).status_code == 200
     # nothing loaded, or the store away: no validator at all

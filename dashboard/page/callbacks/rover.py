@@ -9,8 +9,8 @@ from dash import Input, Output, html
 
 from dashboard.page import ids
 from dashboard.page.callbacks.current import Stores, rover_notes
-from dashboard.page.layout import source_items, tagline
-from dashboard.rovers import ROVERS
+from dashboard.page.layout import DETAILS_HINT, source_items, tagline
+from dashboard.rovers import default_of
 from dashboard.settings import Settings
 
 
@@ -25,6 +25,19 @@ def register(app, stores: Stores, settings: Settings) -> None:
         prevent_initial_call=True,  # the served layout says them for its rover
     )
     def describe_rover(rover, _version, _changes):
-        name = rover if rover in ROVERS and rover in settings.rovers else settings.rovers[0]
+        name = rover if isinstance(rover, str) and rover in settings.rovers else default_of(settings.rovers)
         notes = [html.Li(note) for note in rover_notes(stores)]
         return tagline(name), source_items(settings.for_rover(name)), notes
+
+    @app.callback(
+        Output(ids.SELECTION, "data", allow_duplicate=True),
+        Output(ids.SELECTION_STATUS, "children", allow_duplicate=True),
+        Output(ids.DETAILS, "children", allow_duplicate=True),
+        Output(ids.LOAD_STATUS, "children", allow_duplicate=True),
+        Input(ids.ROVER, "data"),
+        prevent_initial_call=True,
+    )
+    def forget_the_other_rover(_rover):
+        """A switch of rover drops what was about the other one: the map selection (its
+        names, site_drive, can exist in both), the clicked waypoint, the load's outcome."""
+        return None, "", html.P(DETAILS_HINT), ""
