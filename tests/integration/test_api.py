@@ -59,7 +59,9 @@ def test_data_routes_without_data_say_to_load(client):
     # ready all the same: the pod can serve (the page offers loading), so it stays in the Service
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json() == {"status": "ready", "checks": {"app": "ok", "redis": "ok", "dataset": "none loaded"}}
+    none = {"perseverance": "none loaded", "curiosity": "none loaded"}
+    checks = {"app": "ok", "redis": "ok", "dataset": "none loaded", "datasets": none}
+    assert ready.get_json() == {"status": "ready", "checks": checks}
 
 
 def test_load(client, store, settings, fixture_path):
@@ -221,7 +223,12 @@ def test_health(client, loaded):
     assert client.get("/healthz").get_json() == {"status": "ok", "checks": {"process": "ok"}}
     assert client.get("/readyz").get_json() == {
         "status": "ready",
-        "checks": {"app": "ok", "redis": "ok", "dataset": "version 1"},
+        "checks": {
+            "app": "ok",
+            "redis": "ok",
+            "dataset": "version 1",
+            "datasets": {"perseverance": "version 1", "curiosity": "none loaded"},
+        },
     }
 
 

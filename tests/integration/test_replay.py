@@ -220,6 +220,7 @@ def _page_export(client, chart: str, fmt: str, sols: list[int]) -> tuple[int, di
             {"id": ids.SOL_RANGE, "property": "value", "value": sols},
             {"id": ids.SELECTION, "property": "data", "value": None},
             {"id": ids.EXPORT_JOBS, "property": "data", "value": []},
+            {"id": ids.ROVER, "property": "data", "value": "perseverance"},
         ],
     }
     resp = client.post("/_dash-update-component", json=body)

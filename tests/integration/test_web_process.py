@@ -99,6 +99,7 @@ def test_procfile_web_and_worker_answer_health_and_an_export(redis_url, key_pref
             "app": "ok",
             "redis": "ok",
             "dataset": "none loaded",
+            "datasets": {"perseverance": "none loaded"},  # the processes serve Perseverance alone
         }
         load(store, settings)
         assert requests.get(base + "/readyz", timeout=5).json()["checks"]["dataset"] == "version 1"
