@@ -35,11 +35,19 @@ def filtered(dataset: Dataset, query: RangeQuery) -> pd.DataFrame:
     return wp[mask]
 
 
+#: the waypoints' first and last sol, derived once per dataset version (a pandas min/max
+#: on every data request cost ~70 us of its ~600, bench/bench_api.py)
+WAYPOINT_SOLS_MEMO_KEY = "serialize:waypoint-sols"
+
+
+def _sol_ends(sols: pd.Series) -> tuple[int, int]:
+    return int(sols.min()), int(sols.max())
+
+
 def range_key(dataset: Dataset, query: RangeQuery) -> tuple[int, int]:
     """The cache key of a sol range: the two ends clamped to the data, so that every
     spelling of the same rows (13, 13.0, 0 before the first sol) shares one entry."""
-    sols = dataset.waypoints["sol"]
-    first, last = int(sols.min()), int(sols.max())
+    first, last = dataset.memo(WAYPOINT_SOLS_MEMO_KEY, lambda: _sol_ends(dataset.waypoints["sol"]))
     lo = first if query.sol_min is None else min(max(query.sol_min, first), last + 1)
     hi = last if query.sol_max is None else max(min(query.sol_max, last), first - 1)
     return lo, hi
