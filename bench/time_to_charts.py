@@ -164,7 +164,7 @@ def warm(base: str, path: str) -> None:
         for src in scripts:
             for enc in ("br", "gzip"):
                 requests.get(base + src, headers={"Accept-Encoding": enc}, timeout=30)
-    requests.get(base + "/_dash-layout", timeout=30)
+    requests.get(base + "/_dash-layout", headers={"Referer": base + path}, timeout=30)
 
 
 def main() -> None:
@@ -178,11 +178,13 @@ def main() -> None:
         prefix = "ptbench-ttc:"
         client = redis.Redis.from_url(url)
         settings = real_settings(url, prefix, context=not args.plain)
-        load(DatasetStore(client, prefix), settings, force=True)  # the app's own loader
+        for rover in settings.rovers:  # the app's own loader, each rover (--path /?rover=curiosity)
+            load(DatasetStore.of(client, settings, rover), settings.for_rover(rover), force=True)
         env = {"REDIS_URL": url, "PTRACKER_KEY_PREFIX": prefix, "WEB_CONCURRENCY": "2"}
         with procfile_processes(env) as base:
             warm(base, args.path)
-            expected = count_graphs(requests.get(base + "/_dash-layout", timeout=30).json())
+            page = {"Referer": base + args.path}  # the layout is built for the rover and range the page names
+            expected = count_graphs(requests.get(base + "/_dash-layout", headers=page, timeout=30).json())
             visit(base + args.path, expected)  # the browser's own first start is not counted
             load_avg = os.getloadavg()
             visits = [visit(base + args.path, expected) for _ in range(args.runs)]

@@ -24,7 +24,7 @@ SERIES_BUDGET = 2000  # points per series trace before min/max thinning
 MAP_POINT_BUDGET = 4000  # waypoint markers on the map
 PATH_BUDGET = 6000  # traverse vertices on the map (~4 m apart over NASA's whole 42.5 km drive)
 GAP_DEGREES = 2e-5  # |dlon| + |dlat| above which two legs do not join (~1 m)
-GL_THRESHOLD = 1000  # WebGL traces above this many points
+GL_THRESHOLD = 2500  # WebGL traces above this many points
 #: markers an SVG series draws at most within the axes' view (plotly's marker.maxdisplayed:
 #: evenly picked, all of them once zooming leaves fewer in view). Each marker is an SVG
 #: element plotly styles one by one: they were most of the time the page took to draw

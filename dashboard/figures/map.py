@@ -156,7 +156,7 @@ def _extent(traces: list[dict]) -> tuple[tuple[float, float], tuple[float, float
 
 def _path_trace(xs: np.ndarray, ys: np.ndarray) -> dict:
     return {
-        "type": "scattergl",
+        "type": "scatter",  # one SVG path: cheaper to draw than a WebGL context (below)
         "x": arr(xs, "f4"),
         "y": arr(ys, "f4"),
         "mode": "lines",

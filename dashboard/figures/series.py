@@ -69,7 +69,7 @@ def series(
     xlabel = "" if x == "sol" else "%{x:.3f} km<br>"
     text, head = hover(sols, layer_of(frame), x, view)
     trace: dict = {
-        "type": scatter_type(len(xs)),
+        "type": scatter_type(len(idx)),  # the points drawn (a break is no point)
         "x": time_x(xs, view) if x == "sol" else arr(xs, "f4"),
         "y": arr(ys, "f4"),  # display precision: ~7 digits (0.5 m in longitude), half the bytes of f8
         "name": name,

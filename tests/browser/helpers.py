@@ -65,3 +65,28 @@ def newer_waypoints(folder: Path, sol: int, odometry_m: float) -> Path:
     path = folder / f"M20_waypoints_sol{sol}.json"
     path.write_text(json.dumps(doc))
     return path
+
+
+#: a marker of the map's waypoint trace (found by its name: the path, the current
+#: position and the context layers are traces of their own), the first one drawn
+WAYPOINT_POINT_JS = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+if (!gd || !gd._fullData) return null;
+const svg = gd._fullData.filter(t => t.type === 'scatter' && t.visible === true);
+const i = svg.findIndex(t => String(t.name).startsWith('waypoints'));
+if (i < 0) return null;
+const trace = gd.querySelectorAll('.scatterlayer .trace')[i];
+const points = trace ? trace.querySelectorAll('path.point') : [];
+return points.length ? points[0] : null;
+"""
+
+
+def waypoint_point(dash_duo, timeout: float = 10):
+    """A waypoint's marker on the map (an SVG element to click)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        point = dash_duo.driver.execute_script(WAYPOINT_POINT_JS, ids.GRAPHS["map"])
+        if point is not None:
+            return point
+        time.sleep(0.1)
+    raise AssertionError("no waypoint marker on the map")

@@ -10,6 +10,7 @@ import pytest
 from dashboard import figures
 from dashboard.data.parse import parse_traverse, parse_waypoints
 from dashboard.figures import BUILDERS, Frames, View, build, path_xy, thin_indices, values
+from dashboard.figures.common import GL_THRESHOLD
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_position_axes(frames):
 def test_map(frames):
     fig = make("map", frames, 13, 18)
     path, pts = fig["data"]
-    assert path["name"] == "drive path (traverse layer)" and path["type"] == "scattergl"
+    assert path["name"] == "drive path (traverse layer)" and path["type"] == "scatter"  # one SVG path
     assert pts["name"] == "waypoints (waypoint layer)" and len(values(pts["x"])) == 8
     assert values(pts["marker"]["color"]).tolist() == [13, 14, 15, 16, 16, 17, 18, 18]  # coloured by sol
     assert pts["customdata"][0] == "3_0"  # what a click or a selection names
@@ -158,11 +159,16 @@ def test_thinning_keeps_extremes():
     assert thin_indices(y[:100], 2000).tolist() == list(range(100))
 
 
-def test_large_series_use_webgl_and_stay_within_budget(frames):
+def test_large_series_stay_within_budget_and_svg(frames):
+    """Thinned to SERIES_BUDGET points (fewer than GL_THRESHOLD): drawn as SVG, which a
+    fresh browser draws faster than it starts a WebGL context per chart."""
     wp = frames[0]
     big = pd.concat([wp.assign(sol=wp["sol"] + 10 * k) for k in range(1000)], ignore_index=True)
     fig = build("orientation", Frames(big, frames[1], frames[2]), View.of(0, 20_000))
-    assert all(t["type"] == "scattergl" for t in fig["data"])
+    assert figures.SERIES_BUDGET < GL_THRESHOLD and all(t["type"] == "scatter" for t in fig["data"])
+    many = build("map", Frames(big, frames[1], frames[2]), View.of(0, 20_000))
+    markers = next(t for t in many["data"] if t["name"].startswith("waypoints"))
+    assert markers["type"] == "scattergl" and len(values(markers["x"])) == figures.MAP_POINT_BUDGET > GL_THRESHOLD
     assert all(finite(t["x"]) <= figures.SERIES_BUDGET for t in fig["data"])  # plus NaN breaks at yaw wraps
     bars = build("distance", Frames(big, frames[1], frames[2]), View.of(0, 20_000))["data"][0]
     assert len(values(bars["x"])) <= figures.BAR_BUDGET

@@ -280,7 +280,7 @@ def test_every_trace_the_page_draws_is_in_the_bundle(dataset):
     first = first_view(dataset, "")
     types = {t["type"] for fig in [*first.figures.values(), first.regional] for t in fig["data"]}
     many = dataset.waypoints.loc[dataset.waypoints.index.repeat(400)]
-    types |= {t["type"] for t in build("orientation", Frames(many), View.of(0, 100))["data"]}  # WebGL
+    types |= {t["type"] for t in build("map", Frames(many), View.of(0, 100))["data"]}  # WebGL markers
     assert {"scatter", "scattergl", "bar"} <= types <= vendor.TRACE_TYPES
 
 
