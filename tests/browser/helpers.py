@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+from selenium.webdriver.common.action_chains import ActionChains
+
 from dashboard.page import ids
 from tests.helpers import FIXTURES
 
@@ -90,3 +92,26 @@ def waypoint_point(dash_duo, timeout: float = 10):
             return point
         time.sleep(0.1)
     raise AssertionError("no waypoint marker on the map")
+
+
+HOVERED_JS = """
+const gd = document.querySelector('#' + arguments[0] + ' .js-plotly-plot');
+return !!(gd && gd._hoverdata && gd._hoverdata.length);
+"""
+
+
+def click_waypoint(dash_duo, timeout: float = 10) -> None:
+    """Click a waypoint's marker on the map as a person does: the pointer rests on it until
+    plotly has found the point under it (its hover), then clicks. (A click in the same
+    instant as the move can reach plotly before its hover is computed: no click event.)"""
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", waypoint_point(dash_duo, timeout))
+    end = time.monotonic() + timeout
+    while True:  # the page may still move (a scroll, a responsive graph resizing): aim again
+        ActionChains(dash_duo.driver).move_to_element(waypoint_point(dash_duo, timeout)).perform()
+        settle = time.monotonic() + 0.5
+        while time.monotonic() < settle:
+            if dash_duo.driver.execute_script(HOVERED_JS, ids.GRAPHS["map"]):
+                ActionChains(dash_duo.driver).click().perform()
+                return
+            time.sleep(0.05)
+        assert time.monotonic() < end, "plotly found no point under the pointer"

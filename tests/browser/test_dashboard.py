@@ -10,7 +10,7 @@ from selenium.webdriver.common.keys import Keys
 from dashboard.data.load import load
 from dashboard.page import ids
 from dashboard.page.ranges import sol_bounds
-from tests.browser.helpers import counts, n_all, wait_counts, waypoint_point
+from tests.browser.helpers import click_waypoint, counts, n_all, wait_counts
 
 
 def n_between(dataset, lo, hi):
@@ -172,9 +172,7 @@ def test_clicking_a_waypoint_shows_all_its_fields(dash_duo, start, data_settings
     dash_duo.driver.set_window_size(1400, 1200)
     n = n_all(loaded)
     wait_counts(dash_duo, "orientation", [n] * 4)
-    point = waypoint_point(dash_duo)
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", point)
-    ActionChains(dash_duo.driver).move_to_element(point).click().perform()
+    click_waypoint(dash_duo)
     dash_duo.wait_for_contains_text(f"#{ids.DETAILS} h2", "Waypoint ", timeout=10)
     rmc = dash_duo.find_element(f"#{ids.DETAILS} h2").text.split()[-1]
     row = loaded.waypoints.set_index("rmc").loc[rmc]

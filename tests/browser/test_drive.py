@@ -12,7 +12,7 @@ from selenium.webdriver.common.keys import Keys
 
 from dashboard.page import ids
 from dashboard.page.ranges import sol_bounds
-from tests.browser.helpers import counts, n_all, wait_counts, waypoint_point
+from tests.browser.helpers import click_waypoint, counts, n_all, wait_counts
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"  # `make axe`: axe-core 4.14.1, MPL-2.0
 
@@ -92,9 +92,7 @@ def test_a_waypoint_links_to_its_panorama(dash_duo, start, data_settings, loaded
     start(data_settings)
     dash_duo.driver.set_window_size(1400, 1200)
     wait_counts(dash_duo, "orientation", [n_all(loaded)] * 4)
-    point = waypoint_point(dash_duo)
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", point)
-    ActionChains(dash_duo.driver).move_to_element(point).click().perform()
+    click_waypoint(dash_duo)
     dash_duo.wait_for_contains_text(f"#{ids.DETAILS} h2", "Waypoint ", timeout=10)
     link = dash_duo.find_element(f"#{ids.DETAILS} #{ids.PANORAMA_LINK}")
     href = link.get_attribute("href")
