@@ -53,7 +53,10 @@ def page_layout(served: dict[str, DatasetStore], settings: Settings):
         rover = rover_from_query(search, settings.rovers)
         try:
             dataset = served[rover].current()
-            return serve_layout(dataset, settings, search=search, rover=rover, notes=rover_notes(served))
+            notes = flask.g.get("ptracker_rover_notes")  # read by the layout's validator, when it ran
+            return serve_layout(
+                dataset, settings, search=search, rover=rover, notes=rover_notes(served) if notes is None else notes
+            )
         except (redis.RedisError, StoreError) as exc:
             log.warning("store unreachable while serving the page: %s", exc)
             return serve_layout(None, settings, store_error=STORE_DOWN, rover=rover)

@@ -19,7 +19,7 @@ from dashboard.api.errors import ApiError, answer_error
 from dashboard.api.openapi import document_route
 from dashboard.data.store import Dataset, DatasetStore
 from dashboard.http import method_not_allowed
-from dashboard.rovers import DEFAULT_ROVER, ROVERS
+from dashboard.rovers import DEFAULT_ROVER, ROVERS, default_of
 from dashboard.settings import Settings
 
 api = Blueprint("api", __name__)
@@ -96,21 +96,31 @@ def _view(fn: Callable, rule: str, methods: tuple[str, ...], rover_name: str | N
         if request.method not in methods and not (request.method == "HEAD" and "GET" in methods):
             return method_not_allowed(rule, methods)
         if rover_name is not None:
-            served = settings().rovers
-            if rover_name not in served:
-                return answer_error(ApiError(404, not_served(rover_name, served)))
-            g.ptracker_rover = rover_name
+            try:
+                serve_rover(rover_name)
+            except ApiError as exc:
+                return answer_error(exc)
         return _answer(fn, kwargs)
 
     return view
 
 
+def serve_rover(name: str | None) -> str:
+    """Make this request ``name``'s (None: Perseverance, or the first rover served), so
+    :func:`store` and :func:`dataset` read its data; ApiError 404 naming the served rovers
+    when this install does not serve it."""
+    served = settings().rovers
+    name = name or default_of(served)
+    if name not in served:
+        raise ApiError(404, not_served(name, served))
+    g.ptracker_rover = name
+    return name
+
+
 def perseverance_served() -> None:
     """ApiError 404 unless Perseverance is served: for its routes that are not twins
     (Ingenuity's flights, ``/terrain``), which answer from Perseverance's dataset."""
-    served = settings().rovers
-    if DEFAULT_ROVER not in served:
-        raise ApiError(404, not_served(DEFAULT_ROVER, served))
+    serve_rover(DEFAULT_ROVER)
 
 
 def not_served(name: str, served: tuple[str, ...]) -> str:

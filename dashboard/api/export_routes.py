@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from flask import Response, g, request
+from flask import Response, request
 
 from dashboard.api import schemas, serialize
-from dashboard.api.blueprint import dataset, not_served, route, settings, store
+from dashboard.api.blueprint import dataset, route, serve_rover, settings, store
 from dashboard.api.errors import ApiError
 from dashboard.api.export_schemas import Accepted, ExportBody, Job, JobBody, ListedJob, ReplayBody
 from dashboard.api.openapi import EXPORTS, NO_REDIS, Answers, export_answers
@@ -27,7 +27,6 @@ from dashboard.exports.status import job_status as public_status
 from dashboard.exports.status import recent, status_of
 from dashboard.exports.submit import request_export
 from dashboard.http import json_response
-from dashboard.rovers import default_of
 
 JOB_ID = re.compile(r"^export-[a-z_]{1,32}-[0-9a-f]{20}$")
 EXPORT_ROUTES = {
@@ -122,10 +121,7 @@ def export_replay():
 def jobs_create():
     """queue any field against another {"type": "way", "xkey": "lon", "ykey": "yaw", "start": 0, "end": 400}"""
     body = parse_body(JobBody)
-    name = body.rover or default_of(settings().rovers)  # whose waypoints: its dataset, where it is served
-    if name not in settings().rovers:
-        raise ApiError(404, not_served(name, settings().rovers))
-    g.ptracker_rover = name
+    serve_rover(body.rover)  # whose waypoints: its dataset, where it is served
     return _queue_export("xy", body.xkey, body.ykey, body)
 
 

@@ -13,10 +13,10 @@ import hmac
 
 import orjson
 import redis
-from flask import Response, g, request
+from flask import Response, request
 
 from dashboard.api import schemas, serialize
-from dashboard.api.blueprint import ALL_METHODS, dataset, not_served, route, settings, store, stores
+from dashboard.api.blueprint import ALL_METHODS, dataset, route, serve_rover, settings, store, stores
 from dashboard.api.errors import ApiError
 from dashboard.api.openapi import DATA, NO_DATA, NO_REDIS, SERVICE, Answers, data_answers, document, help_text
 from dashboard.api.schemas import FeaturesQuery, LoadQuery, NoQuery, RangeQuery, parse_query
@@ -95,10 +95,7 @@ def load_route():
     One rover's (?rover=curiosity; default Perseverance). When PTRACKER_ADMIN_TOKEN is
     set: Authorization: Bearer <token>."""
     _require_admin()
-    name = parse_query(LoadQuery).rover or default_of(settings().rovers)
-    if name not in settings().rovers:
-        raise ApiError(404, not_served(name, settings().rovers))
-    g.ptracker_rover = name  # store() is this rover's
+    name = serve_rover(parse_query(LoadQuery).rover)  # store() is this rover's
     try:
         summary = load(store(), settings().for_rover(name))
     except LoadBusy:

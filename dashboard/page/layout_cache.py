@@ -70,7 +70,8 @@ def install(server: Flask, stores: dict) -> None:
             return None
         if version is None:
             return None
-        tag = layout_etag(version, requested_search(), code, rover_notes(stores))
+        g.ptracker_rover_notes = notes = rover_notes(stores)  # the layout says the same: read once
+        tag = layout_etag(version, requested_search(), code, notes)
         g.ptracker_layout_etag = tag
         if etag_matches(request.headers.get("If-None-Match"), tag):
             resp = Response(status=304)
