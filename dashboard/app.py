@@ -17,6 +17,7 @@ from dashboard import logs, metrics
 from dashboard.api import http_cache
 from dashboard.api.server import install as install_api
 from dashboard.data.store import DatasetStore, StoreError
+from dashboard.data.watch import KeyWatch
 from dashboard.page import vendor
 from dashboard.page.callbacks import STORE_DOWN, register_callbacks
 from dashboard.page.callbacks.current import rover_notes
@@ -73,6 +74,9 @@ def create_app(settings: Settings | None = None, store: DatasetStore | None = No
     base = settings.replace(key_prefix=store.prefix)
     stores = {name: store if name == DEFAULT_ROVER else DatasetStore.of(store.redis, base, name) for name in ROVERS}
     served = {name: stores[name] for name in settings.rovers}  # the page's rovers, in order
+    watch = KeyWatch(store.redis)  # one version everywhere within milliseconds, no GET per request
+    for each in served.values():
+        each.use_watch(watch)
     server = flask.Flask(__name__)
     if settings.proxy_count:  # behind N trusted proxies: the client is who they say it is
         n = settings.proxy_count

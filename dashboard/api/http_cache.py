@@ -12,8 +12,9 @@
   ETag it compresses; such tags match too.
 - Fingerprinted Dash assets (``/_dash-component-suites/...v4_4_1m1700000000.js``) get
   ``public, max-age=31536000, immutable``: a new Dash version changes the URL.
-- The current dataset version is read from Redis (one GET) on every data request, so
-  every web process answers from the new version as soon as a load has switched it.
+- The current dataset version comes from the store on every data request (remembered by
+  the process until Redis says it changed: ``dashboard/data/watch.py``), so every web
+  process answers from the new version within milliseconds of a load's switch.
 """
 
 from __future__ import annotations

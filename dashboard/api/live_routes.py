@@ -1,9 +1,10 @@
 """``/perseverance/version``: the route open pages poll to learn of a new dataset version.
 
-Cheap by design: its strong ETag comes from the current version (one Redis GET) and the
-latest load record (another), so a poll whose ``If-None-Match`` names it is answered 304
-without decoding the dataset. Only a changed version or load record costs a decode (once
-per process and version; the store caches it) and a body of a few hundred bytes.
+Cheap by design: its strong ETag comes from the current version and the latest load
+record (both remembered by the process until Redis says they changed), so a poll whose
+``If-None-Match`` names it is answered 304 without decoding the dataset. Only a changed
+version or load record costs a decode (once per process and version; the store caches it)
+and a body of a few hundred bytes.
 ``Cache-Control: no-cache``: a cache may keep the answer but must ask before reusing it.
 """
 
@@ -83,7 +84,7 @@ def live_version():
     """the current dataset version, newest sol and odometry, and the latest load attempt
 
     What an open page polls (with If-None-Match) to learn of new data without reloading:
-    a 304 costs two Redis reads and no decoding. `checked_at` is the latest load attempt;
+    a 304 costs no Redis round trip and no decoding. `checked_at` is the latest load attempt;
     while loads fail, `failing_since` (when the load record has it) and `error` say since
     when and why; the data shown stays the last good version."""
     parse_query(NoQuery)

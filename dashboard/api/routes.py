@@ -54,6 +54,9 @@ def readyz():
     at once. Neither probe depends on a dataset being loaded."""
     checks: dict = {"app": "ok"}
     served = settings().rovers
+    watch = stores()[default_of(served)].watch
+    if watch is not None:
+        checks["version_watch"] = watch.state
     try:
         stores()[default_of(served)].redis.ping()
         checks["redis"] = "ok"

@@ -241,6 +241,11 @@ class ReadinessChecks(BaseModel):
         "or unknown while Redis is unreachable"
     )
     datasets: dict[str, str] | None = Field(None, description="each served rover's, by name")
+    version_watch: str | None = Field(
+        None,
+        description="'live' while this process hears of new dataset versions from Redis (and reads the "
+        "current version from memory), else why not (it then reads Redis on every request)",
+    )
 
 
 class Readiness(BaseModel):

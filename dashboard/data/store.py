@@ -18,8 +18,9 @@ nothing when it does not (the lock expired and another load may hold it). Clean-
 the newest ``keep_versions`` versions and never deletes the one ``dataset:current`` names,
 read inside the clean-up script itself (another process may have switched meanwhile).
 
-Readers call :meth:`DatasetStore.current`: one GET of ``dataset:current``; when the
-version equals the cached one the cached :class:`Dataset` is returned as is (the frames
+Readers call :meth:`DatasetStore.current`: one GET of ``dataset:current`` (in a web
+process, answered from memory while Redis would tell it of a change: :meth:`DatasetStore.use_watch`,
+:mod:`.watch`); when the version equals the cached one the cached :class:`Dataset` is returned as is (the frames
 are shared: treat them as read-only), otherwise the current version and its hash are read
 together in one script (never a version cleaned up between two reads) and decoded.
 """
@@ -46,6 +47,7 @@ from dashboard.data.samples import SAMPLE_COLUMNS
 from dashboard.data.schema import TRAVERSE_COLUMNS, TRAVERSE_POINT_COLUMNS, WAYPOINT_COLUMNS
 from dashboard.data.scripts import CLEANUP, READ_CURRENT, SWITCH
 from dashboard.data.terrain import Crop, parse_crop
+from dashboard.data.watch import KeyWatch
 from dashboard.marstime import SolCalendar
 from dashboard.redis_conn import as_text
 from dashboard.rovers import DEFAULT_ROVER, ROVERS
@@ -204,6 +206,25 @@ class DatasetStore:
         self._switch = client.register_script(SWITCH)
         self._cleanup_script = client.register_script(CLEANUP)
         self._read_current = client.register_script(READ_CURRENT)
+        self._watch: KeyWatch | None = None
+
+    def use_watch(self, watch: KeyWatch) -> DatasetStore:
+        """Read the current version and the load record through ``watch`` (server-assisted
+        client-side caching: no round trip per request while Redis would push a change)."""
+        watch.watch(self.key("dataset", "current"), self.key("load", "last"))
+        self._watch = watch
+        return self
+
+    @property
+    def watch(self) -> KeyWatch | None:
+        return self._watch
+
+    def _get(self, key: str):
+        return self._watch.get(key) if self._watch is not None else self.redis.get(key)
+
+    def _wrote(self, key: str) -> None:
+        if self._watch is not None:
+            self._watch.forget(key)
 
     # keys ---------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
@@ -214,7 +235,7 @@ class DatasetStore:
 
     # reading ------------------------------------------------------------------------
     def current_version(self) -> str | None:
-        raw = self.redis.get(self.key("dataset", "current"))
+        raw = self._get(self.key("dataset", "current"))
         return as_text(raw) if raw is not None else None
 
     def current(self) -> Dataset | None:
@@ -309,7 +330,9 @@ class DatasetStore:
         token = lock.token if lock is not None else ""
         fields["meta"] = orjson.dumps(meta)
         args = [token, version, seq, *(item for pair in fields.items() for item in pair)]
-        if not self._switch(keys=[*keys, self._version_key(version)], args=args):
+        switched = self._switch(keys=[*keys, self._version_key(version)], args=args)
+        self._wrote(self.key("dataset", "current"))
+        if not switched:
             raise LockLost(f"the load lock expired before version {version} could become current")
         try:
             self.cleanup()
@@ -341,9 +364,10 @@ class DatasetStore:
     def record_load(self, outcome: dict) -> None:
         """Remember the outcome of the latest load attempt (shown to people)."""
         self.redis.set(self.key("load", "last"), orjson.dumps(outcome))
+        self._wrote(self.key("load", "last"))
 
     def last_load(self) -> dict | None:
-        raw = self.redis.get(self.key("load", "last"))
+        raw = self._get(self.key("load", "last"))
         return orjson.loads(raw) if raw is not None else None
 
     def load_lock(self, timeout: float | None = None) -> LoadLock:

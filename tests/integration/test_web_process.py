@@ -95,14 +95,18 @@ def test_procfile_web_and_worker_answer_health_and_an_export(redis_url, key_pref
     try:
         assert wait_http(base + "/healthz", web).json() == {"status": "ok", "checks": {"process": "ok"}}
         empty = requests.get(base + "/readyz", timeout=5)  # ready without data: the page offers loading
-        assert empty.status_code == 200 and empty.json()["checks"] == {
+        checks = empty.json()["checks"]
+        assert empty.status_code == 200 and checks.pop("version_watch") in ("not started", "live")
+        assert checks == {
             "app": "ok",
             "redis": "ok",
             "dataset": "none loaded",
             "datasets": {"perseverance": "none loaded"},  # the processes serve Perseverance alone
         }
         load(store, settings)
-        assert requests.get(base + "/readyz", timeout=5).json()["checks"]["dataset"] == "version 1"
+        # the load reaches the process within milliseconds; a process's watch is live once it has read
+        ready = until_ready(base, lambda c: c["dataset"] == "version 1" and c["version_watch"] == "live")
+        assert ready["datasets"] == {"perseverance": "version 1"}
         request = validate("map", 13, 18, "png", 640, 480)
         job = queue_export(store, store.current_version(), request)
         end = time.monotonic() + 60
@@ -177,6 +181,17 @@ def test_the_original_readme_curl_lines_against_a_real_server(redis_url, key_pre
         os.killpg(worker.pid, signal.SIGTERM)
         worker_out, _ = worker.communicate(timeout=30)
     assert "Traceback" not in out + worker_out, (out + worker_out)[-3000:]
+
+
+def until_ready(base: str, ok, limit: float = 5.0) -> dict:
+    """/readyz's checks once ``ok(checks)`` holds (gunicorn's workers answer in turn)."""
+    end = time.monotonic() + limit
+    while True:
+        checks = requests.get(base + "/readyz", timeout=5).json()["checks"]
+        if ok(checks):
+            return checks
+        assert time.monotonic() < end, checks
+        time.sleep(0.05)
 
 
 def test_every_web_process_answers_the_new_version_within_100_ms_of_a_load(redis_url, key_prefix, store, settings):

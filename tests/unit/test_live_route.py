@@ -26,6 +26,10 @@ class MemoryStore:
         # a client nothing listens to (the export and metrics code paths are not used)
         self.redis = redis.Redis(port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=Retry(NoBackoff(), 0))
         self.prefix = "test:"
+        self.watch = None  # in memory: nothing for Redis to tell it
+
+    def use_watch(self, watch):
+        return self
 
     def _check(self):
         if self.down:

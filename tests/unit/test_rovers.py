@@ -362,6 +362,10 @@ class MemoryStore:
         self.dataset = dataset
         self.redis = redis.Redis(port=1, socket_connect_timeout=0.2, socket_timeout=0.2, retry=Retry(NoBackoff(), 0))
         self.prefix = "test:"
+        self.watch = None  # in memory: nothing for Redis to tell it
+
+    def use_watch(self, watch):
+        return self
 
     def current_version(self):
         return self.dataset.version
