@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -18,7 +19,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from dashboard.data.watch import TRUST_SECONDS, KeyWatch
+from dashboard.data.watch import MAX_AGE_SECONDS, TRUST_SECONDS, KeyWatch
 from tests.helpers import free_port
 
 #: a test that flushes the database or adds an ACL user: only on the test's private Redis
@@ -277,3 +278,107 @@ def test_a_store_sees_its_own_writes_at_once(store, settings, redis_client, key_
     store.record_load({"ok": False, "error": "boom"})
     assert store.last_load()["error"] == "boom"
     watch.close()
+
+
+@SHARED
+def test_a_change_redis_does_not_announce_is_read_within_the_max_age(watched, redis_client):
+    """SWAPDB sends no invalidation: the value is read again once it is MAX_AGE_SECONDS old."""
+    watch, key = watched
+    other_db = redis.Redis(
+        connection_pool=redis.ConnectionPool(**{**redis_client.connection_pool.connection_kwargs, "db": 1})
+    )
+    other_db.set(key, b"2")  # (tracking ignores the db: this write is announced too, so it comes first)
+    until(lambda: watch.get(key) == b"1" and watch.live and key in watch._values)
+    try:
+        redis_client.swapdb(0, 1)
+        swapped = time.monotonic()
+        assert redis_client.get(key) == b"2"
+        assert watch.get(key) == b"1"  # not announced: still remembered
+        until(lambda: watch.get(key) == b"2", MAX_AGE_SECONDS + 0.5)
+        assert time.monotonic() - swapped <= MAX_AGE_SECONDS + 0.1
+    finally:
+        redis_client.swapdb(0, 1)
+        other_db.flushdb()
+
+
+WRITER = """
+import sys, time, redis
+client = redis.Redis.from_url(sys.argv[1])
+for n in range(2, 60):
+    client.set(sys.argv[2], str(n))
+    print(time.monotonic(), n, flush=True)  # acknowledged (CLOCK_MONOTONIC: the same in every process)
+    time.sleep(0.02)
+"""
+
+
+def test_a_starved_watch_never_serves_a_value_older_than_the_trust_window(watched, redis_url):
+    """Busy threads hold the GIL (a C sort of a big list holds it throughout; readers do
+    Python work), so the watch thread reads Redis' messages late: requests must then read
+    Redis, not remember. No read that *started* later than TRUST_SECONDS after a write was
+    acknowledged (by a writer in another process) returns an older value."""
+    watch, key = watched
+    stop = threading.Event()
+    seen: list[tuple[float, bytes]] = []
+
+    def hog():
+        data = list(range(2_000_000, 0, -1))
+        while not stop.is_set():
+            sorted(data)  # ~0.2 s with the GIL held
+
+    def read():
+        while not stop.is_set():
+            started = time.monotonic()
+            seen.append((started, watch.get(key)))
+            sum(i * i for i in range(2000))  # the rest of a request
+
+    threads = [threading.Thread(target=hog)] + [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", WRITER, redis_url, key], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+    acked = [(float(t), int(n)) for t, n in (line.split() for line in out.splitlines())]
+    late = []
+    for started, value in seen:
+        known = [n for t, n in acked if t + TRUST_SECONDS < started]  # acknowledged long enough before
+        if known and int(value) < known[-1]:
+            late.append((round(started - acked[0][0], 3), int(value), known[-1]))
+    assert not late, f"{len(late)} reads older than the trust window, e.g. {late[:3]}"
+    assert len(seen) > 100
+
+
+@SHARED
+def test_an_error_answer_to_a_ping_reconnects_and_is_not_a_refusal(watched, redis_client):
+    """A script running past busy-reply-threshold makes Redis answer BUSY: the watch gives
+    up that connection, not tracking itself, and is live again once the script is done."""
+    watch, key = watched
+    before = redis_client.config_get("busy-reply-threshold")["busy-reply-threshold"]
+    redis_client.config_set("busy-reply-threshold", 50)
+    slow = (
+        "local t = redis.call('TIME') local s = t[1] + t[2] / 1e6 "
+        "repeat t = redis.call('TIME') until t[1] + t[2] / 1e6 - s > 0.4"
+    )
+    try:
+        runner = threading.Thread(
+            target=lambda: redis.Redis(connection_pool=redis_client.connection_pool).eval(slow, 0)
+        )
+        runner.start()
+        until(lambda: not watch.live, 1.0)
+        runner.join(5)
+        until(lambda: watch.live, 5)
+        assert watch.state == "live" and watch.get(key) == b"1"
+    finally:
+        redis_client.config_set("busy-reply-threshold", before)
+
+
+def test_an_undecodable_key_in_an_invalidation_still_forgets(watched):
+    watch, key = watched
+    assert watch.get(key) == b"1"
+    epoch = watch._epoch
+    watch._invalidated([key.encode(), b"\xff\xfe"])
+    assert watch._epoch != epoch and key not in watch._values
