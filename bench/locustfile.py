@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 
+from dash_bodies import initial_values, slider_body  # bench/, beside this file
 from locust import HttpUser, between, task
 
 SOLS = (13, 1110)
@@ -16,13 +17,9 @@ class Visitor(HttpUser):
 
     def on_start(self):
         deps = self.client.get("/_dash-dependencies", name="GET /_dash-dependencies").json()
-        cb = next(d for d in deps if "orientation-chart.figure" in d["output"])
-        outputs = []
-        for part in cb["output"].strip(".").split("..."):
-            cid, prop = part.rsplit(".", 1)
-            outputs.append({"id": cid, "property": prop})
-        self.charts_cb = cb
-        self.charts_outputs = outputs
+        layout = self.client.get("/_dash-layout", name="GET /_dash-layout").json()
+        self.charts_cb = next(d for d in deps if "orientation-chart.figure" in d["output"])
+        self.initial = initial_values(layout)
 
     def _range(self):
         a = random.randint(SOLS[0], SOLS[1] - 50)
@@ -36,20 +33,9 @@ class Visitor(HttpUser):
     @task(4)
     def slider(self):
         a, b = self._range()
-        values = {"sol-range": [a, b], "selection": None, "data-version": None}
-        body = {
-            "output": self.charts_cb["output"],
-            "outputs": self.charts_outputs,
-            "inputs": [
-                {"id": i["id"], "property": i["property"], "value": values.get(i["id"])}
-                for i in self.charts_cb["inputs"]
-            ],
-            "changedPropIds": ["sol-range.value"],
-            "state": [],
-        }
         self.client.post(
             "/_dash-update-component",
-            data=json.dumps(body),
+            data=json.dumps(slider_body(self.charts_cb, self.initial, [a, b])),
             headers={"Content-Type": "application/json"},
             name="POST slider callback (all charts)",
         )
