@@ -3,7 +3,7 @@ the web server (the Procfile's gunicorn) is being read: answers are 503 JSON wit
 during the outage (no 500, no hang), the dataset and queued jobs survive, and service
 comes back by itself within 5 s of Redis.
 
-For the first :data:`~dashboard.data.watch.TRUST_SECONDS` (0.2 s) of an outage a data
+For the first :data:`~dashboard.data.watch.TRUST_SECONDS` (80 ms) of an outage a data
 route may still answer from what its process remembers (the current version, which a
 Redis that does not answer cannot change): the outage is read after that."""
 
