@@ -20,8 +20,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from datetime import datetime
 
 from dash.fingerprint import check_fingerprint
@@ -29,6 +27,7 @@ from flask import Flask, Response, g, request
 from flask_compress import Compress
 
 from dashboard.api.blueprint import TWIN, rover_of_endpoint
+from dashboard.data.memo import Memo
 from dashboard.marstime import parse_utc
 from dashboard.rovers import DEFAULT_ROVER
 from dashboard.settings import Settings
@@ -114,34 +113,28 @@ def none_match(tag: str) -> str | None:
 class _CompressedCache:
     """flask-compress's cache backend: bounded, per process; only named keys are kept. It pays:
     brotli (level 5) of the 4.8 MB plotly.min.js takes 246 ms (bench/bench_caches.py, 2026-12-06),
-    paid once per process instead of once per visitor."""
+    paid once per process instead of once per visitor. A segmented LRU (:class:`Memo`): a
+    body is kept for good once asked for twice, so a crawler's one-off sol ranges churn only
+    a quarter of the entries (before, they filled its 64 MB: bench/bench_memory.py)."""
 
-    def __init__(self, max_bytes: int = 64 * 1024 * 1024):
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024, max_entries: int = 256):
         self.max_bytes = max_bytes
-        self._items: OrderedDict[str, bytes] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
+        self._items = Memo(max_entries=max_entries, max_bytes=max_bytes)
+
+    @property
+    def size(self) -> int:
+        """Bytes kept."""
+        return self._items._bytes
 
     def get(self, key: str):
         if key.endswith(";None"):
             return None
-        with self._lock:
-            body = self._items.get(key)
-            if body is not None:
-                self._items.move_to_end(key)
-            return body
+        return self._items.lookup(key)
 
     def set(self, key: str, value: bytes) -> None:
         if key.endswith(";None") or len(value) > self.max_bytes // 4:
             return
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = value
-            self._size += len(value)
-            while self._size > self.max_bytes and self._items:
-                _, old = self._items.popitem(last=False)
-                self._size -= len(old)
+        self._items.put(key, value)
 
 
 def _compress_cache_key(req) -> str | None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 #: per-version memo bounds (:meth:`Dataset.memo`, :meth:`Dataset.answer`): a full /perseverance answer is ~240 KB
 MEMO_MAX_ENTRIES = 256
 MEMO_MAX_BYTES = 32 * 1024 * 1024
+#: what :meth:`Memo.lookup` answers for a key it does not keep, when asked to
+MISSING: Any = object()
 
 
 class Memo:
@@ -38,6 +40,16 @@ class Memo:
         return len(self._probation) + len(self._protected)
 
     def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        found = self.lookup(key, MISSING)
+        if found is not MISSING:
+            return found
+        value = build()
+        self.put(key, value)
+        return value
+
+    def lookup(self, key: Hashable, default: object = None) -> Any:
+        """The value kept for ``key`` (a second ask promotes it, as :meth:`get` does), else
+        ``default``."""
         with self._lock:
             if key in self._protected:
                 self._protected.move_to_end(key)
@@ -49,17 +61,19 @@ class Memo:
                     self._probation[old] = old_value  # demoted, not dropped
                 self._trim()
                 return value
-        value = build()
+        return default
+
+    def put(self, key: Hashable, value: object) -> None:
+        """Keep ``value`` for ``key`` on probation (a value over ``max_bytes`` is not kept)."""
         size = len(value) if isinstance(value, bytes | bytearray) else 0
         if size > self.max_bytes:
-            return value
+            return
         with self._lock:
             if key not in self._probation and key not in self._protected:
                 self._probation[key] = value
                 self._sizes[key] = size
                 self._bytes += size
                 self._trim()
-        return value
 
     def _trim(self) -> None:
         """Drop least recently used entries, probation first, until within the bounds."""

@@ -93,3 +93,26 @@ def test_metrics_are_not_published_through_the_proxy(settings, store):
     assert client.get("/metrics").status_code == 200  # a scrape straight at the pod
     hidden = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
     assert hidden.status_code == 404 and b"ptracker_" not in hidden.data
+
+
+def test_one_off_answers_do_not_fill_the_compressed_cache_or_push_out_the_bundle(client, loaded):
+    """The compressed bodies are kept in a segmented LRU: a crawler's one-off sol ranges
+    churn only its probation quarter, and a body asked for twice (plotly's bundle, the full
+    range) stays. Before, one-off answers filled all of its 64 MB (bench/bench_memory.py)
+    and pushed the bundle out, to be compressed again (246 ms of brotli)."""
+    from dashboard.api.http_cache import _CompressedCache
+
+    cache = _CompressedCache(max_bytes=40_000, max_entries=16)
+    bundle = "/_dash-component-suites/plotly.min.js;br"
+    assert cache.get(bundle) is None
+    cache.set(bundle, b"b" * 4_000)  # the first visitor: compressed, kept on probation
+    assert cache.get(bundle) is not None  # the second: kept for good
+    for n in range(500):  # one-off ranges, each asked once
+        key = f"v1-{n:05d}:gzip;gzip"
+        assert cache.get(key) is None
+        cache.set(key, b"x" * 3_000)
+    assert cache.get(bundle) == b"b" * 4_000
+    assert cache.size <= 4_000 + 4 * 3_000  # the bundle and the probation quarter (4 of 16)
+    # and the app's own cache is this one
+    installed = next(h.__self__.cache for h in client.application.after_request_funcs[None] if hasattr(h, "__self__"))
+    assert isinstance(installed, _CompressedCache)
