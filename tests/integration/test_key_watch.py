@@ -183,13 +183,20 @@ def _pings(client) -> bool:
         return False
 
 
-def test_redis_gone_then_back_reads_redis_then_remembers_again(own_redis):
-    port, procs, start = own_redis
+def live_watch(port: int) -> tuple[redis.Redis, KeyWatch]:
+    """A client of the test's own server (no retries: a failure shows at once) and a live
+    watch of its key "k" (value 1)."""
     client = redis.Redis(port=port, socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
     client.set("k", b"1")
     watch = KeyWatch(client).watch("k")
     watch.get("k")
     until(lambda: watch.live)
+    return client, watch
+
+
+def test_redis_gone_then_back_reads_redis_then_remembers_again(own_redis):
+    port, procs, start = own_redis
+    client, watch = live_watch(port)
     procs[0].kill()
     procs[0].wait(10)
     time.sleep(TRUST_SECONDS)
@@ -207,15 +214,11 @@ def test_redis_gone_then_back_reads_redis_then_remembers_again(own_redis):
 
 def test_a_frozen_redis_is_distrusted_within_the_trust_window(own_redis):
     port, procs, _ = own_redis
-    client = redis.Redis(port=port, socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
-    client.set("k", b"1")
-    watch = KeyWatch(client).watch("k")
-    watch.get("k")
-    until(lambda: watch.live)
+    client, watch = live_watch(port)
     procs[0].send_signal(signal.SIGSTOP)
     try:
         took = until(lambda: not watch.live, 1.0)
-        assert took <= TRUST_SECONDS + 0.01
+        assert took <= TRUST_SECONDS + 0.05  # (the margin: this thread's own polling on a busy machine)
         with pytest.raises(redis.TimeoutError):
             watch.get("k")
     finally:
