@@ -19,10 +19,11 @@ the newest ``keep_versions`` versions and never deletes the one ``dataset:curren
 read inside the clean-up script itself (another process may have switched meanwhile).
 
 Readers call :meth:`DatasetStore.current`: one GET of ``dataset:current`` (in a web
-process, answered from memory while Redis would tell it of a change: :meth:`DatasetStore.use_watch`,
-:mod:`.watch`); when the version equals the cached one the cached :class:`Dataset` is returned as is (the frames
-are shared: treat them as read-only), otherwise the current version and its hash are read
-together in one script (never a version cleaned up between two reads) and decoded.
+process, answered from memory while Redis would tell it of a change:
+:meth:`DatasetStore.use_watch`, :mod:`.watch`); when the version equals the cached one the
+cached :class:`Dataset` is returned as is (the frames are shared: treat them as
+read-only), otherwise the current version and its hash are read together in one script
+(never a version cleaned up between two reads) and decoded.
 """
 
 from __future__ import annotations
