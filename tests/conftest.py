@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import uuid
+import weakref
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from pytest_redis import factories
 from dashboard.app import create_app
 from dashboard.data.load import load
 from dashboard.data.store import Dataset, DatasetStore
+from dashboard.data.watch import KeyWatch
 from dashboard.run import procfile_command
 from dashboard.settings import Settings
 from tests.helpers import FIXTURES, NO_CONTEXT, ROOT, SHARED_DATA, TUNED_WORKER
@@ -42,6 +44,26 @@ os.environ.setdefault("PTRACKER_REFRESH_SECONDS", "0")
 
 
 redis_server = factories.redis_proc(port=None)
+
+
+@pytest.fixture(autouse=True)
+def _key_watches_end_with_their_test(monkeypatch):
+    """Each app a test builds starts a key watch (a thread PINGing Redis 50 times a second:
+    dashboard/data/watch.py); it would end only once the app is garbage-collected, so
+    hundreds of them would pile up over the suite. Each ends with its test."""
+    made: list[weakref.ref] = []
+    real_init = KeyWatch.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        made.append(weakref.ref(self))
+
+    monkeypatch.setattr(KeyWatch, "__init__", init)
+    yield
+    for ref in made:
+        watch = ref()
+        if watch is not None:
+            watch.close()
 
 
 @pytest.fixture
